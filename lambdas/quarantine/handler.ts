@@ -1,0 +1,44 @@
+import type { Context } from 'aws-lambda';
+import type { FileOutcome } from '../../lib/contracts/batch';
+import { type AwsClients, createClients } from '../common/aws';
+import { type Env, type PipelineEnv, readPipelineEnv } from '../common/env';
+import { createLogger } from '../common/logger';
+import { InvalidEventError } from '../normalize/errors';
+import { type QuarantineInput, quarantineFile } from './core';
+
+const logger = createLogger('quarantine');
+
+export function parseQuarantineEvent(event: unknown): QuarantineInput {
+  const e = event as Partial<QuarantineInput> | null;
+  if (
+    !e ||
+    typeof e.dataset !== 'string' ||
+    typeof e.file?.bucket !== 'string' ||
+    typeof e.file?.key !== 'string' ||
+    typeof e.error?.Error !== 'string'
+  ) {
+    throw new InvalidEventError(
+      `expected {dataset, file, error}, got ${JSON.stringify(event)?.slice(0, 300)}`,
+    );
+  }
+  return e as QuarantineInput;
+}
+
+export function makeQuarantineHandler(env: PipelineEnv, clients: Pick<AwsClients, 's3'>) {
+  return async (event: unknown, _context?: Context): Promise<FileOutcome> => {
+    const input = parseQuarantineEvent(event);
+    const outcome = await quarantineFile({ s3: clients.s3, env }, input);
+    logger.warn('file quarantined', { dataset: input.dataset, key: outcome.key, reason: outcome.reason });
+    return outcome;
+  };
+}
+
+let cached: ReturnType<typeof makeQuarantineHandler> | undefined;
+
+export const handler = (event: unknown, context?: Context) => {
+  cached ??= (() => {
+    const env = readPipelineEnv(process.env as Env);
+    return makeQuarantineHandler(env, createClients(env));
+  })();
+  return cached(event, context);
+};

@@ -1,0 +1,146 @@
+/**
+ * Dataset configuration: the one source of truth that feeds the CDK stack, the Lambda
+ * handlers, the Glue job (as job arguments) and the local runtime.
+ *
+ * Column names in this file are *canonical* names: the snake_case form the normalizer
+ * produces from a raw header (`BilledCost` -> `billed_cost`, `Cost (USD)` -> `cost`).
+ */
+
+/** File kinds the normalizer can read. A `.gz` suffix on any text kind is also accepted. */
+export type FileKind = 'csv' | 'tsv' | 'txt' | 'xlsx' | 'json' | 'jsonl' | 'parquet';
+
+/** Logical column types; measures are always `decimal`. */
+export type ColumnType = 'string' | 'decimal' | 'integer' | 'date' | 'timestamp' | 'boolean';
+
+export interface ColumnConfig {
+  /** Canonical (snake_case) column name. */
+  readonly name: string;
+  readonly type: ColumnType;
+  /** Raw header spellings that map to this column (matched after canonicalization). @default [] */
+  readonly aliases?: readonly string[];
+  /** Decimal precision for `decimal` columns. @default 38 */
+  readonly precision?: number;
+  /** Decimal scale for `decimal` columns. @default 18 */
+  readonly scale?: number;
+  readonly description?: string;
+}
+
+/** One version of a template: the raw headers a file of that version carries. */
+export interface TemplateVersionConfig {
+  readonly version: string;
+  /** Raw headers as the template's users export them (canonicalized before matching). */
+  readonly headers: readonly string[];
+}
+
+/** A template: a kind of file that lands in the dataset area (e.g. capacity plan, roster). */
+export interface TemplateConfig {
+  readonly name: string;
+  readonly description?: string;
+  /** Canonical columns a file must have (after aliasing) to be recognized as this template. */
+  readonly requiredColumns: readonly string[];
+  /** Known versions, most recent last. */
+  readonly versions: readonly TemplateVersionConfig[];
+}
+
+/** How the partition value is derived from a row. */
+export type PartitionTransform = 'identity' | 'month' | 'quarter';
+
+export interface PartitionConfig {
+  /** Partition column name in the normalized and curated tables (never stored inside rows). */
+  readonly column: string;
+  /** Canonical source column the value is derived from. */
+  readonly sourceColumn: string;
+  /** `month` -> `YYYY-MM` from a date/timestamp; `quarter` -> `YYYY-Qn`; `identity` -> as is. */
+  readonly transform: PartitionTransform;
+}
+
+/** A dimension table broadcast-joined onto the dataset in the ETL. */
+export interface DimensionConfig {
+  readonly name: string;
+  /** Repository path of the dimension file (CSV with a header row), shipped as an asset. */
+  readonly file: string;
+  /** Fact column -> dimension column. */
+  readonly joinKeys: Readonly<Record<string, string>>;
+  /** Dimension columns added to the curated rows. */
+  readonly columns: readonly string[];
+}
+
+/** Cross-template rule: sum(measure) grouped by `groupBy` must agree between two templates. */
+export interface CrossTemplateRuleConfig {
+  readonly name: string;
+  readonly description: string;
+  readonly measure: string;
+  readonly groupBy: readonly string[];
+  readonly left: { readonly template: string };
+  readonly right: { readonly template: string };
+  /** Allowed absolute difference, as a decimal string. @default "0" */
+  readonly tolerance?: string;
+}
+
+export interface ReconciliationConfig {
+  /** Per-measure absolute tolerance, as decimal strings. Measures not listed use "0". */
+  readonly tolerances?: Readonly<Record<string, string>>;
+  readonly crossTemplateRules?: readonly CrossTemplateRuleConfig[];
+}
+
+export interface BatchingConfig {
+  /** Files per Step Functions execution (EventBridge Pipe batch size). @default 400 */
+  readonly batchSize?: number;
+  /** Pipe batching window in seconds. @default 60 */
+  readonly windowSeconds?: number;
+  /** Normalize Map concurrency. @default 10 */
+  readonly normalizeConcurrency?: number;
+}
+
+export interface EtlConfig {
+  /** Normalized files per Glue job run (`boundedFiles`). @default 450 */
+  readonly boundedFiles?: number;
+  /** Glue workers (G.1X). @default 2 */
+  readonly workers?: number;
+  /** Job timeout in minutes. @default 60 */
+  readonly timeoutMinutes?: number;
+  /** Days superseded curated partition locations are kept after a swap. @default 3 */
+  readonly supersededRetentionDays?: number;
+}
+
+export interface DatasetConfig {
+  /** Dataset name: lowercase snake_case; also the curated table's name. */
+  readonly name: string;
+  readonly description: string;
+  /** Landing-bucket key prefix files of this dataset are dropped under. @default `${name}/` */
+  readonly landingPrefix?: string;
+  /** File kinds accepted. */
+  readonly fileKinds: readonly FileKind[];
+  /** XLSX sheet to read; every sheet when unset. */
+  readonly sheet?: string;
+  /** Cell values read as null (compared after trimming, case-sensitive). @default ["", "NULL"] */
+  readonly nullTokens?: readonly string[];
+  /** Largest accepted source file, bytes. @default 2 GiB */
+  readonly maxFileBytes?: number;
+  /** Largest accepted XLSX uncompressed/compressed size ratio. @default 100 */
+  readonly maxXlsxExpansionRatio?: number;
+  /** Known columns (types, aliases). Columns not listed are kept as strings. */
+  readonly columns: readonly ColumnConfig[];
+  /** Measure columns (must be declared `decimal` columns): summed exactly for control totals. */
+  readonly measures: readonly string[];
+  /** Deduplication key (canonical columns). */
+  readonly keys: readonly string[];
+  readonly partition: PartitionConfig;
+  readonly templates: readonly TemplateConfig[];
+  readonly dimensions?: readonly DimensionConfig[];
+  readonly reconciliation?: ReconciliationConfig;
+  readonly batching?: BatchingConfig;
+  readonly etl?: EtlConfig;
+}
+
+/** A dataset with every default applied; what code downstream of validation works with. */
+export interface ResolvedDataset extends DatasetConfig {
+  readonly landingPrefix: string;
+  readonly nullTokens: readonly string[];
+  readonly maxFileBytes: number;
+  readonly maxXlsxExpansionRatio: number;
+  readonly dimensions: readonly DimensionConfig[];
+  readonly reconciliation: Required<ReconciliationConfig>;
+  readonly batching: Required<BatchingConfig>;
+  readonly etl: Required<EtlConfig>;
+}

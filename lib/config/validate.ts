@@ -1,0 +1,306 @@
+import { canonicalName } from './canonical';
+import type { ColumnConfig, DatasetConfig, FileKind, ResolvedDataset } from './types';
+
+/** Raised when a dataset definition is invalid; `cdk synth` and every handler fail fast on it. */
+export class DatasetConfigError extends Error {
+  override readonly name = 'DatasetConfigError';
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(
+      `Invalid dataset configuration:\n${problems
+        .map((p) => `  - dataset "${p.dataset}", field "${p.field}": ${p.message}`)
+        .join('\n')}`,
+    );
+  }
+}
+
+export interface ConfigProblem {
+  readonly dataset: string;
+  readonly field: string;
+  readonly message: string;
+}
+
+/** Upper bounds that keep a batch's Step Functions state under the 256 KiB payload limit. */
+export const LIMITS = {
+  maxBatchSize: 1000,
+  maxWindowSeconds: 300,
+  maxNormalizeConcurrency: 40,
+  maxBoundedFiles: 10_000,
+} as const;
+
+const FILE_KINDS: readonly FileKind[] = ['csv', 'tsv', 'txt', 'xlsx', 'json', 'jsonl', 'parquet'];
+const COLUMN_TYPES = ['string', 'decimal', 'integer', 'date', 'timestamp', 'boolean'];
+const NAME = /^[a-z][a-z0-9_]{0,62}$/;
+const DECIMAL = /^\d+(\.\d+)?$/;
+/** Columns the normalizer adds to every row; datasets may not declare them. */
+export const LINEAGE_COLUMNS = [
+  'ingest_source_key',
+  'ingest_source_version',
+  'ingest_source_id',
+  'ingest_time',
+  'ingest_template',
+  'ingest_template_version',
+  'ingest_row_number',
+] as const;
+
+export function resolveDataset(config: DatasetConfig): ResolvedDataset {
+  return {
+    ...config,
+    landingPrefix: config.landingPrefix ?? `${config.name}/`,
+    nullTokens: config.nullTokens ?? ['', 'NULL'],
+    maxFileBytes: config.maxFileBytes ?? 2 * 1024 ** 3,
+    maxXlsxExpansionRatio: config.maxXlsxExpansionRatio ?? 100,
+    dimensions: config.dimensions ?? [],
+    reconciliation: {
+      tolerances: config.reconciliation?.tolerances ?? {},
+      crossTemplateRules: config.reconciliation?.crossTemplateRules ?? [],
+    },
+    batching: {
+      batchSize: config.batching?.batchSize ?? 400,
+      windowSeconds: config.batching?.windowSeconds ?? 60,
+      normalizeConcurrency: config.batching?.normalizeConcurrency ?? 10,
+    },
+    etl: {
+      boundedFiles: config.etl?.boundedFiles ?? 450,
+      workers: config.etl?.workers ?? 2,
+      timeoutMinutes: config.etl?.timeoutMinutes ?? 60,
+      supersededRetentionDays: config.etl?.supersededRetentionDays ?? 3,
+    },
+  };
+}
+
+export interface ValidateOptions {
+  /** Checks dimension files exist; a function so that handlers (which have no repo) can skip it. */
+  readonly fileExists?: (path: string) => boolean;
+}
+
+/** Validates every dataset and returns them resolved; throws one error listing every problem. */
+export function validateDatasets(
+  configs: readonly DatasetConfig[],
+  options: ValidateOptions = {},
+): ResolvedDataset[] {
+  const problems: ConfigProblem[] = [];
+  const resolved = configs.map((config) => resolveDataset(config));
+  if (resolved.length === 0) {
+    problems.push({ dataset: '*', field: 'datasets', message: 'at least one dataset is required' });
+  }
+  const names = new Set<string>();
+  for (const dataset of resolved) {
+    const name = typeof dataset.name === 'string' ? dataset.name : '<unnamed>';
+    const add = (field: string, message: string) => problems.push({ dataset: name, field, message });
+    if (names.has(name)) add('name', 'is used by another dataset');
+    names.add(name);
+    checkDataset(dataset, add, options);
+  }
+  checkPrefixOverlap(resolved, problems);
+  if (problems.length > 0) throw new DatasetConfigError(problems);
+  return resolved;
+}
+
+type Add = (field: string, message: string) => void;
+
+function checkDataset(d: ResolvedDataset, add: Add, options: ValidateOptions): void {
+  if (typeof d.name !== 'string' || !NAME.test(d.name)) {
+    add('name', 'must be lowercase snake_case: a letter, then letters, digits or "_" (max 63)');
+  }
+  if (!d.description || typeof d.description !== 'string') add('description', 'is required');
+  if (typeof d.landingPrefix !== 'string' || !/^[A-Za-z0-9_.-][A-Za-z0-9_./-]*\/$/.test(d.landingPrefix)) {
+    add(
+      'landingPrefix',
+      `must be letters, digits, "_", "-", "." and "/", not start with "/" and end with "/" (got "${d.landingPrefix}")`,
+    );
+  }
+  if (!Array.isArray(d.fileKinds) || d.fileKinds.length === 0)
+    add('fileKinds', 'must list at least one kind');
+  for (const [i, kind] of (d.fileKinds ?? []).entries()) {
+    if (!FILE_KINDS.includes(kind))
+      add(`fileKinds[${i}]`, `unknown kind "${kind}" (one of ${FILE_KINDS.join(', ')})`);
+  }
+  if (!Number.isInteger(d.maxFileBytes) || d.maxFileBytes <= 0)
+    add('maxFileBytes', 'must be a positive integer');
+  if (!(d.maxXlsxExpansionRatio > 1)) add('maxXlsxExpansionRatio', 'must be greater than 1');
+
+  const columns = new Map<string, ColumnConfig>();
+  const aliasOwner = new Map<string, string>();
+  for (const [i, column] of (d.columns ?? []).entries()) {
+    const field = `columns[${i}]`;
+    if (!NAME.test(column.name ?? '') || canonicalName(column.name) !== column.name) {
+      add(`${field}.name`, `"${column.name}" is not a canonical snake_case name`);
+      continue;
+    }
+    if (columns.has(column.name)) add(`${field}.name`, `"${column.name}" is declared twice`);
+    if ((LINEAGE_COLUMNS as readonly string[]).includes(column.name)) {
+      add(`${field}.name`, `"${column.name}" is a lineage column the normalizer adds`);
+    }
+    columns.set(column.name, column);
+    if (!COLUMN_TYPES.includes(column.type)) add(`${field}.type`, `unknown type "${column.type}"`);
+    if (column.type === 'decimal') {
+      const precision = column.precision ?? 38;
+      const scale = column.scale ?? 18;
+      if (!Number.isInteger(precision) || precision < 1 || precision > 38) {
+        add(`${field}.precision`, 'must be an integer from 1 to 38');
+      }
+      if (!Number.isInteger(scale) || scale < 0 || scale > precision) {
+        add(`${field}.scale`, 'must be an integer from 0 to precision');
+      }
+    }
+    for (const [j, alias] of [column.name, ...(column.aliases ?? [])].entries()) {
+      const canonical = canonicalName(alias);
+      if (!canonical) {
+        add(`${field}.aliases[${j - 1}]`, `"${alias}" has no letters or digits`);
+        continue;
+      }
+      const owner = aliasOwner.get(canonical);
+      if (owner && owner !== column.name) {
+        add(`${field}.aliases[${j - 1}]`, `"${alias}" also names column "${owner}"`);
+      }
+      aliasOwner.set(canonical, column.name);
+    }
+  }
+  if (columns.size === 0) add('columns', 'must declare at least the key, measure and partition columns');
+
+  const requireColumn = (field: string, name: string, types?: readonly string[]) => {
+    const column = columns.get(name);
+    if (!column) add(field, `"${name}" is not a declared column`);
+    else if (types && !types.includes(column.type)) {
+      add(field, `"${name}" must be of type ${types.join(' or ')} (is ${column.type})`);
+    }
+  };
+
+  for (const [i, m] of (d.measures ?? []).entries()) requireColumn(`measures[${i}]`, m, ['decimal']);
+  if (new Set(d.measures).size !== (d.measures ?? []).length) add('measures', 'lists a measure twice');
+  if (!Array.isArray(d.keys) || d.keys.length === 0) add('keys', 'must list at least one key column');
+  (d.keys ?? []).forEach((k, i) => {
+    // `ingest_template` may be part of a key, so that two templates sharing a dataset never collide.
+    if (k !== 'ingest_template') requireColumn(`keys[${i}]`, k);
+  });
+
+  const p = d.partition;
+  if (!p) add('partition', 'is required');
+  else {
+    if (!NAME.test(p.column ?? ''))
+      add('partition.column', `"${p.column}" is not a canonical snake_case name`);
+    if (!['identity', 'month', 'quarter'].includes(p.transform)) {
+      add('partition.transform', `unknown transform "${p.transform}" (identity, month or quarter)`);
+    }
+    const sourceTypes = p.transform === 'month' ? ['date', 'timestamp'] : undefined;
+    requireColumn('partition.sourceColumn', p.sourceColumn, sourceTypes);
+    if (p.column !== p.sourceColumn && columns.has(p.column)) {
+      add('partition.column', `"${p.column}" is also a data column; name the partition column differently`);
+    }
+  }
+
+  const templates = new Set<string>();
+  if (!Array.isArray(d.templates) || d.templates.length === 0) add('templates', 'must declare at least one');
+  for (const [i, template] of (d.templates ?? []).entries()) {
+    const field = `templates[${i}]`;
+    if (!NAME.test(template.name ?? '')) add(`${field}.name`, `"${template.name}" is not snake_case`);
+    if (templates.has(template.name)) add(`${field}.name`, `"${template.name}" is declared twice`);
+    templates.add(template.name);
+    for (const [j, c] of (template.requiredColumns ?? []).entries())
+      requireColumn(`${field}.requiredColumns[${j}]`, c);
+    if (!template.versions?.length) add(`${field}.versions`, 'must list at least one version');
+    const versions = new Set<string>();
+    for (const [j, version] of (template.versions ?? []).entries()) {
+      if (!version.version) add(`${field}.versions[${j}].version`, 'is required');
+      if (versions.has(version.version)) add(`${field}.versions[${j}].version`, 'is declared twice');
+      versions.add(version.version);
+      if (!version.headers?.length) add(`${field}.versions[${j}].headers`, 'must list the headers');
+      const resolvedHeaders = (version.headers ?? []).map(
+        (h) => aliasOwner.get(canonicalName(h)) ?? canonicalName(h),
+      );
+      for (const required of template.requiredColumns ?? []) {
+        if (!resolvedHeaders.includes(required)) {
+          add(`${field}.versions[${j}].headers`, `no header maps to required column "${required}"`);
+        }
+      }
+    }
+  }
+
+  for (const [i, dim] of d.dimensions.entries()) {
+    const field = `dimensions[${i}]`;
+    if (!NAME.test(dim.name ?? '')) add(`${field}.name`, `"${dim.name}" is not snake_case`);
+    if (!dim.file) add(`${field}.file`, 'is required');
+    else if (options.fileExists && !options.fileExists(dim.file))
+      add(`${field}.file`, `"${dim.file}" does not exist`);
+    const joinKeys = Object.entries(dim.joinKeys ?? {});
+    if (joinKeys.length === 0) add(`${field}.joinKeys`, 'must map at least one fact column');
+    for (const [fact] of joinKeys) requireColumn(`${field}.joinKeys.${fact}`, fact);
+    if (!dim.columns?.length) add(`${field}.columns`, 'must list the columns to add');
+    for (const [j, c] of (dim.columns ?? []).entries()) {
+      if (!NAME.test(c)) add(`${field}.columns[${j}]`, `"${c}" is not snake_case`);
+      else if (columns.has(c)) add(`${field}.columns[${j}]`, `"${c}" would overwrite a data column`);
+    }
+  }
+
+  for (const [measure, tolerance] of Object.entries(d.reconciliation.tolerances)) {
+    if (!(d.measures ?? []).includes(measure))
+      add(`reconciliation.tolerances.${measure}`, 'is not a measure');
+    if (!DECIMAL.test(tolerance))
+      add(`reconciliation.tolerances.${measure}`, `"${tolerance}" is not a decimal >= 0`);
+  }
+  for (const [i, rule] of d.reconciliation.crossTemplateRules.entries()) {
+    const field = `reconciliation.crossTemplateRules[${i}]`;
+    if (!NAME.test(rule.name ?? '')) add(`${field}.name`, `"${rule.name}" is not snake_case`);
+    if (!(d.measures ?? []).includes(rule.measure))
+      add(`${field}.measure`, `"${rule.measure}" is not a measure`);
+    if (!rule.groupBy?.length) add(`${field}.groupBy`, 'must list at least one column');
+    (rule.groupBy ?? []).forEach((c, j) => {
+      if (c !== d.partition?.column) requireColumn(`${field}.groupBy[${j}]`, c);
+    });
+    for (const side of ['left', 'right'] as const) {
+      if (!templates.has(rule[side]?.template)) {
+        add(`${field}.${side}.template`, `"${rule[side]?.template}" is not a declared template`);
+      }
+    }
+    if (rule.tolerance !== undefined && !DECIMAL.test(rule.tolerance)) {
+      add(`${field}.tolerance`, `"${rule.tolerance}" is not a decimal >= 0`);
+    }
+  }
+
+  const { batchSize, windowSeconds, normalizeConcurrency } = d.batching;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > LIMITS.maxBatchSize) {
+    add('batching.batchSize', `must be an integer from 1 to ${LIMITS.maxBatchSize} (state payload limit)`);
+  }
+  if (!Number.isInteger(windowSeconds) || windowSeconds < 0 || windowSeconds > LIMITS.maxWindowSeconds) {
+    add('batching.windowSeconds', `must be an integer from 0 to ${LIMITS.maxWindowSeconds}`);
+  } else if (batchSize > 10 && windowSeconds < 1) {
+    add('batching.windowSeconds', 'must be at least 1 when batchSize is over 10 (an SQS rule for batching)');
+  }
+  if (
+    !Number.isInteger(normalizeConcurrency) ||
+    normalizeConcurrency < 1 ||
+    normalizeConcurrency > LIMITS.maxNormalizeConcurrency
+  ) {
+    add('batching.normalizeConcurrency', `must be an integer from 1 to ${LIMITS.maxNormalizeConcurrency}`);
+  }
+  const { boundedFiles, workers, timeoutMinutes, supersededRetentionDays } = d.etl;
+  if (!Number.isInteger(boundedFiles) || boundedFiles < 1 || boundedFiles > LIMITS.maxBoundedFiles) {
+    add('etl.boundedFiles', `must be an integer from 1 to ${LIMITS.maxBoundedFiles}`);
+  }
+  if (!Number.isInteger(workers) || workers < 2 || workers > 100)
+    add('etl.workers', 'must be an integer from 2 to 100');
+  if (!Number.isInteger(timeoutMinutes) || timeoutMinutes < 1 || timeoutMinutes > 2880) {
+    add('etl.timeoutMinutes', 'must be an integer from 1 to 2880');
+  }
+  if (
+    !Number.isInteger(supersededRetentionDays) ||
+    supersededRetentionDays < 0 ||
+    supersededRetentionDays > 365
+  ) {
+    add('etl.supersededRetentionDays', 'must be an integer from 0 to 365');
+  }
+}
+
+function checkPrefixOverlap(datasets: readonly ResolvedDataset[], problems: ConfigProblem[]): void {
+  for (const a of datasets) {
+    for (const b of datasets) {
+      if (a !== b && typeof a.landingPrefix === 'string' && b.landingPrefix?.startsWith(a.landingPrefix)) {
+        problems.push({
+          dataset: b.name,
+          field: 'landingPrefix',
+          message: `"${b.landingPrefix}" overlaps dataset "${a.name}" ("${a.landingPrefix}")`,
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,208 @@
+import { Aws, Stack } from 'aws-cdk-lib';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import type { ResolvedDataset } from '../config/types';
+import { controlPrefixes } from '../contracts/layout';
+import type { PipelineNames } from '../contracts/naming';
+import { etlDefaultArguments, etlJobConfig } from '../glue/job-config';
+import type { GlueCatalog } from './glue-catalog';
+import { acknowledgeFindings, objectPrefixFinding, WILDCARD_RESOURCE_FINDING } from './nag';
+import { KMS_USE_ACTIONS } from './pipeline-key';
+
+export interface CurateJobProps {
+  readonly dataset: ResolvedDataset;
+  readonly names: PipelineNames;
+  readonly catalog: GlueCatalog;
+  readonly normalizedBucket: s3.IBucket;
+  readonly curatedBucket: s3.IBucket;
+  readonly controlBucket: s3.IBucket;
+  readonly key: kms.IKey;
+}
+
+/**
+ * The Glue 5.0 Spark job that merges a dataset's new normalized files into its curated table:
+ * bookmarked, one run at a time, bounded to `boundedFiles` files per run.
+ */
+export class CurateJob extends Construct {
+  public readonly job: glue.CfnJob;
+  public readonly role: iam.Role;
+  public readonly jobName: string;
+
+  constructor(scope: Construct, id: string, props: CurateJobProps) {
+    super(scope, id);
+    const { dataset, names, catalog } = props;
+    const stack = Stack.of(this);
+    this.jobName = names.job(dataset.name);
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
+      description: `Curate job of ${dataset.name}`,
+    });
+
+    const dimensionPaths = Object.fromEntries(
+      dataset.dimensions.map((d) => [d.name, catalog.dimensions.get(d.name)!.s3ObjectUrl]),
+    );
+    const config = etlJobConfig({
+      dataset,
+      names,
+      curatedBucket: props.curatedBucket.bucketName,
+      controlBucket: props.controlBucket.bucketName,
+      dimensionPaths,
+    });
+
+    const assets = [
+      catalog.script,
+      catalog.library,
+      ...dataset.dimensions.map((d) => catalog.dimensions.get(d.name)!),
+    ];
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadScriptLibraryAndDimensions',
+        actions: ['s3:GetObject'],
+        resources: assets.map((a) => `arn:${Aws.PARTITION}:s3:::${a.s3BucketName}/${a.s3ObjectKey}`),
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadNormalized',
+        actions: ['s3:GetObject'],
+        resources: [props.normalizedBucket.arnForObjects(`${dataset.name}/*`)],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteCurated',
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+        resources: [props.curatedBucket.arnForObjects(`${dataset.name}/*`)],
+      }),
+    );
+    const controlObjects = [
+      `${controlPrefixes.etlRuns}${dataset.name}/*`,
+      `${controlPrefixes.etlProcessed}${dataset.name}/*`,
+      `${controlPrefixes.etlAggregates}${dataset.name}/*`,
+      `${controlPrefixes.etlSwaps}${dataset.name}/*`,
+      `${controlPrefixes.glueTemp}${dataset.name}/*`,
+      `${controlPrefixes.sparkUi}${dataset.name}/*`,
+    ];
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteControlDocuments',
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+        resources: controlObjects.map((p) => props.controlBucket.arnForObjects(p)),
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListOwnPrefixes',
+        actions: ['s3:ListBucket'],
+        resources: [
+          props.normalizedBucket.bucketArn,
+          props.curatedBucket.bucketArn,
+          props.controlBucket.bucketArn,
+        ],
+        conditions: {
+          StringLike: {
+            's3:prefix': [`${dataset.name}/*`, ...controlObjects, dataset.name],
+          },
+        },
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'CatalogReadAndCuratedTableWrite',
+        actions: [
+          'glue:GetDatabase',
+          'glue:GetTable',
+          'glue:GetPartition',
+          'glue:GetPartitions',
+          'glue:BatchGetPartition',
+          'glue:CreateTable',
+          'glue:UpdateTable',
+          'glue:CreatePartition',
+          'glue:BatchCreatePartition',
+          'glue:UpdatePartition',
+          'glue:BatchUpdatePartition',
+        ],
+        resources: [
+          stack.formatArn({ service: 'glue', resource: 'catalog' }),
+          stack.formatArn({ service: 'glue', resource: 'database', resourceName: catalog.databaseName }),
+          stack.formatArn({
+            service: 'glue',
+            resource: 'table',
+            resourceName: `${catalog.databaseName}/${names.normalizedTable(dataset.name)}`,
+          }),
+          stack.formatArn({
+            service: 'glue',
+            resource: 'table',
+            resourceName: `${catalog.databaseName}/${names.curatedTable(dataset.name)}`,
+          }),
+        ],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'JobLogs',
+        actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:AssociateKmsKey'],
+        resources: [`arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:log-group:/aws-glue/*`],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'JobMetrics',
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'BookmarkAndLogEncryption',
+        actions: KMS_USE_ACTIONS,
+        resources: [props.key.keyArn],
+      }),
+    );
+
+    this.job = new glue.CfnJob(this, 'Job', {
+      name: this.jobName,
+      description: `Merges new normalized ${dataset.name} files into the curated table (bookmarked, bounded)`,
+      role: this.role.roleArn,
+      glueVersion: '5.0',
+      workerType: 'G.1X',
+      numberOfWorkers: dataset.etl.workers,
+      timeout: dataset.etl.timeoutMinutes,
+      maxRetries: 0,
+      executionProperty: { maxConcurrentRuns: 1 },
+      securityConfiguration: catalog.securityConfiguration.name,
+      command: { name: 'glueetl', pythonVersion: '3', scriptLocation: catalog.script.s3ObjectUrl },
+      defaultArguments: {
+        '--job-language': 'python',
+        '--job-bookmark-option': 'job-bookmark-enable',
+        '--enable-metrics': 'true',
+        '--enable-observability-metrics': 'true',
+        '--enable-continuous-cloudwatch-log': 'true',
+        '--enable-continuous-log-filter': 'true',
+        '--enable-glue-datacatalog': 'true',
+        '--enable-spark-ui': 'true',
+        '--spark-event-logs-path': props.controlBucket.s3UrlForObject(
+          `${controlPrefixes.sparkUi}${dataset.name}/`,
+        ),
+        '--TempDir': props.controlBucket.s3UrlForObject(`${controlPrefixes.glueTemp}${dataset.name}/`),
+        '--extra-py-files': catalog.library.s3ObjectUrl,
+        ...etlDefaultArguments(stack.toJsonString(config), dataset.etl.boundedFiles),
+      },
+    });
+    this.job.node.addDependency(catalog.securityConfiguration);
+
+    acknowledgeFindings(
+      this.role,
+      "Object-level access below this dataset's prefixes of the normalized, curated and control buckets (keys below them are written at run time); Glue names its log groups below /aws-glue/; cloudwatch:PutMetricData has no resource-level permissions and is limited to the Glue namespace by condition.",
+      objectPrefixFinding(props.normalizedBucket, `${dataset.name}/`),
+      objectPrefixFinding(props.curatedBucket, `${dataset.name}/`),
+      ...controlObjects.map((pattern) => objectPrefixFinding(props.controlBucket, pattern.slice(0, -1))),
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/*]',
+      WILDCARD_RESOURCE_FINDING,
+    );
+  }
+}

@@ -1,0 +1,68 @@
+import * as path from 'node:path';
+import { Aws } from 'aws-cdk-lib';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import { Construct } from 'constructs';
+import type { ResolvedDataset } from '../config/types';
+import { REPO_ROOT } from './pipeline-function';
+
+export interface GlueCatalogProps {
+  readonly databaseName: string;
+  readonly key: kms.IKey;
+  readonly datasets: readonly ResolvedDataset[];
+}
+
+/**
+ * What the crawlers and jobs share: the Glue database, the security configuration (S3,
+ * CloudWatch Logs and job-bookmark encryption) and the assets: the job script, its library
+ * and the dimension files.
+ */
+export class GlueCatalog extends Construct {
+  public readonly database: glue.CfnDatabase;
+  public readonly databaseName: string;
+  public readonly securityConfiguration: glue.CfnSecurityConfiguration;
+  public readonly script: s3assets.Asset;
+  public readonly library: s3assets.Asset;
+  public readonly dimensions: ReadonlyMap<string, s3assets.Asset>;
+
+  constructor(scope: Construct, id: string, props: GlueCatalogProps) {
+    super(scope, id);
+    this.databaseName = props.databaseName;
+    this.database = new glue.CfnDatabase(this, 'Database', {
+      catalogId: Aws.ACCOUNT_ID,
+      databaseInput: {
+        name: props.databaseName,
+        description: 'Ingestion pipeline: normalized_* tables (crawled) and curated tables (ETL)',
+      },
+    });
+    this.securityConfiguration = new glue.CfnSecurityConfiguration(this, 'SecurityConfiguration', {
+      name: `${props.databaseName}-glue-security`,
+      encryptionConfiguration: {
+        s3Encryptions: [{ s3EncryptionMode: 'SSE-S3' }],
+        cloudWatchEncryption: { cloudWatchEncryptionMode: 'SSE-KMS', kmsKeyArn: props.key.keyArn },
+        jobBookmarksEncryption: { jobBookmarksEncryptionMode: 'CSE-KMS', kmsKeyArn: props.key.keyArn },
+      },
+    });
+    this.script = new s3assets.Asset(this, 'Script', {
+      path: path.join(REPO_ROOT, 'glue-scripts', 'jobs', 'curate.py'),
+    });
+    this.library = new s3assets.Asset(this, 'Library', {
+      path: path.join(REPO_ROOT, 'glue-scripts', 'lib'),
+      exclude: ['**/__pycache__', '**/*.pyc'],
+    });
+    const dimensions = new Map<string, s3assets.Asset>();
+    for (const dataset of props.datasets) {
+      for (const dimension of dataset.dimensions) {
+        if (dimensions.has(dimension.name)) continue;
+        dimensions.set(
+          dimension.name,
+          new s3assets.Asset(this, `Dimension-${dimension.name}`, {
+            path: path.join(REPO_ROOT, dimension.file),
+          }),
+        );
+      }
+    }
+    this.dimensions = dimensions;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * What flows through the state machine: the batch the EventBridge Pipe delivers and the
+ * per-file outcomes the Normalize Map produces. Kept small: a batch's whole state must stay
+ * under the Step Functions 256 KiB payload limit (see LIMITS.maxBatchSize).
+ */
+
+/** One landing object, as the Pipe's input template renders an S3 `Object Created` event. */
+export interface BatchFile {
+  readonly dataset: string;
+  readonly bucket: string;
+  /** Object key exactly as S3 put it in the event: URL-encoded (`+` for space). */
+  readonly key: string;
+  /** `null` when the landing bucket was ever unversioned. */
+  readonly versionId: string | null;
+  readonly size: number;
+}
+
+export type FileStatus = 'normalized' | 'duplicate' | 'quarantined';
+
+/** The result of one Normalize (or Quarantine) task, one per batch file. */
+export interface FileOutcome {
+  readonly status: FileStatus;
+  readonly dataset: string;
+  /** Decoded object key. */
+  readonly key: string;
+  readonly versionId: string | null;
+  readonly sourceId: string;
+  /** Manifest object key in the control bucket (normalized and duplicate files). */
+  readonly manifestKey?: string;
+  readonly template?: string | null;
+  readonly rows?: number;
+  readonly rejectedRows?: number;
+  /** Partition values this file wrote to (normalized files). */
+  readonly partitions?: readonly string[];
+  /** The earlier source with the same content (duplicate files). */
+  readonly duplicateOf?: string;
+  /** Quarantined files: where the copy and its reason document are. */
+  readonly quarantineKey?: string;
+  readonly errorName?: string;
+  /** Short reason (at most 500 characters; the reason document holds the full text). */
+  readonly reason?: string;
+}
+
+/** The error object Step Functions puts at a Catch's ResultPath. */
+export interface StatesError {
+  readonly Error: string;
+  readonly Cause?: string;
+}

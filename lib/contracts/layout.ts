@@ -1,0 +1,87 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Where every stage reads and writes. One module, so that the normalizer, the ETL (which
+ * receives these prefixes as job arguments), the reconciler and the local runtime agree.
+ *
+ * Buckets:
+ *  - landing:    `<dataset landing prefix>...`            files exactly as dropped (versioned)
+ *  - normalized: `<dataset>/<partition>=<value>/<sourceId>.jsonl.gz`   the crawler's target
+ *  - curated:    `<dataset>/<partition>=<value>/run=<runId>/part-*.parquet`
+ *  - quarantine: `files/<dataset>/<sourceId>/...`, `rows/<dataset>/<sourceId>.jsonl`
+ *  - control:    manifests, ETL run reports and markers, reconciliation results, Glue temp
+ */
+
+/** Stable id of one source object version: the idempotency key of everything downstream. */
+export function sourceIdOf(key: string, versionId: string | null): string {
+  return createHash('sha256')
+    .update(`${key}\n${versionId ?? 'null'}`)
+    .digest('hex')
+    .slice(0, 32);
+}
+
+export const NORMALIZED_EXTENSION = '.jsonl.gz';
+
+export function normalizedObjectKey(
+  dataset: string,
+  partitionColumn: string,
+  value: string,
+  sourceId: string,
+) {
+  return `${dataset}/${partitionColumn}=${encodePartitionValue(value)}/${sourceId}${NORMALIZED_EXTENSION}`;
+}
+
+/** Hive-style escaping of a partition value in a path (`/`, `=`, `%` and control characters). */
+export function encodePartitionValue(value: string): string {
+  let encoded = '';
+  for (const char of value) {
+    const code = char.charCodeAt(0);
+    encoded +=
+      code < 0x20 || code === 0x7f || '%/=#?\\'.includes(char)
+        ? `%${code.toString(16).toUpperCase().padStart(2, '0')}`
+        : char;
+  }
+  return encoded;
+}
+
+export const controlPrefixes = {
+  manifests: 'manifests/',
+  contentIndex: 'content-index/',
+  etlRuns: 'etl/runs/',
+  etlProcessed: 'etl/processed/',
+  etlAggregates: 'etl/aggregates/',
+  etlSwaps: 'etl/swaps/',
+  reconciliation: 'reconciliation/',
+  schemaState: 'schema/',
+  glueTemp: 'glue/temp/',
+  sparkUi: 'glue/spark-ui/',
+} as const;
+
+export const manifestKey = (dataset: string, sourceId: string) =>
+  `${controlPrefixes.manifests}${dataset}/${sourceId}.json`;
+
+export const contentIndexKey = (dataset: string, sha256: string) =>
+  `${controlPrefixes.contentIndex}${dataset}/${sha256}.json`;
+
+export const etlRunReportKey = (dataset: string, runId: string) =>
+  `${controlPrefixes.etlRuns}${dataset}/${runId}.json`;
+
+/** One marker per normalized object merged into curated; its presence means "processed". */
+export const processedMarkerKey = (normalizedKey: string) =>
+  `${controlPrefixes.etlProcessed}${normalizedKey}.json`;
+
+/**
+ * Per curated partition, after each merge: sums of each cross-template rule's measure by
+ * template and group, over the whole partition as written (the reconciler reads these).
+ */
+export const aggregatesKey = (dataset: string, partitionValue: string) =>
+  `${controlPrefixes.etlAggregates}${dataset}/${encodePartitionValue(partitionValue)}.json`;
+
+export const reconciliationResultKey = (dataset: string, executionName: string) =>
+  `${controlPrefixes.reconciliation}${dataset}/${executionName}.json`;
+
+export const schemaStateKey = (dataset: string, table: string) =>
+  `${controlPrefixes.schemaState}${dataset}/${table}.json`;
+
+export const quarantineFilePrefix = (dataset: string, sourceId: string) => `files/${dataset}/${sourceId}/`;
+export const quarantineRowsKey = (dataset: string, sourceId: string) => `rows/${dataset}/${sourceId}.jsonl`;

@@ -1,0 +1,65 @@
+/** The normalizer's manifest: one per source object version (DESIGN.md "Contracts between stages"). */
+
+export interface ManifestSource {
+  readonly bucket: string;
+  readonly key: string;
+  readonly versionId: string | null;
+  readonly sourceId: string;
+  readonly size: number;
+  readonly etag: string | null;
+  /** SHA-256 of the object's bytes, hex. */
+  readonly contentSha256: string;
+}
+
+export interface MeasureTotal {
+  /** Exact decimal sum, as a plain decimal string (never via float). */
+  readonly sum: string;
+  readonly nullCount: number;
+}
+
+export interface ManifestPartition {
+  /** Partition value, e.g. `2024-09`. */
+  readonly value: string;
+  /** Normalized object key written for this partition. */
+  readonly key: string;
+  readonly rowCount: number;
+  readonly measures: Readonly<Record<string, MeasureTotal>>;
+}
+
+export interface NormalizerManifest {
+  readonly schemaVersion: 1;
+  readonly dataset: string;
+  readonly status: 'normalized' | 'duplicate';
+  readonly source: ManifestSource;
+  /** Set when the same content was already ingested from another object version. */
+  readonly duplicateOf: {
+    readonly key: string;
+    readonly versionId: string | null;
+    readonly sourceId: string;
+  } | null;
+  readonly template: {
+    readonly name: string | null;
+    readonly version: string | null;
+    /** `exact`: headers equal a declared version; `columns`: required columns found; `unknown`: neither. */
+    readonly match: 'exact' | 'columns' | 'unknown';
+  };
+  readonly format: {
+    readonly kind: string;
+    readonly compression: 'gzip' | null;
+    readonly encoding: string | null;
+    readonly delimiter: string | null;
+    readonly sheets: readonly string[] | null;
+  };
+  /** Output data columns in order (canonical names, lineage columns excluded). */
+  readonly columns: readonly string[];
+  /** Output columns the dataset config does not declare (kept, never dropped). */
+  readonly unknownColumns: readonly string[];
+  readonly rowCount: number;
+  readonly rejectedRowCount: number;
+  readonly measures: Readonly<Record<string, MeasureTotal>>;
+  readonly partitions: readonly ManifestPartition[];
+  readonly normalizedKeys: readonly string[];
+  /** Quarantine object holding the rejected rows with reasons, when there were any. */
+  readonly rejectedRowsKey: string | null;
+  readonly normalizedAt: string;
+}

@@ -1,0 +1,321 @@
+import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { PIPELINE_ENV_VARS } from '../lambdas/common/env';
+import type { ResolvedDataset } from './config/types';
+import { AlertTopic } from './constructs/alert-topic';
+import { CurateJob } from './constructs/curate-job';
+import { DatasetIntake } from './constructs/dataset-intake';
+import { GlueCatalog } from './constructs/glue-catalog';
+import { IngestionStateMachine } from './constructs/ingestion-state-machine';
+import { acknowledgeFindings } from './constructs/nag';
+import { NormalizedCrawler } from './constructs/normalized-crawler';
+import { PipelineFunction } from './constructs/pipeline-function';
+import { PipelineKey } from './constructs/pipeline-key';
+import { SecureBucket } from './constructs/secure-bucket';
+import { controlPrefixes } from './contracts/layout';
+import { type PipelineNames, pipelineNames } from './contracts/naming';
+
+export interface PipelineStackProps extends StackProps {
+  /** Prefix of resource names (Glue database, crawlers, jobs). @default 'ingestion' */
+  readonly pipelineName?: string;
+  /** Validated datasets (see lib/config). */
+  readonly datasets: readonly ResolvedDataset[];
+  /** Email addresses subscribed to the alert topic. @default none */
+  readonly alertEmails?: readonly string[];
+  /** Crawler poll interval of the state machine. @default 30 seconds */
+  readonly crawlerPollInterval?: Duration;
+}
+
+/** The data buckets of the pipeline, exposed for consumers of the stack. */
+export interface PipelineBuckets {
+  readonly landing: s3.Bucket;
+  readonly normalized: s3.Bucket;
+  readonly curated: s3.Bucket;
+  readonly quarantine: s3.Bucket;
+  readonly control: s3.Bucket;
+  readonly accessLogs: s3.Bucket;
+}
+
+/**
+ * The whole pipeline: zones (S3), intake (EventBridge -> SQS -> Pipe per dataset), the
+ * state machine with its Lambda handlers, one crawler and one Glue job per dataset, the
+ * alert topic and the alarms.
+ */
+export class PipelineStack extends Stack {
+  public readonly names: PipelineNames;
+  public readonly buckets: PipelineBuckets;
+  public readonly alerts: AlertTopic;
+  public readonly stateMachine: IngestionStateMachine;
+  public readonly functions: {
+    readonly normalize: PipelineFunction;
+    readonly quarantine: PipelineFunction;
+    readonly reconcile: PipelineFunction;
+    readonly notify: PipelineFunction;
+  };
+  public readonly crawlers: ReadonlyMap<string, NormalizedCrawler>;
+  public readonly jobs: ReadonlyMap<string, CurateJob>;
+  public readonly intakes: ReadonlyMap<string, DatasetIntake>;
+
+  constructor(scope: Construct, id: string, props: PipelineStackProps) {
+    super(scope, id, props);
+    this.names = pipelineNames(props.pipelineName ?? 'ingestion');
+    const { datasets } = props;
+
+    // Zones. Construct IDs are stable: renaming one would replace a data bucket on deploy.
+    const accessLogs = new SecureBucket(this, 'AccessLogs', {
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(365) }],
+    }).bucket;
+    const landing = new SecureBucket(this, 'Landing', {
+      versioned: true,
+      eventBridgeEnabled: true,
+      accessLogs,
+      lifecycleRules: [
+        {
+          id: 'noncurrent-versions-to-glacier-ir',
+          noncurrentVersionTransitions: [
+            { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(90) },
+          ],
+        },
+      ],
+    }).bucket;
+    const normalized = new SecureBucket(this, 'Normalized', { accessLogs }).bucket;
+    const curated = new SecureBucket(this, 'Curated', { accessLogs }).bucket;
+    const quarantine = new SecureBucket(this, 'Quarantine', {
+      accessLogs,
+      lifecycleRules: [
+        {
+          id: 'quarantine-to-infrequent-access',
+          transitions: [
+            { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(30) },
+          ],
+        },
+      ],
+    }).bucket;
+    const control = new SecureBucket(this, 'Control', {
+      accessLogs,
+      lifecycleRules: [
+        { id: 'expire-glue-temp', prefix: controlPrefixes.glueTemp, expiration: Duration.days(7) },
+        { id: 'expire-spark-ui-logs', prefix: controlPrefixes.sparkUi, expiration: Duration.days(30) },
+      ],
+    }).bucket;
+    this.buckets = { landing, normalized, curated, quarantine, control, accessLogs };
+
+    const key = new PipelineKey(this, 'Key').key;
+    this.alerts = new AlertTopic(this, 'Alerts', { masterKey: key, emails: props.alertEmails });
+
+    // Handlers.
+    const environment = {
+      [PIPELINE_ENV_VARS.pipelineName]: this.names.pipeline,
+      [PIPELINE_ENV_VARS.landingBucket]: landing.bucketName,
+      [PIPELINE_ENV_VARS.normalizedBucket]: normalized.bucketName,
+      [PIPELINE_ENV_VARS.curatedBucket]: curated.bucketName,
+      [PIPELINE_ENV_VARS.quarantineBucket]: quarantine.bucketName,
+      [PIPELINE_ENV_VARS.controlBucket]: control.bucketName,
+      [PIPELINE_ENV_VARS.glueDatabase]: this.names.database,
+    };
+    const normalize = new PipelineFunction(this, 'NormalizeHandler', {
+      handlerName: 'normalize',
+      description: 'Normalizes one landing file into the normalized zone, with a manifest of control totals',
+      environment,
+      memorySize: 1769,
+      timeout: Duration.minutes(15),
+    });
+    const quarantineFn = new PipelineFunction(this, 'QuarantineHandler', {
+      handlerName: 'quarantine',
+      description: 'Copies a file that could not be normalized to quarantine, with a reason document',
+      environment,
+      memorySize: 512,
+      timeout: Duration.minutes(5),
+    });
+    const reconcile = new PipelineFunction(this, 'ReconcileHandler', {
+      handlerName: 'reconcile',
+      description: 'Batch progress for the ETL drain loop, reconciliation of control totals, schema drift',
+      environment,
+      timeout: Duration.minutes(5),
+    });
+    const notify = new PipelineFunction(this, 'NotifyHandler', {
+      handlerName: 'notify',
+      description: 'Formats failure and quarantine alerts',
+      environment,
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+    });
+    this.functions = { normalize, quarantine: quarantineFn, reconcile, notify };
+    this.grantHandlers(datasets);
+
+    // Catalog, crawlers, jobs.
+    const catalog = new GlueCatalog(this, 'Catalog', { databaseName: this.names.database, key, datasets });
+    const crawlers = new Map<string, NormalizedCrawler>();
+    const jobs = new Map<string, CurateJob>();
+    for (const dataset of datasets) {
+      crawlers.set(
+        dataset.name,
+        new NormalizedCrawler(this, `Crawler-${dataset.name}`, {
+          dataset: dataset.name,
+          crawlerName: this.names.crawler(dataset.name),
+          catalog,
+          normalizedBucket: normalized,
+          key,
+        }),
+      );
+      jobs.set(
+        dataset.name,
+        new CurateJob(this, `Job-${dataset.name}`, {
+          dataset,
+          names: this.names,
+          catalog,
+          normalizedBucket: normalized,
+          curatedBucket: curated,
+          controlBucket: control,
+          key,
+        }),
+      );
+    }
+    this.crawlers = crawlers;
+    this.jobs = jobs;
+
+    this.stateMachine = new IngestionStateMachine(this, 'Workflow', {
+      datasets: datasets.map((dataset) => ({
+        dataset,
+        crawlerName: this.names.crawler(dataset.name),
+        jobName: this.names.job(dataset.name),
+      })),
+      normalize: normalize.function,
+      quarantine: quarantineFn.function,
+      reconcile: reconcile.function,
+      notify: notify.function,
+      topic: this.alerts.topic,
+      topicKey: key,
+      crawlerPollInterval: props.crawlerPollInterval,
+    });
+
+    const intakes = new Map<string, DatasetIntake>();
+    for (const dataset of datasets) {
+      intakes.set(
+        dataset.name,
+        new DatasetIntake(this, `Intake-${dataset.name}`, {
+          dataset,
+          landingBucket: landing,
+          stateMachine: this.stateMachine.stateMachine,
+        }),
+      );
+    }
+    this.intakes = intakes;
+    this.addAlarms();
+
+    // CDK's singleton handler that puts the normalized bucket's notification configuration.
+    for (const child of this.node.children) {
+      if (child.node.id.startsWith('BucketNotificationsHandler')) {
+        acknowledgeFindings(
+          child,
+          "CDK's bucket-notifications custom resource (it breaks the bucket/queue-policy dependency cycle) uses the AWS managed basic execution role for its own logs.",
+          'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        );
+      }
+    }
+  }
+
+  /** Each handler gets exactly the S3 prefixes and catalog entries it touches. */
+  private grantHandlers(datasets: readonly ResolvedDataset[]): void {
+    const { landing, normalized, quarantine, control } = this.buckets;
+    const { normalize, quarantine: quarantineFn, reconcile } = this.functions;
+    const landingPrefixes = datasets.map((d) => d.landingPrefix);
+    // ListBucket turns a missing key into 404 instead of 403, so "not found" can be told apart.
+    const list = (bucket: s3.IBucket) =>
+      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] });
+
+    normalize.grantObjects(landing, ['s3:GetObject', 's3:GetObjectVersion'], landingPrefixes);
+    normalize.addToRolePolicy(list(landing));
+    normalize.grantObjects(
+      normalized,
+      ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+      datasets.map((d) => `${d.name}/`),
+    );
+    normalize.grantObjects(
+      quarantine,
+      ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+      ['rows/'],
+    );
+    normalize.grantObjects(
+      control,
+      ['s3:GetObject', 's3:PutObject'],
+      [controlPrefixes.manifests, controlPrefixes.contentIndex],
+    );
+    normalize.addToRolePolicy(list(control));
+
+    quarantineFn.grantObjects(landing, ['s3:GetObject', 's3:GetObjectVersion'], landingPrefixes);
+    quarantineFn.addToRolePolicy(list(landing));
+    quarantineFn.grantObjects(quarantine, ['s3:PutObject'], ['files/']);
+
+    reconcile.grantObjects(control, ['s3:GetObject'], [controlPrefixes.manifests, 'etl/']);
+    reconcile.grantObjects(
+      control,
+      ['s3:GetObject', 's3:PutObject'],
+      [controlPrefixes.reconciliation, controlPrefixes.schemaState],
+    );
+    reconcile.addToRolePolicy(list(control));
+    reconcile.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['glue:GetTable', 'glue:GetTableVersions'],
+        resources: [
+          this.formatArn({ service: 'glue', resource: 'catalog' }),
+          this.formatArn({ service: 'glue', resource: 'database', resourceName: this.names.database }),
+          ...datasets.flatMap((d) =>
+            [this.names.normalizedTable(d.name), this.names.curatedTable(d.name)].map((table) =>
+              this.formatArn({
+                service: 'glue',
+                resource: 'table',
+                resourceName: `${this.names.database}/${table}`,
+              }),
+            ),
+          ),
+        ],
+      }),
+    );
+  }
+
+  private addAlarms(): void {
+    const sm = this.stateMachine.stateMachine;
+    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => {
+      const created = new cloudwatch.Alarm(this, id, {
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      this.alerts.route(created);
+      return created;
+    };
+    alarm(
+      'ExecutionsFailedAlarm',
+      sm.metricFailed({ period: Duration.minutes(5) }),
+      'An ingestion execution failed',
+    );
+    alarm(
+      'ExecutionsTimedOutAlarm',
+      sm.metricTimedOut({ period: Duration.minutes(5) }),
+      'An ingestion execution timed out',
+    );
+    const dlqAlarm = (id: string, queue: sqs.IQueue, what: string) =>
+      alarm(
+        id,
+        queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        `Messages in the dead-letter queue of ${what}: events that could not be delivered`,
+      );
+    for (const [name, intake] of this.intakes)
+      dlqAlarm(`IntakeDlqAlarm-${name}`, intake.deadLetterQueue, `the ${name} intake`);
+    for (const [name, crawler] of this.crawlers) {
+      dlqAlarm(
+        `CrawlerEventsDlqAlarm-${name}`,
+        crawler.eventDeadLetterQueue,
+        `the ${name} crawler's S3 events`,
+      );
+    }
+  }
+}
