@@ -37,7 +37,8 @@ export function parseNormalizeEvent(event: unknown): NormalizeInput {
       dataset: e.dataset,
       bucket: file.bucket,
       key: file.key,
-      versionId: file.versionId ?? null,
+      // The Pipe renders a missing version id as an empty string.
+      versionId: file.versionId ? file.versionId : null,
       size: typeof file.size === 'number' ? file.size : 0,
     },
   };

@@ -33,6 +33,10 @@ export interface Progress {
   readonly pushDownPredicate: string;
   /** False when a round left as many objects unprocessed as the round before. */
   readonly madeProgress: boolean;
+  /** Files of the batch that were quarantined (or could not even be quarantined). */
+  readonly quarantinedFiles: number;
+  /** Rows of the batch's normalized files that went to the quarantine rows objects. */
+  readonly rejectedRows: number;
 }
 
 async function manifestsOf(
@@ -84,6 +88,8 @@ export async function batchProgress(
     partitions,
     pushDownPredicate: partitionPredicate(dataset.partition.column, partitions),
     madeProgress: previous === undefined || remaining.length < previous.remainingObjects,
+    quarantinedFiles: files.filter((f) => f.status === 'quarantined' || f.status === 'failed').length,
+    rejectedRows: files.reduce((sum, f) => sum + (f.status === 'normalized' ? (f.rejectedRows ?? 0) : 0), 0),
   };
 }
 

@@ -15,7 +15,11 @@ export interface BatchFile {
   readonly size: number;
 }
 
-export type FileStatus = 'normalized' | 'duplicate' | 'quarantined';
+/**
+ * `failed`: the file could be neither normalized nor quarantined (the landing object is
+ * untouched and the failure is alerted).
+ */
+export type FileStatus = 'normalized' | 'duplicate' | 'quarantined' | 'failed';
 
 /** The result of one Normalize (or Quarantine) task, one per batch file. */
 export interface FileOutcome {
