@@ -80,6 +80,8 @@ export const STATE = {
 } as const;
 
 const ALL = [sfn.Errors.ALL];
+/** No Lambda runs longer than 15 minutes; the state gives up at the same bound. */
+const LAMBDA_TASK_TIMEOUT = sfn.Timeout.duration(Duration.minutes(15));
 
 /**
  * One Standard state machine for every dataset. An execution receives one Pipe batch (the
@@ -159,6 +161,7 @@ export class IngestionStateMachine extends Construct {
     const formatFailure = new tasks.LambdaInvoke(this, STATE.formatFailureAlert, {
       lambdaFunction: props.notify,
       payloadResponseOnly: true,
+      taskTimeout: LAMBDA_TASK_TIMEOUT,
       payload: sfn.TaskInput.fromObject({
         kind: 'failure',
         dataset: sfn.JsonPath.stringAt('$.dataset'),
@@ -177,6 +180,7 @@ export class IngestionStateMachine extends Construct {
     const formatQuarantine = new tasks.LambdaInvoke(this, STATE.formatQuarantineAlert, {
       lambdaFunction: props.notify,
       payloadResponseOnly: true,
+      taskTimeout: LAMBDA_TASK_TIMEOUT,
       payload: sfn.TaskInput.fromObject({
         kind: 'quarantine',
         dataset: sfn.JsonPath.stringAt('$.dataset'),
@@ -209,6 +213,7 @@ export class IngestionStateMachine extends Construct {
     const reconcile = new tasks.LambdaInvoke(this, STATE.reconcile, {
       lambdaFunction: props.reconcile,
       payloadResponseOnly: true,
+      taskTimeout: LAMBDA_TASK_TIMEOUT,
       payload: sfn.TaskInput.fromObject({
         action: 'reconcile',
         dataset: sfn.JsonPath.stringAt('$.dataset'),
@@ -275,11 +280,12 @@ export class IngestionStateMachine extends Construct {
     const normalize = new tasks.LambdaInvoke(this, s.normalize, {
       lambdaFunction: props.normalize,
       payloadResponseOnly: true,
-      taskTimeout: sfn.Timeout.duration(Duration.minutes(15)),
+      taskTimeout: LAMBDA_TASK_TIMEOUT,
     });
     const quarantine = new tasks.LambdaInvoke(this, s.quarantine, {
       lambdaFunction: props.quarantine,
       payloadResponseOnly: true,
+      taskTimeout: LAMBDA_TASK_TIMEOUT,
       payload: sfn.TaskInput.fromObject({
         dataset: sfn.JsonPath.stringAt('$.dataset'),
         file: sfn.JsonPath.objectAt('$.file'),
@@ -328,6 +334,7 @@ export class IngestionStateMachine extends Construct {
     const planEtl = new tasks.LambdaInvoke(this, s.planEtl, {
       lambdaFunction: props.reconcile,
       payloadResponseOnly: true,
+      taskTimeout: LAMBDA_TASK_TIMEOUT,
       payload: progressPayload(false),
       resultPath: '$.progress',
     });
@@ -407,6 +414,7 @@ export class IngestionStateMachine extends Construct {
     const detectDrift = new tasks.LambdaInvoke(this, s.detectSchemaDrift, {
       lambdaFunction: props.reconcile,
       payloadResponseOnly: true,
+      taskTimeout: LAMBDA_TASK_TIMEOUT,
       payload: sfn.TaskInput.fromObject({
         action: 'schema-drift',
         dataset: sfn.JsonPath.stringAt('$.dataset'),
@@ -422,6 +430,8 @@ export class IngestionStateMachine extends Construct {
     const runEtl = new tasks.GlueStartJobRun(this, s.runEtl, {
       glueJobName: workflow.jobName,
       integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      // The job's own timeout ends a run; the state waits a little longer for the final status.
+      taskTimeout: sfn.Timeout.duration(Duration.minutes(dataset.etl.timeoutMinutes + 10)),
       arguments: sfn.TaskInput.fromObject({
         '--push_down_predicate': sfn.JsonPath.stringAt('$.progress.pushDownPredicate'),
         '--execution_id': sfn.JsonPath.executionId,
@@ -441,6 +451,7 @@ export class IngestionStateMachine extends Construct {
     const checkProgress = new tasks.LambdaInvoke(this, s.checkProgress, {
       lambdaFunction: props.reconcile,
       payloadResponseOnly: true,
+      taskTimeout: LAMBDA_TASK_TIMEOUT,
       payload: progressPayload(true),
       resultPath: '$.progress',
     });

@@ -1,0 +1,321 @@
+import './polyfills';
+import { type RunOptions, StateMachine } from 'aws-local-stepfunctions';
+import {
+  type CfnTemplate,
+  type IntrinsicResolver,
+  onlyResourceOfType,
+  resolveIntrinsics,
+  resourcesOfType,
+} from './cfn';
+
+/**
+ * Runs the state machine definition synthesized by the CDK app, as is, with
+ * aws-local-stepfunctions. Every Task state is routed by its `Resource` to a backend with the
+ * same contract as the AWS integration: Lambda functions (by the handler each function runs),
+ * the Glue SDK calls, `glue:startJobRun.sync` and `sns:publish`. Errors are raised with the
+ * names and causes Step Functions gives them, so Retry and Catch behave as deployed.
+ */
+
+// The ASL is plain JSON; only the fields routed on are typed.
+/** One entry of the execution's event log (the library does not export its type). */
+export type EventLog = Awaited<ReturnType<ReturnType<StateMachine['run']>['eventLogs']['next']>>['value'] & {
+  readonly type: string;
+  readonly state?: { readonly name: string; readonly input?: unknown; readonly output?: unknown };
+  readonly index?: number;
+  readonly Error?: string;
+  readonly Cause?: unknown;
+};
+
+export interface AslState {
+  readonly Type: string;
+  readonly Resource?: string;
+  readonly ItemProcessor?: AslDefinition;
+  readonly Iterator?: AslDefinition;
+  readonly Branches?: AslDefinition[];
+  readonly [key: string]: unknown;
+}
+export interface AslDefinition {
+  readonly StartAt: string;
+  readonly States: Record<string, AslState>;
+  readonly [key: string]: unknown;
+}
+
+export type TaskRoute =
+  | { readonly kind: 'lambda'; readonly handler: string }
+  | { readonly kind: 'glue-start-crawler' }
+  | { readonly kind: 'glue-get-crawler' }
+  | { readonly kind: 'glue-job-sync' }
+  | { readonly kind: 'sns-publish' };
+
+export interface GlueCrawlerView {
+  readonly Name: string;
+  readonly State: 'READY' | 'RUNNING' | 'STOPPING';
+  readonly LastCrawl?: {
+    readonly Status: 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+    readonly ErrorMessage?: string;
+    readonly StartTime?: string;
+  };
+  readonly [key: string]: unknown;
+}
+
+export interface GlueJobRunView {
+  readonly Id: string;
+  readonly JobName: string;
+  readonly JobRunState: 'SUCCEEDED' | 'FAILED' | 'ERROR' | 'TIMEOUT' | 'STOPPED';
+  readonly ErrorMessage?: string;
+  readonly [key: string]: unknown;
+}
+
+export interface SnsPublishInput {
+  readonly TopicArn: string;
+  readonly Message: string;
+  readonly Subject?: string;
+  readonly MessageAttributes?: Record<string, { DataType: string; StringValue?: string }>;
+}
+
+/**
+ * What Task states call. Errors thrown by the Glue and SNS backends carry the service's
+ * exception name (`CrawlerRunningException`); the router prefixes it (`Glue.`) as Step
+ * Functions does. Lambda handler errors become `errorType` + JSON `Cause`.
+ */
+export interface TaskBackends {
+  invokeLambda(handler: string, payload: unknown): Promise<unknown>;
+  startCrawler(input: { Name: string }): Promise<void>;
+  getCrawler(input: { Name: string }): Promise<{ Crawler: GlueCrawlerView }>;
+  runJob(input: { JobName: string; Arguments?: Record<string, string> }): Promise<GlueJobRunView>;
+  publish(input: SnsPublishInput): Promise<{ MessageId: string }>;
+}
+
+export class UnsupportedTaskError extends Error {
+  override readonly name = 'UnsupportedTaskError';
+}
+
+/** An error as a Step Functions state sees it: `name` is `Error`, `message` is `Cause`. */
+export class StatesError extends Error {
+  constructor(name: string, cause: string) {
+    super(cause);
+    this.name = name;
+  }
+}
+
+export interface LoadedStateMachine {
+  readonly definition: AslDefinition;
+  /** Every Task state (including those inside Map/Parallel) and where it is routed. */
+  readonly routes: ReadonlyMap<string, TaskRoute>;
+}
+
+const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:[^:]*:[^:]*:function:(.+)$/;
+const HANDLER_ENV_VAR = 'PIPELINE_HANDLER';
+
+/** The ARN the local resolver gives a Lambda function: its logical id is the function name. */
+export function localFunctionArn(logicalId: string, region = 'us-east-1', account = '000000000000'): string {
+  return `arn:aws:lambda:${region}:${account}:function:${logicalId}`;
+}
+
+/**
+ * Extracts the state machine definition from the template, resolving its intrinsics; Lambda
+ * ARNs must resolve to `localFunctionArn(logicalId)` so that tasks can be routed to handlers.
+ */
+export function loadStateMachine(template: CfnTemplate, resolver: IntrinsicResolver): LoadedStateMachine {
+  const [, stateMachine] = onlyResourceOfType(template, 'AWS::StepFunctions::StateMachine');
+  const text = resolveIntrinsics(stateMachine.Properties?.DefinitionString, resolver);
+  if (typeof text !== 'string') throw new Error('state machine DefinitionString did not resolve to a string');
+  const definition = JSON.parse(text) as AslDefinition;
+
+  const handlers = new Map<string, string>();
+  for (const [logicalId, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+    const env = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
+      ?.Variables;
+    const handler = env?.[HANDLER_ENV_VAR];
+    if (typeof handler === 'string') handlers.set(logicalId, handler);
+  }
+  const routes = new Map<string, TaskRoute>();
+  const visit = (asl: AslDefinition) => {
+    for (const [name, state] of Object.entries(asl.States)) {
+      if (state.Type === 'Task') routes.set(name, routeOf(name, state.Resource ?? '', handlers));
+      if (state.ItemProcessor) visit(state.ItemProcessor);
+      if (state.Iterator) visit(state.Iterator);
+      for (const branch of state.Branches ?? []) visit(branch);
+    }
+  };
+  visit(definition);
+  return { definition, routes };
+}
+
+function routeOf(state: string, resource: string, handlers: ReadonlyMap<string, string>): TaskRoute {
+  const lambda = LAMBDA_ARN.exec(resource);
+  if (lambda) {
+    const handler = handlers.get(lambda[1]!);
+    if (!handler)
+      throw new UnsupportedTaskError(`state "${state}": function ${lambda[1]} has no ${HANDLER_ENV_VAR}`);
+    return { kind: 'lambda', handler };
+  }
+  const integration = resource.replace(/^arn:aws[a-z-]*:states:::/, '');
+  switch (integration) {
+    case 'aws-sdk:glue:startCrawler':
+      return { kind: 'glue-start-crawler' };
+    case 'aws-sdk:glue:getCrawler':
+      return { kind: 'glue-get-crawler' };
+    case 'glue:startJobRun.sync':
+      return { kind: 'glue-job-sync' };
+    case 'sns:publish':
+      return { kind: 'sns-publish' };
+    default:
+      throw new UnsupportedTaskError(`state "${state}": resource ${resource} has no local backend`);
+  }
+}
+
+function serviceError(service: string, error: unknown): StatesError {
+  const e = error as Error;
+  const name = e?.name && e.name !== 'Error' ? e.name : 'ServiceException';
+  return new StatesError(
+    name.startsWith(`${service}.`) || name.startsWith('States.') ? name : `${service}.${name}`,
+    e?.message ?? String(error),
+  );
+}
+
+/** Wraps the backends into one local handler per Task state. */
+export function taskHandlers(
+  routes: ReadonlyMap<string, TaskRoute>,
+  backends: TaskBackends,
+): Record<string, (input: unknown) => Promise<unknown>> {
+  const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  for (const [state, route] of routes) {
+    handlers[state] = async (input: unknown) => {
+      switch (route.kind) {
+        case 'lambda':
+          try {
+            // A Lambda result is serialized JSON: undefined fields vanish as they would on AWS.
+            return JSON.parse(JSON.stringify((await backends.invokeLambda(route.handler, input)) ?? null));
+          } catch (error) {
+            const e = error as Error;
+            throw new StatesError(
+              e?.name ?? 'Error',
+              JSON.stringify({
+                errorType: e?.name ?? 'Error',
+                errorMessage: e?.message ?? String(error),
+                trace: (e?.stack ?? '').split('\n').slice(0, 10),
+              }),
+            );
+          }
+        case 'glue-start-crawler':
+          try {
+            await backends.startCrawler(input as { Name: string });
+            return {};
+          } catch (error) {
+            throw serviceError('Glue', error);
+          }
+        case 'glue-get-crawler':
+          try {
+            return await backends.getCrawler(input as { Name: string });
+          } catch (error) {
+            throw serviceError('Glue', error);
+          }
+        case 'glue-job-sync': {
+          let run: GlueJobRunView;
+          try {
+            run = await backends.runJob(input as { JobName: string; Arguments?: Record<string, string> });
+          } catch (error) {
+            throw serviceError('Glue', error);
+          }
+          if (run.JobRunState !== 'SUCCEEDED')
+            throw new StatesError('States.TaskFailed', JSON.stringify(run));
+          return run;
+        }
+        case 'sns-publish':
+          try {
+            return await backends.publish(input as SnsPublishInput);
+          } catch (error) {
+            throw serviceError('SNS', error);
+          }
+      }
+    };
+  }
+  return handlers;
+}
+
+export interface ExecutionResult {
+  readonly executionArn: string;
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly output?: unknown;
+  readonly error?: string;
+  readonly cause?: string;
+  /** State transitions and task events, in order (Map iterations included). */
+  readonly events: readonly EventLog[];
+}
+
+export interface ExecuteOptions {
+  readonly executionName: string;
+  readonly stateMachineArn?: string;
+  /** Milliseconds every Wait state pauses (instead of its Seconds). @default 0 */
+  readonly waitMs?: number;
+  /** Milliseconds every Retry waits (instead of its interval and backoff). @default 0 */
+  readonly retryMs?: number;
+  /** Called for every event as it happens (progress display). */
+  readonly onEvent?: (event: EventLog) => void;
+}
+
+/** Runs one execution of the loaded definition with local backends. */
+export async function executeStateMachine(
+  loaded: LoadedStateMachine,
+  input: unknown,
+  backends: TaskBackends,
+  options: ExecuteOptions,
+): Promise<ExecutionResult> {
+  const stateMachineArn =
+    options.stateMachineArn ?? 'arn:aws:states:us-east-1:000000000000:stateMachine:IngestionPipeline';
+  const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${options.executionName}`;
+  const waits: Record<string, number> = {};
+  const retries: Record<string, number> = {};
+  const collect = (asl: AslDefinition) => {
+    for (const [name, state] of Object.entries(asl.States)) {
+      if (state.Type === 'Wait') waits[name] = options.waitMs ?? 0;
+      if (Array.isArray(state.Retry)) retries[name] = options.retryMs ?? 0;
+      if (state.ItemProcessor) collect(state.ItemProcessor);
+      if (state.Iterator) collect(state.Iterator);
+      for (const branch of state.Branches ?? []) collect(branch);
+    }
+  };
+  collect(loaded.definition);
+  const machine = new StateMachine(loaded.definition as never, {
+    validationOptions: { checkPaths: true, checkArn: false },
+  });
+  const execution = machine.run(input as never, {
+    overrides: {
+      taskResourceLocalHandlers: taskHandlers(loaded.routes, backends) as never,
+      waitTimeOverrides: waits,
+      retryIntervalOverrides: retries,
+    },
+    context: {
+      Execution: {
+        Id: executionArn,
+        Name: options.executionName,
+        Input: input as never,
+        StartTime: new Date().toISOString(),
+        RoleArn: 'arn:aws:iam::000000000000:role/local',
+      },
+      StateMachine: { Id: stateMachineArn, Name: stateMachineArn.split(':').pop() },
+    } as RunOptions['context'],
+  });
+  const events: EventLog[] = [];
+  const logging = (async () => {
+    for await (const event of execution.eventLogs) {
+      events.push(event as EventLog);
+      options.onEvent?.(event as EventLog);
+    }
+  })();
+  try {
+    const output = await execution.result;
+    await logging;
+    return { executionArn, status: 'SUCCEEDED', output, events };
+  } catch (error) {
+    await logging.catch(() => undefined);
+    const cause = (error as { cause?: Error }).cause ?? (error as Error);
+    return { executionArn, status: 'FAILED', error: cause.name, cause: cause.message, events };
+  }
+}
+
+/** Names of the states entered, in order (outer states and Map iterations alike). */
+export function statesEntered(result: ExecutionResult): string[] {
+  return result.events.filter((e) => e.type === 'StateEntered').map((e) => e.state?.name ?? '');
+}

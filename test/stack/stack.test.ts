@@ -1,0 +1,325 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadDatasets } from '../../lib/config';
+import { CRAWLER_CONFIGURATION } from '../../lib/constructs/normalized-crawler';
+import { pipeInputTemplate } from '../../lib/contracts/pipe';
+import type { EtlJobConfig } from '../../lib/glue/job-config';
+import { placeholderResolver, resolveIntrinsics } from '../../local/cfn';
+import { type Synthesized, synthesize } from '../helpers/synth';
+
+let synth: Synthesized;
+let resources: [string, { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string }][];
+
+beforeAll(() => {
+  synth = synthesize({ alertEmails: 'finops@example.com,hr-data@example.com' });
+  resources = Object.entries(synth.json.Resources) as typeof resources;
+});
+
+const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
+
+describe('buckets', () => {
+  it('creates landing, normalized, curated, quarantine, control and access-log buckets, all retained', () => {
+    const buckets = ofType('AWS::S3::Bucket');
+    expect(buckets.map(([id]) => id.replace(/Bucket[0-9A-F]{8}$/, '')).sort()).toEqual(
+      ['AccessLogs', 'Control', 'Curated', 'Landing', 'Normalized', 'Quarantine'].sort(),
+    );
+    for (const [, bucket] of buckets) expect(bucket.DeletionPolicy).toBe('Retain');
+  });
+
+  it('blocks public access and encrypts every bucket at rest', () => {
+    synth.template.allResourcesProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+    });
+  });
+
+  it('denies every non-TLS request on every bucket', () => {
+    const policies = ofType('AWS::S3::BucketPolicy');
+    expect(policies).toHaveLength(6);
+    for (const [, policy] of policies) {
+      const statements = (policy.Properties!.PolicyDocument as { Statement: Record<string, unknown>[] })
+        .Statement;
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+    }
+  });
+
+  it('versions the landing bucket and sends its events to EventBridge', () => {
+    const [landingId] = ofType('AWS::S3::Bucket').find(([id]) => id.startsWith('LandingBucket'))!;
+    expect(synth.json.Resources[landingId]!.Properties).toMatchObject({
+      VersioningConfiguration: { Status: 'Enabled' },
+    });
+    // CDK puts the bucket's notification configuration through its notifications resource.
+    synth.template.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: { Ref: landingId },
+      NotificationConfiguration: { EventBridgeConfiguration: {} },
+    });
+  });
+
+  it('sends the normalized zone object events of each dataset prefix to its crawler queue', () => {
+    const [normalizedId] = ofType('AWS::S3::Bucket').find(([id]) => id.startsWith('NormalizedBucket'))!;
+    const [, notifications] = ofType('Custom::S3BucketNotifications').find(
+      ([, r]) => (r.Properties!.BucketName as { Ref: string }).Ref === normalizedId,
+    )!;
+    const configurations = (
+      notifications.Properties!.NotificationConfiguration as {
+        QueueConfigurations: { Events: string[]; Filter: { Key: { FilterRules: { Value: string }[] } } }[];
+      }
+    ).QueueConfigurations;
+    expect(configurations.map((c) => `${c.Events[0]} ${c.Filter.Key.FilterRules[0]!.Value}`).sort()).toEqual([
+      's3:ObjectCreated:* cloud_billing/',
+      's3:ObjectCreated:* workforce_capacity/',
+      's3:ObjectRemoved:* cloud_billing/',
+      's3:ObjectRemoved:* workforce_capacity/',
+    ]);
+  });
+});
+
+describe('intake per dataset', () => {
+  it.each(loadDatasets().map((d) => [d.name, d] as const))(
+    '%s: rule on Object Created under its prefix -> buffer queue',
+    (_name, dataset) => {
+      synth.template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['aws.s3'],
+          'detail-type': ['Object Created'],
+          detail: { object: { key: [{ prefix: dataset.landingPrefix }] } },
+        },
+        Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue() })],
+      });
+    },
+  );
+
+  it.each(loadDatasets().map((d) => [d.name, d] as const))(
+    '%s: pipe batches the queue into the state machine',
+    (_name, dataset) => {
+      synth.template.hasResourceProperties('AWS::Pipes::Pipe', {
+        SourceParameters: {
+          SqsQueueParameters: {
+            BatchSize: dataset.batching.batchSize,
+            MaximumBatchingWindowInSeconds: dataset.batching.windowSeconds,
+          },
+        },
+        TargetParameters: {
+          InputTemplate: pipeInputTemplate(dataset.name),
+          StepFunctionStateMachineParameters: { InvocationType: 'FIRE_AND_FORGET' },
+        },
+      });
+    },
+  );
+
+  it('gives every queue a dead-letter queue or makes it one, encrypted', () => {
+    const queues = ofType('AWS::SQS::Queue');
+    expect(queues).toHaveLength(8);
+    for (const [, queue] of queues) expect(queue.Properties?.SqsManagedSseEnabled).toBe(true);
+    const withDlq = queues.filter(([, q]) => q.Properties?.RedrivePolicy);
+    expect(withDlq).toHaveLength(4);
+  });
+});
+
+describe('Glue', () => {
+  it.each(loadDatasets().map((d) => [d.name] as const))(
+    '%s: crawler merges new columns, partitions inherit, event mode',
+    (name) => {
+      synth.template.hasResourceProperties('AWS::Glue::Crawler', {
+        Name: `ingestion-${name}-normalized`,
+        DatabaseName: 'ingestion',
+        TablePrefix: 'normalized_',
+        SchemaChangePolicy: { UpdateBehavior: 'UPDATE_IN_DATABASE', DeleteBehavior: 'LOG' },
+        RecrawlPolicy: { RecrawlBehavior: 'CRAWL_EVENT_MODE' },
+        Configuration: JSON.stringify(CRAWLER_CONFIGURATION),
+        Targets: {
+          S3Targets: [
+            Match.objectLike({ EventQueueArn: Match.anyValue(), DlqEventQueueArn: Match.anyValue() }),
+          ],
+        },
+        CrawlerSecurityConfiguration: Match.anyValue(),
+      });
+      expect(CRAWLER_CONFIGURATION.CrawlerOutput).toEqual({
+        Partitions: { AddOrUpdateBehavior: 'InheritFromTable' },
+        Tables: { AddOrUpdateBehavior: 'MergeNewColumns' },
+      });
+    },
+  );
+
+  it.each(loadDatasets().map((d) => [d.name] as const))(
+    '%s: Glue 5.0 job, G.1X, bookmarks on, one run at a time, cap 450',
+    (name) => {
+      synth.template.hasResourceProperties('AWS::Glue::Job', {
+        Name: `ingestion-${name}-curate`,
+        GlueVersion: '5.0',
+        WorkerType: 'G.1X',
+        ExecutionProperty: { MaxConcurrentRuns: 1 },
+        Command: { Name: 'glueetl', PythonVersion: '3', ScriptLocation: Match.anyValue() },
+        SecurityConfiguration: Match.anyValue(),
+        DefaultArguments: Match.objectLike({
+          '--job-bookmark-option': 'job-bookmark-enable',
+          '--enable-metrics': 'true',
+          '--enable-continuous-cloudwatch-log': 'true',
+          '--bounded_files': '450',
+          '--extra-py-files': Match.anyValue(),
+        }),
+      });
+    },
+  );
+
+  it('passes each job its dataset configuration as --dataset_config', () => {
+    const jobs = ofType('AWS::Glue::Job');
+    const configs = jobs.map(([, job]) => {
+      const args = job.Properties!.DefaultArguments as Record<string, unknown>;
+      return JSON.parse(
+        resolveIntrinsics(args['--dataset_config'], placeholderResolver()) as string,
+      ) as EtlJobConfig;
+    });
+    const billing = configs.find((c) => c.dataset === 'cloud_billing')!;
+    expect(billing).toMatchObject({
+      database: 'ingestion',
+      sourceTable: 'normalized_cloud_billing',
+      curatedTable: 'cloud_billing',
+      curatedBucket: 'CuratedBucket90F6C1E7',
+      partitionColumn: 'billing_period',
+      keys: ['id', 'charge_period_start'],
+    });
+    expect(billing.measures).toContainEqual({ name: 'billed_cost', precision: 38, scale: 18 });
+    expect(billing.dimensions).toEqual([
+      expect.objectContaining({
+        name: 'account_hierarchy',
+        joinKeys: { sub_account_id: 'sub_account_id' },
+        path: expect.stringMatching(/^s3:\/\//),
+      }),
+    ]);
+    const workforce = configs.find((c) => c.dataset === 'workforce_capacity')!;
+    expect(workforce.crossTemplateRules).toEqual([
+      {
+        name: 'headcount_matches_roster',
+        measure: 'headcount',
+        groupBy: ['org_unit', 'quarter'],
+        templates: ['capacity_plan', 'org_roster'],
+      },
+    ]);
+  });
+
+  it('encrypts Glue logs and job bookmarks with the pipeline key', () => {
+    synth.template.hasResourceProperties('AWS::Glue::SecurityConfiguration', {
+      EncryptionConfiguration: {
+        CloudWatchEncryption: { CloudWatchEncryptionMode: 'SSE-KMS' },
+        JobBookmarksEncryption: { JobBookmarksEncryptionMode: 'CSE-KMS' },
+        S3Encryptions: [{ S3EncryptionMode: 'SSE-S3' }],
+      },
+    });
+  });
+});
+
+describe('handlers', () => {
+  it('runs every function on Node.js 22, arm64, with tracing, source maps and the pipeline environment', () => {
+    const functions = ofType('AWS::Lambda::Function').filter(
+      ([id]) => !id.startsWith('BucketNotificationsHandler'),
+    );
+    expect(
+      functions
+        .map(
+          ([, f]) =>
+            (f.Properties!.Environment as { Variables: Record<string, string> }).Variables.PIPELINE_HANDLER,
+        )
+        .sort(),
+    ).toEqual(['normalize', 'notify', 'quarantine', 'reconcile']);
+    for (const [, fn] of functions) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: expect.objectContaining({ LogGroup: expect.anything() }),
+        Environment: {
+          Variables: expect.objectContaining({
+            NODE_OPTIONS: '--enable-source-maps',
+            POWERTOOLS_SERVICE_NAME: expect.any(String),
+            LANDING_BUCKET: expect.anything(),
+            CONTROL_BUCKET: expect.anything(),
+            GLUE_DATABASE: 'ingestion',
+          }),
+        },
+      });
+    }
+  });
+
+  it('keeps each handler log group with a retention', () => {
+    synth.template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 4);
+  });
+});
+
+describe('alerting', () => {
+  it('encrypts the alert topic and subscribes the emails from context', () => {
+    synth.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    synth.template.resourceCountIs('AWS::SNS::Subscription', 2);
+    synth.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'finops@example.com',
+    });
+  });
+
+  it('alarms on failed and timed-out executions and on every dead-letter queue, to the topic', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm');
+    expect(alarms.map(([, a]) => a.Properties!.MetricName).sort()).toEqual([
+      'ApproximateNumberOfMessagesVisible',
+      'ApproximateNumberOfMessagesVisible',
+      'ApproximateNumberOfMessagesVisible',
+      'ApproximateNumberOfMessagesVisible',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+    ]);
+    for (const [, alarm] of alarms) expect(alarm.Properties!.AlarmActions).toHaveLength(1);
+  });
+
+  it('rotates the pipeline key and grants no kms:* in its policy', () => {
+    synth.template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    const [, key] = ofType('AWS::KMS::Key')[0]!;
+    const actions = (
+      key.Properties!.KeyPolicy as { Statement: { Action: string | string[] }[] }
+    ).Statement.flatMap((s) => s.Action);
+    expect(actions.filter((a) => a.includes('*'))).toEqual([]);
+  });
+});
+
+describe('state machine resource', () => {
+  it('is a Standard workflow logging ALL events to its own log group, with tracing', () => {
+    synth.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true, Destinations: [Match.anyValue()] },
+      TracingConfiguration: { Enabled: true },
+    });
+  });
+});
+
+describe('least privilege', () => {
+  it('has no Allow statement with a wildcard action anywhere (only the TLS Deny statements use s3:* / sqs:*)', () => {
+    const offenders: string[] = [];
+    for (const [id, resource] of resources) {
+      const p = resource.Properties ?? {};
+      for (const field of ['PolicyDocument', 'KeyPolicy', 'AssumeRolePolicyDocument']) {
+        const doc = p[field] as { Statement?: { Effect: string; Action?: string | string[] }[] } | undefined;
+        for (const statement of doc?.Statement ?? []) {
+          const actions = [statement.Action ?? []].flat();
+          if (statement.Effect === 'Allow' && actions.some((a) => a.includes('*')))
+            offenders.push(`${id}: ${actions.join(',')}`);
+        }
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it("attaches no AWS managed policy except to CDK's bucket-notifications handler", () => {
+    const withManaged = ofType('AWS::IAM::Role')
+      .filter(([, role]) => (role.Properties?.ManagedPolicyArns as unknown[] | undefined)?.length)
+      .map(([id]) => id);
+    expect(withManaged).toHaveLength(1);
+    expect(withManaged[0]).toMatch(/^BucketNotificationsHandler/);
+  });
+});
