@@ -1,129 +1,685 @@
+/**
+ * The one alert formatter: every alert the pipeline publishes (reconciliation discrepancies,
+ * stage failures, quarantined files and rejected rows, schema-drift notices) is rendered here
+ * as an `Alert` {kind, severity, dataset, subject, message}. The state machine publishes
+ * `subject` and `message` and sets the SNS message attributes `severity`, `dataset` and
+ * `kind` from the same object, so subscribers can filter.
+ *
+ * Message layout: human-readable text for the data owner first, then a line
+ * `--- machine-readable (JSON) ---` and one JSON document (see `parseAlertData`). The whole
+ * message stays under `MAX_MESSAGE_BYTES` so that it fits both the SNS limit (256 KiB) and
+ * the Step Functions state it travels in (256 KiB with the batch); long lists are cut and
+ * the cut is recorded (`omitted`), never the JSON itself.
+ */
 import type { Alert, AlertKind, AlertSeverity } from '../../lib/contracts/alerts';
-import type { FileOutcome, StatesError } from '../../lib/contracts/batch';
-import type { ReconciliationResult } from '../../lib/contracts/reconciliation';
+import type { FileStatus, StatesError } from '../../lib/contracts/batch';
+import { manifestKey as manifestKeyOf, quarantineRowsKey } from '../../lib/contracts/layout';
+import type { ReconciliationCheck, ReconciliationResult } from '../../lib/contracts/reconciliation';
 
-/** SNS email subjects are limited to 100 characters. */
-export const MAX_SUBJECT = 100;
+/**
+ * SNS subjects must be ASCII without control characters and, per the Publish API reference,
+ * "less than 100 characters": 99 keeps within both that and the contract's "at most 100".
+ */
+export const MAX_SUBJECT = 99;
+/** Upper bound of a message in UTF-8 bytes (well under SNS's 256 KiB and the state payload). */
+export const MAX_MESSAGE_BYTES = 32 * 1024;
+/** The line that separates the human text from the JSON document. */
+export const JSON_MARKER = '--- machine-readable (JSON) ---';
+/** Items listed one by one in the human text before "... and N more". */
+const MAX_LISTED = 20;
+/** Longest single free-text value (an error cause, a detail) kept in an alert. */
+const MAX_TEXT = 2000;
 
-function subjectOf(text: string): string {
-  const clean = text.replace(/[\r\n]+/g, ' ').trim();
-  return clean.length <= MAX_SUBJECT ? clean : `${clean.slice(0, MAX_SUBJECT - 3)}...`;
+// ---------------------------------------------------------------------------------------------
+// Inputs, one per kind
+// ---------------------------------------------------------------------------------------------
+
+/** Where the analyst can look: names used to build S3 locations and Athena queries. */
+export interface InvestigationContext {
+  /** Control bucket (manifests, run reports, reconciliation results). */
+  readonly controlBucket: string;
+  /** Glue database of the curated table (Athena). */
+  readonly database: string;
+  /** Curated table name. */
+  readonly curatedTable: string;
+  /** Partition column of the dataset, e.g. `quarter`. */
+  readonly partitionColumn: string;
+  /** Measures of the dataset, for the suggested queries. */
+  readonly measures: readonly string[];
+  /** Measure of each cross-template rule, by rule name. */
+  readonly ruleMeasures: Readonly<Record<string, string>>;
+  /** Key of the reconciliation result document in the control bucket. */
+  readonly resultKey: string;
 }
 
-function render(
-  kind: AlertKind,
-  severity: AlertSeverity,
-  dataset: string,
-  subject: string,
-  lines: string[],
-  data: unknown,
-): Alert {
-  const message = [
-    ...lines,
-    '',
-    '--- machine-readable ---',
-    JSON.stringify({ kind, severity, dataset, ...(data as object) }, null, 2),
-  ].join('\n');
-  return { kind, severity, dataset, subject: subjectOf(subject), message };
+export interface DiscrepancyAlertInput {
+  readonly kind: 'discrepancy';
+  readonly result: ReconciliationResult;
+  readonly investigate: InvestigationContext;
 }
 
-export function executionConsoleUrl(executionArn: string, region: string): string {
-  return `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${executionArn}`;
-}
-
-export function formatDiscrepancyAlert(result: ReconciliationResult): Alert {
-  const failed = result.checks.filter((c) => c.status === 'fail');
-  const lines = [
-    `Reconciliation found ${failed.length} discrepanc${failed.length === 1 ? 'y' : 'ies'} in dataset ${result.dataset}.`,
-    '',
-    ...failed.map(
-      (c) =>
-        `- ${c.check}${c.source ? ` for ${c.source.key}` : ''}${
-          c.scope
-            ? ` for ${Object.entries(c.scope)
-                .map(([k, v]) => `${k}=${v}`)
-                .join(', ')}`
-            : ''
-        }: expected ${c.expected}, actual ${c.actual}, delta ${c.delta}. ${c.detail}`,
-    ),
-    '',
-    `Execution: ${result.executionId}`,
-  ];
-  return render(
-    'discrepancy',
-    'critical',
-    result.dataset,
-    `[${result.dataset}] ${failed.length} reconciliation check${failed.length === 1 ? '' : 's'} failed`,
-    lines,
-    { executionId: result.executionId, checks: failed },
-  );
+/** A file as the state machine knows it: a BatchFile (before Normalize) or a FileOutcome (after). */
+export interface AlertFile {
+  readonly key: string;
+  readonly versionId?: string | null;
+  readonly status?: FileStatus;
+  readonly sourceId?: string;
+  readonly rows?: number;
+  readonly rejectedRows?: number;
+  readonly quarantineKey?: string;
+  readonly errorName?: string;
+  readonly reason?: string;
 }
 
 export interface FailureAlertInput {
+  readonly kind: 'failure';
   readonly dataset: string;
+  /** State that failed, e.g. `workforce_capacity.RunEtl`. */
   readonly stage: string;
+  /** Execution ARN (`$$.Execution.Id`). */
   readonly executionId: string;
-  readonly region: string;
   readonly error: StatesError;
-  readonly files?: readonly { key: string }[];
+  readonly files?: readonly AlertFile[];
+  /** Region for the console link when the execution id is not an ARN. */
+  readonly region?: string;
+  /** Quarantine bucket, to print full S3 locations when known. */
+  readonly quarantineBucket?: string;
 }
 
-export function formatFailureAlert(input: FailureAlertInput): Alert {
+export interface QuarantineAlertInput {
+  readonly kind: 'quarantine';
+  readonly dataset: string;
+  readonly executionId: string;
+  readonly files: readonly AlertFile[];
+  readonly region?: string;
+  readonly quarantineBucket?: string;
+}
+
+export interface ColumnType {
+  readonly name: string;
+  readonly type: string;
+}
+
+export interface SchemaDriftAlertInput {
+  readonly kind: 'schema_drift';
+  readonly dataset: string;
+  readonly executionId: string;
+  readonly database: string;
+  readonly table: string;
+  /** Catalog table version last seen, and the current one. */
+  readonly fromVersion: string | null;
+  readonly toVersion: string | null;
+  readonly added: readonly (ColumnType & { readonly declared: boolean })[];
+  readonly removed: readonly ColumnType[];
+  readonly retyped: readonly { readonly name: string; readonly from: string; readonly to: string }[];
+  readonly region?: string;
+}
+
+export type AlertInput =
+  | DiscrepancyAlertInput
+  | FailureAlertInput
+  | QuarantineAlertInput
+  | SchemaDriftAlertInput;
+
+/** Formats any alert kind. */
+export function formatAlert(input: AlertInput): Alert {
+  switch (input.kind) {
+    case 'discrepancy':
+      return discrepancy(input);
+    case 'failure':
+      return failure(input);
+    case 'quarantine':
+      return quarantine(input);
+    case 'schema_drift':
+      return schemaDrift(input);
+  }
+}
+
+/** The SNS message attributes of an alert (what the state machine sets on Publish). */
+export function alertMessageAttributes(
+  alert: Alert,
+): Record<'severity' | 'dataset' | 'kind', { DataType: 'String'; StringValue: string }> {
+  const attribute = (value: string) => ({ DataType: 'String' as const, StringValue: value });
+  return {
+    severity: attribute(alert.severity),
+    dataset: attribute(alert.dataset),
+    kind: attribute(alert.kind),
+  };
+}
+
+/** The JSON document at the end of an alert's message. */
+export function parseAlertData(message: string): Record<string, unknown> {
+  const at = message.lastIndexOf(`\n${JSON_MARKER}\n`);
+  if (at < 0) throw new AlertFormatError('the message has no machine-readable section');
+  return JSON.parse(message.slice(at + JSON_MARKER.length + 2)) as Record<string, unknown>;
+}
+
+export class AlertFormatError extends Error {
+  override readonly name = 'AlertFormatError';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Discrepancy
+// ---------------------------------------------------------------------------------------------
+
+function discrepancy({ result, investigate }: DiscrepancyAlertInput): Alert {
+  const failed = result.checks.filter((c) => c.status === 'fail');
+  const pending = result.checks.filter((c) => c.status === 'pending');
+  const { summary } = result;
+  const resultUri = `s3://${investigate.controlBucket}/${investigate.resultKey}`;
   const lines = [
-    `The ingestion pipeline failed at stage ${input.stage} for dataset ${input.dataset}.`,
+    `Reconciliation of dataset ${result.dataset} found ${plural(failed.length, 'discrepancy', 'discrepancies')}: ` +
+      `the figures below do not add up between the files that were sent and the curated data.`,
+    `${summary.failed} of ${summary.checks} checks failed, ${summary.passed} passed, ${summary.pending} pending.`,
+    '',
+    'WHAT DID NOT ADD UP',
+    ...listed(failed, (check, i) => describeCheck(check, i + 1, investigate.partitionColumn)),
+  ];
+  if (pending.length > 0) {
+    lines.push(
+      '',
+      'PENDING (not a discrepancy yet: the other side has not arrived)',
+      ...listed(pending, (check) => [
+        `- ${checkHeadline(check, investigate.partitionColumn)}: ${check.detail}`,
+      ]),
+    );
+  }
+  lines.push('', 'HOW TO INVESTIGATE', ...howToInvestigate(failed, result.dataset, investigate));
+  lines.push(
+    `- Every check of this run (expected, actual, delta, status): ${resultUri}`,
+    `- Execution: ${result.executionId}`,
+    ...consoleLine(result.executionId),
+  );
+  return render({
+    kind: 'discrepancy',
+    severity: 'critical',
+    dataset: result.dataset,
+    subject: `${failed.length} reconciliation check${failed.length === 1 ? '' : 's'} failed`,
+    lines,
+    data: {
+      executionId: result.executionId,
+      status: result.status,
+      summary: result.summary,
+      result: resultUri,
+      failedChecks: failed,
+      pendingChecks: pending,
+    },
+  });
+}
+
+const CHECK_LABELS: Record<string, string> = {
+  rows: 'row count',
+  unprocessed: 'not merged into curated',
+  run_report: 'ETL run report',
+};
+
+function checkLabel(check: string): string {
+  if (check.startsWith('measure:')) return `sum of ${check.slice('measure:'.length)}`;
+  if (check.startsWith('cross_template:')) return `rule ${check.slice('cross_template:'.length)}`;
+  return CHECK_LABELS[check] ?? check;
+}
+
+function scopeText(scope: Readonly<Record<string, string>> | undefined): string {
+  if (!scope) return '';
+  return Object.entries(scope)
+    .map(([column, value]) => `${column} ${value === '' ? '(blank)' : value}`)
+    .join(', ');
+}
+
+function checkHeadline(check: ReconciliationCheck, partitionColumn: string): string {
+  const where: string[] = [];
+  if (check.source) {
+    where.push(
+      `File ${check.source.key}${check.source.versionId ? ` (version ${check.source.versionId})` : ''}`,
+    );
+  }
+  const scope = scopeText(check.scope);
+  if (scope) where.push(check.source ? scope : capitalize(scope));
+  if (where.length === 0) where.push(`Dataset-wide (${partitionColumn})`);
+  return `${where.join(', ')}: ${checkLabel(check.check)}`;
+}
+
+function describeCheck(check: ReconciliationCheck, n: number, partitionColumn: string): string[] {
+  const lines = [`${n}. ${checkHeadline(check, partitionColumn)}`];
+  if (check.expected !== null || check.actual !== null) {
+    const [expectedLabel, actualLabel] = check.check.startsWith('cross_template:')
+      ? ['Reference', 'Compared']
+      : check.check === 'run_report'
+        ? ['Markers', 'Run report']
+        : ['Source file', 'Curated'];
+    lines.push(
+      `   ${expectedLabel}: ${check.expected ?? 'n/a'}   ${actualLabel}: ${check.actual ?? 'n/a'}   ` +
+        `Difference: ${signed(check.delta)}   (tolerance ${check.tolerance})`,
+    );
+  }
+  lines.push(`   ${clip(check.detail)}`);
+  return lines;
+}
+
+function howToInvestigate(
+  failed: readonly ReconciliationCheck[],
+  dataset: string,
+  ctx: InvestigationContext,
+): string[] {
+  const table = `"${ctx.database}"."${ctx.curatedTable}"`;
+  const lines: string[] = [];
+  const sums = ctx.measures.map((m) => `SUM(${m}) AS ${m}`).join(', ');
+  const perFile = new Map<string, ReconciliationCheck>();
+  for (const check of failed) {
+    if (check.source && !perFile.has(`${check.source.sourceId}|${scopeText(check.scope)}`)) {
+      perFile.set(`${check.source.sourceId}|${scopeText(check.scope)}`, check);
+    }
+  }
+  const files = [...perFile.values()];
+  for (const check of files.slice(0, 5)) {
+    const source = check.source!;
+    const partition = check.scope?.[ctx.partitionColumn];
+    lines.push(
+      `- File ${source.key}: the normalizer's totals for it are in s3://${ctx.controlBucket}/${manifestKeyOf(dataset, source.sourceId)}; ` +
+        'what curated holds for it (Athena):',
+      `    SELECT COUNT(*) AS row_count${sums ? `, ${sums}` : ''} FROM ${table} ` +
+        `WHERE ingest_source_id = ${sqlString(source.sourceId)}` +
+        `${partition !== undefined ? ` AND ${ctx.partitionColumn} = ${sqlString(partition)}` : ''};`,
+    );
+  }
+  if (files.length > 5) lines.push(`- ... and ${files.length - 5} more file(s): see the result document.`);
+  const crossTemplate = failed.filter((c) => c.check.startsWith('cross_template:') && c.scope);
+  for (const check of crossTemplate.slice(0, 3)) {
+    const measure =
+      ctx.ruleMeasures[check.check.slice('cross_template:'.length)] ?? ctx.measures[0] ?? 'value';
+    const conditions = Object.entries(check.scope!)
+      .map(([column, value]) => (value === '' ? `${column} IS NULL` : `${column} = ${sqlString(value)}`))
+      .join(' AND ');
+    lines.push(
+      `- ${capitalize(scopeText(check.scope))}: compare the templates' totals and the files behind them (Athena):`,
+      `    SELECT ingest_template, ingest_source_key, SUM(${measure}) AS ${measure} FROM ${table} ` +
+        `WHERE ${conditions} GROUP BY ingest_template, ingest_source_key ORDER BY 1, 2;`,
+    );
+  }
+  if (crossTemplate.length > 3) lines.push(`- ... and ${crossTemplate.length - 3} more group(s).`);
+  if (failed.some((c) => /duplicate/i.test(c.detail))) {
+    lines.push(
+      '- Rows dropped as duplicates share the dataset key with another row: look for repeated keys in the ' +
+        'source file, or a later file that superseded them.',
+    );
+  }
+  return lines;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failure
+// ---------------------------------------------------------------------------------------------
+
+function failure(input: FailureAlertInput): Alert {
+  const cause = explainCause(input.error.Cause);
+  const files = input.files ?? [];
+  const problemFiles = files.filter((f) => f.status === 'quarantined' || f.status === 'failed');
+  const lines = [
+    `The ingestion pipeline for dataset ${input.dataset} stopped at stage ${input.stage}.`,
+    'Files of this batch that had not reached curated yet will be picked up again by the next batch of the ' +
+      'same dataset once the cause is fixed; nothing was deleted.',
     '',
     `Error: ${input.error.Error}`,
-    `Cause: ${input.error.Cause ?? '(none)'}`,
-    ...(input.files?.length ? ['', 'Files in the batch:', ...input.files.map((f) => `- ${f.key}`)] : []),
-    '',
-    `Execution: ${input.executionId}`,
-    `Console: ${executionConsoleUrl(input.executionId, input.region)}`,
+    `Cause: ${cause.text}`,
   ];
-  return render(
-    'failure',
-    'critical',
-    input.dataset,
-    `[${input.dataset}] pipeline failed at ${input.stage}: ${input.error.Error}`,
+  if (files.length > 0) {
+    lines.push('', `FILES IN THE BATCH (${files.length})`, ...listed(files, (f) => [`- ${fileLine(f)}`]));
+  }
+  if (problemFiles.length > 0) {
+    lines.push(
+      '',
+      'QUARANTINED OR FAILED FILES',
+      ...listed(problemFiles, (f) => quarantinedLines(f, input.quarantineBucket)),
+    );
+  }
+  lines.push('', `Execution: ${input.executionId}`, ...consoleLine(input.executionId, input.region));
+  return render({
+    kind: 'failure',
+    severity: 'critical',
+    dataset: input.dataset,
+    subject: `failed at ${input.stage}: ${input.error.Error}`,
     lines,
-    {
-      stage: input.stage,
+    data: {
       executionId: input.executionId,
-      error: input.error,
-      files: input.files?.map((f) => f.key) ?? [],
+      console: consoleUrl(input.executionId, input.region),
+      stage: input.stage,
+      error: { Error: input.error.Error, Cause: clip(input.error.Cause ?? '') },
+      ...(cause.parsed ? { cause: cause.parsed } : {}),
+      files: files.map(fileData),
     },
-  );
+  });
 }
 
-export function formatQuarantineAlert(
-  dataset: string,
-  executionId: string,
-  files: readonly FileOutcome[],
-): Alert {
-  const quarantined = files.filter((f) => f.status === 'quarantined');
+/** Lambda errors arrive as `{errorType, errorMessage, trace}`; Glue job runs as the JobRun. */
+function explainCause(cause: string | undefined): { text: string; parsed?: Record<string, unknown> } {
+  if (!cause) return { text: '(no cause given)' };
+  let value: unknown;
+  try {
+    value = JSON.parse(cause);
+  } catch {
+    return { text: clip(cause) };
+  }
+  if (!value || typeof value !== 'object') return { text: clip(cause) };
+  const v = value as Record<string, unknown>;
+  if (typeof v.errorMessage === 'string') {
+    return {
+      text: clip(`${typeof v.errorType === 'string' ? `${v.errorType}: ` : ''}${v.errorMessage}`),
+      parsed: { errorType: v.errorType ?? null, errorMessage: clip(v.errorMessage) },
+    };
+  }
+  if (typeof v.ErrorMessage === 'string' || typeof v.JobRunState === 'string') {
+    const text = [
+      v.JobName ? `Glue job ${String(v.JobName)}` : 'Glue job',
+      v.Id ? `run ${String(v.Id)}` : '',
+      v.JobRunState ? `ended ${String(v.JobRunState)}` : '',
+      typeof v.ErrorMessage === 'string' ? `: ${v.ErrorMessage}` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
+    return {
+      text: clip(text),
+      parsed: {
+        jobName: v.JobName ?? null,
+        jobRunId: v.Id ?? null,
+        jobRunState: v.JobRunState ?? null,
+        errorMessage: typeof v.ErrorMessage === 'string' ? clip(v.ErrorMessage) : null,
+      },
+    };
+  }
+  return { text: clip(cause) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quarantine
+// ---------------------------------------------------------------------------------------------
+
+function quarantine(input: QuarantineAlertInput): Alert {
+  const problemFiles = input.files.filter((f) => f.status === 'quarantined' || f.status === 'failed');
+  const notQuarantined = problemFiles.filter((f) => f.status === 'failed');
+  const withRejects = input.files.filter((f) => f.status === 'normalized' && (f.rejectedRows ?? 0) > 0);
+  const rejectedRows = withRejects.reduce((sum, f) => sum + (f.rejectedRows ?? 0), 0);
+  const parts: string[] = [];
+  if (problemFiles.length > 0) parts.push(`${plural(problemFiles.length, 'file')} quarantined`);
+  if (rejectedRows > 0) parts.push(`${plural(rejectedRows, 'row')} rejected`);
   const lines = [
-    `${quarantined.length} file${quarantined.length === 1 ? '' : 's'} of dataset ${dataset} could not be ingested and were quarantined. The other files of the batch were processed.`,
-    '',
-    ...quarantined.map(
-      (f) =>
-        `- ${f.key}: ${f.reason ?? f.errorName ?? 'unknown reason'} (quarantine: ${f.quarantineKey ?? 'n/a'})`,
-    ),
-    '',
-    `Execution: ${executionId}`,
+    `Some data of dataset ${input.dataset} was not loaded. The rest of the batch was processed; ` +
+      'nothing below was dropped silently: every file and row is kept in quarantine with its reason.',
   ];
-  return render(
-    'quarantine',
-    'warning',
-    dataset,
-    `[${dataset}] ${quarantined.length} file${quarantined.length === 1 ? '' : 's'} quarantined`,
+  if (problemFiles.length > 0) {
+    lines.push(
+      '',
+      `FILES NOT INGESTED (${problemFiles.length})`,
+      ...listed(problemFiles, (f) => quarantinedLines(f, input.quarantineBucket)),
+    );
+  }
+  if (withRejects.length > 0) {
+    lines.push(
+      '',
+      `FILES LOADED WITH REJECTED ROWS (${plural(rejectedRows, 'row')} in ${plural(withRejects.length, 'file')})`,
+      ...listed(withRejects, (f) => {
+        const rowsKey = f.sourceId ? quarantineRowsKey(input.dataset, f.sourceId) : null;
+        return [
+          `- ${f.key}: ${f.rows ?? '?'} row(s) loaded, ${f.rejectedRows} rejected.`,
+          `  Rejected rows with their reasons: ${rowsKey ? location(input.quarantineBucket, rowsKey) : 'n/a'}`,
+        ];
+      }),
+    );
+  }
+  lines.push(
+    '',
+    'WHAT TO DO',
+    '- Read the reason; fix the file (or the dataset configuration, e.g. a new column alias) and drop the ' +
+      'corrected file into the landing bucket again. Rejected rows are not in curated until resent.',
+  );
+  if (notQuarantined.length > 0) {
+    lines.push(
+      '- Files marked "failed" could not even be copied to quarantine; they are untouched in the landing bucket.',
+    );
+  }
+  lines.push('', `Execution: ${input.executionId}`, ...consoleLine(input.executionId, input.region));
+  return render({
+    kind: 'quarantine',
+    severity: notQuarantined.length > 0 ? 'critical' : 'warning',
+    dataset: input.dataset,
+    subject: parts.length > 0 ? parts.join(', ') : 'nothing quarantined',
     lines,
-    {
-      executionId,
-      files: quarantined.map((f) => ({
+    data: {
+      executionId: input.executionId,
+      quarantinedFiles: problemFiles.length,
+      rejectedRows,
+      files: problemFiles.map(fileData),
+      filesWithRejectedRows: withRejects.map((f) => ({
         key: f.key,
-        versionId: f.versionId,
-        reason: f.reason,
-        quarantineKey: f.quarantineKey,
+        versionId: f.versionId ?? null,
+        rows: f.rows ?? null,
+        rejectedRows: f.rejectedRows,
+        rejectedRowsKey: f.sourceId ? quarantineRowsKey(input.dataset, f.sourceId) : null,
       })),
     },
+  });
+}
+
+function quarantinedLines(f: AlertFile, bucket: string | undefined): string[] {
+  const lines = [
+    `- ${f.key}${f.versionId ? ` (version ${f.versionId})` : ''}: ${f.status ?? 'not ingested'}`,
+  ];
+  lines.push(
+    `  Reason: ${clip(f.reason ?? f.errorName ?? 'unknown')}${f.errorName && f.reason ? ` [${f.errorName}]` : ''}`,
   );
+  if (f.quarantineKey)
+    lines.push(`  Quarantined copy and reason document: ${location(bucket, f.quarantineKey)}`);
+  return lines;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema drift
+// ---------------------------------------------------------------------------------------------
+
+function schemaDrift(input: SchemaDriftAlertInput): Alert {
+  const counts = [
+    input.added.length ? `${input.added.length} added` : '',
+    input.removed.length ? `${input.removed.length} removed` : '',
+    input.retyped.length ? `${input.retyped.length} retyped` : '',
+  ].filter(Boolean);
+  const lines = [
+    `The crawler changed the schema of table ${input.database}.${input.table} (dataset ${input.dataset}), ` +
+      `catalog version ${input.fromVersion ?? '?'} -> ${input.toVersion ?? '?'}.`,
+    'This is a notice, not an error: the pipeline carries on without a code change.',
+  ];
+  if (input.added.length > 0) {
+    lines.push(
+      '',
+      'COLUMNS ADDED',
+      ...listed(input.added, (c) => [
+        `- ${c.name} (${c.type})${c.declared ? '' : ': not declared in the dataset configuration, kept as it arrives'}`,
+      ]),
+    );
+  }
+  if (input.removed.length > 0) {
+    lines.push(
+      '',
+      'COLUMNS REMOVED',
+      ...listed(input.removed, (c) => [`- ${c.name} (was ${c.type}): new rows will have no value for it`]),
+    );
+  }
+  if (input.retyped.length > 0) {
+    lines.push('', 'COLUMNS RETYPED', ...listed(input.retyped, (c) => [`- ${c.name}: ${c.from} -> ${c.to}`]));
+  }
+  lines.push(
+    '',
+    'WHAT TO DO',
+    '- New columns reach the curated table with the next ETL run; reports and queries that need them can use them then.',
+    '- An undeclared column that is really a known one under a new header name needs an alias in the dataset configuration.',
+    '- Removed or retyped columns can break downstream queries and dashboards: check them.',
+    '',
+    `Execution: ${input.executionId}`,
+    ...consoleLine(input.executionId, input.region),
+  );
+  return render({
+    kind: 'schema_drift',
+    severity: 'info',
+    dataset: input.dataset,
+    subject: `schema change in ${input.table}: ${counts.join(', ') || 'no column change'}`,
+    lines,
+    data: {
+      executionId: input.executionId,
+      database: input.database,
+      table: input.table,
+      fromVersion: input.fromVersion,
+      toVersion: input.toVersion,
+      added: input.added,
+      removed: input.removed,
+      retyped: input.retyped,
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+// ---------------------------------------------------------------------------------------------
+
+interface RenderInput {
+  readonly kind: AlertKind;
+  readonly severity: AlertSeverity;
+  readonly dataset: string;
+  /** Subject text after the `[dataset] ` prefix. */
+  readonly subject: string;
+  readonly lines: readonly string[];
+  readonly data: Record<string, unknown>;
+}
+
+function render(input: RenderInput): Alert {
+  const { kind, severity } = input;
+  const dataset = input.dataset || 'unknown';
+  const head = { kind, severity, dataset };
+  let data: Record<string, unknown> = { ...head, ...input.data };
+  let text = input.lines.join('\n');
+  const assemble = () => `${text}\n\n${JSON_MARKER}\n${JSON.stringify(data, null, 2)}`;
+  let message = assemble();
+  // Shrink the longest lists of the JSON first, then the human text; the JSON always stays whole.
+  for (let guard = 0; bytes(message) > MAX_MESSAGE_BYTES && guard < 64; guard++) {
+    const shrunk = shrinkLargestArray(data);
+    if (shrunk) data = shrunk;
+    else {
+      const budget = MAX_MESSAGE_BYTES - bytes(`\n\n${JSON_MARKER}\n${JSON.stringify(data, null, 2)}`) - 100;
+      text = `${truncateBytes(text, Math.max(budget, 0))}\n... (text cut to fit the alert size limit)`;
+      message = assemble();
+      break;
+    }
+    message = assemble();
+  }
+  return { kind, severity, dataset, subject: subjectOf(dataset, input.subject), message };
+}
+
+function shrinkLargestArray(data: Record<string, unknown>): Record<string, unknown> | undefined {
+  let largest: string | undefined;
+  let size = 0;
+  for (const [name, value] of Object.entries(data)) {
+    if (Array.isArray(value) && value.length > 1) {
+      const length = JSON.stringify(value).length;
+      if (length > size) {
+        largest = name;
+        size = length;
+      }
+    }
+  }
+  if (!largest) return undefined;
+  const values = data[largest] as unknown[];
+  const keep = Math.floor(values.length / 2);
+  const omitted = { ...((data.omitted as Record<string, number> | undefined) ?? {}) };
+  omitted[largest] = (omitted[largest] ?? 0) + values.length - keep;
+  return { ...data, [largest]: values.slice(0, keep), omitted };
+}
+
+/** `[dataset] text`, ASCII only, at most MAX_SUBJECT characters; the dataset name is shortened first. */
+export function subjectOf(dataset: string, text: string): string {
+  const clean = (s: string) =>
+    s
+      .replace(/[\r\n\t]+/g, ' ')
+      .replace(/[^\x20-\x7e]/g, '?')
+      .trim();
+  const body = clean(text);
+  let name = clean(dataset);
+  const room = MAX_SUBJECT - body.length - 3;
+  if (name.length > room) name = room > 6 ? `${name.slice(0, room - 3)}...` : name.slice(0, 20);
+  const subject = `[${name}] ${body}`;
+  return subject.length <= MAX_SUBJECT ? subject : `${subject.slice(0, MAX_SUBJECT - 3)}...`;
+}
+
+/** Link to the execution in the Step Functions console (partition-aware), or null if not an ARN. */
+export function consoleUrl(executionId: string, region?: string): string | null {
+  const arn = /^arn:(aws[a-z-]*):states:([a-z0-9-]+):\d*:execution:/.exec(executionId);
+  const partition = arn?.[1] ?? 'aws';
+  const where = arn?.[2] ?? region;
+  if (!arn && !region) return null;
+  const domain =
+    partition === 'aws-cn'
+      ? 'console.amazonaws.cn'
+      : partition === 'aws-us-gov'
+        ? 'console.amazonaws-us-gov.com'
+        : 'console.aws.amazon.com';
+  return `https://${where}.${domain}/states/home?region=${where}#/v2/executions/details/${executionId}`;
+}
+
+function consoleLine(executionId: string, region?: string): string[] {
+  const url = consoleUrl(executionId, region);
+  return url ? [`Console: ${url}`] : [];
+}
+
+function listed<T>(items: readonly T[], line: (item: T, index: number) => string[]): string[] {
+  const out = items.slice(0, MAX_LISTED).flatMap((item, i) => line(item, i));
+  if (items.length > MAX_LISTED) out.push(`... and ${items.length - MAX_LISTED} more (see the JSON below)`);
+  return out;
+}
+
+function fileLine(f: AlertFile): string {
+  const status = f.status ? ` [${f.status}]` : '';
+  return `${f.key}${f.versionId ? ` (version ${f.versionId})` : ''}${status}`;
+}
+
+function fileData(f: AlertFile): Record<string, unknown> {
+  return {
+    key: f.key,
+    versionId: f.versionId ?? null,
+    ...(f.status ? { status: f.status } : {}),
+    ...(f.errorName ? { errorName: f.errorName } : {}),
+    ...(f.reason ? { reason: clip(f.reason) } : {}),
+    ...(f.quarantineKey ? { quarantineKey: f.quarantineKey } : {}),
+  };
+}
+
+function location(bucket: string | undefined, key: string): string {
+  return bucket ? `s3://${bucket}/${key}` : `${key} (quarantine bucket)`;
+}
+
+function plural(n: number, word: string, many = `${word}s`): string {
+  return `${n} ${n === 1 ? word : many}`;
+}
+
+function signed(delta: string | null): string {
+  if (delta === null) return 'n/a';
+  return delta.startsWith('-') || /^0(\.0*)?$/.test(delta) ? delta : `+${delta}`;
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function sqlString(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+function clip(text: string, max = MAX_TEXT): string {
+  return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
+}
+
+function bytes(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+function truncateBytes(text: string, max: number): string {
+  if (bytes(text) <= max) return text;
+  let cut = Math.min(text.length, max);
+  while (cut > 0 && bytes(text.slice(0, cut)) > max) cut = Math.floor(cut * 0.9);
+  return text.slice(0, cut);
 }

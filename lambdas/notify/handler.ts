@@ -1,10 +1,15 @@
 import type { Context } from 'aws-lambda';
 import type { Alert } from '../../lib/contracts/alerts';
-import type { FileOutcome, StatesError } from '../../lib/contracts/batch';
-import { formatFailureAlert, formatQuarantineAlert } from '../common/alerts';
+import type { StatesError } from '../../lib/contracts/batch';
+import { type AlertFile, formatAlert } from '../common/alerts';
+import { PIPELINE_ENV_VARS } from '../common/env';
 import { InvalidEventError } from '../normalize/errors';
 
-/** Formats the alerts the state machine publishes itself (stage failures, quarantined files). */
+/**
+ * Formats the alerts the state machine publishes itself: stage failures (every Catch) and
+ * quarantined files / rejected rows. `files` are FileOutcomes after the Normalize Map and
+ * BatchFiles before it; both have `key`.
+ */
 export type NotifyEvent =
   | {
       readonly kind: 'failure';
@@ -12,44 +17,75 @@ export type NotifyEvent =
       readonly stage: string;
       readonly executionId: string;
       readonly error: StatesError;
-      readonly files?: readonly { key: string }[];
+      readonly files?: readonly AlertFile[];
     }
   | {
       readonly kind: 'quarantine';
       readonly dataset: string;
       readonly executionId: string;
-      readonly files: FileOutcome[];
+      readonly files: readonly AlertFile[];
     };
+
+/** Optional context for alert text: region for console links, quarantine bucket for S3 locations. */
+export interface NotifyContext {
+  readonly region?: string;
+  readonly quarantineBucket?: string;
+}
+
+function filesOf(value: unknown): AlertFile[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw new InvalidEventError('files must be an array');
+  return value.map((f, i) => {
+    if (!f || typeof f !== 'object' || typeof (f as { key?: unknown }).key !== 'string') {
+      throw new InvalidEventError(`files[${i}] has no key`);
+    }
+    return f as AlertFile;
+  });
+}
 
 export function parseNotifyEvent(event: unknown): NotifyEvent {
   const e = event as Partial<{
     kind: string;
-    dataset: string;
-    executionId: string;
-    stage: string;
-    error: StatesError;
+    dataset: unknown;
+    executionId: unknown;
+    stage: unknown;
+    error: Partial<StatesError> | null;
     files: unknown;
   }> | null;
-  if (!e || typeof e.executionId !== 'string') {
+  if (!e || typeof e !== 'object' || typeof e.executionId !== 'string') {
     throw new InvalidEventError(
       `expected {kind, dataset, executionId, ...}, got ${JSON.stringify(event)?.slice(0, 300)}`,
     );
   }
-  if (e.kind === 'failure' && typeof e.stage === 'string' && typeof e.error?.Error === 'string') {
+  const dataset = typeof e.dataset === 'string' && e.dataset !== '' ? e.dataset : 'unknown';
+  if (e.kind === 'failure') {
+    if (typeof e.stage !== 'string' || typeof e.error?.Error !== 'string') {
+      throw new InvalidEventError('a failure alert needs stage and error.Error');
+    }
+    const files = filesOf(e.files);
     return {
-      ...(e as NotifyEvent),
-      dataset: typeof e.dataset === 'string' ? e.dataset : 'unknown',
-    } as NotifyEvent;
+      kind: 'failure',
+      dataset,
+      stage: e.stage,
+      executionId: e.executionId,
+      error: { Error: e.error.Error, ...(typeof e.error.Cause === 'string' ? { Cause: e.error.Cause } : {}) },
+      ...(files ? { files } : {}),
+    };
   }
-  if (e.kind === 'quarantine' && typeof e.dataset === 'string' && Array.isArray(e.files))
-    return e as NotifyEvent;
-  throw new InvalidEventError(`unknown or incomplete alert kind "${e.kind}"`);
+  if (e.kind === 'quarantine') {
+    const files = filesOf(e.files);
+    if (!files) throw new InvalidEventError('a quarantine alert needs files');
+    return { kind: 'quarantine', dataset, executionId: e.executionId, files };
+  }
+  throw new InvalidEventError(`unknown alert kind "${String(e.kind)}" (failure or quarantine)`);
 }
 
-export function formatAlert(event: NotifyEvent, region: string): Alert {
-  if (event.kind === 'failure') return formatFailureAlert({ ...event, region });
-  return formatQuarantineAlert(event.dataset, event.executionId, event.files);
+export function formatNotifyAlert(event: NotifyEvent, context: NotifyContext = {}): Alert {
+  return formatAlert({ ...event, ...context });
 }
 
 export const handler = async (event: unknown, _context?: Context): Promise<Alert> =>
-  formatAlert(parseNotifyEvent(event), process.env.AWS_REGION ?? 'us-east-1');
+  formatNotifyAlert(parseNotifyEvent(event), {
+    region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined,
+    quarantineBucket: process.env[PIPELINE_ENV_VARS.quarantineBucket] || undefined,
+  });

@@ -1,168 +1,112 @@
-import type { S3Client } from '@aws-sdk/client-s3';
+/**
+ * Reconciliation of one execution's batch: loads the control documents, evaluates the
+ * source -> curated control totals and the cross-template rules, writes the result document
+ * (the audit trail) and formats the discrepancy alert when a check failed.
+ */
 import type { ResolvedDataset } from '../../lib/config/types';
 import type { Alert } from '../../lib/contracts/alerts';
 import type { FileOutcome } from '../../lib/contracts/batch';
-import { processedMarkerKey, reconciliationResultKey } from '../../lib/contracts/layout';
-import type { NormalizerManifest } from '../../lib/contracts/manifest';
+import { reconciliationResultKey } from '../../lib/contracts/layout';
+import { pipelineNames } from '../../lib/contracts/naming';
 import type { ReconciliationCheck, ReconciliationResult } from '../../lib/contracts/reconciliation';
-import type { ProcessedMarker } from '../../lib/contracts/run-report';
-import { formatDiscrepancyAlert } from '../common/alerts';
-import type { PipelineEnv } from '../common/env';
-import { getJson, mapLimit, objectExists, putJson } from '../common/s3';
+import { formatAlert } from '../common/alerts';
+import { putJson } from '../common/s3';
+import { sourceChecks } from './control-totals';
+import { crossTemplateChecks } from './cross-template';
+import type { ReconcileDeps } from './deps';
+import { loadAggregates, loadManifests, loadMarkers, loadRunReports } from './inputs';
 
-export interface ReconcileDeps {
-  readonly s3: S3Client;
-  readonly env: Pick<PipelineEnv, 'controlBucket'>;
-  readonly now?: () => Date;
-}
-
-export class ManifestMissingError extends Error {
-  override readonly name = 'ManifestMissingError';
-}
-
-/** What the drain loop needs to decide: run the ETL again, stop, or fail for lack of progress. */
-export interface Progress {
-  readonly round: number;
-  readonly totalObjects: number;
-  readonly processedObjects: number;
-  readonly remainingObjects: number;
-  readonly remainingFiles: number;
-  /** Partition values that still have unprocessed objects. */
-  readonly partitions: readonly string[];
-  /** Spark SQL predicate over the partition column for those values ('' when none remain). */
-  readonly pushDownPredicate: string;
-  /** False when a round left as many objects unprocessed as the round before. */
-  readonly madeProgress: boolean;
-  /** Files of the batch that were quarantined (or could not even be quarantined). */
-  readonly quarantinedFiles: number;
-  /** Rows of the batch's normalized files that went to the quarantine rows objects. */
-  readonly rejectedRows: number;
-}
-
-async function manifestsOf(
-  deps: ReconcileDeps,
-  files: readonly FileOutcome[],
-): Promise<NormalizerManifest[]> {
-  const normalized = files.filter((f) => f.status === 'normalized');
-  return mapLimit(normalized, 16, async (file) => {
-    const manifest = await getJson<NormalizerManifest>(
-      deps.s3,
-      deps.env.controlBucket,
-      file.manifestKey ?? '',
-    );
-    if (!manifest)
-      throw new ManifestMissingError(`manifest ${file.manifestKey} of ${file.key} does not exist`);
-    return manifest;
-  });
-}
-
-export function partitionPredicate(column: string, values: readonly string[]): string {
-  if (values.length === 0) return '';
-  const literal = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  return `${column} in (${values.map(literal).join(', ')})`;
-}
-
-/**
- * Which of the batch's normalized objects the ETL has not merged yet (no processed marker).
- * The state machine's drain loop runs on this: one place decides "unprocessed".
- */
-export async function batchProgress(
-  deps: ReconcileDeps,
-  dataset: ResolvedDataset,
-  files: readonly FileOutcome[],
-  previous?: Pick<Progress, 'round' | 'remainingObjects'>,
-): Promise<Progress> {
-  const manifests = await manifestsOf(deps, files);
-  const objects = manifests.flatMap((m) => m.partitions.map((p) => ({ sourceId: m.source.sourceId, ...p })));
-  const processed = await mapLimit(objects, 16, (o) =>
-    objectExists(deps.s3, deps.env.controlBucket, processedMarkerKey(o.key)),
-  );
-  const remaining = objects.filter((_, i) => !processed[i]);
-  const partitions = [...new Set(remaining.map((o) => o.value))].sort();
-  return {
-    round: (previous?.round ?? 0) + 1,
-    totalObjects: objects.length,
-    processedObjects: objects.length - remaining.length,
-    remainingObjects: remaining.length,
-    remainingFiles: new Set(remaining.map((o) => o.sourceId)).size,
-    partitions,
-    pushDownPredicate: partitionPredicate(dataset.partition.column, partitions),
-    madeProgress: previous === undefined || remaining.length < previous.remainingObjects,
-    quarantinedFiles: files.filter((f) => f.status === 'quarantined' || f.status === 'failed').length,
-    rejectedRows: files.reduce((sum, f) => sum + (f.status === 'normalized' ? (f.rejectedRows ?? 0) : 0), 0),
-  };
-}
+export type { ReconcileDeps, SchemaDriftDeps } from './deps';
+export { ControlDocumentError, ManifestMissingError, UnknownDatasetError } from './errors';
+export { batchProgress, type Progress, partitionPredicate, progressOf } from './progress';
+export { detectSchemaDrift, diffSchemas, type SchemaDriftOutput, type SchemaState } from './schema-drift';
 
 export interface ReconcileOutput {
   readonly status: ReconciliationResult['status'];
   readonly failedChecks: number;
   readonly pendingChecks: number;
+  readonly passedChecks: number;
   readonly resultKey: string;
   readonly alert: Alert | null;
 }
 
-/** Source -> curated control totals per file (row counts), written to S3 as the audit trail. */
+/** Overall status and counts of a list of checks. */
+export function summarize(
+  dataset: string,
+  executionId: string,
+  checks: readonly ReconciliationCheck[],
+  evaluatedAt: Date,
+): ReconciliationResult {
+  const failed = checks.filter((c) => c.status === 'fail').length;
+  const pending = checks.filter((c) => c.status === 'pending').length;
+  return {
+    schemaVersion: 1,
+    dataset,
+    executionId,
+    evaluatedAt: evaluatedAt.toISOString(),
+    status: failed > 0 ? 'fail' : pending > 0 ? 'pending' : 'pass',
+    summary: { checks: checks.length, passed: checks.length - failed - pending, failed, pending },
+    checks,
+  };
+}
+
+/** The execution's name (last segment of its ARN): the result document's file name. */
+export function executionNameOf(executionId: string): string {
+  return executionId.split(':').pop() || executionId;
+}
+
 export async function reconcileBatch(
   deps: ReconcileDeps,
   dataset: ResolvedDataset,
   executionId: string,
   files: readonly FileOutcome[],
 ): Promise<ReconcileOutput> {
-  const manifests = await manifestsOf(deps, files);
-  const checks: ReconciliationCheck[] = [];
-  for (const manifest of manifests) {
-    const markers = await mapLimit(manifest.partitions, 16, (p) =>
-      getJson<ProcessedMarker>(deps.s3, deps.env.controlBucket, processedMarkerKey(p.key)),
-    );
-    const source = {
-      key: manifest.source.key,
-      versionId: manifest.source.versionId,
-      sourceId: manifest.source.sourceId,
-    };
-    if (markers.some((m) => m === undefined)) {
-      checks.push({
-        check: 'rows',
-        status: 'pending',
-        source,
-        expected: String(manifest.rowCount),
-        actual: null,
-        delta: null,
-        tolerance: '0',
-        detail: 'not all normalized objects of this file have been merged into curated yet',
-      });
-      continue;
-    }
-    const actual = markers.reduce((sum, m) => sum + m!.rowsWritten + m!.duplicateRows, 0);
-    checks.push({
-      check: 'rows',
-      status: actual === manifest.rowCount ? 'pass' : 'fail',
-      source,
-      expected: String(manifest.rowCount),
-      actual: String(actual),
-      delta: String(actual - manifest.rowCount),
-      tolerance: '0',
-      detail: `${manifest.rejectedRowCount} rejected row(s) are in quarantine and not expected in curated`,
-    });
-  }
-  const failed = checks.filter((c) => c.status === 'fail').length;
-  const pending = checks.filter((c) => c.status === 'pending').length;
-  const result: ReconciliationResult = {
-    schemaVersion: 1,
-    dataset: dataset.name,
-    executionId,
-    evaluatedAt: (deps.now?.() ?? new Date()).toISOString(),
-    status: failed > 0 ? 'fail' : pending > 0 ? 'pending' : 'pass',
-    summary: { checks: checks.length, passed: checks.length - failed - pending, failed, pending },
-    checks,
-  };
-  const executionName = executionId.split(':').pop() ?? executionId;
-  const resultKey = reconciliationResultKey(dataset.name, executionName);
+  const manifests = await loadManifests(deps, files);
+  const markers = await loadMarkers(
+    deps,
+    manifests.flatMap((m) => m.partitions.map((p) => p.key)),
+  );
+  const runIds = [...markers.values()].flatMap((m) => (m ? [m.runId] : []));
+  const reports = await loadRunReports(deps, dataset.name, runIds);
+  const touched = manifests.flatMap((m) => m.partitions.map((p) => p.value));
+  const aggregates =
+    dataset.reconciliation.crossTemplateRules.length > 0
+      ? await loadAggregates(deps, dataset.name, touched)
+      : new Map();
+
+  const checks = [
+    ...manifests.flatMap((manifest) => sourceChecks(dataset, { manifest, markers, reports })),
+    ...crossTemplateChecks(dataset, aggregates),
+  ];
+  const result = summarize(dataset.name, executionId, checks, deps.now?.() ?? new Date());
+  const resultKey = reconciliationResultKey(dataset.name, executionNameOf(executionId));
   await putJson(deps.s3, deps.env.controlBucket, resultKey, result);
+  const alert =
+    result.summary.failed > 0
+      ? formatAlert({
+          kind: 'discrepancy',
+          result,
+          investigate: {
+            controlBucket: deps.env.controlBucket,
+            database: deps.env.glueDatabase ?? '<database>',
+            curatedTable: deps.env.pipelineName
+              ? pipelineNames(deps.env.pipelineName).curatedTable(dataset.name)
+              : dataset.name,
+            partitionColumn: dataset.partition.column,
+            measures: dataset.measures,
+            ruleMeasures: Object.fromEntries(
+              dataset.reconciliation.crossTemplateRules.map((r) => [r.name, r.measure]),
+            ),
+            resultKey,
+          },
+        })
+      : null;
   return {
     status: result.status,
-    failedChecks: failed,
-    pendingChecks: pending,
+    failedChecks: result.summary.failed,
+    pendingChecks: result.summary.pending,
+    passedChecks: result.summary.passed,
     resultKey,
-    alert: failed > 0 ? formatDiscrepancyAlert(result) : null,
+    alert,
   };
 }

@@ -5,10 +5,16 @@ import { type AwsClients, createClients } from '../common/aws';
 import { type Env, type PipelineEnv, readPipelineEnv } from '../common/env';
 import { createLogger } from '../common/logger';
 import { InvalidEventError } from '../normalize/errors';
-import { batchProgress, type Progress, type ReconcileOutput, reconcileBatch } from './core';
+import { type ReconcileOutput, reconcileBatch } from './core';
+import { UnknownDatasetError } from './errors';
+import { batchProgress, type Progress } from './progress';
+import { detectSchemaDrift, type SchemaDriftOutput } from './schema-drift';
+
+export { UnknownDatasetError } from './errors';
 
 const logger = createLogger('reconcile');
 
+/** The three calls the state machine makes (PlanEtl/CheckProgress, Reconcile, DetectSchemaDrift). */
 export type ReconcileEvent =
   | {
       readonly action: 'progress';
@@ -21,40 +27,108 @@ export type ReconcileEvent =
       readonly dataset: string;
       readonly executionId: string;
       readonly files: FileOutcome[];
+    }
+  | {
+      readonly action: 'schema-drift';
+      readonly dataset: string;
+      readonly executionId: string;
+      readonly files: FileOutcome[];
     };
 
-export class UnknownDatasetError extends Error {
-  override readonly name = 'UnknownDatasetError';
-}
+export type ReconcileResponse = Progress | ReconcileOutput | SchemaDriftOutput;
 
 export function parseReconcileEvent(event: unknown): ReconcileEvent {
-  const e = event as Partial<{ action: string; dataset: string; files: unknown; executionId: string }> | null;
-  if (!e || typeof e.dataset !== 'string' || !Array.isArray(e.files)) {
-    throw new InvalidEventError(
-      `expected {action, dataset, files}, got ${JSON.stringify(event)?.slice(0, 300)}`,
-    );
+  const e = event as Partial<{
+    action: string;
+    dataset: string;
+    files: unknown;
+    executionId: string;
+    previous: unknown;
+  }> | null;
+  const show = () => JSON.stringify(event)?.slice(0, 300);
+  if (!e || typeof e !== 'object' || typeof e.dataset !== 'string' || !Array.isArray(e.files)) {
+    throw new InvalidEventError(`expected {action, dataset, files}, got ${show()}`);
   }
-  if (e.action === 'progress') return e as ReconcileEvent;
-  if (e.action === 'reconcile' && typeof e.executionId === 'string') return e as ReconcileEvent;
-  throw new InvalidEventError(
-    `unknown action "${e.action}" (progress or reconcile, the latter with executionId)`,
+  const badFile = e.files.findIndex(
+    (f) => !f || typeof f !== 'object' || typeof (f as { key?: unknown }).key !== 'string',
   );
+  if (badFile >= 0) throw new InvalidEventError(`files[${badFile}] has no key: ${show()}`);
+  switch (e.action) {
+    case 'progress': {
+      const p = e.previous as Partial<Progress> | undefined | null;
+      if (
+        p !== undefined &&
+        p !== null &&
+        (typeof p.round !== 'number' || typeof p.remainingObjects !== 'number')
+      ) {
+        throw new InvalidEventError(
+          `previous must be a progress result {round, remainingObjects, ...}: ${show()}`,
+        );
+      }
+      return {
+        action: 'progress',
+        dataset: e.dataset,
+        files: e.files as FileOutcome[],
+        ...(p ? { previous: p as Progress } : {}),
+      };
+    }
+    case 'reconcile':
+    case 'schema-drift':
+      if (typeof e.executionId !== 'string' || e.executionId === '') {
+        throw new InvalidEventError(`action "${e.action}" needs an executionId: ${show()}`);
+      }
+      return {
+        action: e.action,
+        dataset: e.dataset,
+        executionId: e.executionId,
+        files: e.files as FileOutcome[],
+      };
+    default:
+      throw new InvalidEventError(
+        `unknown action "${String(e.action)}" (progress, reconcile or schema-drift)`,
+      );
+  }
 }
 
-export function makeReconcileHandler(env: PipelineEnv, clients: Pick<AwsClients, 's3'>) {
-  return async (event: unknown, _context?: Context): Promise<Progress | ReconcileOutput> => {
+export function makeReconcileHandler(env: PipelineEnv, clients: Pick<AwsClients, 's3' | 'glue'>) {
+  return async (event: unknown, _context?: Context): Promise<ReconcileResponse> => {
     const input = parseReconcileEvent(event);
     const dataset = datasetByName(input.dataset);
     if (!dataset) throw new UnknownDatasetError(`dataset "${input.dataset}" is not configured`);
-    const deps = { s3: clients.s3, env };
-    if (input.action === 'progress') {
-      const progress = await batchProgress(deps, dataset, input.files, input.previous);
-      logger.info('progress', { dataset: dataset.name, ...progress, partitions: progress.partitions.length });
-      return progress;
+    const deps = { s3: clients.s3, glue: clients.glue, env };
+    switch (input.action) {
+      case 'progress': {
+        const progress = await batchProgress(deps, dataset, input.files, input.previous);
+        logger.info('progress', {
+          dataset: dataset.name,
+          ...progress,
+          partitions: progress.partitions.length,
+        });
+        return progress;
+      }
+      case 'reconcile': {
+        const output = await reconcileBatch(deps, dataset, input.executionId, input.files);
+        logger.info('reconciled', {
+          dataset: dataset.name,
+          status: output.status,
+          failed: output.failedChecks,
+          pending: output.pendingChecks,
+          resultKey: output.resultKey,
+        });
+        return output;
+      }
+      case 'schema-drift': {
+        const output = await detectSchemaDrift(deps, dataset, input.executionId);
+        logger.info('schema drift', {
+          dataset: dataset.name,
+          table: output.table,
+          changed: output.changed,
+          firstSighting: output.firstSighting,
+          versionId: output.versionId,
+        });
+        return output;
+      }
     }
-    const output = await reconcileBatch(deps, dataset, input.executionId, input.files);
-    logger.info('reconciled', { dataset: dataset.name, status: output.status, failed: output.failedChecks });
-    return output;
   };
 }
 

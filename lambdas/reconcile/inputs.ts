@@ -1,0 +1,66 @@
+/** Reads the control documents reconciliation works from (manifests, markers, run reports, aggregates). */
+import type { FileOutcome } from '../../lib/contracts/batch';
+import { aggregatesKey, etlRunReportKey, processedMarkerKey } from '../../lib/contracts/layout';
+import type { NormalizerManifest } from '../../lib/contracts/manifest';
+import type { EtlRunReport, PartitionAggregates, ProcessedMarker } from '../../lib/contracts/run-report';
+import { getJson, mapLimit } from '../common/s3';
+import type { ReconcileDeps } from './deps';
+import { ManifestMissingError } from './errors';
+
+const CONCURRENCY = 16;
+
+/** Manifests of the batch's normalized files, in file order. */
+export async function loadManifests(
+  deps: ReconcileDeps,
+  files: readonly FileOutcome[],
+): Promise<NormalizerManifest[]> {
+  const normalized = files.filter((f) => f.status === 'normalized');
+  return mapLimit(normalized, CONCURRENCY, async (file) => {
+    if (!file.manifestKey) {
+      throw new ManifestMissingError(`the outcome of normalized file ${file.key} names no manifest`);
+    }
+    const manifest = await getJson<NormalizerManifest>(deps.s3, deps.env.controlBucket, file.manifestKey);
+    if (!manifest) {
+      throw new ManifestMissingError(`manifest ${file.manifestKey} of ${file.key} does not exist`);
+    }
+    return manifest;
+  });
+}
+
+/** Processed marker per normalized object key; `undefined` means the ETL has not merged it yet. */
+export async function loadMarkers(
+  deps: ReconcileDeps,
+  normalizedKeys: readonly string[],
+): Promise<Map<string, ProcessedMarker | undefined>> {
+  const unique = [...new Set(normalizedKeys)];
+  const markers = await mapLimit(unique, CONCURRENCY, (key) =>
+    getJson<ProcessedMarker>(deps.s3, deps.env.controlBucket, processedMarkerKey(key)),
+  );
+  return new Map(unique.map((key, i) => [key, markers[i]]));
+}
+
+/** Run reports by run id; `undefined` when the report named by a marker does not exist. */
+export async function loadRunReports(
+  deps: ReconcileDeps,
+  dataset: string,
+  runIds: readonly string[],
+): Promise<Map<string, EtlRunReport | undefined>> {
+  const unique = [...new Set(runIds)];
+  const reports = await mapLimit(unique, CONCURRENCY, (runId) =>
+    getJson<EtlRunReport>(deps.s3, deps.env.controlBucket, etlRunReportKey(dataset, runId)),
+  );
+  return new Map(unique.map((runId, i) => [runId, reports[i]]));
+}
+
+/** Partition aggregates by partition value; `undefined` when the ETL wrote none for it. */
+export async function loadAggregates(
+  deps: ReconcileDeps,
+  dataset: string,
+  partitions: readonly string[],
+): Promise<Map<string, PartitionAggregates | undefined>> {
+  const unique = [...new Set(partitions)].sort();
+  const documents = await mapLimit(unique, CONCURRENCY, (partition) =>
+    getJson<PartitionAggregates>(deps.s3, deps.env.controlBucket, aggregatesKey(dataset, partition)),
+  );
+  return new Map(unique.map((partition, i) => [partition, documents[i]]));
+}

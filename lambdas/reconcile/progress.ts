@@ -1,0 +1,92 @@
+import type { ResolvedDataset } from '../../lib/config/types';
+import type { FileOutcome } from '../../lib/contracts/batch';
+import { processedMarkerKey } from '../../lib/contracts/layout';
+import type { NormalizerManifest } from '../../lib/contracts/manifest';
+import { mapLimit, objectExists } from '../common/s3';
+import type { ReconcileDeps } from './deps';
+import { loadManifests } from './inputs';
+
+/** What the drain loop needs to decide: run the ETL again, stop, or fail for lack of progress. */
+export interface Progress {
+  readonly round: number;
+  readonly totalObjects: number;
+  readonly processedObjects: number;
+  readonly remainingObjects: number;
+  readonly remainingFiles: number;
+  /** Partition values that still have unprocessed objects. */
+  readonly partitions: readonly string[];
+  /** Spark SQL predicate over the partition column for those values ('' when none remain). */
+  readonly pushDownPredicate: string;
+  /** False when a round left as many objects unprocessed as the round before. */
+  readonly madeProgress: boolean;
+  /** Files of the batch that were quarantined (or could not even be quarantined). */
+  readonly quarantinedFiles: number;
+  /** Rows of the batch's normalized files that went to the quarantine rows objects. */
+  readonly rejectedRows: number;
+}
+
+/** `col in ('a', 'b')`, Spark SQL string literals escaped; '' for no values. */
+export function partitionPredicate(column: string, values: readonly string[]): string {
+  if (values.length === 0) return '';
+  const literal = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  return `${column} in (${values.map(literal).join(', ')})`;
+}
+
+/** One normalized object of the batch: what the ETL must merge. */
+export interface BatchObject {
+  readonly sourceId: string;
+  readonly partition: string;
+  readonly normalizedKey: string;
+}
+
+export function batchObjects(manifests: readonly NormalizerManifest[]): BatchObject[] {
+  return manifests.flatMap((m) =>
+    m.partitions.map((p) => ({ sourceId: m.source.sourceId, partition: p.value, normalizedKey: p.key })),
+  );
+}
+
+/**
+ * Pure part of the progress decision: given which objects are processed, what remains,
+ * the predicate for the next run and whether the last run made progress.
+ */
+export function progressOf(
+  dataset: ResolvedDataset,
+  files: readonly FileOutcome[],
+  objects: readonly BatchObject[],
+  processed: readonly boolean[],
+  previous?: Pick<Progress, 'round' | 'remainingObjects'>,
+): Progress {
+  const remaining = objects.filter((_, i) => !processed[i]);
+  const partitions = [...new Set(remaining.map((o) => o.partition))].sort();
+  return {
+    round: (previous?.round ?? 0) + 1,
+    totalObjects: objects.length,
+    processedObjects: objects.length - remaining.length,
+    remainingObjects: remaining.length,
+    remainingFiles: new Set(remaining.map((o) => o.sourceId)).size,
+    partitions,
+    pushDownPredicate: partitionPredicate(dataset.partition.column, partitions),
+    madeProgress: previous === undefined || remaining.length < previous.remainingObjects,
+    quarantinedFiles: files.filter((f) => f.status === 'quarantined' || f.status === 'failed').length,
+    rejectedRows: files.reduce((sum, f) => sum + (f.status === 'normalized' ? (f.rejectedRows ?? 0) : 0), 0),
+  };
+}
+
+/**
+ * Which of the batch's normalized objects the ETL has not merged yet: an object is processed
+ * when its processed marker exists. The state machine's drain loop runs on this, and so does
+ * the reconciler's `unprocessed` check: one place decides "unprocessed".
+ */
+export async function batchProgress(
+  deps: ReconcileDeps,
+  dataset: ResolvedDataset,
+  files: readonly FileOutcome[],
+  previous?: Pick<Progress, 'round' | 'remainingObjects'>,
+): Promise<Progress> {
+  const manifests = await loadManifests(deps, files);
+  const objects = batchObjects(manifests);
+  const processed = await mapLimit(objects, 16, (o) =>
+    objectExists(deps.s3, deps.env.controlBucket, processedMarkerKey(o.normalizedKey)),
+  );
+  return progressOf(dataset, files, objects, processed, previous);
+}
