@@ -1,0 +1,191 @@
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../lib/app';
+import { canonicalName, DatasetConfigError, loadDatasets, validateDatasets } from '../../lib/config';
+import type { DatasetConfig } from '../../lib/config/types';
+import { cloudBilling } from '../../lib/datasets/cloud-billing';
+import { workforceCapacity } from '../../lib/datasets/workforce-capacity';
+
+function problemsOf(configs: DatasetConfig[]): string[] {
+  try {
+    validateDatasets(configs);
+  } catch (error) {
+    expect(error).toBeInstanceOf(DatasetConfigError);
+    return (error as DatasetConfigError).problems.map((p) => `${p.dataset}|${p.field}|${p.message}`);
+  }
+  return [];
+}
+
+describe('shipped datasets', () => {
+  it('validate, with defaults applied', () => {
+    const [billing, workforce] = loadDatasets();
+    expect(billing).toMatchObject({
+      name: 'cloud_billing',
+      landingPrefix: 'cloud_billing/',
+      etl: { boundedFiles: 450 },
+    });
+    expect(workforce).toMatchObject({
+      name: 'workforce_capacity',
+      partition: { column: 'quarter', transform: 'quarter' },
+    });
+  });
+
+  it('declare every alias the workforce templates need, each resolving to one canonical column', () => {
+    const columns = new Map(
+      workforceCapacity.columns.map((c) => [c.name, (c.aliases ?? []).map(canonicalName)]),
+    );
+    const expected: Record<string, string[]> = {
+      org_unit: ['Org Unit', 'Organization', 'Org', 'Business Unit'],
+      cost_center: ['Cost Center', 'CC', 'CC Code', 'Cost Centre'],
+      quarter: ['Quarter', 'Fiscal Quarter', 'Period'],
+      job_family: ['Job Family', 'Role', 'Role Family'],
+      headcount: ['HC', 'Headcount', 'Head Count', 'Employees'],
+      fte: ['FTE', 'FTE Count', 'Full Time Equivalent'],
+      planned_hires: ['Planned Hires', 'Open Reqs', 'Hiring Plan'],
+      attrition: ['Attrition', 'Expected Attrition'],
+      cost_usd: ['Cost', 'Cost (USD)', 'Total Cost', 'Loaded Cost'],
+    };
+    for (const [column, aliases] of Object.entries(expected)) {
+      for (const alias of aliases)
+        expect(columns.get(column), `${alias} -> ${column}`).toContain(canonicalName(alias));
+    }
+  });
+
+  it('declare the cross-template headcount rule between capacity plans and the roster', () => {
+    expect(workforceCapacity.reconciliation?.crossTemplateRules).toEqual([
+      expect.objectContaining({
+        measure: 'headcount',
+        groupBy: ['org_unit', 'quarter'],
+        left: { template: 'capacity_plan' },
+        right: { template: 'org_roster' },
+      }),
+    ]);
+  });
+});
+
+describe('a bad dataset definition', () => {
+  it('names the dataset and the field of every problem', () => {
+    const bad: DatasetConfig = {
+      ...cloudBilling,
+      measures: ['billed_cost', 'no_such_column', 'id'],
+      keys: [],
+      batching: { batchSize: 5000 },
+    };
+    expect(problemsOf([bad])).toEqual([
+      'cloud_billing|measures[1]|"no_such_column" is not a declared column',
+      'cloud_billing|measures[2]|"id" must be of type decimal (is string)',
+      'cloud_billing|keys|must list at least one key column',
+      'cloud_billing|batching.batchSize|must be an integer from 1 to 500 (state payload limit)',
+    ]);
+  });
+
+  it.each([
+    ['name', { name: 'Cloud-Billing' }, 'name', 'lowercase snake_case'],
+    ['landing prefix', { landingPrefix: '/abs/' }, 'landingPrefix', 'must be letters'],
+    ['file kind', { fileKinds: ['csv', 'pdf'] }, 'fileKinds[1]', 'unknown kind "pdf"'],
+    [
+      'partition source',
+      { partition: { column: 'billing_period', sourceColumn: 'nope', transform: 'month' } },
+      'partition.sourceColumn',
+      'not a declared column',
+    ],
+    [
+      'month of a string',
+      { partition: { column: 'billing_period', sourceColumn: 'id', transform: 'month' } },
+      'partition.sourceColumn',
+      'must be of type date or timestamp',
+    ],
+    [
+      'dimension join key',
+      { dimensions: [{ name: 'dim', file: 'x.csv', joinKeys: { nope: 'a' }, columns: ['b'] }] },
+      'dimensions[0].joinKeys.nope',
+      'not a declared column',
+    ],
+    [
+      'tolerance',
+      { reconciliation: { tolerances: { billed_cost: '-1' } } },
+      'reconciliation.tolerances.billed_cost',
+      'not a decimal >= 0',
+    ],
+    [
+      'batch window',
+      { batching: { batchSize: 100, windowSeconds: 0 } },
+      'batching.windowSeconds',
+      'at least 1 when batchSize is over 10',
+    ],
+    ['file cap', { etl: { boundedFiles: 0 } }, 'etl.boundedFiles', 'from 1 to 10000'],
+  ] as const)('rejects a bad %s', (_what, change, field, message) => {
+    const problems = problemsOf([{ ...cloudBilling, ...(change as Partial<DatasetConfig>) }]);
+    expect(problems.find((p) => p.split('|')[1] === field)).toContain(message);
+  });
+
+  it('rejects an alias that names two columns', () => {
+    const bad: DatasetConfig = {
+      ...workforceCapacity,
+      columns: workforceCapacity.columns.map((c) =>
+        c.name === 'fte' ? { ...c, aliases: [...(c.aliases ?? []), 'Head Count'] } : c,
+      ),
+    };
+    expect(problemsOf([bad])).toContainEqual(
+      expect.stringContaining(
+        'workforce_capacity|columns[6].aliases[3]|"Head Count" also names column "headcount"',
+      ),
+    );
+  });
+
+  it('rejects a cross-template rule on an undeclared template', () => {
+    const bad: DatasetConfig = {
+      ...workforceCapacity,
+      reconciliation: {
+        crossTemplateRules: [
+          {
+            name: 'r',
+            description: 'd',
+            measure: 'headcount',
+            groupBy: ['org_unit'],
+            left: { template: 'capacity_plan' },
+            right: { template: 'payroll' },
+          },
+        ],
+      },
+    };
+    expect(problemsOf([bad])).toEqual([
+      'workforce_capacity|reconciliation.crossTemplateRules[0].right.template|"payroll" is not a declared template',
+    ]);
+  });
+
+  it('rejects two datasets whose landing prefixes overlap', () => {
+    const problems = problemsOf([
+      cloudBilling,
+      { ...workforceCapacity, landingPrefix: 'cloud_billing/workforce/' },
+    ]);
+    expect(problems).toContainEqual(
+      expect.stringContaining(
+        'workforce_capacity|landingPrefix|"cloud_billing/workforce/" overlaps dataset "cloud_billing"',
+      ),
+    );
+  });
+
+  it('fails synthesis of the app with a message naming the dataset and field', () => {
+    const bad: DatasetConfig = { ...cloudBilling, keys: ['not_a_column'] };
+    expect(() => createApp({ datasets: [bad, workforceCapacity], nag: false })).toThrow(
+      /dataset "cloud_billing", field "keys\[0\]": "not_a_column" is not a declared column/,
+    );
+  });
+});
+
+describe('canonical names', () => {
+  it.each([
+    ['BilledCost', 'billed_cost'],
+    ['SubAccountId', 'sub_account_id'],
+    ['x_ServiceCode', 'x_service_code'],
+    ['SKUPriceId', 'sku_price_id'],
+    ['  Cost (USD) ', 'cost'],
+    ['Head-Count', 'head_count'],
+    ['FTE Count', 'fte_count'],
+    ['\uFEFFOrg Unit', 'org_unit'],
+    ['Coût [EUR]', 'coût'],
+    ['(USD)', 'usd'],
+  ])('%s -> %s', (header, expected) => {
+    expect(canonicalName(header)).toBe(expected);
+  });
+});
