@@ -1,0 +1,217 @@
+"""The job's ``--dataset_config`` (``EtlJobConfig`` in lib/glue/job-config.ts), parsed and checked."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """``--dataset_config`` is not a valid EtlJobConfig; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    precision: int
+    scale: int
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    precision: int | None = None
+    scale: int | None = None
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
+    path: str
+    join_keys: dict[str, str]
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CrossTemplateRule:
+    name: str
+    measure: str
+    group_by: tuple[str, ...]
+    templates: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ControlPrefixes:
+    runs: str
+    processed: str
+    aggregates: str
+    swaps: str
+
+
+@dataclass(frozen=True)
+class EtlConfig:
+    dataset: str
+    database: str
+    source_table: str
+    curated_table: str
+    curated_bucket: str
+    curated_prefix: str
+    control_bucket: str
+    partition_column: str
+    keys: tuple[str, ...]
+    measures: tuple[Measure, ...]
+    columns: tuple[Column, ...]
+    lineage_columns: tuple[str, ...]
+    dimensions: tuple[Dimension, ...]
+    cross_template_rules: tuple[CrossTemplateRule, ...]
+    control_prefixes: ControlPrefixes
+    superseded_retention_days: float
+
+    @property
+    def curated_location(self) -> str:
+        return f"s3://{self.curated_bucket}/{self.curated_prefix}"
+
+    @classmethod
+    def from_json(cls, text: str) -> EtlConfig:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"--dataset_config is not JSON: {error}") from error
+        return cls.from_dict(raw)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> EtlConfig:
+        if not isinstance(raw, dict):
+            raise ConfigError("--dataset_config must be a JSON object")
+        reader = _Reader(raw)
+        prefixes = reader.obj("controlPrefixes")
+        config = cls(
+            dataset=reader.text("dataset"),
+            database=reader.text("database"),
+            source_table=reader.text("sourceTable"),
+            curated_table=reader.text("curatedTable"),
+            curated_bucket=reader.text("curatedBucket"),
+            curated_prefix=reader.text("curatedPrefix"),
+            control_bucket=reader.text("controlBucket"),
+            partition_column=reader.text("partitionColumn"),
+            keys=tuple(reader.texts("keys")),
+            measures=tuple(
+                Measure(
+                    name=m.text("name"),
+                    precision=m.integer("precision", 1, 38),
+                    scale=m.integer("scale", 0, 38),
+                )
+                for m in reader.objects("measures")
+            ),
+            columns=tuple(
+                Column(
+                    name=c.text("name"),
+                    type=c.text("type"),
+                    precision=c.integer("precision", 1, 38) if "precision" in c.raw else None,
+                    scale=c.integer("scale", 0, 38) if "scale" in c.raw else None,
+                )
+                for c in reader.objects("columns")
+            ),
+            lineage_columns=tuple(reader.texts("lineageColumns")),
+            dimensions=tuple(
+                Dimension(
+                    name=d.text("name"),
+                    path=d.text("path"),
+                    join_keys=d.text_map("joinKeys"),
+                    columns=tuple(d.texts("columns")),
+                )
+                for d in reader.objects("dimensions")
+            ),
+            cross_template_rules=tuple(
+                CrossTemplateRule(
+                    name=r.text("name"),
+                    measure=r.text("measure"),
+                    group_by=tuple(r.texts("groupBy")),
+                    templates=tuple(r.texts("templates")),
+                )
+                for r in reader.objects("crossTemplateRules")
+            ),
+            control_prefixes=ControlPrefixes(
+                runs=prefixes.text("runs"),
+                processed=prefixes.text("processed"),
+                aggregates=prefixes.text("aggregates"),
+                swaps=prefixes.text("swaps"),
+            ),
+            superseded_retention_days=reader.number("supersededRetentionDays"),
+        )
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if not self.keys:
+            raise ConfigError("keys: at least one key column is required")
+        if not self.curated_prefix.endswith("/"):
+            raise ConfigError("curatedPrefix must end with '/'")
+        for m in self.measures:
+            if m.scale > m.precision:
+                raise ConfigError(f"measures.{m.name}: scale {m.scale} exceeds precision {m.precision}")
+        for d in self.dimensions:
+            if not d.join_keys:
+                raise ConfigError(f"dimensions.{d.name}.joinKeys: at least one join key is required")
+            if not d.path.startswith("s3://"):
+                raise ConfigError(f"dimensions.{d.name}.path must be an s3:// URL")
+        if self.superseded_retention_days < 0:
+            raise ConfigError("supersededRetentionDays must not be negative")
+
+
+class _Reader:
+    def __init__(self, raw: dict, path: str = ""):
+        self.raw = raw
+        self.path = path
+
+    def _field(self, name: str) -> str:
+        return f"{self.path}{name}"
+
+    def _get(self, name: str) -> Any:
+        if name not in self.raw:
+            raise ConfigError(f"{self._field(name)} is missing")
+        return self.raw[name]
+
+    def text(self, name: str) -> str:
+        value = self._get(name)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{self._field(name)} must be a non-empty string")
+        return value
+
+    def texts(self, name: str) -> list[str]:
+        value = self._get(name)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(f"{self._field(name)} must be a list of non-empty strings")
+        return value
+
+    def text_map(self, name: str) -> dict[str, str]:
+        value = self._get(name)
+        if not isinstance(value, dict) or not all(isinstance(v, str) and v for v in value.values()):
+            raise ConfigError(f"{self._field(name)} must map names to names")
+        return dict(value)
+
+    def integer(self, name: str, low: int, high: int) -> int:
+        value = self._get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"{self._field(name)} must be an integer from {low} to {high}")
+        return value
+
+    def number(self, name: str) -> float:
+        value = self._get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{self._field(name)} must be a number")
+        return float(value)
+
+    def obj(self, name: str) -> _Reader:
+        value = self._get(name)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{self._field(name)} must be an object")
+        return _Reader(value, f"{self._field(name)}.")
+
+    def objects(self, name: str) -> list[_Reader]:
+        value = self._get(name)
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise ConfigError(f"{self._field(name)} must be a list of objects")
+        return [_Reader(v, f"{self._field(name)}[{i}].") for i, v in enumerate(value)]

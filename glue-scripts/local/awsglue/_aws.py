@@ -1,0 +1,100 @@
+"""boto3 plumbing shared by the stand-in: clients, S3 URLs, listing and staged transfers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+import boto3
+from botocore.config import Config
+
+TRANSFER_WORKERS = 16
+_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=TRANSFER_WORKERS * 2)
+
+
+def client(service: str):
+    """A boto3 client for the emulator (``AWS_ENDPOINT_URL``) or, without it, for AWS."""
+    return boto3.client(
+        service,
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+        region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        config=_CONFIG,
+    )
+
+
+def split_s3_url(url: str) -> tuple[str, str]:
+    if not url.startswith(("s3://", "s3a://", "s3n://")):
+        raise ValueError(f"not an S3 URL: {url!r}")
+    rest = url.split("://", 1)[1]
+    bucket, _, key = rest.partition("/")
+    if not bucket:
+        raise ValueError(f"S3 URL without a bucket: {url!r}")
+    return bucket, key
+
+
+@dataclass(frozen=True)
+class S3Object:
+    bucket: str
+    key: str
+    etag: str
+    last_modified: datetime
+    size: int
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def _hidden(key: str) -> bool:
+    name = key.rsplit("/", 1)[-1]
+    return key.endswith("/") or name.startswith(("_", "."))
+
+
+def list_objects(s3, bucket: str, prefix: str) -> Iterator[S3Object]:
+    """Data objects below ``prefix`` (Hadoop-hidden names ``_*``/``.*`` and folder markers skipped)."""
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            if _hidden(item["Key"]):
+                continue
+            yield S3Object(bucket, item["Key"], item["ETag"].strip('"'), item["LastModified"], item["Size"])
+
+
+def list_location(s3, url: str) -> list[S3Object]:
+    """Objects of a location: the object itself, or everything below it as a folder."""
+    bucket, key = split_s3_url(url)
+    if not key or key.endswith("/"):
+        return list(list_objects(s3, bucket, key))
+    return [o for o in list_objects(s3, bucket, key) if o.key == key or o.key.startswith(key + "/")]
+
+
+def download_file(s3, bucket: str, key: str, path: str) -> None:
+    s3.download_file(bucket, key, path)
+
+
+def upload_file(s3, path: str, bucket: str, key: str) -> None:
+    s3.upload_file(path, bucket, key)
+
+
+def download_many(s3, items: Iterable[tuple[str, str, str]]) -> None:
+    """Downloads ``(bucket, key, local path)`` items in parallel; the first failure is raised."""
+    items = list(items)
+    if not items:
+        return
+    with ThreadPoolExecutor(TRANSFER_WORKERS) as pool:
+        for future in [pool.submit(download_file, s3, b, k, p) for b, k, p in items]:
+            future.result()
+
+
+def upload_many(s3, items: Iterable[tuple[str, str, str]]) -> None:
+    """Uploads ``(local path, bucket, key)`` items one after another, in order.
+
+    Sequential on purpose: a failure leaves a prefix of the files uploaded, as an interrupted
+    Spark write to S3 leaves some part files behind.
+    """
+    for path, bucket, key in items:
+        # Looked up on the module at call time so that tests can inject a failure.
+        globals()["upload_file"](s3, path, bucket, key)
