@@ -1,5 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { loadDatasets } from '../../lib/config';
+import type { ResolvedDataset } from '../../lib/config/types';
 import type { BatchFile, FileOutcome } from '../../lib/contracts/batch';
 import { type AwsClients, createClients } from '../common/aws';
 import { type Env, type PipelineEnv, readPipelineEnv } from '../common/env';
@@ -44,8 +45,11 @@ export function parseNormalizeEvent(event: unknown): NormalizeInput {
   };
 }
 
-export function makeNormalizeHandler(env: PipelineEnv, clients: Pick<AwsClients, 's3'>) {
-  const datasets = loadDatasets();
+export function makeNormalizeHandler(
+  env: PipelineEnv,
+  clients: Pick<AwsClients, 's3'>,
+  datasets: readonly ResolvedDataset[] = loadDatasets(),
+) {
   return async (event: unknown, _context?: Context): Promise<FileOutcome> => {
     const input = parseNormalizeEvent(event);
     logger.appendKeys({ dataset: input.dataset, key: input.file.key, versionId: input.file.versionId });

@@ -1,56 +1,332 @@
-import { extname } from 'node:path';
-import type { Readable } from 'node:stream';
-import { parse } from 'csv-parse';
-import type { FileKind } from '../../lib/config/types';
+import type { ResolvedDataset } from '../../lib/config/types';
 import type { NormalizerManifest } from '../../lib/contracts/manifest';
-import { UnreadableFileError, UnsupportedFileTypeError } from './errors';
+import {
+  DelimitedTokenizer,
+  type Delimiter,
+  detectDelimiter,
+  isBlankRecord,
+  MalformedTextError,
+} from './delimited';
+import { EmptyFileError, UnreadableFileError, UnsupportedFileTypeError } from './errors';
+import { JsonArrayReader, type JsonRecord, MalformedJsonError, parseJsonLine } from './json';
+import type { SourceRow, SourceTable } from './records';
+import { gunzip, isGzip, peek } from './source';
+import {
+  BinaryContentError,
+  createTextDecoder,
+  type DetectedEncoding,
+  detectEncoding,
+  type TextChunkDecoder,
+  type TextEncoding,
+} from './text';
 
-/** One record of a source file: the header is record 0, data rows are numbered from 1. */
-export interface SourceRecord {
-  readonly recordNumber: number;
-  readonly values: readonly string[];
+/** How a file is read, from its key's extension (a trailing `.gz` is compression, not kind). */
+export type ReaderKind = 'delimited' | 'json' | 'jsonl' | 'xlsx' | 'parquet';
+
+export interface ClassifiedKey {
+  readonly reader: ReaderKind;
+  /** The extension's kind as the dataset config names it. */
+  readonly kind: string;
+  readonly gzip: boolean;
 }
 
-export interface OpenedSource {
-  readonly format: NormalizerManifest['format'];
-  readonly records: AsyncIterable<SourceRecord>;
-}
+const EXTENSION_KINDS: Readonly<Record<string, { kind: string; reader: ReaderKind }>> = {
+  csv: { kind: 'csv', reader: 'delimited' },
+  tsv: { kind: 'tsv', reader: 'delimited' },
+  tab: { kind: 'tsv', reader: 'delimited' },
+  txt: { kind: 'txt', reader: 'delimited' },
+  json: { kind: 'json', reader: 'json' },
+  jsonl: { kind: 'jsonl', reader: 'jsonl' },
+  ndjson: { kind: 'jsonl', reader: 'jsonl' },
+  xlsx: { kind: 'xlsx', reader: 'xlsx' },
+  xlsm: { kind: 'xlsx', reader: 'xlsx' },
+  parquet: { kind: 'parquet', reader: 'parquet' },
+};
 
-/** The file kind from the key's extension (a trailing `.gz` is compression, not kind). */
-export function fileKindOf(key: string): { kind: string; gzip: boolean } {
-  const lower = key.toLowerCase();
-  const gzip = lower.endsWith('.gz');
-  const base = gzip ? lower.slice(0, -3) : lower;
-  return { kind: extname(base).replace('.', ''), gzip };
-}
-
-/** Opens a source stream as records. Plain UTF-8 comma-separated text is read here. */
-export function openSource(key: string, accepted: readonly FileKind[], body: Readable): OpenedSource {
-  const { kind, gzip } = fileKindOf(key);
-  if (!(accepted as readonly string[]).includes(kind) || gzip || kind !== 'csv') {
+/** Classifies a key by extension; throws UnsupportedFileTypeError for kinds the dataset does not accept. */
+export function classifyKey(key: string, accepted: readonly string[]): ClassifiedKey {
+  const name = key.slice(key.lastIndexOf('/') + 1).toLowerCase();
+  const gzip = name.endsWith('.gz');
+  const base = gzip ? name.slice(0, -3) : name;
+  const dot = base.lastIndexOf('.');
+  const extension = dot > 0 ? base.slice(dot + 1) : '';
+  const known = EXTENSION_KINDS[extension];
+  const shown = `${extension ? `.${extension}` : '(no extension)'}${gzip ? '.gz' : ''}`;
+  if (!known || !accepted.includes(known.kind)) {
     throw new UnsupportedFileTypeError(
-      `"${key}" is of type "${kind || 'none'}${gzip ? '.gz' : ''}"; this dataset accepts ${accepted.join(', ')}`,
+      `"${key}" is of type ${shown}; dataset accepts ${accepted.map((k) => `.${k}`).join(', ')} (text kinds also as .gz)`,
     );
   }
-  const parser = body.pipe(
-    parse({ bom: true, relax_column_count: true, skip_empty_lines: true, relax_quotes: false }),
-  );
-  body.on('error', (error) => parser.destroy(error));
-  return {
-    format: { kind: 'csv', compression: null, encoding: 'utf-8', delimiter: ',', sheets: null },
-    records: numbered(parser),
-  };
+  if (gzip && (known.reader === 'xlsx' || known.reader === 'parquet')) {
+    throw new UnsupportedFileTypeError(
+      `"${key}": ${known.kind} files are compressed already; upload them without .gz`,
+    );
+  }
+  return { ...known, gzip };
 }
 
-async function* numbered(parser: AsyncIterable<string[]>): AsyncIterable<SourceRecord> {
-  let recordNumber = 0;
-  try {
-    for await (const values of parser) {
-      yield { recordNumber, values };
-      recordNumber += 1;
+export type FormatInfo = {
+  -readonly [K in keyof NormalizerManifest['format']]: NormalizerManifest['format'][K];
+};
+
+export interface TextSource {
+  readonly format: FormatInfo;
+  readonly table: SourceTable;
+}
+
+export interface TextReadOptions {
+  readonly dataset: ResolvedDataset;
+  readonly classified: ClassifiedKey;
+  readonly label: string;
+  /** Decode as this encoding instead of detecting one (the retry after a late invalid UTF-8 byte). */
+  readonly encoding?: TextEncoding;
+}
+
+const SNIFF_BYTES = 64 * 1024;
+const MAGIC: readonly { bytes: number[]; what: string }[] = [
+  { bytes: [0x50, 0x4b, 0x03, 0x04], what: 'a zip archive (an Excel workbook? name it .xlsx)' },
+  { bytes: [0x50, 0x41, 0x52, 0x31], what: 'a Parquet file (name it .parquet)' },
+  {
+    bytes: [0xd0, 0xcf, 0x11, 0xe0],
+    what: 'a legacy .xls or password-protected Office file (save as .xlsx)',
+  },
+  { bytes: [0x25, 0x50, 0x44, 0x46], what: 'a PDF document' },
+];
+
+/** Opens a text file (delimited, JSON array, JSON Lines), optionally gzip-compressed, as one table. */
+export async function openTextSource(
+  source: AsyncIterable<Buffer>,
+  options: TextReadOptions,
+): Promise<TextSource> {
+  const { dataset, classified, label } = options;
+  const first = await peek(source, 2);
+  let bytes = first.chunks;
+  let compression: 'gzip' | null = null;
+  if (isGzip(first.head)) {
+    bytes = gunzip(bytes, dataset.maxFileBytes, label);
+    compression = 'gzip';
+  } else if (classified.gzip) {
+    throw new UnreadableFileError(`${label} is named .gz but is not gzip-compressed`);
+  }
+  const sample = await peek(bytes, SNIFF_BYTES);
+  if (sample.head.length === 0) throw new EmptyFileError(`${label} has no content`);
+  for (const magic of MAGIC) {
+    if (magic.bytes.every((b, i) => sample.head[i] === b)) {
+      throw new UnreadableFileError(`${label} is named .${classified.kind} but is ${magic.what}`);
     }
+  }
+  let detected: DetectedEncoding;
+  try {
+    detected = options.encoding
+      ? { encoding: options.encoding, bom: false }
+      : detectEncoding(sample.head, sample.complete);
   } catch (error) {
-    if (error instanceof UnsupportedFileTypeError) throw error;
-    throw new UnreadableFileError(`cannot parse record ${recordNumber}: ${(error as Error).message}`);
+    if (error instanceof BinaryContentError) throw new UnreadableFileError(`${label}: ${error.message}`);
+    throw error;
+  }
+  const sampleText = createTextDecoder(detected.encoding).decode(sample.head);
+  const format: FormatInfo = {
+    kind: classified.reader === 'delimited' ? 'csv' : classified.reader,
+    compression,
+    encoding: detected.encoding,
+    delimiter: null,
+    sheets: null,
+  };
+  const decoder = createTextDecoder(detected.encoding);
+  if (classified.reader === 'delimited') {
+    const delimiter = detectDelimiter(
+      sampleText.replace(/^\uFEFF/, ''),
+      classified.kind === 'tsv' ? '\t' : ',',
+    );
+    format.delimiter = delimiter;
+    return {
+      format,
+      table: {
+        sheet: null,
+        header: null,
+        fixedWidth: true,
+        batches: delimitedRows(sample.chunks, decoder, delimiter, label),
+      },
+    };
+  }
+  const start = sampleText.replace(/^\uFEFF/, '').trimStart()[0];
+  const header: string[] = [];
+  if (start === '[') {
+    format.kind = 'json';
+    return {
+      format,
+      table: {
+        sheet: null,
+        header,
+        fixedWidth: false,
+        batches: jsonArrayRows(sample.chunks, decoder, header, label),
+      },
+    };
+  }
+  if (start === '{') {
+    format.kind = 'jsonl';
+    return {
+      format,
+      table: {
+        sheet: null,
+        header,
+        fixedWidth: false,
+        batches: jsonLinesRows(sample.chunks, decoder, header, label),
+      },
+    };
+  }
+  throw new UnreadableFileError(
+    `${label} is neither a JSON array nor JSON Lines (starts with "${start ?? ''}")`,
+  );
+}
+
+async function* decoded(bytes: AsyncIterable<Buffer>, decoder: TextChunkDecoder): AsyncIterable<string> {
+  let first = true;
+  for await (const chunk of bytes) {
+    let text = decoder.decode(chunk);
+    if (first && text.length > 0) {
+      // TextDecoder drops a BOM; the Windows-1252 decoder has none to drop.
+      text = text.replace(/^\uFEFF/, '');
+      first = false;
+    }
+    if (text.length > 0) yield text;
+  }
+  const tail = decoder.end();
+  if (tail.length > 0) yield tail;
+}
+
+async function* delimitedRows(
+  bytes: AsyncIterable<Buffer>,
+  decoder: TextChunkDecoder,
+  delimiter: Delimiter,
+  label: string,
+): AsyncIterable<SourceRow[]> {
+  const tokenizer = new DelimitedTokenizer(delimiter);
+  const toRows = (records: ReturnType<DelimitedTokenizer['push']>): SourceRow[] => {
+    const rows: SourceRow[] = [];
+    for (const record of records) {
+      if (!isBlankRecord(record.fields)) rows.push({ rowNumber: record.recordNumber, values: record.fields });
+    }
+    return rows;
+  };
+  try {
+    for await (const text of decoded(bytes, decoder)) {
+      const rows = toRows(tokenizer.push(text));
+      if (rows.length > 0) yield rows;
+    }
+    const rows = toRows(tokenizer.end());
+    if (rows.length > 0) yield rows;
+  } catch (error) {
+    if (error instanceof MalformedTextError || error instanceof BinaryContentError) {
+      throw new UnreadableFileError(`${label}: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+/** Aligns a JSON record to the (growing) header. */
+function alignRecord(record: JsonRecord, header: string[], index: Map<string, number>): (string | null)[] {
+  const values: (string | null)[] = new Array(header.length).fill(null);
+  for (const [key, value] of record) {
+    let position = index.get(key);
+    if (position === undefined) {
+      position = header.length;
+      header.push(key);
+      index.set(key, position);
+      values.push(null);
+    }
+    values[position] = value;
+  }
+  return values;
+}
+
+async function* jsonArrayRows(
+  bytes: AsyncIterable<Buffer>,
+  decoder: TextChunkDecoder,
+  header: string[],
+  label: string,
+): AsyncIterable<SourceRow[]> {
+  const reader = new JsonArrayReader();
+  const index = new Map<string, number>();
+  let element = 0;
+  const toRows = (records: ReturnType<JsonArrayReader['push']>): SourceRow[] =>
+    records.map((record) => {
+      element += 1;
+      if (record instanceof Map) return { rowNumber: element, values: alignRecord(record, header, index) };
+      return {
+        rowNumber: element,
+        values: [],
+        error: {
+          reason: 'not_an_object',
+          detail: `element ${element} is ${record.notAnObject.slice(0, 80)}`,
+        },
+      };
+    });
+  try {
+    for await (const text of decoded(bytes, decoder)) {
+      const rows = toRows(reader.push(text));
+      if (rows.length > 0) yield rows;
+    }
+    const rows = toRows(reader.end());
+    if (rows.length > 0) yield rows;
+  } catch (error) {
+    if (error instanceof MalformedJsonError || error instanceof BinaryContentError) {
+      throw new UnreadableFileError(`${label}: invalid JSON: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+const MAX_LINE_CHARS = 32 * 1024 * 1024;
+
+async function* jsonLinesRows(
+  bytes: AsyncIterable<Buffer>,
+  decoder: TextChunkDecoder,
+  header: string[],
+  label: string,
+): AsyncIterable<SourceRow[]> {
+  const index = new Map<string, number>();
+  let carry = '';
+  let lineNumber = 0;
+  const toRow = (line: string): SourceRow | null => {
+    lineNumber += 1;
+    if (line.trim() === '') return null;
+    try {
+      const record = parseJsonLine(line);
+      if (record instanceof Map) return { rowNumber: lineNumber, values: alignRecord(record, header, index) };
+      return {
+        rowNumber: lineNumber,
+        values: [],
+        error: {
+          reason: 'not_an_object',
+          detail: `line ${lineNumber} is ${record.notAnObject.slice(0, 80)}`,
+        },
+      };
+    } catch (error) {
+      if (!(error instanceof MalformedJsonError)) throw error;
+      return { rowNumber: lineNumber, values: [], error: { reason: 'invalid_json', detail: error.message } };
+    }
+  };
+  try {
+    for await (const text of decoded(bytes, decoder)) {
+      const lines = (carry + text).split('\n');
+      carry = lines.pop()!;
+      if (carry.length > MAX_LINE_CHARS) {
+        throw new UnreadableFileError(
+          `${label}: line ${lineNumber + 1} is longer than ${MAX_LINE_CHARS} characters`,
+        );
+      }
+      const rows: SourceRow[] = [];
+      for (const line of lines) {
+        const row = toRow(line.endsWith('\r') ? line.slice(0, -1) : line);
+        if (row) rows.push(row);
+      }
+      if (rows.length > 0) yield rows;
+    }
+    const last = toRow(carry.endsWith('\r') ? carry.slice(0, -1) : carry);
+    if (last) yield [last];
+  } catch (error) {
+    if (error instanceof BinaryContentError) throw new UnreadableFileError(`${label}: ${error.message}`);
+    throw error;
   }
 }

@@ -9,40 +9,218 @@ export class RowRejection {
   ) {}
 }
 
-/** Parses a measure cell to an exact decimal; `null` for a null cell. */
+const PLAIN_NUMBER = /^-?\d+(?:\.\d+)?$/;
+const CURRENCY_SYMBOL = /^\p{Sc}+|\p{Sc}+$/u;
+const CURRENCY_CODE = /^[A-Z]{3}(?=[\s\d.,(+-])|(?<=[\s\d.,)])[A-Z]{3}$/;
+const GROUP_SPACES = /(?<=\d)[\s\u00a0\u202f\u2009'’](?=\d)/g;
+const US_GROUPED = /^\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
+const EU_GROUPED = /^\d{1,3}(?:\.\d{3})+(?:,\d+)?$/;
+const DECIMAL_COMMA = /^\d+,\d+$/;
+
+/**
+ * Parses a measure cell to an exact decimal, never through float. Accepts what people and
+ * their tools write: thousands separators (`1,234.56`, `1.234,56`, `1 234,56`, `1'234.56`),
+ * currency symbols and ISO codes before or after (`$1,200`, `12 EUR`), parentheses for
+ * negatives (`(1,234.00)`), a leading or trailing sign, percentages (`12.5%` -> `0.125`) and
+ * exponents (`1.5E-7`). A lone comma followed by three digits is a thousands separator
+ * (`1,234` = 1234); otherwise a lone comma is a decimal comma (`12,5` = 12.5).
+ * Returns `null` for a null cell; throws RowRejection('invalid_measure') otherwise.
+ */
 export function parseMeasure(column: string, text: string | null): Decimal | null {
   if (text === null) return null;
-  try {
-    return Decimal.parse(text);
-  } catch {
+  if (PLAIN_NUMBER.test(text)) return Decimal.parse(text);
+  const parsed = parseLooseDecimal(text);
+  if (parsed === null) {
     throw new RowRejection('invalid_measure', `column "${column}": "${truncate(text)}" is not a number`);
   }
+  return parsed;
 }
 
-const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+export function parseLooseDecimal(input: string): Decimal | null {
+  let s = input.trim().replace(/[\u2212\u2012\u2013]/g, '-');
+  if (s === '') return null;
+  let negative = false;
+  let percent = false;
+  const parenthesized = /^\((.*)\)$/.exec(s);
+  if (parenthesized) {
+    negative = true;
+    s = parenthesized[1]!.trim();
+  }
+  // Signs, currency and percent may come in any order around the digits.
+  for (let changed = true; changed; ) {
+    changed = false;
+    const before = s;
+    if (s.endsWith('%')) {
+      if (percent) return null;
+      percent = true;
+      s = s.slice(0, -1).trim();
+    }
+    s = s.replace(CURRENCY_SYMBOL, '').trim();
+    s = s.replace(CURRENCY_CODE, '').trim();
+    if (s.startsWith('-') || s.startsWith('+') || (s.endsWith('-') && s.length > 1)) {
+      const sign = s.startsWith('-') || s.startsWith('+') ? s[0] : '-';
+      s = (s.startsWith('-') || s.startsWith('+') ? s.slice(1) : s.slice(0, -1)).trim();
+      if (sign === '-') {
+        if (negative) return null;
+        negative = true;
+      }
+    }
+    changed = s !== before;
+  }
+  s = s.replace(GROUP_SPACES, '');
+  if (s.includes(',') || /\.\d{3}\./.test(s)) {
+    if (US_GROUPED.test(s)) s = s.replace(/,/g, '');
+    else if (EU_GROUPED.test(s)) s = s.replace(/\./g, '').replace(',', '.');
+    else if (DECIMAL_COMMA.test(s)) s = s.replace(',', '.');
+    else return null;
+  }
+  if (!/^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(s)) return null;
+  let value = Decimal.parse(s);
+  if (negative) value = value.negate();
+  if (percent) value = value.shift(-2);
+  return value;
+}
 
-/** Normalizes a date or timestamp cell to ISO-8601 (`YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ`). */
+const MONTHS: Readonly<Record<string, number>> = {
+  jan: 1,
+  feb: 2,
+  mar: 3,
+  apr: 4,
+  may: 5,
+  jun: 6,
+  jul: 7,
+  aug: 8,
+  sep: 9,
+  sept: 9,
+  oct: 10,
+  nov: 11,
+  dec: 12,
+};
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?\s*(Z|UTC|[+-]\d{2}(?::?\d{2})?)?$/i;
+const SLASHED_YMD = /^(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?:[ T](.+))?$/;
+const DOTTED_DMY = /^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T](.+))?$/;
+const SLASHED = /^(\d{1,2})[/-](\d{1,2})[/-](\d{4})(?:[ T](.+))?$/;
+const NAMED_DMY = /^(\d{1,2})[\s-]([A-Za-z]{3,9})[\s-,]+(\d{4})(?:[ T](.+))?$/;
+const NAMED_MDY = /^([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{4})(?:[ T](.+))?$/;
+const TIME = /^(\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?\s*([AaPp][Mm])?\s*(Z|UTC|[+-]\d{2}(?::?\d{2})?)?$/;
+
+const two = (n: number) => String(n).padStart(2, '0');
+
+function validDate(y: number, m: number, d: number): boolean {
+  if (m < 1 || m > 12 || d < 1) return false;
+  return d <= new Date(Date.UTC(y, m, 0)).getUTCDate();
+}
+
+function zoneOf(zone: string | undefined): string {
+  if (!zone || /^(z|utc)$/i.test(zone)) return 'Z';
+  if (zone.includes(':')) return zone;
+  return zone.length === 3 ? `${zone}:00` : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+}
+
+/** `HH:MM:SS[.f]<zone>` from a time text, or null. */
+function parseTime(text: string): string | null {
+  const t = TIME.exec(text.trim());
+  if (!t) return null;
+  let hour = Number(t[1]);
+  const meridiem = t[5]?.toLowerCase();
+  if (meridiem) {
+    if (hour < 1 || hour > 12) return null;
+    hour = (hour % 12) + (meridiem === 'pm' ? 12 : 0);
+  }
+  const minute = Number(t[2]);
+  const second = Number(t[3] ?? '0');
+  if (hour > 23 || minute > 59 || second > 59) return null;
+  return `${two(hour)}:${two(minute)}:${two(second)}${t[4] ?? ''}${zoneOf(t[6])}`;
+}
+
+/**
+ * Normalizes a date or timestamp cell to ISO-8601: `YYYY-MM-DD` for date columns,
+ * `YYYY-MM-DDTHH:MM:SS[.f]Z` (or with the source's offset) for timestamp columns. Accepted:
+ * ISO dates and date-times (space or `T`, optional zone), `YYYY/MM/DD`, `DD.MM.YYYY`,
+ * `M/D/YYYY` (US order; read as `D/M/YYYY` when the first number is over 12), `1-Sep-2024`,
+ * `Sep 1, 2024`, each optionally followed by a time (`14:05`, `2:05 PM`). A text without a
+ * zone is taken as UTC.
+ */
 export function normalizeTemporal(column: ColumnConfig, text: string): string {
   const date = ISO_DATE.exec(text);
-  if (date) return column.type === 'date' ? text : `${text}T00:00:00Z`;
+  if (date && validDate(Number(date[1]), Number(date[2]), Number(date[3]))) {
+    return column.type === 'date' ? text : `${text}T00:00:00Z`;
+  }
   const dateTime = DATE_TIME.exec(text);
   if (dateTime) {
     const [, y, mo, d, h, mi, s = '00', fraction = '', zone] = dateTime;
-    if (column.type === 'date') return `${y}-${mo}-${d}`;
-    const offset =
-      !zone || zone === 'Z' ? 'Z' : zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
-    return `${y}-${mo}-${d}T${h}:${mi}:${s}${fraction}${offset}`;
+    if (validDate(Number(y), Number(mo), Number(d)) && Number(h) < 24 && Number(mi) < 60 && Number(s) < 60) {
+      if (column.type === 'date') return `${y}-${mo}-${d}`;
+      return `${y}-${mo}-${d}T${two(Number(h))}:${mi}:${s}${fraction}${zoneOf(zone)}`;
+    }
   }
-  throw new RowRejection('invalid_date', `column "${column.name}": "${truncate(text)}" is not a date`);
+  const loose = parseLooseDate(text.trim());
+  if (loose) {
+    const [y, m, d, time] = loose;
+    const day = `${y}-${two(m)}-${two(d)}`;
+    if (column.type === 'date') return day;
+    return `${day}T${time ?? '00:00:00Z'}`;
+  }
+  throw new RowRejection(
+    'invalid_date',
+    `column "${column.name}": "${truncate(text)}" is not a ${column.type === 'date' ? 'date' : 'timestamp'}`,
+  );
+}
+
+type DateParts = [year: number, month: number, day: number, rest: string | undefined];
+
+const monthNumber = (name: string) => {
+  const lower = name.toLowerCase();
+  return MONTHS[lower.startsWith('sept') ? 'sept' : lower.slice(0, 3)] ?? 0;
+};
+
+/** Date layouts other than ISO, tried in order; each returns year, month, day and the rest. */
+const LOOSE_DATES: readonly [RegExp, (m: RegExpExecArray) => DateParts][] = [
+  [SLASHED_YMD, (m) => [Number(m[1]), Number(m[2]), Number(m[3]), m[4]]],
+  [DOTTED_DMY, (m) => [Number(m[3]), Number(m[2]), Number(m[1]), m[4]]],
+  [
+    SLASHED,
+    (m) => {
+      const first = Number(m[1]);
+      const second = Number(m[2]);
+      // US order (M/D/YYYY) unless the first number cannot be a month.
+      return first > 12 ? [Number(m[3]), second, first, m[4]] : [Number(m[3]), first, second, m[4]];
+    },
+  ],
+  [NAMED_DMY, (m) => [Number(m[3]), monthNumber(m[2]!), Number(m[1]), m[4]]],
+  [NAMED_MDY, (m) => [Number(m[3]), monthNumber(m[1]!), Number(m[2]), m[4]]],
+];
+
+function parseLooseDate(text: string): [number, number, number, string | null] | null {
+  let parts: DateParts | undefined;
+  for (const [pattern, read] of LOOSE_DATES) {
+    const match = pattern.exec(text);
+    if (match) {
+      parts = read(match);
+      break;
+    }
+  }
+  if (!parts) return null;
+  const [y, m, d, rest] = parts;
+  if (!validDate(y, m, d)) return null;
+  let time: string | null = null;
+  if (rest !== undefined) {
+    time = parseTime(rest);
+    if (time === null) return null;
+  }
+  return [y, m, d, time];
 }
 
 const QUARTER_FIRST = /^Q([1-4])[\s\-_/]*(?:FY)?(\d{4})$/i;
 const YEAR_FIRST = /^(?:FY)?(\d{4})[\s\-_/]*Q([1-4])$/i;
+const ISO_MONTH_PREFIX = /^(\d{4})-(\d{2})(?:-\d{2})?(?:[T ].*)?$/;
 
 /** Derives the partition value of a row from its source column. */
 export function partitionValue(transform: PartitionTransform, column: string, value: string | null): string {
-  if (value === null || value === '') {
+  if (value === null || value.trim() === '') {
     throw new RowRejection('missing_partition_value', `column "${column}" is empty`);
   }
   switch (transform) {
@@ -50,7 +228,7 @@ export function partitionValue(transform: PartitionTransform, column: string, va
       return value;
     case 'month': {
       const month = /^(\d{4})-(\d{2})/.exec(value);
-      if (!month)
+      if (!month || Number(month[2]) < 1 || Number(month[2]) > 12)
         throw new RowRejection('invalid_partition_value', `column "${column}": "${truncate(value)}"`);
       return `${month[1]}-${month[2]}`;
     }
@@ -60,6 +238,11 @@ export function partitionValue(transform: PartitionTransform, column: string, va
       if (yearFirst) return `${yearFirst[1]}-Q${yearFirst[2]}`;
       const quarterFirst = QUARTER_FIRST.exec(text);
       if (quarterFirst) return `${quarterFirst[2]}-Q${quarterFirst[1]}`;
+      // A date (e.g. the quarter's first day in an XLSX date cell) names its quarter.
+      const month = ISO_MONTH_PREFIX.exec(text);
+      if (month && Number(month[2]) >= 1 && Number(month[2]) <= 12) {
+        return `${month[1]}-Q${Math.ceil(Number(month[2]) / 3)}`;
+      }
       throw new RowRejection(
         'invalid_partition_value',
         `column "${column}": "${truncate(value)}" is not a quarter (YYYY-Qn)`,
@@ -68,6 +251,6 @@ export function partitionValue(transform: PartitionTransform, column: string, va
   }
 }
 
-function truncate(text: string): string {
+export function truncate(text: string): string {
   return text.length > 80 ? `${text.slice(0, 80)}...` : text;
 }

@@ -4,9 +4,23 @@ import { createGzip, type Gzip } from 'node:zlib';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
+export interface LineWriterOptions {
+  readonly gzip: boolean;
+  readonly contentType: string;
+  /** zlib level (1 fastest .. 9 smallest). @default 6 */
+  readonly gzipLevel?: number;
+  /** Multipart part size in bytes (S3 minimum 5 MiB). @default 5 MiB */
+  readonly partSize?: number;
+  /** Parts uploaded concurrently. @default 2 */
+  readonly queueSize?: number;
+}
+
 /**
  * Streams lines into one S3 object (optionally gzip-compressed) through a multipart
- * upload, honouring backpressure so memory stays flat whatever the file size.
+ * upload, honouring backpressure so memory stays flat whatever the file size: at most
+ * about `partSize * (queueSize + 1)` bytes are buffered. Compression runs on the libuv
+ * thread pool, beside the parsing on the main thread. Nothing is visible in S3 until
+ * `close()` completes the upload; `abort()` leaves nothing behind.
  */
 export class S3LineWriter {
   private readonly input: Gzip | PassThrough;
@@ -19,29 +33,41 @@ export class S3LineWriter {
     private readonly s3: S3Client,
     readonly bucket: string,
     readonly key: string,
-    options: { gzip: boolean; contentType: string },
+    options: LineWriterOptions,
   ) {
-    const body = new PassThrough();
-    this.input = options.gzip ? createGzip({ level: 6 }) : body;
-    if (options.gzip) this.input.pipe(body);
+    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+    this.input = options.gzip ? createGzip({ level: options.gzipLevel ?? 6, chunkSize: 128 * 1024 }) : body;
+    if (options.gzip) {
+      this.input.pipe(body);
+      this.input.on('error', (error) => body.destroy(error));
+    }
     this.upload = new Upload({
       client: s3,
       params: { Bucket: bucket, Key: key, Body: body, ContentType: options.contentType },
-      queueSize: 2,
-      partSize: 8 * 1024 * 1024,
+      queueSize: options.queueSize ?? 2,
+      partSize: options.partSize ?? 5 * 1024 * 1024,
     });
     this.done = this.upload.done().catch((error) => {
       this.failed = error;
       throw error;
     });
-    // Surface upload errors on write; the promise is awaited in close().
+    // Upload errors surface on the next write; the promise itself is awaited in close().
     this.done.catch(() => undefined);
   }
 
-  async write(line: string): Promise<void> {
+  /** Writes lines (each without its newline); resolves when the stream can take more. */
+  async writeLines(lines: readonly string[]): Promise<void> {
     if (this.failed) throw this.failed;
-    this.lines += 1;
-    if (!this.input.write(`${line}\n`)) await once(this.input, 'drain');
+    if (lines.length === 0) return;
+    this.lines += lines.length;
+    if (!this.input.write(`${lines.join('\n')}\n`)) {
+      await Promise.race([once(this.input, 'drain'), this.done]);
+      if (this.failed) throw this.failed;
+    }
+  }
+
+  async write(line: string): Promise<void> {
+    await this.writeLines([line]);
   }
 
   async close(): Promise<void> {

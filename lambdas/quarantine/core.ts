@@ -4,6 +4,7 @@ import type { BatchFile, FileOutcome, StatesError } from '../../lib/contracts/ba
 import { quarantineFilePrefix, sourceIdOf } from '../../lib/contracts/layout';
 import type { PipelineEnv } from '../common/env';
 import { putJson } from '../common/s3';
+import { FILE_ERROR_REASONS } from '../normalize/errors';
 import { decodeS3EventKey } from '../normalize/keys';
 
 export interface QuarantineInput {
@@ -30,18 +31,6 @@ export interface QuarantineReason {
   readonly copied: boolean;
   readonly quarantinedAt: string;
 }
-
-const REASONS: Readonly<Record<string, string>> = {
-  KeyOutsideDatasetError: 'key_outside_dataset',
-  UnsupportedFileTypeError: 'unsupported_file_type',
-  EmptyFileError: 'empty_file',
-  FileTooLargeError: 'file_too_large',
-  UnreadableFileError: 'unreadable_file',
-  DecompressionLimitError: 'decompression_limit',
-  SourceObjectNotFoundError: 'source_not_found',
-  InvalidEventError: 'invalid_event',
-  'States.Timeout': 'normalize_timeout',
-};
 
 /** Step Functions puts a Lambda error's JSON (`errorType`, `errorMessage`, `trace`) in Cause. */
 export function describeError(error: StatesError): { name: string; message: string } {
@@ -74,7 +63,7 @@ export async function quarantineFile(
   const sourceId = sourceIdOf(key, versionId);
   const prefix = quarantineFilePrefix(input.dataset, sourceId);
   const { name, message } = describeError(input.error);
-  const reason = REASONS[name] ?? 'normalize_failed';
+  const reason = FILE_ERROR_REASONS[name] ?? 'normalize_failed';
 
   let copied = false;
   try {
