@@ -167,13 +167,21 @@ function discrepancy({ result, investigate }: DiscrepancyAlertInput): Alert {
   const pending = result.checks.filter((c) => c.status === 'pending');
   const { summary } = result;
   const resultUri = `s3://${investigate.controlBucket}/${investigate.resultKey}`;
+  const groups = groupChecks(failed);
+  const files = new Set(failed.flatMap((c) => (c.source ? [c.source.sourceId] : [])));
+  const where = [
+    files.size > 0 ? plural(files.size, 'file') : '',
+    groups.length - countGroupsWithSource(groups) > 0
+      ? plural(groups.length - countGroupsWithSource(groups), 'cross-template group')
+      : '',
+  ].filter(Boolean);
   const lines = [
-    `Reconciliation of dataset ${result.dataset} found ${plural(failed.length, 'discrepancy', 'discrepancies')}: ` +
-      `the figures below do not add up between the files that were sent and the curated data.`,
+    `Reconciliation of dataset ${result.dataset} found figures that do not add up between the files that were ` +
+      `sent and the curated data${where.length ? ` (${where.join(' and ')})` : ''}.`,
     `${summary.failed} of ${summary.checks} checks failed, ${summary.passed} passed, ${summary.pending} pending.`,
     '',
     'WHAT DID NOT ADD UP',
-    ...listed(failed, (check, i) => describeCheck(check, i + 1, investigate.partitionColumn)),
+    ...listed(groups, (group, i) => describeGroup(group, i + 1, investigate.partitionColumn)),
   ];
   if (pending.length > 0) {
     lines.push(
@@ -188,7 +196,7 @@ function discrepancy({ result, investigate }: DiscrepancyAlertInput): Alert {
   lines.push(
     `- Every check of this run (expected, actual, delta, status): ${resultUri}`,
     `- Execution: ${result.executionId}`,
-    ...consoleLine(result.executionId),
+    ...consoleLine(result.executionId).map((line) => `- ${line}`),
   );
   return render({
     kind: 'discrepancy',
@@ -207,6 +215,28 @@ function discrepancy({ result, investigate }: DiscrepancyAlertInput): Alert {
   });
 }
 
+/** Failed checks of one file and partition (rows and measures together), or one other check. */
+interface CheckGroup {
+  readonly checks: ReconciliationCheck[];
+}
+
+function groupChecks(checks: readonly ReconciliationCheck[]): CheckGroup[] {
+  const groups = new Map<string, CheckGroup>();
+  checks.forEach((check, i) => {
+    const tabular = check.check === 'rows' || check.check.startsWith('measure:');
+    const id =
+      tabular && check.source ? `${check.source.sourceId}|${JSON.stringify(check.scope ?? {})}` : `#${i}`;
+    const group = groups.get(id) ?? { checks: [] };
+    group.checks.push(check);
+    groups.set(id, group);
+  });
+  return [...groups.values()];
+}
+
+function countGroupsWithSource(groups: readonly CheckGroup[]): number {
+  return groups.filter((g) => g.checks[0]!.source).length;
+}
+
 const CHECK_LABELS: Record<string, string> = {
   rows: 'row count',
   unprocessed: 'not merged into curated',
@@ -222,11 +252,11 @@ function checkLabel(check: string): string {
 function scopeText(scope: Readonly<Record<string, string>> | undefined): string {
   if (!scope) return '';
   return Object.entries(scope)
-    .map(([column, value]) => `${column} ${value === '' ? '(blank)' : value}`)
+    .map(([column, value]) => `${column.replace(/_/g, ' ')} ${value === '' ? '(blank)' : value}`)
     .join(', ');
 }
 
-function checkHeadline(check: ReconciliationCheck, partitionColumn: string): string {
+function placeOf(check: ReconciliationCheck, partitionColumn: string): string {
   const where: string[] = [];
   if (check.source) {
     where.push(
@@ -236,24 +266,44 @@ function checkHeadline(check: ReconciliationCheck, partitionColumn: string): str
   const scope = scopeText(check.scope);
   if (scope) where.push(check.source ? scope : capitalize(scope));
   if (where.length === 0) where.push(`Dataset-wide (${partitionColumn})`);
-  return `${where.join(', ')}: ${checkLabel(check.check)}`;
+  return where.join(', ');
 }
 
-function describeCheck(check: ReconciliationCheck, n: number, partitionColumn: string): string[] {
-  const lines = [`${n}. ${checkHeadline(check, partitionColumn)}`];
-  if (check.expected !== null || check.actual !== null) {
-    const [expectedLabel, actualLabel] = check.check.startsWith('cross_template:')
-      ? ['Reference', 'Compared']
-      : check.check === 'run_report'
-        ? ['Markers', 'Run report']
-        : ['Source file', 'Curated'];
-    lines.push(
-      `   ${expectedLabel}: ${check.expected ?? 'n/a'}   ${actualLabel}: ${check.actual ?? 'n/a'}   ` +
-        `Difference: ${signed(check.delta)}   (tolerance ${check.tolerance})`,
-    );
+function checkHeadline(check: ReconciliationCheck, partitionColumn: string): string {
+  return `${placeOf(check, partitionColumn)}: ${checkLabel(check.check)}`;
+}
+
+function describeGroup(group: CheckGroup, n: number, partitionColumn: string): string[] {
+  const [first] = group.checks as [ReconciliationCheck];
+  const tabular = first.check === 'rows' || first.check.startsWith('measure:');
+  if (!tabular) {
+    const lines = [`${n}. ${checkHeadline(first, partitionColumn)}`];
+    if (first.check === 'run_report' && (first.expected !== null || first.actual !== null)) {
+      lines.push(`   Rows in markers: ${first.expected ?? 'n/a'}   in run report: ${first.actual ?? 'n/a'}`);
+    }
+    lines.push(`   ${clip(first.detail)}`);
+    return lines;
   }
-  lines.push(`   ${clip(check.detail)}`);
-  return lines;
+  const table = [
+    ['', 'Source file', 'Curated', 'Difference', 'Tolerance'],
+    ...group.checks.map((c) => [
+      c.check === 'rows' ? 'rows' : c.check.slice('measure:'.length),
+      c.expected ?? 'n/a',
+      c.actual ?? 'n/a',
+      signed(c.delta),
+      c.tolerance,
+    ]),
+  ];
+  const widths = table[0]!.map((_, col) => Math.max(...table.map((row) => row[col]!.length)));
+  const why = group.checks.find((c) => c.check === 'rows') ?? first;
+  return [
+    `${n}. ${placeOf(first, partitionColumn)}`,
+    ...table.map(
+      (row) =>
+        `   ${row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join('   ')}`,
+    ),
+    `   Why: ${clip(why.detail)}`,
+  ];
 }
 
 function howToInvestigate(
@@ -264,22 +314,15 @@ function howToInvestigate(
   const table = `"${ctx.database}"."${ctx.curatedTable}"`;
   const lines: string[] = [];
   const sums = ctx.measures.map((m) => `SUM(${m}) AS ${m}`).join(', ');
-  const perFile = new Map<string, ReconciliationCheck>();
-  for (const check of failed) {
-    if (check.source && !perFile.has(`${check.source.sourceId}|${scopeText(check.scope)}`)) {
-      perFile.set(`${check.source.sourceId}|${scopeText(check.scope)}`, check);
-    }
-  }
-  const files = [...perFile.values()];
-  for (const check of files.slice(0, 5)) {
-    const source = check.source!;
-    const partition = check.scope?.[ctx.partitionColumn];
+  const sources = new Map<string, NonNullable<ReconciliationCheck['source']>>();
+  for (const check of failed) if (check.source) sources.set(check.source.sourceId, check.source);
+  const files = [...sources.values()];
+  for (const source of files.slice(0, 5)) {
     lines.push(
-      `- File ${source.key}: the normalizer's totals for it are in s3://${ctx.controlBucket}/${manifestKeyOf(dataset, source.sourceId)}; ` +
+      `- File ${source.key}: its source totals (normalizer manifest) are in s3://${ctx.controlBucket}/${manifestKeyOf(dataset, source.sourceId)}; ` +
         'what curated holds for it (Athena):',
-      `    SELECT COUNT(*) AS row_count${sums ? `, ${sums}` : ''} FROM ${table} ` +
-        `WHERE ingest_source_id = ${sqlString(source.sourceId)}` +
-        `${partition !== undefined ? ` AND ${ctx.partitionColumn} = ${sqlString(partition)}` : ''};`,
+      `    SELECT ${ctx.partitionColumn}, COUNT(*) AS row_count${sums ? `, ${sums}` : ''} FROM ${table} ` +
+        `WHERE ingest_source_id = ${sqlString(source.sourceId)} GROUP BY ${ctx.partitionColumn} ORDER BY 1;`,
     );
   }
   if (files.length > 5) lines.push(`- ... and ${files.length - 5} more file(s): see the result document.`);
@@ -297,10 +340,16 @@ function howToInvestigate(
     );
   }
   if (crossTemplate.length > 3) lines.push(`- ... and ${crossTemplate.length - 3} more group(s).`);
-  if (failed.some((c) => /duplicate/i.test(c.detail))) {
+  if (failed.some((c) => /dropped as duplicates/.test(c.detail))) {
     lines.push(
       '- Rows dropped as duplicates share the dataset key with another row: look for repeated keys in the ' +
-        'source file, or a later file that superseded them.',
+        'source file, or another file of the same batch that superseded them.',
+    );
+  }
+  if (failed.some((c) => c.check === 'run_report' || c.check === 'unprocessed')) {
+    lines.push(
+      '- A missing or inconsistent ETL run report or processed marker points at the Glue job: check its run in ' +
+        'the Glue console and its logs.',
     );
   }
   return lines;
@@ -368,14 +417,14 @@ function explainCause(cause: string | undefined): { text: string; parsed?: Recor
     };
   }
   if (typeof v.ErrorMessage === 'string' || typeof v.JobRunState === 'string') {
-    const text = [
+    const run = [
       v.JobName ? `Glue job ${String(v.JobName)}` : 'Glue job',
       v.Id ? `run ${String(v.Id)}` : '',
       v.JobRunState ? `ended ${String(v.JobRunState)}` : '',
-      typeof v.ErrorMessage === 'string' ? `: ${v.ErrorMessage}` : '',
     ]
       .filter(Boolean)
       .join(' ');
+    const text = typeof v.ErrorMessage === 'string' ? `${run}: ${v.ErrorMessage}` : run;
     return {
       text: clip(text),
       parsed: {

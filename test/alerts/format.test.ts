@@ -1,0 +1,478 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type AlertInput,
+  alertMessageAttributes,
+  consoleUrl,
+  formatAlert,
+  JSON_MARKER,
+  MAX_MESSAGE_BYTES,
+  MAX_SUBJECT,
+  parseAlertData,
+} from '../../lambdas/common/alerts';
+import type { Alert } from '../../lib/contracts/alerts';
+import type { BatchFile, FileOutcome } from '../../lib/contracts/batch';
+import type { ReconciliationCheck, ReconciliationResult } from '../../lib/contracts/reconciliation';
+
+const EXECUTION = 'arn:aws:states:eu-west-1:123456789012:execution:demo-ingestion:7f3c';
+const INVESTIGATE = {
+  controlBucket: 'demo-control',
+  database: 'demo',
+  curatedTable: 'workforce_capacity',
+  partitionColumn: 'quarter',
+  measures: ['headcount', 'cost_usd'],
+  ruleMeasures: { headcount_matches_roster: 'headcount' },
+  resultKey: 'reconciliation/workforce_capacity/7f3c.json',
+};
+
+const source = { key: 'workforce_capacity/plans/finance-q1.csv', versionId: 'v7', sourceId: 'abc123' };
+
+function check(
+  overrides: Partial<ReconciliationCheck> & Pick<ReconciliationCheck, 'check'>,
+): ReconciliationCheck {
+  return {
+    status: 'fail',
+    source,
+    scope: { quarter: '2025-Q1' },
+    expected: '10',
+    actual: '9',
+    delta: '-1',
+    tolerance: '0',
+    detail: 'Something differs.',
+    ...overrides,
+  };
+}
+
+function result(checks: ReconciliationCheck[], dataset = 'workforce_capacity'): ReconciliationResult {
+  const failed = checks.filter((c) => c.status === 'fail').length;
+  const pending = checks.filter((c) => c.status === 'pending').length;
+  return {
+    schemaVersion: 1,
+    dataset,
+    executionId: EXECUTION,
+    evaluatedAt: '2025-01-15T10:10:00.000Z',
+    status: failed ? 'fail' : pending ? 'pending' : 'pass',
+    summary: { checks: checks.length, passed: checks.length - failed - pending, failed, pending },
+    checks,
+  };
+}
+
+/** Invariants every alert must keep, whatever its kind. */
+function expectWellFormed(alert: Alert, input: AlertInput): Record<string, unknown> {
+  expect(alert.subject.length).toBeLessThanOrEqual(MAX_SUBJECT);
+  expect(alert.subject).toMatch(/^[\x20-\x7e]+$/);
+  expect(Buffer.byteLength(alert.message, 'utf8')).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+  const [human] = alert.message.split(`\n${JSON_MARKER}\n`);
+  expect(human!.trim().length).toBeGreaterThan(0);
+  const data = parseAlertData(alert.message);
+  expect(data).toMatchObject({ kind: alert.kind, severity: alert.severity, dataset: alert.dataset });
+  expect(alertMessageAttributes(alert)).toEqual({
+    severity: { DataType: 'String', StringValue: alert.severity },
+    dataset: { DataType: 'String', StringValue: alert.dataset },
+    kind: { DataType: 'String', StringValue: input.kind },
+  });
+  return data;
+}
+
+describe('discrepancy alert', () => {
+  const checks = [
+    check({
+      check: 'rows',
+      expected: '120',
+      actual: '119',
+      delta: '-1',
+      detail: '1 row(s) were read but neither written nor counted as duplicates: lost (ETL run jr_1).',
+    }),
+    check({ check: 'measure:cost_usd', expected: '1500000.25', actual: '1499000.25', delta: '-1000' }),
+    check({ check: 'measure:headcount', status: 'pass', expected: '120', actual: '120', delta: '0' }),
+    check({
+      check: 'cross_template:headcount_matches_roster',
+      source: undefined,
+      scope: { org_unit: 'Finance', quarter: '2025-Q1' },
+      expected: '42',
+      actual: '40',
+      delta: '-2',
+      detail: 'Sum of headcount: capacity_plan 40 vs org_roster 42; they differ by -2.',
+    }),
+    check({
+      check: 'cross_template:headcount_matches_roster',
+      status: 'pending',
+      source: undefined,
+      scope: { org_unit: 'Data', quarter: '2025-Q1' },
+      expected: null,
+      actual: '14',
+      delta: null,
+      detail: 'No org_roster data for this group yet.',
+    }),
+  ];
+  const input: AlertInput = { kind: 'discrepancy', result: result(checks), investigate: INVESTIGATE };
+
+  it('names the dataset and the number of failed checks in the subject', () => {
+    const alert = formatAlert(input);
+
+    expect(alert.subject).toBe('[workforce_capacity] 3 reconciliation checks failed');
+    expect(alert).toMatchObject({ kind: 'discrepancy', severity: 'critical', dataset: 'workforce_capacity' });
+  });
+
+  it('tells a finance analyst which file, which period, expected vs actual and the delta', () => {
+    const { message } = formatAlert(input);
+
+    expect(message).toContain('3 of 5 checks failed, 1 passed, 1 pending.');
+    expect(message).toContain(
+      '1. File workforce_capacity/plans/finance-q1.csv (version v7), quarter 2025-Q1\n',
+    );
+    expect(message).toMatch(/ {3}rows +120 +119 +-1 +0\n/);
+    expect(message).toMatch(/ {3}cost_usd +1500000\.25 +1499000\.25 +-1000 +0\n/);
+    expect(message).toContain('Why: 1 row(s) were read but neither written nor counted as duplicates: lost');
+    expect(message).toContain('2. Org unit Finance, quarter 2025-Q1: rule headcount_matches_roster');
+    expect(message).toContain('PENDING (not a discrepancy yet');
+    expect(message).toContain(
+      '- Org unit Data, quarter 2025-Q1: rule headcount_matches_roster: No org_roster data',
+    );
+  });
+
+  it('says how to investigate: source totals, Athena queries, the result document, the execution', () => {
+    const { message } = formatAlert(input);
+
+    expect(message).toContain('s3://demo-control/manifests/workforce_capacity/abc123.json');
+    expect(message).toContain(
+      `SELECT quarter, COUNT(*) AS row_count, SUM(headcount) AS headcount, SUM(cost_usd) AS cost_usd FROM "demo"."workforce_capacity" WHERE ingest_source_id = 'abc123' GROUP BY quarter ORDER BY 1;`,
+    );
+    expect(message).toContain("WHERE org_unit = 'Finance' AND quarter = '2025-Q1' GROUP BY ingest_template");
+    expect(message).toContain('s3://demo-control/reconciliation/workforce_capacity/7f3c.json');
+    expect(message).toContain(
+      `Console: https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/${EXECUTION}`,
+    );
+  });
+
+  it('ends with the machine-readable JSON of the failed and pending checks', () => {
+    const alert = formatAlert(input);
+    const data = expectWellFormed(alert, input);
+
+    expect(data.executionId).toBe(EXECUTION);
+    expect(data.summary).toEqual({ checks: 5, passed: 1, failed: 3, pending: 1 });
+    expect(data.failedChecks).toEqual(checks.filter((c) => c.status === 'fail'));
+    expect(data.pendingChecks).toEqual([checks[4]]);
+  });
+
+  it('keeps the count in a subject of at most 100 characters for the longest dataset name', () => {
+    const longName = `d${'x'.repeat(62)}`;
+    const alert = formatAlert({ ...input, result: result(checks, longName) });
+
+    expect(alert.subject).toBe(`[${longName}] 3 reconciliation checks failed`);
+    expect(alert.subject.length).toBeLessThanOrEqual(MAX_SUBJECT);
+  });
+
+  it('shortens the dataset name, not the message, when a subject would be too long', () => {
+    const longName = `d${'x'.repeat(62)}`;
+    const alert = formatAlert({
+      kind: 'failure',
+      dataset: longName,
+      stage: 'RunEtl',
+      executionId: EXECUTION,
+      error: { Error: 'Glue.ConcurrentRunsExceededException' },
+    });
+
+    expect(alert.subject).toMatch(/^\[dx+\.\.\.\] failed at RunEtl: Glue\.ConcurrentRunsExceededException$/);
+    expect(alert.subject.length).toBe(MAX_SUBJECT);
+    expect(alert.dataset).toBe(longName);
+  });
+
+  it('stays under the size limit with thousands of failed checks, recording what it left out', () => {
+    const many = Array.from({ length: 3000 }, (_, i) =>
+      check({
+        check: 'rows',
+        source: { ...source, key: `workforce_capacity/plans/file-${i}.csv`, sourceId: `s${i}` },
+      }),
+    );
+    const bigInput: AlertInput = { kind: 'discrepancy', result: result(many), investigate: INVESTIGATE };
+
+    const alert = formatAlert(bigInput);
+    const data = expectWellFormed(alert, bigInput);
+
+    expect(alert.subject).toBe('[workforce_capacity] 3000 reconciliation checks failed');
+    expect(alert.message).toContain('... and 2980 more');
+    const kept = (data.failedChecks as unknown[]).length;
+    expect(kept).toBeLessThan(3000);
+    expect(data.omitted).toEqual({ failedChecks: 3000 - kept });
+  });
+});
+
+describe('failure alert', () => {
+  const outcomes: FileOutcome[] = [
+    {
+      status: 'normalized',
+      dataset: 'workforce_capacity',
+      key: 'workforce_capacity/plans/ok.csv',
+      versionId: 'v1',
+      sourceId: 's1',
+      rows: 10,
+      rejectedRows: 0,
+    },
+    {
+      status: 'quarantined',
+      dataset: 'workforce_capacity',
+      key: 'workforce_capacity/plans/encrypted.xlsx',
+      versionId: 'v2',
+      sourceId: 's2',
+      errorName: 'UnreadableFileError',
+      reason: 'the workbook is password protected',
+      quarantineKey: 'files/workforce_capacity/s2/encrypted.xlsx',
+    },
+  ];
+  const lambdaError = {
+    Error: 'ManifestMissingError',
+    Cause: JSON.stringify({
+      errorType: 'ManifestMissingError',
+      errorMessage:
+        'manifest manifests/workforce_capacity/s1.json of workforce_capacity/plans/ok.csv does not exist',
+      trace: ['ManifestMissingError: manifest ...', '    at loadManifests (inputs.ts:20)'],
+    }),
+  };
+  const input: AlertInput = {
+    kind: 'failure',
+    dataset: 'workforce_capacity',
+    stage: 'workforce_capacity.CheckProgress',
+    executionId: EXECUTION,
+    error: lambdaError,
+    files: outcomes,
+    quarantineBucket: 'demo-quarantine',
+  };
+
+  it('gives stage, error name and cause, files, execution ARN and console link', () => {
+    const alert = formatAlert(input);
+    const data = expectWellFormed(alert, input);
+
+    expect(alert).toMatchObject({ kind: 'failure', severity: 'critical', dataset: 'workforce_capacity' });
+    expect(alert.subject).toBe(
+      '[workforce_capacity] failed at workforce_capacity.CheckProgress: ManifestMissingError',
+    );
+    expect(alert.message).toContain('stopped at stage workforce_capacity.CheckProgress');
+    expect(alert.message).toContain('Error: ManifestMissingError');
+    expect(alert.message).toContain(
+      'Cause: ManifestMissingError: manifest manifests/workforce_capacity/s1.json of workforce_capacity/plans/ok.csv does not exist',
+    );
+    expect(alert.message).toContain(
+      'FILES IN THE BATCH (2)\n- workforce_capacity/plans/ok.csv (version v1) [normalized]',
+    );
+    expect(alert.message).toContain(`Execution: ${EXECUTION}`);
+    expect(alert.message).toContain(`Console: ${consoleUrl(EXECUTION)}`);
+    expect(data).toMatchObject({
+      stage: 'workforce_capacity.CheckProgress',
+      executionId: EXECUTION,
+      console: consoleUrl(EXECUTION),
+      error: lambdaError,
+      cause: { errorType: 'ManifestMissingError' },
+    });
+    expect((data.files as unknown[]).length).toBe(2);
+  });
+
+  it('lists quarantined files with their reasons and where they are', () => {
+    const { message } = formatAlert(input);
+
+    expect(message).toContain(
+      'QUARANTINED OR FAILED FILES\n- workforce_capacity/plans/encrypted.xlsx (version v2): quarantined\n' +
+        '  Reason: the workbook is password protected [UnreadableFileError]\n' +
+        '  Quarantined copy and reason document: s3://demo-quarantine/files/workforce_capacity/s2/encrypted.xlsx',
+    );
+  });
+
+  it('explains a Glue job run failure from the job run in the cause', () => {
+    const batch: BatchFile[] = [
+      {
+        dataset: 'cloud_billing',
+        bucket: 'landing',
+        key: 'cloud_billing/2025-01.csv',
+        versionId: 'v1',
+        size: 10,
+      },
+    ];
+    const glueInput: AlertInput = {
+      kind: 'failure',
+      dataset: 'cloud_billing',
+      stage: 'cloud_billing.RunEtl',
+      executionId: EXECUTION,
+      error: {
+        Error: 'States.TaskFailed',
+        Cause: JSON.stringify({
+          Id: 'jr_42',
+          JobName: 'demo-cloud_billing-curate',
+          JobRunState: 'FAILED',
+          ErrorMessage: 'AnalysisException: cannot resolve billed_cost',
+        }),
+      },
+      files: batch,
+    };
+
+    const alert = formatAlert(glueInput);
+    const data = expectWellFormed(alert, glueInput);
+
+    expect(alert.message).toContain(
+      'Cause: Glue job demo-cloud_billing-curate run jr_42 ended FAILED: AnalysisException: cannot resolve billed_cost',
+    );
+    expect(alert.message).toContain('- cloud_billing/2025-01.csv (version v1)\n');
+    expect(data.cause).toEqual({
+      jobName: 'demo-cloud_billing-curate',
+      jobRunId: 'jr_42',
+      jobRunState: 'FAILED',
+      errorMessage: 'AnalysisException: cannot resolve billed_cost',
+    });
+  });
+
+  it('keeps the subject ASCII and short, and a huge cause and batch within the size limit', () => {
+    const files = Array.from({ length: 1000 }, (_, i) => ({
+      key: `workforce_capacity/plans/${'x'.repeat(200)}-${i}.csv`,
+    }));
+    const bigInput: AlertInput = {
+      kind: 'failure',
+      dataset: 'workforce_capacity',
+      stage: `workforce_capacity.Normalize ${'é'.repeat(80)}`,
+      executionId: 'local-execution-1',
+      region: 'us-east-1',
+      error: { Error: 'States.Timeout', Cause: 'c'.repeat(50_000) },
+      files,
+    };
+
+    const alert = formatAlert(bigInput);
+    const data = expectWellFormed(alert, bigInput);
+
+    expect(alert.subject.startsWith('[workforce_capacity] failed at workforce_capacity.Normalize ???')).toBe(
+      true,
+    );
+    expect(alert.message).toContain('... and 980 more');
+    expect(alert.message).toContain(
+      'Console: https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/local-execution-1',
+    );
+    expect((data.error as { Cause: string }).Cause.length).toBeLessThanOrEqual(2000);
+    expect((data.omitted as Record<string, number>).files).toBeGreaterThan(0);
+  });
+});
+
+describe('quarantine alert', () => {
+  const files: FileOutcome[] = [
+    {
+      status: 'quarantined',
+      dataset: 'workforce_capacity',
+      key: 'workforce_capacity/plans/unknown-template.csv',
+      versionId: 'v3',
+      sourceId: 'q1',
+      errorName: 'UnknownTemplateError',
+      reason: 'no template matches headers Foo, Bar',
+      quarantineKey: 'files/workforce_capacity/q1/unknown-template.csv',
+    },
+    {
+      status: 'normalized',
+      dataset: 'workforce_capacity',
+      key: 'workforce_capacity/plans/some-bad-rows.csv',
+      versionId: 'v4',
+      sourceId: 'n1',
+      rows: 95,
+      rejectedRows: 5,
+    },
+    {
+      status: 'normalized',
+      dataset: 'workforce_capacity',
+      key: 'workforce_capacity/plans/clean.csv',
+      versionId: 'v5',
+      sourceId: 'n2',
+      rows: 10,
+      rejectedRows: 0,
+    },
+  ];
+  const input: AlertInput = {
+    kind: 'quarantine',
+    dataset: 'workforce_capacity',
+    executionId: EXECUTION,
+    files,
+    quarantineBucket: 'demo-quarantine',
+  };
+
+  it('covers quarantined files with reasons and normalized files with rejected rows', () => {
+    const alert = formatAlert(input);
+    const data = expectWellFormed(alert, input);
+
+    expect(alert).toMatchObject({ kind: 'quarantine', severity: 'warning' });
+    expect(alert.subject).toBe('[workforce_capacity] 1 file quarantined, 5 rows rejected');
+    expect(alert.message).toContain(
+      '- workforce_capacity/plans/unknown-template.csv (version v3): quarantined\n' +
+        '  Reason: no template matches headers Foo, Bar [UnknownTemplateError]',
+    );
+    expect(alert.message).toContain(
+      '- workforce_capacity/plans/some-bad-rows.csv: 95 row(s) loaded, 5 rejected.\n' +
+        '  Rejected rows with their reasons: s3://demo-quarantine/rows/workforce_capacity/n1.jsonl',
+    );
+    expect(alert.message).not.toContain('clean.csv');
+    expect(data).toMatchObject({
+      quarantinedFiles: 1,
+      rejectedRows: 5,
+      filesWithRejectedRows: [
+        {
+          key: 'workforce_capacity/plans/some-bad-rows.csv',
+          rejectedRowsKey: 'rows/workforce_capacity/n1.jsonl',
+        },
+      ],
+    });
+  });
+
+  it('is critical when a file could not even be quarantined', () => {
+    const failedFile: FileOutcome = {
+      status: 'failed',
+      dataset: 'workforce_capacity',
+      key: 'workforce_capacity/plans/stuck.csv',
+      versionId: null,
+      sourceId: '',
+      errorName: 'States.Timeout',
+      reason: 'normalize failed (States.Timeout) and quarantine failed (States.TaskFailed)',
+    };
+    const failedInput: AlertInput = { ...input, files: [failedFile] };
+
+    const alert = formatAlert(failedInput);
+    expectWellFormed(alert, failedInput);
+
+    expect(alert.severity).toBe('critical');
+    expect(alert.subject).toBe('[workforce_capacity] 1 file quarantined');
+    expect(alert.message).toContain(
+      'could not even be copied to quarantine; they are untouched in the landing bucket',
+    );
+  });
+});
+
+describe('schema-drift notice', () => {
+  it('is informational and lists added, removed and retyped columns', () => {
+    const input: AlertInput = {
+      kind: 'schema_drift',
+      dataset: 'workforce_capacity',
+      executionId: EXECUTION,
+      database: 'demo',
+      table: 'normalized_workforce_capacity',
+      fromVersion: '3',
+      toVersion: '4',
+      added: [{ name: 'remote_share', type: 'string', declared: false }],
+      removed: [{ name: 'location', type: 'string' }],
+      retyped: [{ name: 'ingest_row_number', from: 'int', to: 'bigint' }],
+    };
+
+    const alert = formatAlert(input);
+    const data = expectWellFormed(alert, input);
+
+    expect(alert).toMatchObject({ kind: 'schema_drift', severity: 'info' });
+    expect(alert.subject).toBe(
+      '[workforce_capacity] schema change in normalized_workforce_capacity: 1 added, 1 removed, 1 retyped',
+    );
+    expect(alert.message).toContain('catalog version 3 -> 4');
+    expect(alert.message).toContain(
+      'COLUMNS ADDED\n- remote_share (string): not declared in the dataset configuration',
+    );
+    expect(alert.message).toContain('COLUMNS REMOVED\n- location (was string)');
+    expect(alert.message).toContain('COLUMNS RETYPED\n- ingest_row_number: int -> bigint');
+    expect(data).toMatchObject({ fromVersion: '3', toVersion: '4', table: 'normalized_workforce_capacity' });
+  });
+});
+
+describe('consoleUrl', () => {
+  it('follows the partition and region of the execution ARN', () => {
+    expect(consoleUrl('arn:aws-cn:states:cn-north-1:123456789012:execution:sm:x')).toBe(
+      'https://cn-north-1.console.amazonaws.cn/states/home?region=cn-north-1#/v2/executions/details/arn:aws-cn:states:cn-north-1:123456789012:execution:sm:x',
+    );
+    expect(consoleUrl('not-an-arn')).toBeNull();
+  });
+});
