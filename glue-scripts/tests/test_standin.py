@@ -1,0 +1,282 @@
+"""The local awsglue stand-in: each behaviour docs/etl.md documents, including where it
+differs from AWS Glue."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from awsglue import _aws
+from awsglue.context import GlueContext
+from awsglue.dynamicframe import DynamicFrame
+from awsglue.job import Job
+from awsglue.utils import ArgumentError, getResolvedOptions
+
+
+def _rows(n: int, start: int = 0) -> list[dict]:
+    return [{"id": str(i), "amount": "1"} for i in range(start, start + n)]
+
+
+def _read(
+    spark, config, *, job_name="standin", ctx="src", predicate="", options=None, commit=True, args=None
+):
+    """One 'run': Job.init, one catalog read, optionally Job.commit; returns (rows, frame)."""
+    glue_context = GlueContext(spark.sparkContext)
+    job = Job(glue_context)
+    job.init(job_name, args or {})
+    frame = glue_context.create_dynamic_frame.from_catalog(
+        database=config["database"],
+        table_name=config["sourceTable"],
+        push_down_predicate=predicate,
+        additional_options=options or {},
+        transformation_ctx=ctx,
+    )
+    rows = frame.toDF().collect()
+    if commit:
+        job.commit()
+    return rows, frame
+
+
+# --- getResolvedOptions -------------------------------------------------------------------
+
+
+def test_get_resolved_options_requires_the_named_options_and_ignores_others():
+    args = getResolvedOptions(
+        ["job.py", "--JOB_NAME", "j", "--x", "1", "--other", "ignored", "--JOB_RUN_ID", "jr_given"],
+        ["JOB_NAME", "x"],
+    )
+    assert args["JOB_NAME"] == "j" and args["x"] == "1"
+    assert args["JOB_RUN_ID"] == "jr_given"
+    assert "other" not in args
+    with pytest.raises(ArgumentError, match="--x"):
+        getResolvedOptions(["job.py", "--JOB_NAME", "j"], ["JOB_NAME", "x"])
+
+
+def test_get_resolved_options_refuses_reserved_names_and_makes_a_run_id():
+    with pytest.raises(ArgumentError, match="reserved"):
+        getResolvedOptions(["job.py"], ["JOB_RUN_ID"])
+    with pytest.raises(ArgumentError, match="reserved"):
+        getResolvedOptions(["job.py"], ["job-bookmark-option"])
+    first = getResolvedOptions(["job.py", "--JOB_NAME", "j"], ["JOB_NAME"])
+    second = getResolvedOptions(["job.py", "--JOB_NAME", "j"], ["JOB_NAME"])
+    assert first["JOB_RUN_ID"].startswith("jr_") and len(first["JOB_RUN_ID"]) == 67
+    assert first["JOB_RUN_ID"] != second["JOB_RUN_ID"]
+    assert first["job_bookmark_option"] is None
+    paused = getResolvedOptions(["job.py", "--job-bookmark-option", "job-bookmark-pause"], [])
+    assert paused["job_bookmark_option"] == "job-bookmark-pause"
+
+
+# --- bookmarks ------------------------------------------------------------------------------
+
+
+def test_a_bookmarked_source_skips_objects_committed_by_earlier_runs(world, spark, bookmarks):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows(2))
+    rows, _ = _read(spark, config)
+    assert len(rows) == 2
+    world.write_normalized(config, "2024-09", "b", _rows(3, 10))
+    rows, frame = _read(spark, config)
+    assert sorted(r["id"] for r in rows) == ["10", "11", "12"]
+    assert frame.source_files == [f"s3://{world.normalized_bucket}/sales/period=2024-09/b.jsonl.gz"]
+    rows, frame = _read(spark, config)
+    assert rows == [] and frame.source_files == []
+    state = json.loads((bookmarks / "standin.json").read_text())
+    assert state["run"] == 3
+    assert sorted(state["contexts"]["src"]["files"]) == [
+        f"s3://{world.normalized_bucket}/sales/period=2024-09/a.jsonl.gz",
+        f"s3://{world.normalized_bucket}/sales/period=2024-09/b.jsonl.gz",
+    ]
+
+
+def test_bookmark_state_moves_only_at_commit(world, spark):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows(2))
+    rows, _ = _read(spark, config, commit=False)  # a run that fails before job.commit()
+    assert len(rows) == 2
+    rows, _ = _read(spark, config)  # the retry reads the same objects again
+    assert len(rows) == 2
+    rows, _ = _read(spark, config)
+    assert rows == []
+
+
+def test_bookmarks_are_kept_per_job_and_per_transformation_ctx(world, spark):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows(1))
+    assert len(_read(spark, config, job_name="one")[0]) == 1
+    assert len(_read(spark, config, job_name="two")[0]) == 1
+    assert len(_read(spark, config, job_name="one", ctx="other")[0]) == 1
+    assert _read(spark, config, job_name="one")[0] == []
+
+
+def test_bookmark_state_can_live_in_s3(world, spark, monkeypatch):
+    monkeypatch.setenv("AWSGLUE_LOCAL_BOOKMARKS", f"s3://{world.control_bucket}/glue-bookmarks")
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows(1))
+    assert len(_read(spark, config)[0]) == 1
+    assert _read(spark, config)[0] == []
+    state = world.json("glue-bookmarks/standin.json")
+    assert state["jobName"] == "standin" and len(state["contexts"]["src"]["files"]) == 1
+
+
+def test_without_transformation_ctx_nothing_is_bookmarked(world, spark):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows(1))
+    assert len(_read(spark, config, ctx="")[0]) == 1
+    assert len(_read(spark, config, ctx="")[0]) == 1
+
+
+def test_disable_reads_everything_and_pause_reads_new_objects_without_committing(world, spark):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows(1))
+    assert len(_read(spark, config)[0]) == 1
+    world.write_normalized(config, "2024-09", "b", _rows(1, 5))
+    disabled = {"job_bookmark_option": "job-bookmark-disable"}
+    assert len(_read(spark, config, args=disabled)[0]) == 2
+    paused = {"job_bookmark_option": "job-bookmark-pause"}
+    assert [r["id"] for r in _read(spark, config, args=paused)[0]] == ["5"]
+    assert [r["id"] for r in _read(spark, config, args=paused)[0]] == ["5"]
+    assert [r["id"] for r in _read(spark, config)[0]] == ["5"]
+    assert _read(spark, config)[0] == []
+
+
+def test_the_default_bookmark_option_comes_from_the_environment(world, spark, monkeypatch):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows(1))
+    monkeypatch.setenv("AWSGLUE_LOCAL_BOOKMARK_OPTION", "job-bookmark-disable")
+    assert len(_read(spark, config)[0]) == 1
+    assert len(_read(spark, config)[0]) == 1
+    monkeypatch.delenv("AWSGLUE_LOCAL_BOOKMARK_OPTION")
+    assert len(_read(spark, config)[0]) == 1
+    assert _read(spark, config)[0] == []
+
+
+def test_an_object_rewritten_with_new_content_is_read_again(world, spark):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows(1))
+    assert len(_read(spark, config)[0]) == 1
+    world.write_normalized(config, "2024-09", "a", _rows(2, 7))
+    assert sorted(r["id"] for r in _read(spark, config)[0]) == ["7", "8"]
+
+
+def test_bounded_files_takes_the_oldest_objects_first(world, spark):
+    config = world.config()
+    world.write_normalized(config, "2024-10", "zzz", _rows(1, 1))
+    time.sleep(1.1)  # the emulator's LastModified has one-second resolution
+    world.write_normalized(config, "2024-09", "bbb", _rows(1, 2))
+    world.write_normalized(config, "2024-09", "aaa", _rows(1, 3))
+    order = []
+    for _ in range(4):
+        _, frame = _read(spark, config, options={"boundedFiles": "1"})
+        order.extend(f.rsplit("/", 1)[-1] for f in frame.source_files)
+    assert order == ["zzz.jsonl.gz", "aaa.jsonl.gz", "bbb.jsonl.gz"]
+
+
+# --- predicates -----------------------------------------------------------------------------
+
+
+def _three_partitions(world):
+    config = world.config()
+    for value in ("2024-08", "2024-09", "2024-10"):
+        world.write_normalized(config, value, f"s-{value}", _rows(1))
+    return config
+
+
+def test_push_down_predicate_is_spark_sql_over_the_partition_values(world, spark):
+    config = _three_partitions(world)
+    glue_context = GlueContext(spark.sparkContext)
+    frame = glue_context.create_dynamic_frame.from_catalog(
+        database=config["database"],
+        table_name=config["sourceTable"],
+        push_down_predicate="period >= '2024-09' and substr(period, 6, 2) != '10'",
+    )
+    assert [r["period"] for r in frame.toDF().collect()] == ["2024-09"]
+    assert glue_context.reads[-1].locations == [f"s3://{world.normalized_bucket}/sales/period=2024-09/"]
+
+
+def test_catalog_partition_predicate_is_a_catalog_expression(world, spark):
+    config = _three_partitions(world)
+    glue_context = GlueContext(spark.sparkContext)
+    frame = glue_context.create_dynamic_frame.from_catalog(
+        database=config["database"],
+        table_name=config["sourceTable"],
+        additional_options={"catalogPartitionPredicate": "period in ('2024-08', '2024-10')"},
+    )
+    assert sorted(r["period"] for r in frame.toDF().collect()) == ["2024-08", "2024-10"]
+    assert len(glue_context.reads[-1].locations) == 2
+
+
+def test_an_empty_read_has_the_catalog_schema(world, spark):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", [{"id": "1", "amount": "2", "note": "x"}])
+    rows, frame = _read(spark, config, predicate="period = '1999-01'")
+    assert rows == []
+    assert frame.toDF().columns[:3] == ["id", "amount", "note"]
+    assert frame.toDF().columns[-1] == "period"
+
+
+# --- S3 options sources and sinks -----------------------------------------------------------
+
+
+def test_from_options_reads_a_csv_with_header_as_strings(world, spark):
+    path = world.put_dimension("accounts", "account,org\n007,Data\n8,Platform\n")
+    glue_context = GlueContext(spark.sparkContext)
+    frame = glue_context.create_dynamic_frame.from_options(
+        connection_type="s3",
+        connection_options={"paths": [path]},
+        format="csv",
+        format_options={"withHeader": True},
+    )
+    assert sorted(tuple(r) for r in frame.toDF().collect()) == [("007", "Data"), ("8", "Platform")]
+
+
+def test_write_uploads_part_files_only(world, spark):
+    glue_context = GlueContext(spark.sparkContext)
+    df = spark.range(10).repartition(2)
+    location = f"s3://{world.curated_bucket}/t/run=1/"
+    glue_context.write_dynamic_frame.from_options(
+        frame=DynamicFrame.fromDF(df, glue_context, "t"),
+        connection_type="s3",
+        connection_options={"path": location},
+        format="parquet",
+    )
+    keys = world.keys(world.curated_bucket, "t/run=1/")
+    assert len(keys) == 2 and all(k.rsplit("/", 1)[-1].startswith("part-") for k in keys)
+    assert sorted(r["id"] for r in world.read_location(location)) == list(range(10))
+
+
+def test_an_interrupted_write_leaves_some_part_files_behind(world, spark, monkeypatch):
+    glue_context = GlueContext(spark.sparkContext)
+    uploads = []
+
+    def flaky(s3, path, bucket, key):
+        if uploads:
+            raise ConnectionError("injected: connection lost")
+        uploads.append(key)
+        s3.upload_file(path, bucket, key)
+
+    monkeypatch.setattr(_aws, "upload_file", flaky)
+    with pytest.raises(ConnectionError):
+        glue_context.write_dynamic_frame.from_options(
+            frame=DynamicFrame.fromDF(spark.range(10).repartition(3), glue_context, "t"),
+            connection_type="s3",
+            connection_options={"path": f"s3://{world.curated_bucket}/t/"},
+            format="parquet",
+        )
+    assert world.keys(world.curated_bucket, "t/") == uploads
+
+
+def test_staged_files_are_released_at_commit(world, spark, tmp_path):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows(1))
+    glue_context = GlueContext(spark.sparkContext)
+    job = Job(glue_context)
+    job.init("standin", {})
+    glue_context.create_dynamic_frame.from_catalog(
+        database=config["database"], table_name=config["sourceTable"], transformation_ctx="src"
+    )
+    staging = tmp_path / "staging"
+    assert any(staging.rglob("*.jsonl.gz"))
+    job.commit()
+    assert not any(staging.rglob("*.jsonl.gz"))
