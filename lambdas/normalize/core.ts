@@ -161,7 +161,8 @@ export async function normalizeFile(deps: NormalizeDeps, input: NormalizeInput):
       },
       duplicateOf,
       template: run.template(),
-      format,
+      // For workbooks: the sheets whose rows were read (skipped ones are in skippedSheets).
+      format: format.kind === 'xlsx' ? { ...format, sheets: run.tables.map((t) => t.sheet!) } : format,
       columns: run.outputColumns,
       unknownColumns: run.unknownColumns,
       rowCount: run.rowCount,

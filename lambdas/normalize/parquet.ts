@@ -157,8 +157,11 @@ function toCell(value: unknown, decimal: DecimalColumn | undefined): Cell {
   switch (typeof value) {
     case 'string':
       return value;
-    case 'number':
-      return Number.isFinite(value) ? String(value) : String(value);
+    case 'number': {
+      // Doubles as the shortest text that round-trips, without exponent (4e-7 -> 0.0000004).
+      const text = String(value);
+      return Number.isFinite(value) && /e/i.test(text) ? Decimal.parse(text).toString() : text;
+    }
     case 'bigint':
     case 'boolean':
       return String(value);

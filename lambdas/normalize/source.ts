@@ -143,7 +143,8 @@ export async function* gunzip(
 export class S3ZipReader extends yauzl.RandomAccessReader {
   constructor(
     private readonly s3: S3Client,
-    private readonly ref: ObjectRef,
+    // Not `ref`: RandomAccessReader has ref()/unref() methods.
+    private readonly object: ObjectRef,
   ) {
     super();
   }
@@ -154,7 +155,7 @@ export class S3ZipReader extends yauzl.RandomAccessReader {
       out.end();
       return out;
     }
-    getObjectStream(this.s3, this.ref, { start, end }).then(
+    getObjectStream(this.s3, this.object, { start, end }).then(
       (body) => {
         body.on('error', (error) => out.destroy(error));
         body.pipe(out);
