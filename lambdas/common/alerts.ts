@@ -365,8 +365,7 @@ function failure(input: FailureAlertInput): Alert {
   const problemFiles = files.filter((f) => f.status === 'quarantined' || f.status === 'failed');
   const lines = [
     `The ingestion pipeline for dataset ${input.dataset} stopped at stage ${input.stage}.`,
-    'Files of this batch that had not reached curated yet will be picked up again by the next batch of the ' +
-      'same dataset once the cause is fixed; nothing was deleted.',
+    'Landing files are never modified or deleted by the pipeline; files that could not be processed are listed below.',
     '',
     `Error: ${input.error.Error}`,
     `Cause: ${cause.text}`,

@@ -8,7 +8,22 @@ export interface ReconcileDeps {
   readonly env: Pick<PipelineEnv, 'controlBucket'> &
     Partial<Pick<PipelineEnv, 'glueDatabase' | 'pipelineName'>>;
   readonly now?: () => Date;
+  /** How long to wait for a run report a marker names but that is not there yet. @default REPORT_WAIT */
+  readonly reportWait?: ReportWait;
+  readonly sleep?: (ms: number) => Promise<void>;
 }
+
+/**
+ * The ETL writes its processed markers before its run report, so a run of another execution
+ * that is finishing can have markers without a report for a few seconds. Missing reports are
+ * read up to `attempts` times, `delayMs` apart, before the check fails.
+ */
+export interface ReportWait {
+  readonly attempts: number;
+  readonly delayMs: number;
+}
+
+export const REPORT_WAIT: ReportWait = { attempts: 4, delayMs: 5000 };
 
 /** Schema drift also reads the Glue Data Catalog. */
 export interface SchemaDriftDeps {

@@ -6,6 +6,7 @@ import { type Env, type PipelineEnv, readPipelineEnv } from '../common/env';
 import { createLogger } from '../common/logger';
 import { InvalidEventError } from '../normalize/errors';
 import { type ReconcileOutput, reconcileBatch } from './core';
+import type { ReportWait } from './deps';
 import { UnknownDatasetError } from './errors';
 import { batchProgress, type Progress } from './progress';
 import { detectSchemaDrift, type SchemaDriftOutput } from './schema-drift';
@@ -90,12 +91,21 @@ export function parseReconcileEvent(event: unknown): ReconcileEvent {
   }
 }
 
-export function makeReconcileHandler(env: PipelineEnv, clients: Pick<AwsClients, 's3' | 'glue'>) {
+export interface ReconcileHandlerOptions {
+  /** Wait for run reports that markers name but that are not written yet. @default REPORT_WAIT */
+  readonly reportWait?: ReportWait;
+}
+
+export function makeReconcileHandler(
+  env: PipelineEnv,
+  clients: Pick<AwsClients, 's3' | 'glue'>,
+  options: ReconcileHandlerOptions = {},
+) {
   return async (event: unknown, _context?: Context): Promise<ReconcileResponse> => {
     const input = parseReconcileEvent(event);
     const dataset = datasetByName(input.dataset);
     if (!dataset) throw new UnknownDatasetError(`dataset "${input.dataset}" is not configured`);
-    const deps = { s3: clients.s3, glue: clients.glue, env };
+    const deps = { s3: clients.s3, glue: clients.glue, env, reportWait: options.reportWait };
     switch (input.action) {
       case 'progress': {
         const progress = await batchProgress(deps, dataset, input.files, input.previous);

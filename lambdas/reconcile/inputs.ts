@@ -4,7 +4,7 @@ import { aggregatesKey, etlRunReportKey, processedMarkerKey } from '../../lib/co
 import type { NormalizerManifest } from '../../lib/contracts/manifest';
 import type { EtlRunReport, PartitionAggregates, ProcessedMarker } from '../../lib/contracts/run-report';
 import { getJson, mapLimit } from '../common/s3';
-import type { ReconcileDeps } from './deps';
+import { REPORT_WAIT, type ReconcileDeps } from './deps';
 import { ManifestMissingError } from './errors';
 
 const CONCURRENCY = 16;
@@ -39,17 +39,29 @@ export async function loadMarkers(
   return new Map(unique.map((key, i) => [key, markers[i]]));
 }
 
-/** Run reports by run id; `undefined` when the report named by a marker does not exist. */
+/**
+ * Run reports by run id; `undefined` when the report named by a marker does not exist, after
+ * waiting `deps.reportWait` for a run that may still be writing it.
+ */
 export async function loadRunReports(
   deps: ReconcileDeps,
   dataset: string,
   runIds: readonly string[],
 ): Promise<Map<string, EtlRunReport | undefined>> {
-  const unique = [...new Set(runIds)];
-  const reports = await mapLimit(unique, CONCURRENCY, (runId) =>
-    getJson<EtlRunReport>(deps.s3, deps.env.controlBucket, etlRunReportKey(dataset, runId)),
-  );
-  return new Map(unique.map((runId, i) => [runId, reports[i]]));
+  const reports = new Map<string, EtlRunReport | undefined>();
+  let missing = [...new Set(runIds)];
+  const wait = deps.reportWait ?? REPORT_WAIT;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  for (let attempt = 0; missing.length > 0; attempt++) {
+    if (attempt > 0) await sleep(wait.delayMs);
+    const found = await mapLimit(missing, CONCURRENCY, (runId) =>
+      getJson<EtlRunReport>(deps.s3, deps.env.controlBucket, etlRunReportKey(dataset, runId)),
+    );
+    missing.forEach((runId, i) => reports.set(runId, found[i]));
+    missing = missing.filter((_, i) => found[i] === undefined);
+    if (attempt + 1 >= wait.attempts) break;
+  }
+  return reports;
 }
 
 /** Partition aggregates by partition value; `undefined` when the ETL wrote none for it. */

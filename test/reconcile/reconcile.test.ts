@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JSON_MARKER, parseAlertData } from '../../lambdas/common/alerts';
 import type { PipelineEnv } from '../../lambdas/common/env';
+import { putJson } from '../../lambdas/common/s3';
 import type { ReconcileOutput } from '../../lambdas/reconcile/core';
 import { makeReconcileHandler } from '../../lambdas/reconcile/handler';
 import type { FileOutcome } from '../../lib/contracts/batch';
+import { etlRunReportKey } from '../../lib/contracts/layout';
 import type { ReconciliationCheck, ReconciliationResult } from '../../lib/contracts/reconciliation';
 import {
   EXECUTION,
@@ -30,8 +32,11 @@ afterAll(async () => {
   await aws?.emulator.stop();
 });
 
+/** Missing run reports are read again twice, 50 ms apart (15 s in production). */
+const QUICK = { reportWait: { attempts: 3, delayMs: 50 } };
+
 async function reconcile(env: PipelineEnv, files: readonly FileOutcome[], executionId = EXECUTION) {
-  const handler = makeReconcileHandler(env, { s3: aws.s3, glue: aws.glue });
+  const handler = makeReconcileHandler(env, { s3: aws.s3, glue: aws.glue }, QUICK);
   const output = (await handler({
     action: 'reconcile',
     dataset: 'workforce_capacity',
@@ -258,6 +263,34 @@ describe('source -> curated control totals', () => {
     expect(report.detail).toMatch(/jr_unreported .* run report does not exist/);
   });
 
+  it('waits for a run report that a finishing run writes after its markers', async () => {
+    const env = await aws.newEnv();
+    const file = sourceFile('workforce_capacity/plans/late-report.csv', q1Plan());
+    await writeManifests(aws.s3, env.controlBucket, [file]);
+    await balanced(env, [file]);
+    const { report } = await writeEtlRun(aws.s3, env.controlBucket, 'jr_late', [{ file }], {
+      writeReport: false,
+    });
+    const handler = makeReconcileHandler(
+      env,
+      { s3: aws.s3, glue: aws.glue },
+      { reportWait: { attempts: 20, delayMs: 100 } },
+    );
+    const late = new Promise((resolve) => setTimeout(resolve, 300)).then(() =>
+      putJson(aws.s3, env.controlBucket, etlRunReportKey('workforce_capacity', 'jr_late'), report),
+    );
+
+    const output = (await handler({
+      action: 'reconcile',
+      dataset: 'workforce_capacity',
+      executionId: EXECUTION,
+      files: [file.outcome],
+    })) as ReconcileOutput;
+    await late;
+
+    expect(output.status).toBe('pass');
+  });
+
   it('fails when the run report disagrees with the processed markers', async () => {
     const env = await aws.newEnv();
     const file = sourceFile('workforce_capacity/plans/report-mismatch.csv', q1Plan());
@@ -306,7 +339,7 @@ describe('source -> curated control totals', () => {
     await writeEtlRun(aws.s3, env.controlBucket, 'jr_tolerance', [
       { file, curated: new Map([['2025-Q1', curated]]) },
     ]);
-    const handler = makeReconcileHandler(env, { s3: aws.s3, glue: aws.glue });
+    const handler = makeReconcileHandler(env, { s3: aws.s3, glue: aws.glue }, QUICK);
 
     // workforce_capacity declares no tolerances: a difference of 1e-7 is a discrepancy.
     const output = (await handler({
