@@ -22,6 +22,7 @@ export type EventLog = Awaited<ReturnType<ReturnType<StateMachine['run']>['event
   readonly type: string;
   readonly state?: { readonly name: string; readonly input?: unknown; readonly output?: unknown };
   readonly index?: number;
+  readonly output?: unknown;
   readonly Error?: string;
   readonly Cause?: unknown;
 };

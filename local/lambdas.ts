@@ -1,0 +1,80 @@
+import { createClients } from '../lambdas/common/aws';
+import { type Env, readPipelineEnv } from '../lambdas/common/env';
+import type { CfnTemplate, IntrinsicResolver } from './cfn';
+import { resolveIntrinsics, resourcesOfType } from './cfn';
+
+/** Handler name (the function's PIPELINE_HANDLER) -> the environment the stack gives it. */
+export function functionEnvironments(
+  template: CfnTemplate,
+  resolver: IntrinsicResolver,
+): Map<string, Record<string, string>> {
+  const environments = new Map<string, Record<string, string>>();
+  for (const [, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+    const variables = resolveIntrinsics(
+      (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {},
+      resolver,
+    ) as Record<string, string>;
+    if (variables.PIPELINE_HANDLER) environments.set(variables.PIPELINE_HANDLER, variables);
+  }
+  return environments;
+}
+
+type Invoke = (event: unknown) => Promise<unknown>;
+
+/**
+ * The real handlers, called in process the way Lambda calls them: each built once from its
+ * function's environment in the synthesized template (resolved to local names) plus the
+ * emulator's endpoint and credentials.
+ */
+export async function localLambdas(
+  template: CfnTemplate,
+  resolver: IntrinsicResolver,
+  emulatorEnv: Readonly<Record<string, string>>,
+): Promise<(handler: string, event: unknown) => Promise<unknown>> {
+  const environments = functionEnvironments(template, resolver);
+  const invokers = new Map<string, Invoke>();
+  const envOf = (handler: string): Env => {
+    const variables = environments.get(handler);
+    if (!variables) throw new Error(`the template has no function running handler "${handler}"`);
+    return { ...variables, ...emulatorEnv };
+  };
+  const build = async (handler: string): Promise<Invoke> => {
+    const env = envOf(handler);
+    switch (handler) {
+      case 'normalize': {
+        const { makeNormalizeHandler } = await import('../lambdas/normalize/handler');
+        const pipelineEnv = readPipelineEnv(env);
+        return makeNormalizeHandler(pipelineEnv, createClients(pipelineEnv));
+      }
+      case 'quarantine': {
+        const { makeQuarantineHandler } = await import('../lambdas/quarantine/handler');
+        const pipelineEnv = readPipelineEnv(env);
+        return makeQuarantineHandler(pipelineEnv, createClients(pipelineEnv));
+      }
+      case 'reconcile': {
+        const { makeReconcileHandler } = await import('../lambdas/reconcile/handler');
+        const pipelineEnv = readPipelineEnv(env);
+        return makeReconcileHandler(pipelineEnv, createClients(pipelineEnv));
+      }
+      case 'notify': {
+        const { formatNotifyAlert, parseNotifyEvent } = await import('../lambdas/notify/handler');
+        const pipelineEnv = readPipelineEnv(env);
+        return async (event) =>
+          formatNotifyAlert(parseNotifyEvent(event), {
+            region: pipelineEnv.region,
+            quarantineBucket: pipelineEnv.quarantineBucket,
+          });
+      }
+      default:
+        throw new Error(`no local handler module for "${handler}"`);
+    }
+  };
+  return async (handler, event) => {
+    let invoke = invokers.get(handler);
+    if (!invoke) {
+      invoke = await build(handler);
+      invokers.set(handler, invoke);
+    }
+    return invoke(event);
+  };
+}

@@ -1,0 +1,499 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { GlueClient } from '@aws-sdk/client-glue';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { getJson } from '../lambdas/common/s3';
+import { createApp } from '../lib/app';
+import { loadDatasets } from '../lib/config';
+import type { ResolvedDataset } from '../lib/config/types';
+import type { FileOutcome } from '../lib/contracts/batch';
+import type { ReconciliationResult } from '../lib/contracts/reconciliation';
+import type { CfnTemplate } from './cfn';
+import { LocalCloud, listFiles, REGION } from './cloud';
+import { LocalCrawler } from './crawler';
+import { type Emulator, REPO_ROOT, startEmulator, VENV_BIN } from './emulator';
+import { LocalGlueJobs } from './glue-job';
+import { type DroppedObject, LocalIntake } from './intake';
+import { localLambdas } from './lambdas';
+import { type EventLog, type ExecutionResult, executeStateMachine, loadStateMachine } from './state-machine';
+
+export const DEFAULT_STATE_DIR = '.pipeline-local';
+const PIPELINE = 'ingestion';
+
+export type ReportFileStatus = 'processed' | 'quarantined' | 'duplicate' | 'failed';
+
+/** The JSON report of `pipeline run --report FILE` (a fixed contract: scripts read it). */
+export interface RunReport {
+  readonly files: {
+    readonly source: string;
+    readonly dataset: string;
+    readonly status: ReportFileStatus;
+    readonly rows: number | null;
+    readonly rejectedRows: number | null;
+    readonly template: string | null;
+    readonly key: string;
+    readonly reason?: string;
+  }[];
+  readonly reconciliation: {
+    readonly dataset: string;
+    readonly check: string;
+    readonly status: 'pass' | 'fail' | 'pending';
+    readonly expected: string | null;
+    readonly actual: string | null;
+    readonly delta?: string | null;
+    readonly detail?: string;
+  }[];
+  readonly alerts: {
+    readonly kind: string;
+    readonly severity: string;
+    readonly subject: string;
+    readonly message: string;
+  }[];
+  readonly tables: {
+    readonly database: string;
+    readonly table: string;
+    readonly columns: string[];
+    readonly rows: number;
+  }[];
+  readonly executions: {
+    readonly name: string;
+    readonly dataset: string;
+    readonly files: number;
+    readonly status: 'SUCCEEDED' | 'FAILED';
+    readonly error?: string;
+    readonly cause?: string;
+    readonly etlRuns: number;
+  }[];
+}
+
+export interface RunOptions {
+  /** State folder; runs accumulate in it like a deployed pipeline. @default .pipeline-local */
+  readonly stateDir?: string;
+  /** Dataset of every input; inferred from each path when unset. */
+  readonly dataset?: string;
+  /** Replaces the Glue job's `--bounded_files` (files per ETL run). */
+  readonly boundedFiles?: number;
+  /** Progress lines (stage by stage); nothing is printed when unset. */
+  readonly onProgress?: (line: string) => void;
+}
+
+export class InputError extends Error {
+  override readonly name = 'InputError';
+}
+
+interface Input {
+  readonly file: string;
+  readonly dataset: ResolvedDataset;
+  readonly key: string;
+}
+
+/** Files to drop: each file, or every file below each folder; the dataset from the path or the option. */
+export function resolveInputs(paths: readonly string[], datasetName?: string): Input[] {
+  const datasets = loadDatasets();
+  const forced = datasetName ? datasets.find((d) => d.name === datasetName) : undefined;
+  if (datasetName && !forced) {
+    throw new InputError(
+      `unknown dataset "${datasetName}" (configured: ${datasets.map((d) => d.name).join(', ')})`,
+    );
+  }
+  if (paths.length === 0) throw new InputError('give at least one file or folder to run');
+  const inputs: Input[] = [];
+  for (const given of paths) {
+    const absolute = path.resolve(given);
+    if (!existsSync(absolute)) throw new InputError(`${given} does not exist`);
+    const isFolder = statSync(absolute).isDirectory();
+    const files = isFolder ? listFiles(absolute).sort() : [absolute];
+    if (files.length === 0) throw new InputError(`${given} holds no files`);
+    for (const file of files) {
+      const segments = file.split(path.sep);
+      const index = segments.findLastIndex(
+        (s, i) => i < segments.length - 1 && datasets.some((d) => d.name === s),
+      );
+      const dataset = forced ?? (index >= 0 ? datasets.find((d) => d.name === segments[index]) : undefined);
+      if (!dataset) {
+        throw new InputError(
+          `cannot tell the dataset of ${path.relative(process.cwd(), file)}: put it in a folder named after a dataset (${datasets
+            .map((d) => d.name)
+            .join(', ')}) or pass --dataset`,
+        );
+      }
+      const base =
+        !forced && index >= 0
+          ? segments.slice(0, index + 1).join(path.sep)
+          : isFolder
+            ? absolute
+            : path.dirname(absolute);
+      const relative = path.relative(base, file).split(path.sep).join('/');
+      inputs.push({ file, dataset, key: `${dataset.landingPrefix}${relative}` });
+    }
+  }
+  return inputs;
+}
+
+function synthesizedTemplate(): CfnTemplate {
+  const { app, stack } = createApp({ context: { 'aws:cdk:bundling-stacks': [] }, nag: false });
+  return app.synth().getStackByName(stack.stackName).template as CfnTemplate;
+}
+
+const STATUS: Record<FileOutcome['status'], ReportFileStatus> = {
+  normalized: 'processed',
+  duplicate: 'duplicate',
+  quarantined: 'quarantined',
+  failed: 'failed',
+};
+
+/**
+ * Runs the whole pipeline locally on the given files: the synthesized stack's resources in the
+ * AWS API emulator, the intake (rules, queues, Pipe batching), the synthesized state machine
+ * with the real handlers, the local crawler, the real Glue script on local Spark, real SNS
+ * alerts. Returns the report and whether every execution succeeded.
+ */
+export async function runPipeline(
+  paths: readonly string[],
+  options: RunOptions = {},
+): Promise<{ report: RunReport; ok: boolean }> {
+  const stateDir = path.resolve(options.stateDir ?? DEFAULT_STATE_DIR);
+  const progress = options.onProgress ?? (() => undefined);
+  const inputs = resolveInputs(paths, options.dataset);
+  mkdirSync(stateDir, { recursive: true });
+
+  progress(`synthesizing the CDK app`);
+  const template = synthesizedTemplate();
+  progress('starting the local AWS emulator');
+  const emulator = await startEmulator({ region: REGION });
+  try {
+    return await runWithEmulator(template, emulator, inputs, stateDir, options, progress);
+  } finally {
+    await emulator.stop();
+  }
+}
+
+async function runWithEmulator(
+  template: CfnTemplate,
+  emulator: Emulator,
+  inputs: readonly Input[],
+  stateDir: string,
+  options: RunOptions,
+  progress: (line: string) => void,
+): Promise<{ report: RunReport; ok: boolean }> {
+  // The handlers run in this process and resolve credentials as on Lambda: from the environment.
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: emulator.env.AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: emulator.env.AWS_SECRET_ACCESS_KEY,
+    AWS_REGION: REGION,
+  });
+  delete process.env.AWS_SESSION_TOKEN;
+  delete process.env.AWS_PROFILE;
+  const config = {
+    region: REGION,
+    endpoint: emulator.endpoint,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  };
+  const clients = {
+    s3: new S3Client({ ...config, forcePathStyle: true }),
+    glue: new GlueClient(config),
+    sns: new SNSClient(config),
+    sqs: new SQSClient(config),
+  };
+  const cloud = new LocalCloud(template, clients, PIPELINE);
+  await cloud.provision();
+  await cloud.restore(stateDir);
+
+  const machine = loadStateMachine(template, cloud.resolver);
+  const invoke = await localLambdas(template, cloud.resolver, {
+    ...emulator.env,
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
+  });
+  const crawler = new LocalCrawler(template, cloud.resolver, clients, stateDir);
+  const jobs = new LocalGlueJobs(template, cloud.resolver, {
+    env: { ...emulator.env, AWSGLUE_LOCAL_TMPDIR: path.join(stateDir, 'tmp') },
+    bookmarks: path.join(stateDir, 'glue-bookmarks'),
+    logDir: path.join(stateDir, 'logs'),
+    argumentOverrides: options.boundedFiles ? { '--bounded_files': String(options.boundedFiles) } : undefined,
+  });
+  const intake = new LocalIntake(template, cloud.resolver, clients.sqs, (arn) => {
+    const id = Object.keys(template.Resources).find((rid) => cloud.resolver.getAtt(rid, 'Arn') === arn);
+    const url = id ? cloud.queueUrls.get(id) : undefined;
+    if (!url) throw new Error(`no local queue for ${arn}`);
+    return url;
+  });
+
+  // Drop the files into the landing bucket; S3 events go to the rules.
+  const landing = cloud.bucket('Landing');
+  const sources = new Map<string, string>();
+  const dropped: DroppedObject[] = [];
+  for (const input of inputs) {
+    const body = readFileSync(input.file);
+    const put = await clients.s3.send(new PutObjectCommand({ Bucket: landing, Key: input.key, Body: body }));
+    sources.set(input.key, path.relative(process.cwd(), input.file) || input.file);
+    dropped.push({
+      bucket: landing,
+      key: input.key,
+      versionId: put.VersionId ?? null,
+      size: body.length,
+      etag: put.ETag ?? '',
+    });
+  }
+  progress(`dropped ${dropped.length} file(s) into s3://${landing}/`);
+  const unmatched = await intake.publish(dropped);
+  if (unmatched.length > 0)
+    throw new InputError(`no intake rule matches ${unmatched.map((o) => o.key).join(', ')}`);
+
+  const executions: { result: ExecutionResult; dataset: string; files: number; etlRuns: number }[] = [];
+  let counter = 0;
+  const batches = await intake.drain(async (batchInput) => {
+    counter += 1;
+    const dataset = String((batchInput[0] as { dataset?: string })?.dataset ?? 'unknown');
+    const name = `local-${new Date()
+      .toISOString()
+      .replace(/[-:.TZ]/g, '')
+      .slice(0, 14)}-${counter}`;
+    progress(`[${dataset}] execution ${name}: ${batchInput.length} file(s)`);
+    const runsBefore = jobs.runs.length;
+    const result = await executeStateMachine(
+      machine,
+      batchInput,
+      {
+        invokeLambda: invoke,
+        startCrawler: (input) => crawler.start(input.Name),
+        getCrawler: (input) => crawler.get(input.Name),
+        runJob: async (input) => {
+          const run = await jobs.run(input);
+          const { output: _output, Arguments: _args, ...view } = run;
+          return view;
+        },
+        publish: async (input) => {
+          const response = await clients.sns.send(
+            new PublishCommand({
+              TopicArn: input.TopicArn,
+              Message: input.Message,
+              Subject: input.Subject,
+              MessageAttributes: input.MessageAttributes,
+            }),
+          );
+          return { MessageId: response.MessageId ?? '' };
+        },
+      },
+      {
+        executionName: name,
+        waitMs: 250,
+        retryMs: 250,
+        onEvent: (event) => describeEvent(dataset, event, progress),
+      },
+    );
+    progress(
+      `[${dataset}] execution ${result.status === 'SUCCEEDED' ? 'succeeded' : `FAILED: ${result.error}: ${truncate(result.cause ?? '', 300)}`}`,
+    );
+    executions.push({ result, dataset, files: batchInput.length, etlRuns: jobs.runs.length - runsBefore });
+  });
+  progress(`${batches} batch(es) executed`);
+  await crawler.idle();
+
+  const alerts = (await cloud.drainAlerts()).map((a) => ({
+    kind: a.attributes.kind ?? 'unknown',
+    severity: a.attributes.severity ?? 'unknown',
+    subject: a.subject,
+    message: a.message,
+  }));
+  const files: RunReport['files'] = [];
+  const reconciliation: RunReport['reconciliation'] = [];
+  for (const { result, dataset } of executions) {
+    const outcomes = fileOutcomes(result);
+    for (const outcome of outcomes) {
+      const status =
+        result.status === 'FAILED' && outcome.status === 'normalized' ? 'failed' : STATUS[outcome.status];
+      files.push({
+        source: sources.get(outcome.key) ?? outcome.key,
+        dataset: outcome.dataset ?? dataset,
+        status,
+        rows: outcome.rows ?? null,
+        rejectedRows: outcome.rejectedRows ?? null,
+        template: outcome.template ?? null,
+        key: outcome.key,
+        ...(outcome.reason ? { reason: outcome.reason } : {}),
+      });
+    }
+    const resultKey = (result.output as { reconciliation?: { resultKey?: string } } | undefined)
+      ?.reconciliation?.resultKey;
+    if (resultKey) {
+      const document = await getJson<ReconciliationResult>(clients.s3, cloud.bucket('Control'), resultKey);
+      for (const check of document?.checks ?? []) {
+        const subject =
+          check.source?.key ??
+          Object.entries(check.scope ?? {})
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ');
+        reconciliation.push({
+          dataset: document!.dataset,
+          check: subject ? `${check.check} [${subject}]` : check.check,
+          status: check.status,
+          expected: check.expected,
+          actual: check.actual,
+          delta: check.delta,
+          detail: check.detail,
+        });
+      }
+    }
+  }
+
+  progress('saving the local state');
+  await cloud.save(stateDir);
+  const tables = await listTables(stateDir);
+  const report: RunReport = {
+    files,
+    reconciliation,
+    alerts,
+    tables,
+    executions: executions.map(({ result, dataset, files: count, etlRuns }) => ({
+      name: result.executionArn.split(':').pop()!,
+      dataset,
+      files: count,
+      status: result.status,
+      ...(result.error ? { error: result.error } : {}),
+      ...(result.cause ? { cause: truncate(result.cause, 2000) } : {}),
+      etlRuns,
+    })),
+  };
+  return { report, ok: executions.every((e) => e.result.status === 'SUCCEEDED') };
+}
+
+/** The batch's file outcomes: the final state's `files`, or the Map's output when it failed later. */
+function fileOutcomes(result: ExecutionResult): FileOutcome[] {
+  const isOutcomes = (value: unknown): value is FileOutcome[] =>
+    Array.isArray(value) && value.every((f) => f && typeof f === 'object' && 'status' in f && 'key' in f);
+  const final = (result.output as { files?: unknown } | undefined)?.files;
+  if (isOutcomes(final)) return final;
+  for (const event of [...result.events].reverse()) {
+    const files = (event.state?.output as { files?: unknown } | undefined)?.files;
+    if (event.type === 'StateExited' && event.index === undefined && isOutcomes(files)) return files;
+  }
+  return [];
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}...` : text;
+}
+
+/** One readable line per stage of interest. */
+function describeEvent(dataset: string, event: EventLog, progress: (line: string) => void): void {
+  const name = event.state?.name ?? '';
+  const stage = name.startsWith(`${dataset}.`) ? name.slice(dataset.length + 1) : name;
+  const output = event.state?.output as Record<string, unknown> | undefined;
+  if (event.type === 'MapIterationSucceeded') {
+    const o = event.output as Partial<FileOutcome> | undefined;
+    const detail =
+      o?.status === 'normalized'
+        ? `${o.rows} rows, ${o.rejectedRows} rejected, template ${o.template ?? 'unknown'}`
+        : (o?.reason ?? o?.duplicateOf ?? '');
+    progress(`[${dataset}]   ${o?.status ?? '?'}: ${o?.key ?? ''}${detail ? ` (${detail})` : ''}`);
+    return;
+  }
+  if (event.index !== undefined) return;
+  if (event.type === 'StateEntered') {
+    const input = event.state?.input as Record<string, unknown> | undefined;
+    if (stage === 'NormalizeFiles')
+      progress(`[${dataset}] normalizing ${(input?.files as unknown[] | undefined)?.length ?? 0} file(s)`);
+    if (stage === 'StartCrawler') progress(`[${dataset}] crawling the normalized zone`);
+    if (stage === 'RunEtl') {
+      const p = input?.progress as { remainingObjects?: number; pushDownPredicate?: string } | undefined;
+      progress(
+        `[${dataset}] ETL run: ${p?.remainingObjects} normalized object(s) left, predicate ${p?.pushDownPredicate}`,
+      );
+    }
+    if (name === 'Reconcile') progress(`[${dataset}] reconciling control totals`);
+  }
+  if (event.type === 'StateExited') {
+    if (stage === 'CrawlerFinished?') return;
+    if (stage === 'DetectSchemaDrift') {
+      const drift = output?.drift as { changed?: boolean } | undefined;
+      progress(
+        `[${dataset}] crawl done; schema ${drift?.changed ? 'CHANGED (notice published)' : 'unchanged'}`,
+      );
+    }
+    const etl = output?.etl as { id?: string; state?: string } | undefined;
+    if (stage === 'RunEtl' && etl) progress(`[${dataset}] ETL run ${etl.id} ${etl.state}`);
+    if (name === 'Reconcile') {
+      const r = output?.reconciliation as
+        | { status?: string; failedChecks?: number; pendingChecks?: number }
+        | undefined;
+      progress(
+        `[${dataset}] reconciliation ${r?.status}: ${r?.failedChecks} failed, ${r?.pendingChecks} pending`,
+      );
+    }
+  }
+  if (event.type === 'StateFailed' || event.type === 'StateCaught') {
+    progress(`[${dataset}] ${name}: ${event.Error ?? 'error'}`);
+  }
+}
+
+async function runQueryEngine(request: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const python = path.join(VENV_BIN, 'python');
+  if (!existsSync(python))
+    throw new InputError('the Python virtualenv is missing: run "npm run setup" first');
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, [path.join(REPO_ROOT, 'local', 'query.py')], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('exit', () => {
+      try {
+        resolve(JSON.parse(stdout) as Record<string, unknown>);
+      } catch {
+        reject(new Error(`query engine failed: ${stderr.trim() || stdout.trim()}`));
+      }
+    });
+    child.stdin.end(JSON.stringify(request));
+  });
+}
+
+function savedBucketFolders(stateDir: string): Record<string, string> {
+  const file = path.join(stateDir, 'buckets.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf-8')) as Record<string, string>) : {};
+}
+
+async function listTables(stateDir: string): Promise<RunReport['tables']> {
+  const response = await runQueryEngine({
+    state: stateDir,
+    tables: true,
+    buckets: savedBucketFolders(stateDir),
+  });
+  return (response.tables as RunReport['tables']) ?? [];
+}
+
+export class QueryError extends Error {
+  override readonly name = 'QueryError';
+}
+
+/** SQL over the curated tables of the state folder (catalog names), via the local query engine. */
+export async function queryPipeline(
+  sql: string,
+  options: { stateDir?: string } = {},
+): Promise<{ columns: string[]; rows: unknown[][] }> {
+  const stateDir = path.resolve(options.stateDir ?? DEFAULT_STATE_DIR);
+  if (!existsSync(path.join(stateDir, 'catalog.json'))) {
+    throw new QueryError(
+      `no local pipeline state in ${stateDir}: run "npm run pipeline -- run <files>" first`,
+    );
+  }
+  const response = await runQueryEngine({ state: stateDir, sql, buckets: savedBucketFolders(stateDir) });
+  if (typeof response.error === 'string') throw new QueryError(response.error);
+  return response as unknown as { columns: string[]; rows: unknown[][] };
+}
+
+/** Removes the state folder: the next run starts from an empty pipeline. */
+export function resetPipeline(options: { stateDir?: string } = {}): string {
+  const stateDir = path.resolve(options.stateDir ?? DEFAULT_STATE_DIR);
+  rmSync(stateDir, { recursive: true, force: true });
+  return stateDir;
+}

@@ -1,0 +1,80 @@
+import type { RunReport } from './pipeline';
+
+export function timestamp(): string {
+  return new Date().toISOString().slice(11, 19);
+}
+
+/** A plain-text table (column widths fitted to the values, long values cut). */
+export function formatTable(
+  columns: readonly string[],
+  rows: readonly (readonly unknown[])[],
+  maxWidth = 48,
+): string {
+  const text = (value: unknown) => {
+    const s =
+      value === null || value === undefined
+        ? 'NULL'
+        : typeof value === 'object'
+          ? JSON.stringify(value)
+          : String(value);
+    return s.length > maxWidth ? `${s.slice(0, maxWidth - 1)}…` : s;
+  };
+  const cells = rows.map((row) => row.map(text));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]?.length ?? 0)));
+  const line = (values: readonly string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return `${[line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n')}\n(${rows.length} row${rows.length === 1 ? '' : 's'})\n`;
+}
+
+/** The readable summary `pipeline run` prints: files, reconciliation, alerts, tables. */
+export function formatRunSummary(report: RunReport): string {
+  const out: string[] = [];
+  const failed = report.executions.filter((e) => e.status === 'FAILED');
+  out.push(
+    `\n== Run: ${report.executions.length} execution(s), ${report.executions.reduce((n, e) => n + e.etlRuns, 0)} ETL run(s), ${
+      failed.length === 0 ? 'all succeeded' : `${failed.length} FAILED`
+    }`,
+  );
+  for (const e of failed) out.push(`   ${e.name} (${e.dataset}): ${e.error}: ${e.cause ?? ''}`.slice(0, 400));
+  out.push(`\n== Files (${report.files.length})`);
+  out.push(
+    formatTable(
+      ['status', 'dataset', 'source', 'template', 'rows', 'rejected'],
+      report.files.map((f) => [
+        f.status,
+        f.dataset,
+        f.source,
+        f.template ?? '-',
+        f.rows ?? '-',
+        f.rejectedRows ?? '-',
+      ]),
+      70,
+    ),
+  );
+  const checks = report.reconciliation;
+  const count = (status: string) => checks.filter((c) => c.status === status).length;
+  out.push(`== Reconciliation: ${count('pass')} pass, ${count('fail')} fail, ${count('pending')} pending`);
+  const notable = checks.filter((c) => c.status !== 'pass');
+  if (notable.length > 0) {
+    out.push(
+      formatTable(
+        ['status', 'dataset', 'check', 'expected', 'actual'],
+        notable.map((c) => [c.status, c.dataset, c.check, c.expected, c.actual]),
+        80,
+      ),
+    );
+  }
+  out.push(`\n== Alerts published (${report.alerts.length})`);
+  for (const alert of report.alerts) out.push(`   [${alert.severity}] ${alert.kind}: ${alert.subject}`);
+  out.push(`\n== Curated tables`);
+  out.push(
+    formatTable(
+      ['table', 'rows', 'columns'],
+      report.tables.map((t) => [`${t.database}.${t.table}`, t.rows, t.columns.length]),
+    ),
+  );
+  return `${out.join('\n')}\n`;
+}
