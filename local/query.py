@@ -49,11 +49,15 @@ def curated_tables(catalog: dict) -> list[dict]:
         table = entry["versions"][-1]
         if table["Name"].startswith(NORMALIZED_PREFIX):
             continue
-        tables.append({"database": entry["database"], "table": table, "partitions": entry.get("partitions", [])})
+        tables.append(
+            {"database": entry["database"], "table": table, "partitions": entry.get("partitions", [])}
+        )
     return tables
 
 
-def register(con: duckdb.DuckDBPyConnection, state: str, catalog: dict, bucket_dirs: dict[str, str]) -> list[dict]:
+def register(
+    con: duckdb.DuckDBPyConnection, state: str, catalog: dict, bucket_dirs: dict[str, str]
+) -> list[dict]:
     registered = []
     for item in curated_tables(catalog):
         table = item["table"]
@@ -62,12 +66,17 @@ def register(con: duckdb.DuckDBPyConnection, state: str, catalog: dict, bucket_d
         columns = [c["Name"] for c in table.get("StorageDescriptor", {}).get("Columns", [])]
         selects = []
         for partition in item["partitions"]:
-            folder = _local_path(state, partition.get("StorageDescriptor", {}).get("Location", ""), bucket_dirs)
-            files = sorted(glob.glob(os.path.join(folder, "**", "*.parquet"), recursive=True)) if folder else []
+            folder = _local_path(
+                state, partition.get("StorageDescriptor", {}).get("Location", ""), bucket_dirs
+            )
+            files = (
+                sorted(glob.glob(os.path.join(folder, "**", "*.parquet"), recursive=True)) if folder else []
+            )
             if not files:
                 continue
             values = ", ".join(
-                f"{_literal(v)} AS {_quote(k)}" for k, v in zip(keys, partition.get("Values", []), strict=False)
+                f"{_literal(v)} AS {_quote(k)}"
+                for k, v in zip(keys, partition.get("Values", []), strict=False)
             )
             file_list = "[" + ", ".join(_literal(f) for f in files) + "]"
             selects.append(f"SELECT *, {values} FROM read_parquet({file_list}, union_by_name = true)")
@@ -77,11 +86,17 @@ def register(con: duckdb.DuckDBPyConnection, state: str, catalog: dict, bucket_d
             projection = ", ".join(_quote(c) for c in wanted) if wanted else "*"
             sql = f"SELECT {projection} FROM ({body})"
         else:
-            sql = "SELECT " + ", ".join(f"CAST(NULL AS VARCHAR) AS {_quote(c)}" for c in columns + keys) + " WHERE false"
+            sql = (
+                "SELECT "
+                + ", ".join(f"CAST(NULL AS VARCHAR) AS {_quote(c)}" for c in columns + keys)
+                + " WHERE false"
+            )
         database = item["database"]
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(database)}")
         con.execute(f"CREATE OR REPLACE VIEW {_quote(database)}.{_quote(name)} AS {sql}")
-        con.execute(f"CREATE OR REPLACE VIEW {_quote(name)} AS SELECT * FROM {_quote(database)}.{_quote(name)}")
+        con.execute(
+            f"CREATE OR REPLACE VIEW {_quote(name)} AS SELECT * FROM {_quote(database)}.{_quote(name)}"
+        )
         registered.append({"database": database, "table": name, "columns": columns + keys})
     return registered
 
