@@ -46,7 +46,22 @@ export function summarize(
     evaluatedAt: evaluatedAt.toISOString(),
     status: failed > 0 ? 'fail' : pending > 0 ? 'pending' : 'pass',
     summary: { checks: checks.length, passed: checks.length - failed - pending, failed, pending },
-    checks,
+    checks: checks.map(canonical),
+  };
+}
+
+/** One key order for every check, so the result document reads the same from check to check. */
+function canonical(c: ReconciliationCheck): ReconciliationCheck {
+  return {
+    check: c.check,
+    status: c.status,
+    ...(c.source ? { source: c.source } : {}),
+    ...(c.scope ? { scope: c.scope } : {}),
+    expected: c.expected,
+    actual: c.actual,
+    delta: c.delta,
+    tolerance: c.tolerance,
+    detail: c.detail,
   };
 }
 
