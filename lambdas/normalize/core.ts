@@ -50,7 +50,7 @@ export interface NormalizeDeps {
   readonly env: Pick<PipelineEnv, 'normalizedBucket' | 'quarantineBucket' | 'controlBucket'>;
   readonly datasets: readonly ResolvedDataset[];
   readonly now?: () => Date;
-  /** Output tuning (the benchmark compares settings). @default gzip level 6, 5 MiB parts */
+  /** Output tuning (the benchmark compares settings). @default gzip level 1, 5 MiB parts */
   readonly output?: Pick<LineWriterOptions, 'gzipLevel' | 'partSize' | 'queueSize'>;
 }
 
@@ -326,6 +326,8 @@ interface ColumnPlan {
   readonly output: boolean;
   readonly measure: boolean;
   readonly temporal: ColumnConfig | null;
+  /** Raw text -> normalized text of a temporal column (only successful conversions are cached). */
+  readonly temporalCache: Map<string, string> | null;
 }
 
 /** Everything about one table that the row loop needs. */
@@ -341,6 +343,11 @@ interface TablePlan {
 }
 
 const PLAIN_NUMBER = /^-?\d+(?:\.\d+)?$/;
+/** Characters JSON strings must escape; values without them are quoted as they are (fast path). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
+const jsonString = (value: string) => (NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`);
+/** Distinct date/time texts remembered per file (timestamps repeat across rows). */
+const TEMPORAL_CACHE_SIZE = 10_000;
 
 /** The state of normalizing one file: header resolution, per-partition writers and totals. */
 class FileRun {
@@ -530,12 +537,22 @@ class FileRun {
               if (PLAIN_NUMBER.test(text)) value = text;
               else value = parseMeasure(column.name, text)!.toString();
             } else if (column.temporal) {
-              value = normalizeTemporal(column.temporal, value.trim());
+              const cache = column.temporalCache!;
+              const cached = cache.get(value);
+              if (cached !== undefined) value = cached;
+              else {
+                const normalized = normalizeTemporal(column.temporal, value.trim());
+                if (cache.size < TEMPORAL_CACHE_SIZE) cache.set(value, normalized);
+                value = normalized;
+              }
             }
           }
           if (column.measure) measureValues.push(column.name, value);
           if (i === table.partitionIndex) partitionCell = value;
-          if (column.output) line += `${column.jsonKey}${value === null ? 'null' : JSON.stringify(value)},`;
+          if (column.output) {
+            // Measures and normalized dates are plain ASCII: no escaping needed.
+            line += `${column.jsonKey}${value === null ? 'null' : column.measure || column.temporal ? `"${value}"` : jsonString(value)},`;
+          }
         }
         const partition = partitionValue(
           this.dataset.partition.transform,
@@ -735,6 +752,7 @@ function planColumns(dataset: ResolvedDataset, columns: readonly string[]): Colu
       output: !(name === partitionColumn && name === sourceColumn),
       measure: measures.has(name),
       temporal: config && (config.type === 'date' || config.type === 'timestamp') ? config : null,
+      temporalCache: config && (config.type === 'date' || config.type === 'timestamp') ? new Map() : null,
     };
   });
 }

@@ -1,0 +1,271 @@
+/**
+ * Normalizer benchmark (`npm run bench:normalize`): generates inputs under bench/.work/,
+ * measures in one run our normalizer (bundled like the Lambda, one child process per input so
+ * peak RSS is per run), csv-parse parse-only (the JS ceiling) and pandas read_csv -> gzip
+ * JSON Lines (the peer), an XLSX of 100k rows, and Spark reading the normalized output as
+ * gzip JSON Lines vs Parquet. Writes bench/results/normalize.json and normalize.md.
+ * Not a test: run it once or twice on a quiet machine.
+ */
+import { execFileSync } from 'node:child_process';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parse } from 'csv-parse';
+import { build } from 'esbuild';
+import { makeXlsx, type XCell } from '../test/fixtures/normalize/xlsx-writer';
+
+const REPO = path.resolve(__dirname, '..');
+const WORK = path.join(REPO, 'bench', '.work');
+const INPUTS = path.join(WORK, 'inputs');
+const RESULTS = path.join(REPO, 'bench', 'results');
+const PYTHON = path.join(REPO, '.venv', 'bin', 'python');
+const MB = 1024 * 1024;
+const COMMAND = 'npm run bench:normalize';
+
+async function writeCsv(file: string, targetBytes: number): Promise<void> {
+  if (existsSync(file) && statSync(file).size >= targetBytes) return;
+  const sample = readFileSync(path.join(REPO, 'samples', 'cloud_billing', 'focus_sample.csv'), 'utf8');
+  const [header, ...rows] = sample.split('\n').filter((line) => line !== '');
+  const block = `${rows.join('\n')}\n`;
+  const out = createWriteStream(file);
+  out.write(`${header}\n`);
+  let written = header!.length + 1;
+  while (written < targetBytes) {
+    if (!out.write(block)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+    written += Buffer.byteLength(block);
+  }
+  await new Promise<void>((resolve) => out.end(resolve));
+}
+
+function writeXlsx(file: string, rows: number): void {
+  if (existsSync(file)) return;
+  const header: XCell[] = [
+    'Org Unit',
+    'Cost Center',
+    'Quarter',
+    'Job Family',
+    'Location',
+    'HC',
+    'FTE',
+    'Planned Hires',
+    'Attrition',
+    'Cost (USD)',
+  ];
+  const families = ['Engineering', 'Analyst', 'Support', 'Sales', 'Research'];
+  const data: XCell[][] = [header];
+  for (let i = 0; i < rows; i++) {
+    data.push([
+      `Org ${i % 40}`,
+      `CC-${100 + (i % 250)}`,
+      `${2024 + Math.floor((i % 8) / 4)}-Q${(i % 4) + 1}`,
+      families[i % families.length]!,
+      `Site ${i % 30}`,
+      (i % 50) + 1,
+      ((i % 50) + 1) * 0.75,
+      i % 7,
+      i % 3,
+      Math.round(((i % 50) + 1) * 95_000.37 * 100) / 100,
+    ]);
+  }
+  writeFileSync(file, makeXlsx([{ name: 'Plan', rows: data }]));
+}
+
+/** A fresh S3 stand-in root whose landing bucket is the inputs folder. */
+function freshRoot(name: string): string {
+  const root = path.join(WORK, 's3', name);
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  symlinkSync(INPUTS, path.join(root, 'landing'));
+  return root;
+}
+
+interface RunResult {
+  seconds: number;
+  mbPerSecond: number;
+  rows: number;
+  rowsPerSecond: number;
+  maxRssMb: number;
+}
+
+function ours(
+  runner: string,
+  name: string,
+  dataset: string,
+  key: string,
+  gzipLevel?: number,
+): RunResult & { root: string } {
+  const root = freshRoot(name);
+  const output = execFileSync(
+    process.execPath,
+    [runner, root, dataset, key, ...(gzipLevel ? [String(gzipLevel)] : [])],
+    { encoding: 'utf8', maxBuffer: 16 * MB, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return { ...(JSON.parse(output.trim().split('\n').at(-1)!) as RunResult), root };
+}
+
+async function csvParseOnly(file: string): Promise<{ seconds: number; rows: number }> {
+  const started = process.hrtime.bigint();
+  let rows = 0;
+  const parser = createReadStream(file, { highWaterMark: 256 * 1024 }).pipe(
+    parse({ relax_column_count: true }),
+  );
+  for await (const _record of parser) rows += 1;
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, rows };
+}
+
+function python(script: string, args: string[]): Record<string, number | boolean> {
+  const output = execFileSync(PYTHON, [path.join(REPO, 'bench', script), ...args], {
+    encoding: 'utf8',
+    maxBuffer: 16 * MB,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(output.trim().split('\n').at(-1)!);
+}
+
+const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+async function main() {
+  mkdirSync(INPUTS, { recursive: true });
+  mkdirSync(RESULTS, { recursive: true });
+  const csv100 = path.join(INPUTS, 'cloud_billing', 'focus_100mb.csv');
+  const csv1g = path.join(INPUTS, 'cloud_billing', 'focus_1gb.csv');
+  const xlsx = path.join(INPUTS, 'workforce_capacity', 'capacity_100k.xlsx');
+  mkdirSync(path.dirname(csv100), { recursive: true });
+  mkdirSync(path.dirname(xlsx), { recursive: true });
+  console.log('generating inputs under bench/.work/inputs ...');
+  await writeCsv(csv100, 100 * MB);
+  await writeCsv(csv1g, 1024 * MB);
+  writeXlsx(xlsx, 100_000);
+
+  const runner = path.join(WORK, 'normalize-run.js');
+  await build({
+    entryPoints: [path.join(REPO, 'bench', 'normalize-run.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    outfile: runner,
+    minify: true,
+    logLevel: 'warning',
+  });
+  const size100 = statSync(csv100).size / MB;
+
+  console.log('csv-parse parse-only, 100 MB ...');
+  const csvParse = await csvParseOnly(csv100);
+  console.log('pandas read_csv -> gzip JSON Lines, 100 MB ...');
+  const pandas = python('normalize_pandas.py', [csv100, path.join(WORK, 'pandas_out.jsonl.gz')]);
+  console.log('ours, 100 MB ...');
+  const ours100 = ours(runner, 'csv100', 'cloud_billing', 'cloud_billing/focus_100mb.csv');
+  console.log('ours, 1 GB ...');
+  const ours1g = ours(runner, 'csv1g', 'cloud_billing', 'cloud_billing/focus_1gb.csv');
+  console.log('ours, XLSX 100k rows ...');
+  const oursXlsx = ours(runner, 'xlsx', 'workforce_capacity', 'workforce_capacity/capacity_100k.xlsx');
+  console.log('Spark: gzip JSON Lines vs Parquet ...');
+  const spark = python('normalize_spark.py', [
+    path.join(ours100.root, 'normalized'),
+    path.join(WORK, 'spark_parquet'),
+  ]);
+
+  const csvParseMbS = size100 / csvParse.seconds;
+  const pandasMbS = size100 / (pandas.seconds as number);
+  const result = {
+    command: COMMAND,
+    measuredAt: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version },
+    s3: 'in-process stand-in (bench/normalize-s3.ts): real S3Client, local files behind its HTTP handler',
+    input_100mb_mb: round(size100),
+    input_1gb_mb: round(statSync(csv1g).size / MB),
+    ours_mb_s: round(ours100.mbPerSecond),
+    ours_mb_s_1gb: round(ours1g.mbPerSecond),
+    ours_rows_s: Math.round(ours100.rowsPerSecond),
+    csv_parse_mb_s: round(csvParseMbS),
+    pandas_mb_s: round(pandasMbS),
+    pandas_read_only_mb_s: round(size100 / (pandas.read_seconds as number)),
+    ours_vs_csv_parse: round(ours100.mbPerSecond / csvParseMbS, 2),
+    ours_vs_pandas: round(ours100.mbPerSecond / pandasMbS, 2),
+    peak_rss_mb_100mb: round(ours100.maxRssMb),
+    peak_rss_mb_1gb: round(ours1g.maxRssMb),
+    rss_1gb_vs_100mb: round(ours1g.maxRssMb / ours100.maxRssMb, 2),
+    pandas_peak_rss_mb_100mb: round(pandas.max_rss_mb as number),
+    xlsx_rows: oursXlsx.rows,
+    xlsx_rows_s: Math.round(oursXlsx.rowsPerSecond),
+    xlsx_peak_rss_mb: round(oursXlsx.maxRssMb),
+    rows_100mb: ours100.rows,
+    rows_1gb: ours1g.rows,
+    spark_jsonl_gzip_read_aggregate_s: round(spark.jsonl_gzip_read_aggregate_s as number, 2),
+    spark_parquet_read_aggregate_s: round(spark.parquet_read_aggregate_s as number, 2),
+    spark_parquet_speedup: round(
+      (spark.jsonl_gzip_read_aggregate_s as number) / (spark.parquet_read_aggregate_s as number),
+      2,
+    ),
+    spark_parquet_write_s: round(spark.parquet_write_by_spark_s as number, 2),
+    spark_jsonl_schema_inference_scan_s: round(spark.jsonl_schema_inference_scan_s as number, 2),
+    spark_results_equal: spark.results_equal,
+    targets: {
+      ours_ge_0_6_csv_parse: ours100.mbPerSecond >= 0.6 * csvParseMbS,
+      ours_ge_pandas: ours100.mbPerSecond >= pandasMbS,
+      rss_1gb_le_1_2x_100mb: ours1g.maxRssMb <= 1.2 * ours100.maxRssMb,
+      rss_1gb_le_256mb: ours1g.maxRssMb <= 256,
+    },
+  };
+  writeFileSync(path.join(RESULTS, 'normalize.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(path.join(RESULTS, 'normalize.md'), report(result));
+  console.log(JSON.stringify(result, null, 2));
+}
+
+function report(r: Record<string, unknown> & { targets: Record<string, boolean> }): string {
+  const yes = (ok: boolean) => (ok ? 'met' : '**missed**');
+  const speedup = r.spark_parquet_speedup as number;
+  return `# Normalizer benchmark
+
+Command: \`${r.command}\` (measured ${r.measuredAt}, ${(r.machine as { cpus: number }).cpus} cores shared with other work, Node ${(r.machine as { node: string }).node}).
+Inputs: FOCUS rows repeated to ${r.input_100mb_mb} MB and ${r.input_1gb_mb} MB (44 columns, 6 exact measures), an XLSX of 100,000 capacity rows.
+S3: ${r.s3}. Every request still goes through the AWS SDK (serialization, checksums, lib-storage multipart), only the network and a server are replaced, so the time is the normalizer's own. The moto emulator was not used here: on two cores its Python process would take half the CPU and dominate the measurement.
+
+| measure | value | target | |
+| --- | --- | --- | --- |
+| ours (parse, normalize, exact sums, gzip JSONL, upload), 100 MB | ${r.ours_mb_s} MB/s | | |
+| ours, 1 GB | ${r.ours_mb_s_1gb} MB/s | | |
+| csv-parse parse-only (JS ceiling), 100 MB | ${r.csv_parse_mb_s} MB/s | ours >= 0.6x | ${r.ours_vs_csv_parse}x, ${yes(r.targets.ours_ge_0_6_csv_parse!)} |
+| pandas read_csv -> gzip JSONL (peer), 100 MB | ${r.pandas_mb_s} MB/s (read_csv alone ${r.pandas_read_only_mb_s} MB/s) | ours >= 1.0x | ${r.ours_vs_pandas}x, ${yes(r.targets.ours_ge_pandas!)} |
+| peak RSS, 100 MB | ${r.peak_rss_mb_100mb} MB (pandas: ${r.pandas_peak_rss_mb_100mb} MB) | | |
+| peak RSS, 1 GB | ${r.peak_rss_mb_1gb} MB | <= 1.2x of 100 MB (${r.rss_1gb_vs_100mb}x), <= 256 MB | ${yes(r.targets.rss_1gb_le_1_2x_100mb!)}, ${yes(r.targets.rss_1gb_le_256mb!)} |
+| XLSX 100k rows | ${r.xlsx_rows_s} rows/s, peak RSS ${r.xlsx_peak_rss_mb} MB | | |
+| Spark 3.5 read + aggregate, gzip JSONL | ${r.spark_jsonl_gzip_read_aggregate_s} s | | |
+| Spark 3.5 read + aggregate, Parquet | ${r.spark_parquet_read_aggregate_s} s (${speedup}x faster) | | |
+
+## Output format: gzip JSON Lines (kept)
+
+Spark read the same normalized rows (all columns as strings, measures cast to DECIMAL(38,18)
+and summed by sub-account; results identical: ${r.spark_results_equal}) ${speedup}x faster from
+Parquet than from gzip JSON Lines. ${
+    speedup >= 3
+      ? 'That is a wide margin; see the report to the lead before switching.'
+      : 'That is not the wide margin that would pay for a switch:'
+  }
+- the ETL reads each normalized object once (job bookmarks), so the read cost is paid once per
+  file, while the normalizer's write cost is paid on every file: Parquet needs whole row groups
+  buffered before they can be written (memory grows with the row group, not flat), and no
+  pure-JS Parquet writer is in the bundle;
+- every value is a string or null in both; a Parquet DECIMAL column would need a precision
+  and scale per measure fixed at write time, and the ETL casts to the configured decimal anyway;
+- the crawler infers gzip JSON Lines schemas and merges new columns without code changes;
+  schema inference over JSON (${r.spark_jsonl_schema_inference_scan_s} s for a full scan) is
+  what the crawler's sampling avoids.
+`;
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
