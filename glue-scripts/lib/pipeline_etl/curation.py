@@ -220,7 +220,9 @@ def run_curate(
     if source_table is None:
         raise LookupError(f"source table {config.database}.{config.source_table} does not exist")
     catalog_columns = [c["Name"] for c in glue_io.table_columns(source_table)]
-    raw = transforms.with_columns(raw, [*catalog_columns, pc, *config.lineage_columns])
+    # Declared columns are in curated from the first run on, even before a file carries them.
+    declared = [c.name for c in config.columns] + [m.name for m in config.measures]
+    raw = transforms.with_columns(raw, [*catalog_columns, *declared, pc, *config.lineage_columns])
     data_columns = [c for c in raw.columns if c != pc]
     types = transforms.target_types(config, data_columns)
 
@@ -255,7 +257,7 @@ def run_curate(
         raise CastError(f"values that do not cast to their declared type: {detail}")
 
     batch = transforms.cast_columns(raw, types)
-    first_columns = [c for c in catalog_columns if c not in config.lineage_columns]
+    first_columns = [c for c in [*declared, *catalog_columns] if c not in config.lineage_columns and c != pc]
     for dimension in config.dimensions:
         dim = glue_io.read_dimension(glue_context, dimension)
         keys = list(dimension.join_keys.values())
@@ -293,6 +295,8 @@ def run_curate(
         merged = batch.withColumn(NEW_FLAG, F.lit(1))
     merged = transforms.deduplicate(merged, [pc, *config.keys])
     merged = transforms.order_columns(merged, [*first_columns, *config.lineage_columns])
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("merge plan:\n%s", merged._jdf.queryExecution().executedPlan().toString())
     merged = merged.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         return _write_and_swap(

@@ -68,7 +68,7 @@ def target_types(config: EtlConfig, columns: Iterable[str]) -> dict[str, DataTyp
 
 def with_columns(df: DataFrame, names: Iterable[str]) -> DataFrame:
     """Adds each missing column as null strings (a catalog column no row of this batch has)."""
-    missing = [n for n in names if n not in df.columns]
+    missing = [n for n in dict.fromkeys(names) if n not in df.columns]
     if not missing:
         return df
     return df.select("*", *[F.lit(None).cast(StringType()).alias(n) for n in missing])

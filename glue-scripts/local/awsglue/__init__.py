@@ -18,6 +18,25 @@ written locally by Spark and uploaded), so no Hadoop S3 connector is needed. Whe
 semantics differ from Glue's is documented in docs/etl.md ("The local awsglue stand-in").
 """
 
+import os
+
+# Glue starts the job with a Spark master set; a local ``python curate.py`` has none. Unless the
+# caller set PYSPARK_SUBMIT_ARGS, the first SparkContext runs on local[N] (AWSGLUE_LOCAL_SPARK_MASTER,
+# default local[2]) with small-machine settings.
+os.environ.setdefault(
+    "PYSPARK_SUBMIT_ARGS",
+    " ".join(
+        [
+            "--master",
+            os.environ.get("AWSGLUE_LOCAL_SPARK_MASTER", "local[2]"),
+            "--conf spark.ui.showConsoleProgress=false",
+            "--conf spark.sql.shuffle.partitions=4",
+            "--conf spark.sql.session.timeZone=UTC",
+            "pyspark-shell",
+        ]
+    ),
+)
+
 from awsglue.dynamicframe import DynamicFrame
 
 __all__ = ["DynamicFrame"]

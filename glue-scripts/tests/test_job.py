@@ -1,0 +1,401 @@
+"""The curate job end to end on local Spark and the emulator: incrementality, the file cap,
+pushdown, schema evolution, deduplication, failures and retries, control documents."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from localaws import REPO, job_argv, typescript_config
+
+from awsglue import _aws
+from pipeline_etl import glue_io
+from pipeline_etl.config import EtlConfig
+from pipeline_etl.curation import CastError, DimensionKeyError, remove_expired_locations
+
+T1 = "2024-10-01T00:00:00.000Z"
+T2 = "2024-10-02T00:00:00.000Z"
+
+
+def _rows(ids, amount="1", **extra) -> list[dict]:
+    return [{"id": str(i), "amount": amount, **extra} for i in ids]
+
+
+def _normalized_reads(glue_context) -> list[str]:
+    return [
+        f for read in glue_context.reads if read.transformation_ctx == "normalized_source" for f in read.files
+    ]
+
+
+def _bookmarked(bookmarks, job_name="curate-test") -> int:
+    path = bookmarks / f"{job_name}.json"
+    if not path.exists():
+        return 0
+    return len(json.loads(path.read_text())["contexts"].get("normalized_source", {}).get("files", {}))
+
+
+def _clients():
+    return glue_io.Clients(s3=_aws.client("s3"), glue=_aws.client("glue"))
+
+
+def test_a_second_run_with_no_new_files_processes_nothing(world, run_job):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows(range(3)))
+    first, _ = run_job(config)
+    assert first["filesRead"] == 1 and first["partitionsWritten"][0]["rows"] == 3
+    locations = world.partitions("sales")
+    markers = world.keys(world.control_bucket, "etl/processed/")
+
+    second, glue_context = run_job(config)
+
+    assert second["filesRead"] == 0 and second["sources"] == [] and second["partitionsWritten"] == []
+    assert _normalized_reads(glue_context) == []
+    assert world.partitions("sales") == locations
+    assert world.keys(world.control_bucket, "etl/processed/") == markers
+    assert world.json(f"etl/runs/sales/{second['runId']}.json") == second
+
+
+def test_new_files_are_merged_incrementally(world, run_job):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows(range(3)), ingest_time=T1)
+    run_job(config)
+    world.write_normalized(config, "2024-09", "b", _rows(range(3, 5)), ingest_time=T2)
+    report, glue_context = run_job(config)
+    assert [f.rsplit("/", 1)[-1] for f in _normalized_reads(glue_context)] == ["b.jsonl.gz"]
+    assert report["partitionsWritten"][0]["rows"] == 5
+    assert sorted(int(r["id"]) for r in world.curated_rows(config)) == [0, 1, 2, 3, 4]
+
+
+def test_a_burst_is_drained_450_files_per_run(world, run_job, bookmarks):
+    config = world.config()
+    world.write_many(config, [(f"2024-{1 + i % 2:02d}", f"s{i:04d}", _rows([i])) for i in range(1000)])
+
+    reports = [run_job(config)[0] for _ in range(4)]
+
+    assert [r["filesRead"] for r in reports] == [450, 450, 100, 0]
+    assert [r["capReached"] for r in reports] == [True, True, False, False]
+    assert [r["filesLeft"] for r in reports] == [550, 100, 0, 0]
+    assert _bookmarked(bookmarks) == 1000
+    rows = world.curated_rows(config)
+    assert len(rows) == 1000 and len({r["id"] for r in rows}) == 1000
+    assert len(world.keys(world.control_bucket, "etl/processed/sales/")) == 1000
+
+
+def test_bounded_files_argument_sets_the_cap(world, run_job):
+    config = world.config()
+    world.write_many(config, [("2024-09", f"s{i}", _rows([i])) for i in range(5)])
+    reports = [run_job(config, bounded=2)[0] for _ in range(3)]
+    assert [r["filesRead"] for r in reports] == [2, 2, 1]
+    assert reports[0]["boundedFiles"] == 2 and reports[0]["filesLeft"] == 3
+
+
+def test_pushdown_reads_exactly_the_files_of_the_matching_partitions(world, run_job):
+    config = world.config()
+    keys = world.write_many(
+        config,
+        [
+            (value, f"{value}-{n}", _rows([f"{value}-{n}"]))
+            for value in ("2024-08", "2024-09", "2024-10")
+            for n in (1, 2)
+        ],
+    )
+    predicate = "period in ('2024-09', '2024-10')"
+
+    report, glue_context = run_job(config, predicate=predicate)
+
+    expected = sorted(f"s3://{world.normalized_bucket}/{k}" for k in keys if "2024-08" not in k)
+    assert sorted(_normalized_reads(glue_context)) == expected
+    assert report["filesRead"] == len(expected) == 4
+    assert report["pushDownPredicate"] == predicate
+    assert sorted(world.partitions("sales")) == ["2024-09", "2024-10"]
+    # Files outside the predicate were not marked read: a run without it picks them up.
+    later, glue_context = run_job(config)
+    assert sorted(_normalized_reads(glue_context)) == sorted(
+        f"s3://{world.normalized_bucket}/{k}" for k in keys if "2024-08" in k
+    )
+    assert later["filesRead"] == 2
+
+
+def test_a_new_column_appears_in_curated_and_is_null_for_older_rows(world, run_job):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows([1, 2]), ingest_time=T1)
+    world.write_normalized(config, "2024-10", "b", _rows([3]), ingest_time=T1)
+    run_job(config)
+    world.write_normalized(config, "2024-09", "c", _rows([4], region="EU"), ingest_time=T2)
+
+    report, _ = run_job(config)
+
+    assert report["addedColumns"] == ["region"]
+    assert ("region", "string") in world.table_columns("sales")
+    regions = {r["id"]: r.get("region") for r in world.curated_rows(config)}
+    assert regions == {"1": None, "2": None, "3": None, "4": "EU"}
+    # The rewritten partition's files carry the new column; the untouched one still lacks it.
+    sept = world.read_location(world.partitions("sales")["2024-09"])
+    assert all("region" in r for r in sept)
+
+
+def test_rows_are_deduplicated_within_the_batch_and_against_curated(world, run_job):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows([1, 2, 3], amount="1"), ingest_time=T1)
+    run_job(config)
+    world.write_normalized(
+        config,
+        "2024-09",
+        "b",
+        [{"id": "2", "amount": "20"}, {"id": "4", "amount": "40"}, {"id": "4", "amount": "41"}],
+        ingest_time=T2,
+    )
+    world.write_normalized(
+        config, "2024-09", "c", [{"id": "1", "amount": "5"}], ingest_time="2024-09-30T00:00:00Z"
+    )
+
+    report, _ = run_job(config)
+
+    amounts = {r["id"]: r["amount"] for r in world.curated_rows(config)}
+    assert amounts == {"1": Decimal(1), "2": Decimal(20), "3": Decimal(1), "4": Decimal(41)}
+    sources = {s["sourceId"]: s for s in report["sources"]}
+    assert (sources["b"]["rowsRead"], sources["b"]["rowsWritten"], sources["b"]["duplicateRows"]) == (3, 2, 1)
+    assert sources["b"]["measures"] == {"amount": "61"}
+    assert (sources["c"]["rowsRead"], sources["c"]["rowsWritten"], sources["c"]["duplicateRows"]) == (1, 0, 1)
+    assert sources["c"]["measures"] == {"amount": "0"}
+    marker = world.json("etl/processed/sales/period=2024-09/b.jsonl.gz.json")
+    assert marker["rowsRead"] == 3 and marker["rowsWritten"] == 2 and marker["duplicateRows"] == 1
+    assert report["partitionsWritten"][0]["rows"] == 4
+
+
+def test_control_documents_follow_the_contracts(world, run_job):
+    config = typescript_config("workforce_capacity", world.curated_bucket, world.control_bucket)
+    config["database"] = world.database
+    plan = [
+        {
+            "org_unit": "Data",
+            "cost_center": "CC-1",
+            "job_family": "Eng",
+            "location": "Berlin",
+            "headcount": "3",
+        },
+        {
+            "org_unit": "Data",
+            "cost_center": "CC-1",
+            "job_family": "PM",
+            "location": "Berlin",
+            "headcount": "4.5",
+        },
+        {"org_unit": "Ops", "cost_center": "CC-2", "job_family": "Eng", "location": "Lyon", "headcount": "2"},
+    ]
+    roster = [{"org_unit": "Data", "headcount": "7.5"}, {"org_unit": "Ops", "headcount": "3"}]
+    plan_key = world.write_normalized(config, "2025-Q1", "plan1", plan, template="capacity_plan")
+    world.write_normalized(
+        config, "2025-Q1", "roster1", roster, template="org_roster", source_key="hr/roster.csv"
+    )
+
+    report, _ = run_job(config, execution_id="exec-42")
+
+    assert report["executionId"] == "exec-42" and report["jobName"] == "curate-test"
+    assert report["boundedFiles"] == 450 and report["capReached"] is False and report["filesLeft"] == 0
+    assert report["curatedTable"] == "workforce_capacity"
+    (write,) = report["partitionsWritten"]
+    assert write["value"] == "2025-Q1" and write["previousLocation"] is None and write["rows"] == 5
+    assert write["location"] == (
+        f"s3://{world.curated_bucket}/workforce_capacity/quarter=2025-Q1/run={report['runId']}/"
+    )
+    assert world.partitions("workforce_capacity") == {"2025-Q1": write["location"]}
+    plan_source = next(s for s in report["sources"] if s["sourceId"] == "plan1")
+    assert plan_source["normalizedKeys"] == [plan_key]
+    assert plan_source["measures"]["headcount"] == "9.5" and plan_source["measures"]["fte"] == "0"
+    marker = world.json(f"etl/processed/{plan_key}.json")
+    assert marker == {
+        "schemaVersion": 1,
+        "dataset": "workforce_capacity",
+        "runId": report["runId"],
+        "normalizedKey": plan_key,
+        "sourceId": "plan1",
+        "rowsRead": 3,
+        "rowsWritten": 3,
+        "duplicateRows": 0,
+        "measures": plan_source["measures"],
+    }
+    aggregates = world.json("etl/aggregates/workforce_capacity/2025-Q1.json")
+    assert aggregates["partition"] == "2025-Q1" and aggregates["location"] == write["location"]
+    (rule,) = aggregates["rules"]
+    assert rule["rule"] == "headcount_matches_roster" and rule["groupBy"] == ["org_unit", "quarter"]
+    assert rule["sums"] == [
+        {"template": "capacity_plan", "group": {"org_unit": "Data", "quarter": "2025-Q1"}, "sum": "7.5"},
+        {"template": "capacity_plan", "group": {"org_unit": "Ops", "quarter": "2025-Q1"}, "sum": "2"},
+        {"template": "org_roster", "group": {"org_unit": "Data", "quarter": "2025-Q1"}, "sum": "7.5"},
+        {"template": "org_roster", "group": {"org_unit": "Ops", "quarter": "2025-Q1"}, "sum": "3"},
+    ]
+    swap = world.json(f"etl/swaps/workforce_capacity/{report['runId']}.json")
+    assert swap["state"] == "swapped" and swap["partitions"][0]["location"] == write["location"]
+
+
+def _two_partition_world(world, run_job):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows([1, 2]), ingest_time=T1)
+    world.write_normalized(config, "2024-10", "b", _rows([3]), ingest_time=T1)
+    run_job(config)
+    before_rows = world.curated_rows(config)
+    before_locations = world.partitions("sales")
+    world.write_normalized(config, "2024-09", "c", _rows([2, 4], amount="7"), ingest_time=T2)
+    world.write_normalized(config, "2024-10", "d", _rows([5], amount="7"), ingest_time=T2)
+    return config, before_rows, before_locations
+
+
+def _by_id(rows):
+    return sorted((r["period"], r["id"], r["amount"]) for r in rows)
+
+
+def test_a_failure_mid_write_leaves_curated_as_it_was_and_the_rerun_completes_it(
+    world, run_job, monkeypatch, bookmarks
+):
+    config, before_rows, before_locations = _two_partition_world(world, run_job)
+    uploads: list[str] = []
+    real_upload = _aws.upload_file
+
+    def failing_upload(s3, path, bucket, key):
+        if len(uploads) == 1:  # the first partition is written, the second is not
+            raise ConnectionError("injected: worker lost mid-write")
+        uploads.append(key)
+        real_upload(s3, path, bucket, key)
+
+    monkeypatch.setattr(_aws, "upload_file", failing_upload)
+    with pytest.raises(ConnectionError):
+        run_job(config)
+    monkeypatch.setattr(_aws, "upload_file", real_upload)
+
+    # Readers still see every committed row: nothing swapped, nothing marked, nothing bookmarked.
+    assert world.partitions("sales") == before_locations
+    assert _by_id(world.curated_rows(config)) == _by_id(before_rows)
+    assert world.json("etl/processed/sales/period=2024-09/c.jsonl.gz.json") is None
+    assert _bookmarked(bookmarks) == 2
+    orphan = "s3://" + world.curated_bucket + "/" + uploads[0].rsplit("/", 1)[0] + "/"
+
+    report, _ = run_job(config)
+
+    assert report["filesRead"] == 2
+    rows = world.curated_rows(config)
+    assert _by_id(rows) == [
+        ("2024-09", "1", Decimal(1)),
+        ("2024-09", "2", Decimal(7)),
+        ("2024-09", "4", Decimal(7)),
+        ("2024-10", "3", Decimal(1)),
+        ("2024-10", "5", Decimal(7)),
+    ]
+    assert world.json("etl/processed/sales/period=2024-09/c.jsonl.gz.json")["rowsWritten"] == 2
+    assert _bookmarked(bookmarks) == 4
+    # The failed run's half-written location is an orphan; it goes once its retention has passed.
+    assert world.keys(world.curated_bucket, orphan.split("/", 3)[3])
+    removed = remove_expired_locations(
+        _clients(), EtlConfig.from_dict(config), datetime.now(UTC) + timedelta(days=3, minutes=1)
+    )
+    assert orphan in removed
+    assert not world.keys(world.curated_bucket, orphan.split("/", 3)[3])
+    assert _by_id(world.curated_rows(config)) == _by_id(rows)
+
+
+def test_a_failure_after_the_swap_is_retried_without_duplicates(world, run_job, monkeypatch, bookmarks):
+    config, _, _ = _two_partition_world(world, run_job)
+
+    def fail(*args, **kwargs):
+        raise ConnectionError("injected: control bucket unreachable")
+
+    real_put = glue_io.put_json_many
+    monkeypatch.setattr(glue_io, "put_json_many", fail)
+    with pytest.raises(ConnectionError):
+        run_job(config)
+    monkeypatch.setattr(glue_io, "put_json_many", real_put)
+    swapped_rows = world.curated_rows(config)
+    assert len(swapped_rows) == 5  # the new rows are visible already ...
+    assert world.json("etl/processed/sales/period=2024-09/c.jsonl.gz.json") is None  # ... but not marked
+    assert _bookmarked(bookmarks) == 2
+
+    report, _ = run_job(config)
+
+    assert _by_id(world.curated_rows(config)) == _by_id(swapped_rows)
+    source = next(s for s in report["sources"] if s["sourceId"] == "c")
+    assert (source["rowsRead"], source["rowsWritten"], source["duplicateRows"]) == (2, 2, 0)
+    assert _bookmarked(bookmarks) == 4
+
+
+def test_superseded_locations_are_kept_for_the_retention_then_removed(world, run_job):
+    config = world.config(retention_days=0)
+    locations = []
+    for n, source in enumerate(["a", "b", "c"]):
+        world.write_normalized(config, "2024-09", source, _rows([n]), ingest_time=T1)
+        run_job(config)
+        locations.append(world.partitions("sales")["2024-09"])
+    # Run 2 superseded run 1's location, and run 3 removed it (retention 0: at its next run);
+    # run 3 superseded run 2's, which is still there until the run after.
+    prefix = lambda url: url.split("/", 3)[3]  # noqa: E731
+    assert not world.keys(world.curated_bucket, prefix(locations[0]))
+    assert world.keys(world.curated_bucket, prefix(locations[1]))
+    assert world.keys(world.curated_bucket, prefix(locations[2]))
+    assert sorted(r["id"] for r in world.curated_rows(config)) == ["0", "1", "2"]
+
+
+def test_retention_counts_from_the_swap(world, run_job):
+    config = world.config(retention_days=3)
+    world.write_normalized(config, "2024-09", "a", _rows([1]), ingest_time=T1)
+    run_job(config)
+    first = world.partitions("sales")["2024-09"]
+    world.write_normalized(config, "2024-09", "b", _rows([2]), ingest_time=T1)
+    run_job(config)
+    parsed = EtlConfig.from_dict(config)
+    assert remove_expired_locations(_clients(), parsed, datetime.now(UTC) + timedelta(days=2)) == []
+    assert remove_expired_locations(_clients(), parsed, datetime.now(UTC) + timedelta(days=3, minutes=1)) == [
+        first
+    ]
+    assert len(world.curated_rows(config)) == 2
+
+
+def test_values_that_do_not_cast_fail_the_run_before_anything_is_written(world, run_job, bookmarks):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", [{"id": "1", "amount": "12,5"}])
+    with pytest.raises(CastError, match=r"amount \(decimal\(38,18\)\): 1 value"):
+        run_job(config)
+    assert world.keys(world.curated_bucket) == []
+    assert world.keys(world.control_bucket, "etl/processed/") == []
+    assert _bookmarked(bookmarks) == 0
+
+
+def test_a_dimension_with_a_duplicate_key_fails_the_run(world, run_job):
+    path = world.put_dimension("accounts", "account,org\n1,Data\n1,Platform\n")
+    config = world.config(
+        columns=[{"name": "account", "type": "string"}],
+        dimensions=[
+            {"name": "accounts", "path": path, "joinKeys": {"account": "account"}, "columns": ["org"]}
+        ],
+    )
+    world.write_normalized(config, "2024-09", "a", _rows([1], account="1"))
+    with pytest.raises(DimensionKeyError, match="accounts"):
+        run_job(config)
+
+
+def test_the_job_script_runs_as_the_local_runtime_invokes_it(world, tmp_path):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows([1, 2]))
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(REPO / "glue-scripts" / "local"), str(REPO / "glue-scripts" / "lib")]
+        ),
+        "AWSGLUE_LOCAL_BOOKMARKS": f"s3://{world.control_bucket}/glue-bookmarks/",
+    }
+    env.pop("PYSPARK_SUBMIT_ARGS", None)
+    argv = job_argv(config, job_name="curate-cli", bounded=450, predicate="", execution_id="exec-1")
+    done = subprocess.run(
+        [sys.executable, *argv], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["event"] == "etl_run_completed" and summary["filesRead"] == 1
+    assert summary["reportBucket"] == world.control_bucket
+    report = world.json(summary["reportKey"])
+    assert report["runId"] == summary["runId"] and report["executionId"] == "exec-1"
+    assert world.json("glue-bookmarks/curate-cli.json")["run"] == 1
+    assert len(world.curated_rows(config)) == 2
