@@ -16,7 +16,14 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-MEASURES = ["billed_cost", "effective_cost", "list_cost", "contracted_cost", "consumed_quantity", "pricing_quantity"]
+MEASURES = [
+    "billed_cost",
+    "effective_cost",
+    "list_cost",
+    "contracted_cost",
+    "consumed_quantity",
+    "pricing_quantity",
+]
 
 
 def main() -> None:

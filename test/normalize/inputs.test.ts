@@ -377,7 +377,7 @@ describe('JSON', () => {
     const outcome = await normalize(
       'cloud_billing',
       'cloud_billing/focus.json',
-      fixture('json/focus_20.json'),
+      fixture('json/focus_20_array.fixture'),
     );
     expect(outcome).toMatchObject({ status: 'normalized', rows: 20, rejectedRows: 0, template: 'focus' });
     const manifest = await manifestOf(outcome);
