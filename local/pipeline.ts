@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { GlueClient } from '@aws-sdk/client-glue';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { getJson } from '../lambdas/common/s3';
@@ -12,7 +12,7 @@ import type { ResolvedDataset } from '../lib/config/types';
 import type { FileOutcome } from '../lib/contracts/batch';
 import type { ReconciliationResult } from '../lib/contracts/reconciliation';
 import type { CfnTemplate } from './cfn';
-import { LocalCloud, listFiles, REGION } from './cloud';
+import { ACCOUNT, LocalCloud, listFiles, REGION } from './cloud';
 import { LocalCrawler } from './crawler';
 import { type Emulator, REPO_ROOT, startEmulator, VENV_BIN } from './emulator';
 import { LocalGlueJobs } from './glue-job';
@@ -133,9 +133,38 @@ export function resolveInputs(paths: readonly string[], datasetName?: string): I
   return inputs;
 }
 
-function synthesizedTemplate(): CfnTemplate {
+interface FileAsset {
+  readonly file: string;
+  readonly bucket: string;
+  readonly key: string;
+}
+
+/** The synthesized template and the app's file assets (the Glue job reads the dimension files from them). */
+function synthesize(): { template: CfnTemplate; assets: FileAsset[] } {
   const { app, stack } = createApp({ context: { 'aws:cdk:bundling-stacks': [] }, nag: false });
-  return app.synth().getStackByName(stack.stackName).template as CfnTemplate;
+  const assembly = app.synth();
+  const artifact = assembly.getStackByName(stack.stackName);
+  const manifest = JSON.parse(
+    readFileSync(path.join(assembly.directory, `${artifact.stackName}.assets.json`), 'utf-8'),
+  ) as {
+    files: Record<
+      string,
+      {
+        source: { path: string; packaging?: string };
+        destinations: Record<string, { bucketName: string; objectKey: string }>;
+      }
+    >;
+  };
+  const assets = Object.values(manifest.files)
+    .filter((f) => (f.source.packaging ?? 'file') === 'file' && !f.source.path.endsWith('.template.json'))
+    .flatMap((f) =>
+      Object.values(f.destinations).map((d) => ({
+        file: path.join(assembly.directory, f.source.path),
+        bucket: d.bucketName.replace('${AWS::AccountId}', ACCOUNT).replace('${AWS::Region}', REGION),
+        key: d.objectKey,
+      })),
+    );
+  return { template: artifact.template as CfnTemplate, assets };
 }
 
 const STATUS: Record<FileOutcome['status'], ReportFileStatus> = {
@@ -161,11 +190,11 @@ export async function runPipeline(
   mkdirSync(stateDir, { recursive: true });
 
   progress(`synthesizing the CDK app`);
-  const template = synthesizedTemplate();
+  const { template, assets } = synthesize();
   progress('starting the local AWS emulator');
   const emulator = await startEmulator({ region: REGION });
   try {
-    return await runWithEmulator(template, emulator, inputs, stateDir, options, progress);
+    return await runWithEmulator(template, assets, emulator, inputs, stateDir, options, progress);
   } finally {
     await emulator.stop();
   }
@@ -173,6 +202,7 @@ export async function runPipeline(
 
 async function runWithEmulator(
   template: CfnTemplate,
+  assets: readonly FileAsset[],
   emulator: Emulator,
   inputs: readonly Input[],
   stateDir: string,
@@ -201,6 +231,14 @@ async function runWithEmulator(
   const cloud = new LocalCloud(template, clients, PIPELINE);
   await cloud.provision();
   await cloud.restore(stateDir);
+  // What `cdk deploy` publishes to the bootstrap bucket: the files the job reads (dimensions).
+  for (const bucket of new Set(assets.map((a) => a.bucket)))
+    await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  for (const asset of assets) {
+    await clients.s3.send(
+      new PutObjectCommand({ Bucket: asset.bucket, Key: asset.key, Body: readFileSync(asset.file) }),
+    );
+  }
 
   const machine = loadStateMachine(template, cloud.resolver);
   const invoke = await localLambdas(template, cloud.resolver, {

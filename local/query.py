@@ -79,7 +79,9 @@ def register(
                 for k, v in zip(keys, partition.get("Values", []), strict=False)
             )
             file_list = "[" + ", ".join(_literal(f) for f in files) + "]"
-            selects.append(f"SELECT *, {values} FROM read_parquet({file_list}, union_by_name = true)")
+            selects.append(
+                f"SELECT *, {values} FROM read_parquet({file_list}, union_by_name = true, hive_partitioning = false)"
+            )
         if selects:
             body = " UNION ALL BY NAME ".join(selects)
             wanted = [c for c in columns if c not in keys] + keys
