@@ -517,6 +517,8 @@ class FileRun {
       try {
         if (row.error) throw new RowRejection(row.error.reason, row.error.detail);
         const values = row.values;
+        // Blank rows (an XLSX row with styles but no values, an empty JSON object) are skipped.
+        if (isBlankRow(values)) continue;
         if (values.length !== columnCount) checkWidth(values, columnCount, fixedWidth);
         let line = '{';
         let partitionCell: string | null = null;
@@ -709,6 +711,11 @@ async function* prepend<T>(first: T, rest: AsyncIterator<T>): AsyncIterable<T> {
     if (next.done) return;
     yield next.value;
   }
+}
+
+function isBlankRow(values: readonly Cell[]): boolean {
+  for (const value of values) if (value !== null && value !== undefined && value.trim() !== '') return false;
+  return true;
 }
 
 /** A row whose width differs from the header's: extra empty cells are fine, anything else is rejected. */

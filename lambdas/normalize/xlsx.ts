@@ -227,9 +227,13 @@ const local = (name: string) => {
   return colon < 0 ? name : name.slice(colon + 1);
 };
 
+/** An unprefixed attribute (SpreadsheetML's own attributes carry no prefix). */
 function attribute(tag: SaxesTagPlain, name: string): string | undefined {
-  const direct = tag.attributes[name];
-  if (direct !== undefined) return direct;
+  return tag.attributes[name];
+}
+
+/** An attribute under any prefix (`r:id`, whatever the relationships prefix is bound to). */
+function prefixedAttribute(tag: SaxesTagPlain, name: string): string | undefined {
   for (const [key, value] of Object.entries(tag.attributes)) if (local(key) === name) return value;
   return undefined;
 }
@@ -289,7 +293,7 @@ async function readWorkbook(
           const value = attribute(tag, 'date1904');
           date1904 = value === '1' || value === 'true';
         } else if (name === 'sheet') {
-          const id = attribute(tag, 'id');
+          const id = prefixedAttribute(tag, 'id');
           const rel = id ? rels.get(id) : undefined;
           const state = attribute(tag, 'state');
           sheets.push({

@@ -352,6 +352,17 @@ describe('XLSX', () => {
     ]);
   });
 
+  it('reads dates of the 1904 date system and derives the quarter from a date cell', async () => {
+    const outcome = await normalize(
+      'workforce_capacity',
+      'workforce_capacity/mac.xlsx',
+      fixture('xlsx/dates_1904.xlsx'),
+    );
+    expect(outcome).toMatchObject({ rows: 1, rejectedRows: 0, partitions: ['2025-Q1'] });
+    const [row] = await rowsOf(outcome);
+    expect(row).toMatchObject({ start: '2025-02-15T06:00:00', headcount: '3', source_sheet: 'Plan' });
+  });
+
   it('reads only the configured sheet', async () => {
     const dataset = resolveDataset({ ...workforceCapacity, sheet: 'Roster' });
     const file = await land(
