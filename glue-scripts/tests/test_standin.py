@@ -152,7 +152,7 @@ def test_the_default_bookmark_option_comes_from_the_environment(world, spark, mo
     assert _read(spark, config)[0] == []
 
 
-def test_an_object_rewritten_with_new_content_is_read_again(world, spark):
+def test_an_object_rewritten_is_read_again(world, spark):
     config = world.config()
     world.write_normalized(config, "2024-09", "a", _rows(1))
     assert len(_read(spark, config)[0]) == 1
@@ -277,6 +277,6 @@ def test_staged_files_are_released_at_commit(world, spark, tmp_path):
         database=config["database"], table_name=config["sourceTable"], transformation_ctx="src"
     )
     staging = tmp_path / "staging"
-    assert any(staging.rglob("*.jsonl.gz"))
+    assert any(p.is_file() for p in staging.rglob("*"))
     job.commit()
-    assert not any(staging.rglob("*.jsonl.gz"))
+    assert not any(p.is_file() for p in staging.rglob("*"))

@@ -223,6 +223,20 @@ def run_curate(
     # Declared columns are in curated from the first run on, even before a file carries them.
     declared = [c.name for c in config.columns] + [m.name for m in config.measures]
     raw = transforms.with_columns(raw, [*catalog_columns, *declared, pc, *config.lineage_columns])
+    # The batch is scanned twice (control totals, then the merge): read the objects once.
+    raw = raw.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        return _curate_batch(
+            glue_context, config, options, clients, now, started, raw, catalog_columns, declared
+        )
+    finally:
+        raw.unpersist()
+
+
+def _curate_batch(
+    glue_context, config, options, clients, now, started, raw, catalog_columns, declared
+) -> dict:
+    pc = config.partition_column
     data_columns = [c for c in raw.columns if c != pc]
     types = transforms.target_types(config, data_columns)
 

@@ -47,6 +47,11 @@ class S3Object:
     def url(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
+    @property
+    def version(self) -> str:
+        """What the bookmark remembers: an object rewritten later (even with the same bytes) is new."""
+        return f"{self.etag}@{self.last_modified.isoformat()}"
+
 
 def _hidden(key: str) -> bool:
     name = key.rsplit("/", 1)[-1]
@@ -87,6 +92,17 @@ def download_many(s3, items: Iterable[tuple[str, str, str]]) -> None:
     with ThreadPoolExecutor(TRANSFER_WORKERS) as pool:
         for future in [pool.submit(download_file, s3, b, k, p) for b, k, p in items]:
             future.result()
+
+
+def fetch_many(
+    s3, objects: list[S3Object], chunk: int = TRANSFER_WORKERS * 4
+) -> Iterator[tuple[S3Object, bytes]]:
+    """Yields ``(object, bytes)`` in order, fetching a bounded number of objects in parallel."""
+    with ThreadPoolExecutor(TRANSFER_WORKERS) as pool:
+        for start in range(0, len(objects), chunk):
+            part = objects[start : start + chunk]
+            bodies = pool.map(lambda o: s3.get_object(Bucket=o.bucket, Key=o.key)["Body"].read(), part)
+            yield from zip(part, bodies, strict=True)
 
 
 def upload_many(s3, items: Iterable[tuple[str, str, str]]) -> None:

@@ -3,8 +3,8 @@
 ``AWSGLUE_LOCAL_BOOKMARKS`` chooses: a directory path, or ``s3://bucket/prefix`` (kept in the
 emulator, e.g. the control bucket, so that it lives as long as the emulator's data). Unset:
 ``.pipeline-local/glue-bookmarks`` below the working directory. One JSON document per job:
-``<job name>.json`` with, per ``transformation_ctx``, the S3 objects already processed and
-their ETags.
+``<job name>.json`` with, per ``transformation_ctx``, the S3 objects already processed
+(URL -> ``ETag@LastModified``).
 """
 
 from __future__ import annotations

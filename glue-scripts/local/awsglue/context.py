@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gzip
 import itertools
 import os
 import re
@@ -157,7 +158,7 @@ class GlueContext:
         tracked = bool(transformation_ctx) and job is not None and job.isInitialized()
         if tracked:
             done = job.processed_objects(transformation_ctx)
-            objects = [o for o in objects if done.get(o.url) != o.etag]
+            objects = [o for o in objects if done.get(o.url) != o.version]
         objects = sorted(objects, key=lambda o: (o.last_modified, o.url))
         if bounded not in (None, ""):
             limit = int(bounded)
@@ -165,18 +166,44 @@ class GlueContext:
                 raise ValueError(f"boundedFiles must be a positive number, got {bounded!r}")
             objects = objects[:limit]
         if tracked:
-            job.record_read(transformation_ctx, {o.url: o.etag for o in objects})
+            job.record_read(transformation_ctx, {o.url: o.version for o in objects})
         return objects
 
-    def _stage(self, objects: list[_aws.S3Object], partition_dirs: list[str] | None = None) -> str:
-        """Downloads objects below one local folder (``partition_dirs[i]`` below it, if given)."""
+    def _stage(
+        self, objects: list[_aws.S3Object], partition_dirs: list[str] | None = None, combine: bool = False
+    ) -> str:
+        """Downloads objects below one local folder (``partition_dirs[i]`` below it, if given).
+
+        ``combine`` (JSON Lines): the objects of each folder are decompressed and appended to one
+        local file, so that Spark opens a few files instead of one per object (rows are the same).
+        """
         root = self._staging_dir("read")
-        items = []
-        for i, obj in enumerate(objects):
-            folder = os.path.join(root, partition_dirs[i]) if partition_dirs else root
+        folders = [
+            os.path.join(root, partition_dirs[i]) if partition_dirs else root for i in range(len(objects))
+        ]
+        for folder in set(folders):
             os.makedirs(folder, exist_ok=True)
-            items.append((obj.bucket, obj.key, os.path.join(folder, f"f{i:06d}{_suffix(obj.key)}")))
-        _aws.download_many(self._client("s3"), items)
+        s3 = self._client("s3")
+        if not combine:
+            items = [
+                (obj.bucket, obj.key, os.path.join(folder, f"f{i:06d}{_suffix(obj.key)}"))
+                for i, (obj, folder) in enumerate(zip(objects, folders, strict=True))
+            ]
+            _aws.download_many(s3, items)
+            return root
+        handles: dict[str, object] = {}
+        try:
+            for (obj, body), folder in zip(_aws.fetch_many(s3, objects), folders, strict=True):
+                if folder not in handles:
+                    handles[folder] = open(os.path.join(folder, "combined.jsonl"), "wb")  # noqa: SIM115
+                if obj.key.endswith(".gz"):
+                    body = gzip.decompress(body)
+                handles[folder].write(body)
+                if body and not body.endswith(b"\n"):
+                    handles[folder].write(b"\n")
+        finally:
+            for handle in handles.values():
+                handle.close()
         return root
 
     def _reader(self, fmt: str, format_options: dict):
@@ -268,10 +295,10 @@ class GlueContext:
                     )
                     for o in chosen
                 ]
-                root = self._stage(chosen, dirs)
+                root = self._stage(chosen, dirs, combine=fmt == "json")
                 reader = self._reader(fmt, format_options).schema(full_schema).option("basePath", root)
             else:
-                root = self._stage(chosen)
+                root = self._stage(chosen, combine=fmt == "json")
                 reader = self._reader(fmt, format_options).schema(data_schema)
             df = reader.format(fmt).load(root)
             # Column order as the catalog's: data columns, then partition keys.

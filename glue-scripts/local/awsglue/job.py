@@ -74,7 +74,7 @@ class Job:
         return self._initialized and self.bookmark_option != "job-bookmark-disable"
 
     def processed_objects(self, transformation_ctx: str) -> dict[str, str]:
-        """Committed objects (S3 URL -> ETag) of one source; empty when bookmarks are off."""
+        """Committed objects (S3 URL -> ETag@LastModified) of one source; empty when bookmarks are off."""
         if not self.bookmarks_skip:
             return {}
         return self._state.get("contexts", {}).get(transformation_ctx, {}).get("files", {})
