@@ -5,7 +5,7 @@
  *   npm install --prefix bench/.work/candidates exceljs@4.4.0 papaparse@5.7.1 iconv-lite@0.7.3
  * Run: npx tsx bench/normalize-libraries.ts   (prints JSON; results are quoted in docs/normalizer.md)
  */
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
@@ -119,7 +119,6 @@ async function main() {
       2,
     ),
   );
-  readFileSync; // keep import for readers of this script
 }
 
 main().catch((error) => {
