@@ -117,7 +117,8 @@ class World:
         self.assets_bucket = f"assets-{self.name}"
         for bucket in (self.normalized_bucket, self.curated_bucket, self.control_bucket, self.assets_bucket):
             self.s3.create_bucket(Bucket=bucket)
-        self.glue.create_database(DatabaseInput={"Name": self.database})
+        with contextlib.suppress(self.glue.exceptions.AlreadyExistsException):
+            self.glue.create_database(DatabaseInput={"Name": self.database})
 
     # --- configuration ------------------------------------------------------------------
 

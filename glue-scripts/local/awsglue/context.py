@@ -262,7 +262,9 @@ class GlueContext:
             partitions = self._catalog_partitions(
                 database, table_name, options.get("catalogPartitionPredicate")
             )
-            partitions = self._filter_partitions(keys, partitions, push_down_predicate)
+            if push_down_predicate != options.get("catalogPartitionPredicate"):
+                # (The same expression again would select the same partitions.)
+                partitions = self._filter_partitions(keys, partitions, push_down_predicate)
             locations = [(p["StorageDescriptor"]["Location"], p["Values"]) for p in partitions]
         else:
             locations = [(sd["Location"], [])]
