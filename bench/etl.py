@@ -278,7 +278,8 @@ def render(results: dict) -> str:
         "Bookmarked runs read only the new batch, so their time stays flat while the full scan reads "
         "every file so far and rewrites every partition. When every batch lands in the same partition "
         "the bookmarked run still rewrites that whole partition (staged merge: existing rows + new "
-        "rows), so its time grows with the partition's size, not with the number of files ever read.",
+        "rows), so its time grows with the partition's size (not with the number of files ever read); "
+        "at this size that is a small part of a run.",
         "",
         f"Burst: {burst['filesProcessed']} files processed, {burst['markers']} processed markers; "
         f"seconds per run {', '.join(f'{s:.1f}' for s in burst['secondsPerRun'])}; "
