@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
  * Buckets:
  *  - landing:    `<dataset landing prefix>...`            files exactly as dropped (versioned)
  *  - normalized: `<dataset>/<partition>=<value>/<sourceId>.jsonl.gz`   the crawler's target
- *  - curated:    `<dataset>/<partition>=<value>/run=<runId>/part-*.parquet`
+ *  - curated:    `<dataset>/<partition>=<value>/run=<runId>/` Parquet part files
  *  - quarantine: `files/<dataset>/<sourceId>/...`, `rows/<dataset>/<sourceId>.jsonl`
  *  - control:    manifests, ETL run reports and markers, reconciliation results, Glue temp
  */

@@ -25,6 +25,8 @@ export interface EtlRunReport {
   readonly dataset: string;
   readonly runId: string;
   readonly jobName: string;
+  /** The Step Functions execution that started the run (`--execution_id`), when one did. */
+  readonly executionId: string | null;
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly pushDownPredicate: string | null;
@@ -71,4 +73,18 @@ export interface PartitionAggregates {
       readonly sum: string;
     }[];
   }[];
+}
+
+/**
+ * The ETL's record of one run's partition swaps (key: `etl/swaps/<dataset>/<runId>.json`):
+ * superseded locations are deleted by later runs once older than the retention, never at the swap.
+ */
+export interface SwapRecord {
+  readonly schemaVersion: 1;
+  readonly dataset: string;
+  readonly runId: string;
+  readonly state: 'staged' | 'swapped';
+  readonly createdAt: string;
+  readonly swappedAt: string | null;
+  readonly partitions: readonly { readonly value: string; readonly location: string; readonly previousLocation: string | null }[];
 }

@@ -1,12 +1,15 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { REPO_ROOT } from '../../local/emulator';
 import { queryPipeline, type RunReport, runPipeline } from '../../local/pipeline';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+
+// Each run starts the emulator and local Spark; a burst runs the Glue job three times.
+vi.setConfig({ testTimeout: 900_000, hookTimeout: 900_000 });
 
 const sample = (...parts: string[]) => path.join(REPO_ROOT, 'samples', ...parts);
 const newState = () => mkdtempSync(path.join(tmpdir(), 'pipeline-e2e-'));
@@ -29,7 +32,7 @@ describe('the FOCUS billing sample through the local pipeline', () => {
   });
 
   it('processes 1,000 rows and reconciles every check', () => {
-    expect(first.ok).toBe(true);
+    expect(first.ok, JSON.stringify(first.report.executions)).toBe(true);
     expect(first.report.files).toEqual([
       expect.objectContaining({
         dataset: 'cloud_billing',
@@ -66,7 +69,7 @@ describe('the FOCUS billing sample through the local pipeline', () => {
   it('recognizes the same file dropped again and adds no rows', async () => {
     const again = await runPipeline([sample('cloud_billing', 'focus_sample.csv')], { stateDir });
 
-    expect(again.ok).toBe(true);
+    expect(again.ok, JSON.stringify(again.report.executions)).toBe(true);
     expect(again.report.files.map((f) => f.status)).toEqual(['duplicate']);
     const [totals] = await query(
       stateDir,
@@ -87,7 +90,7 @@ describe('capacity plans in two template versions', () => {
       ],
       { stateDir },
     );
-    expect(first.ok).toBe(true);
+    expect(first.ok, JSON.stringify(first.report.executions)).toBe(true);
     expect(first.report.files.map((f) => [path.basename(f.source), f.status, f.template])).toEqual([
       ['capacity_plan_2025Q1_v1.csv', 'processed', 'capacity_plan'],
       ['org_roster_2025Q1.csv', 'processed', 'org_roster'],
@@ -99,7 +102,7 @@ describe('capacity plans in two template versions', () => {
     const second = await runPipeline([sample('workforce_capacity', 'capacity_plan_2025Q1_v2.csv')], {
       stateDir,
     });
-    expect(second.ok).toBe(true);
+    expect(second.ok, JSON.stringify(second.report.executions)).toBe(true);
     const table = second.report.tables.find((t) => t.table === 'workforce_capacity')!;
     expect(table.columns).toEqual(
       expect.arrayContaining([
@@ -154,7 +157,7 @@ describe('a bad file in a batch', () => {
 
     const { report, ok } = await runPipeline([folder], { stateDir });
 
-    expect(ok).toBe(true);
+    expect(ok, JSON.stringify(report.executions)).toBe(true);
     const byName = Object.fromEntries(report.files.map((f) => [path.basename(f.source), f]));
     expect(byName['empty_plan.csv']!.status).toBe('quarantined');
     expect(byName['notes.pdf']!.status).toBe('quarantined');
@@ -181,7 +184,7 @@ describe('a burst larger than the file cap', () => {
 
     const { report, ok } = await runPipeline([folder], { stateDir, boundedFiles: 150 });
 
-    expect(ok).toBe(true);
+    expect(ok, JSON.stringify(report.executions)).toBe(true);
     expect(report.executions).toHaveLength(1);
     expect(report.executions[0]!.etlRuns).toBe(3);
     expect(report.files.filter((f) => f.status === 'processed')).toHaveLength(400);

@@ -252,6 +252,7 @@ export async function writeEtlRun(
     dataset: ds.name,
     runId,
     jobName: 'test-pipeline-workforce_capacity-curate',
+    executionId: null,
     startedAt: '2025-01-15T10:05:00.000Z',
     finishedAt: '2025-01-15T10:09:00.000Z',
     pushDownPredicate: null,
