@@ -14,6 +14,7 @@ async function main() {
   const s3 = localS3(root);
   const size = statSync(path.join(root, 'landing', key)).size;
   const started = process.hrtime.bigint();
+  const cpuStart = process.cpuUsage();
   const outcome = await normalizeFile(
     {
       s3,
@@ -33,9 +34,12 @@ async function main() {
     },
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = process.cpuUsage(cpuStart);
   process.stdout.write(
     `${JSON.stringify({
       seconds,
+      // Every thread of the process: the main thread and zlib on the thread pool.
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
       bytes: size,
       mbPerSecond: size / 1024 / 1024 / seconds,
       rows: outcome.rows,

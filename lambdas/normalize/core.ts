@@ -313,15 +313,20 @@ interface PartitionState {
   readonly key: string;
   readonly writer: S3LineWriter;
   rowCount: number;
-  /** Lines of the current batch, written after it. */
+  /** JSON pieces of the current batch's rows, joined and written after it. */
   pending: string[];
+  /** Rows in `pending`. */
+  lines: number;
   readonly sums: Map<string, DecimalSum>;
   readonly nulls: Map<string, number>;
 }
 
 interface ColumnPlan {
   readonly name: string;
-  readonly jsonKey: string;
+  /** `"name":` (followed by a JSON value). */
+  readonly keyBare: string;
+  /** `"name":"` (followed by string content that needs no escaping and `",`). */
+  readonly keyQuoted: string;
   /** False for the partition column when it is also the partition source (it lives in the path). */
   readonly output: boolean;
   readonly measure: boolean;
@@ -345,7 +350,8 @@ interface TablePlan {
 const PLAIN_NUMBER = /^-?\d+(?:\.\d+)?$/;
 /** Characters JSON strings must escape; values without them are quoted as they are (fast path). */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
-const jsonString = (value: string) => (NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`);
+/** Pending JSON pieces per partition before they are joined and written (about 1-3 MB of text). */
+const FLUSH_PIECES = 100_000;
 /** Distinct date/time texts remembered per file (timestamps repeat across rows). */
 const TEMPORAL_CACHE_SIZE = 10_000;
 
@@ -508,61 +514,70 @@ class FileRun {
     return `${parts.join(',')},"ingest_row_number":`;
   }
 
+  /** A cell as written: null tokens to null, measures exact, dates ISO-8601 (may throw RowRejection). */
+  private normalizeCell(column: ColumnPlan, raw: Cell | undefined): Cell {
+    if (raw === null || raw === undefined) return null;
+    if (raw.length <= this.maxNullTokenLength && this.nullTokens.has(raw.trim())) return null;
+    if (column.measure) {
+      const text = raw.trim();
+      return PLAIN_NUMBER.test(text) ? text : parseMeasure(column.name, text)!.toString();
+    }
+    if (column.temporal) {
+      const cache = column.temporalCache!;
+      const cached = cache.get(raw);
+      if (cached !== undefined) return cached;
+      const normalized = normalizeTemporal(column.temporal, raw.trim());
+      if (cache.size < TEMPORAL_CACHE_SIZE) cache.set(raw, normalized);
+      return normalized;
+    }
+    return raw;
+  }
+
+  /**
+   * Normalizes a batch of rows. Each row's JSON is appended as pieces to its partition's
+   * pending list and each partition's pieces are joined once per batch: one string copy per
+   * batch instead of one per cell (the row loop is the normalizer's hot path).
+   */
   private async processBatch(table: TablePlan, batch: readonly SourceRow[], fixedWidth: number) {
-    const { plan } = table;
+    const { plan, partitionIndex } = table;
     const columnCount = plan.length;
     const measureValues: (string | null)[] = [];
     for (const row of batch) {
       const rowNumber = row.rowNumber;
+      let pieces: string[] | undefined;
+      let mark = 0;
       try {
         if (row.error) throw new RowRejection(row.error.reason, row.error.detail);
         const values = row.values;
         // Blank rows (an XLSX row with styles but no values, an empty JSON object) are skipped.
         if (isBlankRow(values)) continue;
         if (values.length !== columnCount) checkWidth(values, columnCount, fixedWidth);
-        let line = '{';
-        let partitionCell: string | null = null;
+        const partitionCell =
+          partitionIndex >= 0 ? this.normalizeCell(plan[partitionIndex]!, values[partitionIndex]) : null;
+        const state = this.partitionFor(
+          partitionValue(
+            this.dataset.partition.transform,
+            this.dataset.partition.sourceColumn,
+            partitionCell,
+          ),
+        );
+        pieces = state.pending;
+        mark = pieces.length;
+        pieces.push('{');
         measureValues.length = 0;
         for (let i = 0; i < columnCount; i++) {
           const column = plan[i]!;
-          let value: Cell = values[i] ?? null;
-          if (
-            value !== null &&
-            value.length <= this.maxNullTokenLength &&
-            this.nullTokens.has(value.trim())
-          ) {
-            value = null;
-          }
-          if (value !== null) {
-            if (column.measure) {
-              const text = value.trim();
-              if (PLAIN_NUMBER.test(text)) value = text;
-              else value = parseMeasure(column.name, text)!.toString();
-            } else if (column.temporal) {
-              const cache = column.temporalCache!;
-              const cached = cache.get(value);
-              if (cached !== undefined) value = cached;
-              else {
-                const normalized = normalizeTemporal(column.temporal, value.trim());
-                if (cache.size < TEMPORAL_CACHE_SIZE) cache.set(value, normalized);
-                value = normalized;
-              }
-            }
-          }
+          const value = i === partitionIndex ? partitionCell : this.normalizeCell(column, values[i]);
           if (column.measure) measureValues.push(column.name, value);
-          if (i === table.partitionIndex) partitionCell = value;
-          if (column.output) {
-            // Measures and normalized dates are plain ASCII: no escaping needed.
-            line += `${column.jsonKey}${value === null ? 'null' : column.measure || column.temporal ? `"${value}"` : jsonString(value)},`;
-          }
+          if (!column.output) continue;
+          if (value === null) pieces.push(column.keyBare, 'null,');
+          // Measures and normalized dates are plain ASCII; other text is escaped only when it must be.
+          else if (column.measure || column.temporal || !NEEDS_ESCAPE.test(value))
+            pieces.push(column.keyQuoted, value, '",');
+          else pieces.push(column.keyBare, JSON.stringify(value), ',');
         }
-        const partition = partitionValue(
-          this.dataset.partition.transform,
-          this.dataset.partition.sourceColumn,
-          partitionCell,
-        );
-        const state = this.partitionFor(partition);
-        state.pending.push(`${line}${table.lineage}"${rowNumber}"}`);
+        pieces.push(table.lineage, '"', String(rowNumber), '"}\n');
+        state.lines += 1;
         state.rowCount += 1;
         table.rowCount += 1;
         this.rowCount += 1;
@@ -581,14 +596,22 @@ class FileRun {
         }
       } catch (error) {
         if (!(error instanceof RowRejection)) throw error;
+        if (pieces) pieces.length = mark;
         this.reject(table, rowNumber, error, row.values);
       }
     }
+    await this.flush(false);
+  }
+
+  /** Writes pending rows: a partition's once it has gathered enough (fewer, larger writes), or all. */
+  async flush(all: boolean): Promise<void> {
     for (const state of this.partitions.values()) {
-      if (state.pending.length > 0) {
-        const lines = state.pending;
+      if (state.pending.length > 0 && (all || state.pending.length >= FLUSH_PIECES)) {
+        const text = state.pending.join('');
+        const lines = state.lines;
         state.pending = [];
-        await state.writer.writeLines(lines);
+        state.lines = 0;
+        await state.writer.writeText(text, lines);
       }
     }
     if (this.rejectedPending.length > 0) {
@@ -614,6 +637,7 @@ class FileRun {
       writer,
       rowCount: 0,
       pending: [],
+      lines: 0,
       sums: new Map(),
       nulls: new Map(),
     };
@@ -681,6 +705,7 @@ class FileRun {
   }
 
   async close(): Promise<void> {
+    await this.flush(true);
     await Promise.all([...this.partitions.values()].map((p) => p.writer.close()));
     await this.rejectedWriter?.close();
   }
@@ -754,7 +779,8 @@ function planColumns(dataset: ResolvedDataset, columns: readonly string[]): Colu
     const outputName = reservedName(dataset, name);
     return {
       name: outputName,
-      jsonKey: `${JSON.stringify(outputName)}:`,
+      keyBare: `${JSON.stringify(outputName)}:`,
+      keyQuoted: `${JSON.stringify(outputName)}:"`,
       // The partition source column that *is* the partition column lives in the object's path.
       output: !(name === partitionColumn && name === sourceColumn),
       measure: measures.has(name),

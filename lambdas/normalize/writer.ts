@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { createGzip, type Gzip } from 'node:zlib';
+import { createGzip, type Gzip, type ZlibOptions } from 'node:zlib';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
@@ -36,7 +36,16 @@ export class S3LineWriter {
     options: LineWriterOptions,
   ) {
     const body = new PassThrough({ highWaterMark: 1024 * 1024 });
-    this.input = options.gzip ? createGzip({ level: options.gzipLevel ?? 1, chunkSize: 128 * 1024 }) : body;
+    // The gzip input buffer holds a few batches, so that parsing (main thread) runs on while zlib
+    // compresses the previous batches on the thread pool.
+    this.input = options.gzip
+      ? createGzip({
+          level: options.gzipLevel ?? 1,
+          chunkSize: 128 * 1024,
+          // zlib streams pass stream options on to Transform; @types/node does not list them.
+          writableHighWaterMark: 8 * 1024 * 1024,
+        } as ZlibOptions)
+      : body;
     if (options.gzip) {
       this.input.pipe(body);
       this.input.on('error', (error) => body.destroy(error));
@@ -61,6 +70,17 @@ export class S3LineWriter {
     if (lines.length === 0) return;
     this.lines += lines.length;
     if (!this.input.write(`${lines.join('\n')}\n`)) {
+      await Promise.race([once(this.input, 'drain'), this.done]);
+      if (this.failed) throw this.failed;
+    }
+  }
+
+  /** Writes text that holds `lines` complete lines (each ending in a newline). */
+  async writeText(text: string, lines: number): Promise<void> {
+    if (this.failed) throw this.failed;
+    if (text.length === 0) return;
+    this.lines += lines;
+    if (!this.input.write(text)) {
       await Promise.race([once(this.input, 'drain'), this.done]);
       if (this.failed) throw this.failed;
     }
