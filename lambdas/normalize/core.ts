@@ -350,8 +350,6 @@ interface TablePlan {
 const PLAIN_NUMBER = /^-?\d+(?:\.\d+)?$/;
 /** Characters JSON strings must escape; values without them are quoted as they are (fast path). */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
-/** Pending JSON pieces per partition before they are joined and written (about 1-3 MB of text). */
-const FLUSH_PIECES = 100_000;
 /** Distinct date/time texts remembered per file (timestamps repeat across rows). */
 const TEMPORAL_CACHE_SIZE = 10_000;
 
@@ -600,13 +598,15 @@ class FileRun {
         this.reject(table, rowNumber, error, row.values);
       }
     }
-    await this.flush(false);
+    // Written after every batch: pending pieces are slices of the batch's source text, and
+    // holding them longer (a sparse partition waiting for more rows) would keep that text alive.
+    await this.flush();
   }
 
-  /** Writes pending rows: a partition's once it has gathered enough (fewer, larger writes), or all. */
-  async flush(all: boolean): Promise<void> {
+  /** Writes every partition's pending rows, and pending rejected rows. */
+  async flush(): Promise<void> {
     for (const state of this.partitions.values()) {
-      if (state.pending.length > 0 && (all || state.pending.length >= FLUSH_PIECES)) {
+      if (state.pending.length > 0) {
         const text = state.pending.join('');
         const lines = state.lines;
         state.pending = [];
@@ -705,7 +705,7 @@ class FileRun {
   }
 
   async close(): Promise<void> {
-    await this.flush(true);
+    await this.flush();
     await Promise.all([...this.partitions.values()].map((p) => p.writer.close()));
     await this.rejectedWriter?.close();
   }

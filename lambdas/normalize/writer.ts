@@ -43,7 +43,7 @@ export class S3LineWriter {
           level: options.gzipLevel ?? 1,
           chunkSize: 128 * 1024,
           // zlib streams pass stream options on to Transform; @types/node does not list them.
-          writableHighWaterMark: 8 * 1024 * 1024,
+          writableHighWaterMark: 2 * 1024 * 1024,
         } as ZlibOptions)
       : body;
     if (options.gzip) {
