@@ -24,7 +24,7 @@ import { locateHeader } from './header';
 import { datasetForKey, decodeS3EventKey } from './keys';
 import { openParquet } from './parquet';
 import { type ClassifiedKey, classifyKey, type FormatInfo, openTextSource } from './readers';
-import type { Cell, SourceRow, SourceTable } from './records';
+import { type Cell, detach, type SourceRow, type SourceTable } from './records';
 import { resolveHeader } from './schema';
 import {
   ContentDigest,
@@ -525,7 +525,7 @@ class FileRun {
       const cached = cache.get(raw);
       if (cached !== undefined) return cached;
       const normalized = normalizeTemporal(column.temporal, raw.trim());
-      if (cache.size < TEMPORAL_CACHE_SIZE) cache.set(raw, normalized);
+      if (cache.size < TEMPORAL_CACHE_SIZE) cache.set(detach(raw), detach(normalized));
       return normalized;
     }
     return raw;

@@ -29,3 +29,12 @@ export interface SourceTable {
   readonly fixedWidth: boolean;
   readonly batches: AsyncIterable<SourceRow[]>;
 }
+
+/**
+ * A copy of a string that does not reference the text it was cut from. V8 represents slices
+ * and concatenations by reference, so a string kept for the rest of a file (a cached timestamp,
+ * an XLSX shared string) would otherwise keep its whole source chunk alive.
+ */
+export function detach(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
+}

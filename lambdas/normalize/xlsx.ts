@@ -3,7 +3,7 @@ import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import yauzl from 'yauzl';
 import { Decimal } from '../common/decimal';
 import { DecompressionLimitError, SheetNotFoundError, UnreadableFileError } from './errors';
-import type { Cell, SourceRow, SourceTable } from './records';
+import { type Cell, detach, type SourceRow, type SourceTable } from './records';
 
 /**
  * XLSX (Office Open XML workbook) reading, streamed entry by entry from a random-access zip
@@ -375,7 +375,7 @@ async function readSharedStrings(zip: yauzl.ZipFile, entry: yauzl.Entry, label: 
         const name = local(tag.name);
         if (name === 't') inT = false;
         else if (name === 'rPh') phonetic -= 1;
-        else if (name === 'si') strings.push(current);
+        else if (name === 'si') strings.push(detach(current));
       });
     }),
   );
