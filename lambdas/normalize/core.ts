@@ -349,6 +349,7 @@ interface TablePlan {
 
 const PLAIN_NUMBER = /^-?\d+(?:\.\d+)?$/;
 /** Characters JSON strings must escape; values without them are quoted as they are (fast path). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON must escape.
 const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
 /** Distinct date/time texts remembered per file (timestamps repeat across rows). */
 const TEMPORAL_CACHE_SIZE = 10_000;
