@@ -108,7 +108,7 @@ export class LocalCloud {
       case 'AWS::SQS::Queue':
         return this.queueUrls.get(id) ?? `http://sqs.local/${ACCOUNT}/${this.pipeline}-${localName(id)}`;
       case 'AWS::Glue::Database':
-        return String((resource.Properties?.DatabaseInput as { Name: string }).Name);
+        return String((resource.Properties?.DatabaseInput as { Name?: string } | undefined)?.Name ?? id);
       case 'AWS::Glue::Job':
       case 'AWS::Glue::Crawler':
       case 'AWS::Glue::SecurityConfiguration':
@@ -297,7 +297,7 @@ export class LocalCloud {
     const { glue } = this.clients;
     const tables: CatalogDump['tables'] = [];
     for (const [, database] of resourcesOfType(this.template, 'AWS::Glue::Database')) {
-      const name = (database.Properties?.DatabaseInput as { Name: string }).Name;
+      const name = String((database.Properties?.DatabaseInput as { Name?: string } | undefined)?.Name);
       const list = await glue.send(new GetTablesCommand({ DatabaseName: name }));
       for (const table of list.TableList ?? []) {
         const versions = await glue.send(

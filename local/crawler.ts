@@ -157,7 +157,8 @@ export class LocalCrawler {
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
 
-    const seen = (this.seen[definition.name] ??= {});
+    this.seen[definition.name] ??= {};
+    const seen = this.seen[definition.name]!;
     const partitionKeys: string[] = [];
     const folders = new Map<string, string[]>();
     const inferred = new Map<string, string>();

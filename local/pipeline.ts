@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { getJson } from '../lambdas/common/s3';
-import { createApp } from '../lib/app';
 import { loadDatasets } from '../lib/config';
 import type { ResolvedDataset } from '../lib/config/types';
 import type { FileOutcome } from '../lib/contracts/batch';
@@ -139,8 +139,44 @@ interface FileAsset {
   readonly key: string;
 }
 
-/** The synthesized template and the app's file assets (the Glue job reads the dimension files from them). */
-function synthesize(): { template: CfnTemplate; assets: FileAsset[] } {
+/** Everything the synthesized template depends on: a change to any of these invalidates the cache. */
+const SYNTH_INPUTS = [
+  'bin/app.ts',
+  'cdk.json',
+  'package-lock.json',
+  'lib',
+  'lambdas',
+  'glue-scripts/jobs',
+  'glue-scripts/lib',
+  'data',
+];
+const SYNTH_CACHE = path.join(REPO_ROOT, 'node_modules', '.cache', 'ingestion-pipeline');
+
+function synthFingerprint(): string {
+  const hash = createHash('sha256');
+  for (const input of SYNTH_INPUTS) {
+    const absolute = path.join(REPO_ROOT, input);
+    const files = statSync(absolute).isDirectory() ? listFiles(absolute).sort() : [absolute];
+    for (const file of files) {
+      if (file.includes(`${path.sep}__pycache__${path.sep}`)) continue;
+      hash.update(path.relative(REPO_ROOT, file)).update('\0').update(readFileSync(file)).update('\0');
+    }
+  }
+  return hash.digest('hex').slice(0, 24);
+}
+
+/**
+ * The synthesized template and the app's file assets (the Glue job reads the dimension files
+ * from them). Synthesis takes seconds, so the result is cached by a fingerprint of every
+ * file it depends on; any change to the app, the datasets or the assets synthesizes again.
+ */
+async function synthesize(): Promise<{ template: CfnTemplate; assets: FileAsset[] }> {
+  const cacheDir = path.join(SYNTH_CACHE, `synth-${synthFingerprint()}`);
+  const cached = path.join(cacheDir, 'synth.json');
+  if (existsSync(cached))
+    return JSON.parse(readFileSync(cached, 'utf-8')) as { template: CfnTemplate; assets: FileAsset[] };
+
+  const { createApp } = await import('../lib/app');
   const { app, stack } = createApp({ context: { 'aws:cdk:bundling-stacks': [] }, nag: false });
   const assembly = app.synth();
   const artifact = assembly.getStackByName(stack.stackName);
@@ -155,16 +191,23 @@ function synthesize(): { template: CfnTemplate; assets: FileAsset[] } {
       }
     >;
   };
+  mkdirSync(cacheDir, { recursive: true });
   const assets = Object.values(manifest.files)
     .filter((f) => (f.source.packaging ?? 'file') === 'file' && !f.source.path.endsWith('.template.json'))
     .flatMap((f) =>
-      Object.values(f.destinations).map((d) => ({
-        file: path.join(assembly.directory, f.source.path),
-        bucket: d.bucketName.replace('${AWS::AccountId}', ACCOUNT).replace('${AWS::Region}', REGION),
-        key: d.objectKey,
-      })),
+      Object.values(f.destinations).map((d) => {
+        const file = path.join(cacheDir, path.basename(f.source.path));
+        copyFileSync(path.join(assembly.directory, f.source.path), file);
+        return {
+          file,
+          bucket: d.bucketName.replace(/\$\{AWS::AccountId\}/, ACCOUNT).replace(/\$\{AWS::Region\}/, REGION),
+          key: d.objectKey,
+        };
+      }),
     );
-  return { template: artifact.template as CfnTemplate, assets };
+  const result = { template: artifact.template as CfnTemplate, assets };
+  writeFileSync(cached, JSON.stringify(result));
+  return result;
 }
 
 const STATUS: Record<FileOutcome['status'], ReportFileStatus> = {
@@ -189,10 +232,18 @@ export async function runPipeline(
   const inputs = resolveInputs(paths, options.dataset);
   mkdirSync(stateDir, { recursive: true });
 
-  progress(`synthesizing the CDK app`);
-  const { template, assets } = synthesize();
-  progress('starting the local AWS emulator');
-  const emulator = await startEmulator({ region: REGION });
+  // The emulator boots while the app is synthesized.
+  progress('starting the local AWS emulator; synthesizing the CDK app (cached until a source changes)');
+  const booting = startEmulator({ region: REGION });
+  let synthesized: Awaited<ReturnType<typeof synthesize>>;
+  try {
+    synthesized = await synthesize();
+  } catch (error) {
+    await booting.then((e) => e.stop()).catch(() => undefined);
+    throw error;
+  }
+  const { template, assets } = synthesized;
+  const emulator = await booting;
   try {
     return await runWithEmulator(template, assets, emulator, inputs, stateDir, options, progress);
   } finally {

@@ -63,24 +63,10 @@ export const MAX_PARTITIONS_PER_FILE = 48;
 /** Data column added to rows read from XLSX: the sheet each row came from. */
 export const SHEET_COLUMN = 'source_sheet';
 
-/** Fields this normalizer adds to the manifest beyond the NormalizerManifest contract. */
-export interface ManifestDetails {
-  /** One entry per table read (an XLSX sheet, or the file). */
-  readonly tables: readonly {
-    readonly sheet: string | null;
-    /** Row number of the header row (null when the format names its columns). */
-    readonly headerRow: number | null;
-    /** Non-empty rows above the header row (titles, notes), skipped. */
-    readonly skippedRows: number;
-    readonly template: NormalizerManifest['template'];
-    readonly rowCount: number;
-    readonly rejectedRowCount: number;
-  }[];
-  /** XLSX sheets not read, with why (`hidden`, `empty`, `no_partition_column`). */
-  readonly skippedSheets: readonly { readonly sheet: string; readonly reason: string }[];
-}
+/** The manifest's optional per-table details, always written by this normalizer. */
+export type ManifestDetails = Required<Pick<NormalizerManifest, 'tables' | 'skippedSheets'>>;
 
-export type WrittenManifest = NormalizerManifest & Partial<ManifestDetails>;
+export type WrittenManifest = NormalizerManifest;
 
 /**
  * Normalizes one landing object: reads it (streamed, or by ranges for XLSX and Parquet),

@@ -57,7 +57,7 @@ export async function loadRunReports(
     const found = await mapLimit(missing, CONCURRENCY, (runId) =>
       getJson<EtlRunReport>(deps.s3, deps.env.controlBucket, etlRunReportKey(dataset, runId)),
     );
-    missing.forEach((runId, i) => reports.set(runId, found[i]));
+    for (const [i, runId] of missing.entries()) reports.set(runId, found[i]);
     missing = missing.filter((_, i) => found[i] === undefined);
     if (attempt + 1 >= wait.attempts) break;
   }

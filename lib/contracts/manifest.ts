@@ -62,4 +62,19 @@ export interface NormalizerManifest {
   /** Quarantine object holding the rejected rows with reasons, when there were any. */
   readonly rejectedRowsKey: string | null;
   readonly normalizedAt: string;
+  /** One entry per table read (an XLSX sheet, or the file). */
+  readonly tables?: readonly ManifestTable[];
+  /** XLSX sheets not read, with why (`hidden`, `empty`, `no_partition_column`). */
+  readonly skippedSheets?: readonly { readonly sheet: string; readonly reason: string }[];
+}
+
+export interface ManifestTable {
+  readonly sheet: string | null;
+  /** Row number of the header row (null when the format names its columns). */
+  readonly headerRow: number | null;
+  /** Non-empty rows above the header row (titles, notes), skipped. */
+  readonly skippedRows: number;
+  readonly template: NormalizerManifest['template'];
+  readonly rowCount: number;
+  readonly rejectedRowCount: number;
 }

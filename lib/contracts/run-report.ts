@@ -86,5 +86,9 @@ export interface SwapRecord {
   readonly state: 'staged' | 'swapped';
   readonly createdAt: string;
   readonly swappedAt: string | null;
-  readonly partitions: readonly { readonly value: string; readonly location: string; readonly previousLocation: string | null }[];
+  readonly partitions: readonly {
+    readonly value: string;
+    readonly location: string;
+    readonly previousLocation: string | null;
+  }[];
 }

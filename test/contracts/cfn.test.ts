@@ -5,6 +5,8 @@ const resolver = placeholderResolver({ ref: (id) => `ref:${id}`, getAtt: (id, a)
 
 describe('resolveIntrinsics', () => {
   it('resolves Ref, GetAtt, Join, Sub, Select and Split, nested', () => {
+    // biome-ignore-start lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax, not a template literal
+
     const value = {
       a: { Ref: 'Bucket' },
       b: { 'Fn::GetAtt': ['Fn', 'Arn'] },
@@ -14,6 +16,8 @@ describe('resolveIntrinsics', () => {
       f: { 'Fn::Select': [1, { 'Fn::Split': ['/', 'a/b/c'] }] },
       g: [{ Ref: 'AWS::AccountId' }],
     };
+    // biome-ignore-end lint/suspicious/noTemplateCurlyInString: -
+
     expect(resolveIntrinsics(value, resolver)).toEqual({
       a: 'ref:Bucket',
       b: 'Fn/Arn',
