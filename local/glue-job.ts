@@ -1,11 +1,11 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { CfnTemplate, IntrinsicResolver } from './cfn';
 import { resolveIntrinsics, resourcesOfType } from './cfn';
 import { GlueServiceError } from './crawler';
-import { REPO_ROOT, VENV_BIN } from './emulator';
+import { REPO_ROOT } from './emulator';
+import type { JobServer } from './job-server';
 import type { GlueJobRunView } from './state-machine';
 
 interface JobDefinition {
@@ -24,8 +24,10 @@ export interface JobRunRecord extends GlueJobRunView {
 }
 
 export interface LocalGlueJobsOptions {
-  /** Environment of the job process: emulator endpoint and credentials. */
+  /** Environment of each job run: emulator endpoint and credentials. */
   readonly env: Record<string, string>;
+  /** The warm Spark driver the runs execute in. */
+  readonly server: JobServer;
   /** Where the awsglue stand-in keeps job bookmarks. */
   readonly bookmarks: string;
   /** Arguments that replace the job's default arguments (e.g. `--bounded_files`). */
@@ -38,8 +40,9 @@ export interface LocalGlueJobsOptions {
 
 /**
  * Runs the real Glue script (glue-scripts/jobs/curate.py) on local Spark through the local
- * `awsglue` stand-in, with the job's DefaultArguments from the synthesized template merged
- * with the run's Arguments, as Glue does. MaxConcurrentRuns is enforced.
+ * `awsglue` stand-in, in a warm driver (see JobServer), with the job's DefaultArguments from
+ * the synthesized template merged with the run's Arguments, as Glue does. MaxConcurrentRuns
+ * is enforced.
  */
 export class LocalGlueJobs {
   private readonly definitions = new Map<string, JobDefinition>();
@@ -97,7 +100,8 @@ export class LocalGlueJobs {
       '--JOB_NAME': definition.name,
       '--JOB_RUN_ID': id,
     };
-    const argv = [path.join(REPO_ROOT, 'glue-scripts', 'jobs', 'curate.py')];
+    const script = path.join(REPO_ROOT, 'glue-scripts', 'jobs', 'curate.py');
+    const argv: string[] = [];
     for (const [key, value] of Object.entries(args)) {
       // Only the job's own arguments and the ones its script reads; Glue service flags are not script input.
       if (
@@ -110,39 +114,26 @@ export class LocalGlueJobs {
     const started = Date.now();
     const output: string[] = [];
     const log: string[] = [];
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(path.join(VENV_BIN, 'python'), argv, {
-        cwd: REPO_ROOT,
-        env: {
-          ...process.env,
-          ...this.options.env,
-          PYTHONPATH: [
-            path.join(REPO_ROOT, 'glue-scripts', 'local'),
-            path.join(REPO_ROOT, 'glue-scripts', 'lib'),
-          ].join(path.delimiter),
-          AWSGLUE_LOCAL_BOOKMARKS: this.options.bookmarks,
-          PYSPARK_PYTHON: path.join(VENV_BIN, 'python'),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const timer = setTimeout(() => child.kill('SIGTERM'), definition.timeoutMinutes * 60_000);
-      const collect = (chunk: Buffer) => {
-        for (const line of chunk.toString().split('\n')) {
-          if (!line.trim()) continue;
-          output.push(line);
-          log.push(line);
-          if (output.length > 400) output.shift();
-          this.options.onOutput?.(definition.name, line);
-        }
-      };
-      child.stdout.on('data', collect);
-      child.stderr.on('data', collect);
-      child.on('error', reject);
-      child.on('exit', (exitCode) => {
-        clearTimeout(timer);
-        resolve(exitCode);
-      });
-    });
+    const collect = (line: string) => {
+      if (!line.trim()) return;
+      output.push(line);
+      log.push(line);
+      if (output.length > 400) output.shift();
+      this.options.onOutput?.(definition.name, line);
+    };
+    let code: number;
+    try {
+      code = await this.options.server.run(
+        script,
+        argv,
+        { ...this.options.env, AWSGLUE_LOCAL_BOOKMARKS: this.options.bookmarks },
+        collect,
+        definition.timeoutMinutes * 60_000,
+      );
+    } catch (error) {
+      collect(`${(error as Error).name}: ${(error as Error).message}`);
+      code = 1;
+    }
     let logFile: string | undefined;
     if (this.options.logDir) {
       mkdirSync(this.options.logDir, { recursive: true });

@@ -17,6 +17,7 @@ import { LocalCrawler } from './crawler';
 import { type Emulator, REPO_ROOT, startEmulator, VENV_BIN } from './emulator';
 import { LocalGlueJobs } from './glue-job';
 import { type DroppedObject, LocalIntake } from './intake';
+import { JobServer } from './job-server';
 import { localLambdas } from './lambdas';
 import { type EventLog, type ExecutionResult, executeStateMachine, loadStateMachine } from './state-machine';
 
@@ -232,22 +233,29 @@ export async function runPipeline(
   const inputs = resolveInputs(paths, options.dataset);
   mkdirSync(stateDir, { recursive: true });
 
-  // The emulator boots while the app is synthesized.
-  progress('starting the local AWS emulator; synthesizing the CDK app (cached until a source changes)');
+  // Local Spark and the emulator boot while the app is synthesized (and Spark warms up while
+  // the first stages run): the job's first run then finds a started driver.
+  progress(
+    'starting local Spark and the local AWS emulator; synthesizing the CDK app (cached until a source changes)',
+  );
+  const server = new JobServer({ AWSGLUE_LOCAL_TMPDIR: path.join(stateDir, 'tmp') });
+  server.start().catch(() => undefined);
   const booting = startEmulator({ region: REGION });
-  let synthesized: Awaited<ReturnType<typeof synthesize>>;
   try {
-    synthesized = await synthesize();
-  } catch (error) {
-    await booting.then((e) => e.stop()).catch(() => undefined);
-    throw error;
-  }
-  const { template, assets } = synthesized;
-  const emulator = await booting;
-  try {
-    return await runWithEmulator(template, assets, emulator, inputs, stateDir, options, progress);
+    const { template, assets } = await synthesize();
+    return await runWithEmulator(
+      template,
+      assets,
+      await booting,
+      server,
+      inputs,
+      stateDir,
+      options,
+      progress,
+    );
   } finally {
-    await emulator.stop();
+    await booting.then((e) => e.stop()).catch(() => undefined);
+    await server.stop();
   }
 }
 
@@ -255,6 +263,7 @@ async function runWithEmulator(
   template: CfnTemplate,
   assets: readonly FileAsset[],
   emulator: Emulator,
+  server: JobServer,
   inputs: readonly Input[],
   stateDir: string,
   options: RunOptions,
@@ -299,6 +308,7 @@ async function runWithEmulator(
   const crawler = new LocalCrawler(template, cloud.resolver, clients, stateDir);
   const jobs = new LocalGlueJobs(template, cloud.resolver, {
     env: { ...emulator.env, AWSGLUE_LOCAL_TMPDIR: path.join(stateDir, 'tmp') },
+    server,
     bookmarks: path.join(stateDir, 'glue-bookmarks'),
     logDir: path.join(stateDir, 'logs'),
     argumentOverrides: options.boundedFiles ? { '--bounded_files': String(options.boundedFiles) } : undefined,

@@ -29,6 +29,8 @@ os.environ.setdefault(
         [
             "--master",
             os.environ.get("AWSGLUE_LOCAL_SPARK_MASTER", "local[2]"),
+            # Local runs are short: the client JIT alone starts fast and is not overtaken.
+            "--driver-java-options -XX:TieredStopAtLevel=1",
             "--conf spark.ui.showConsoleProgress=false",
             "--conf spark.sql.shuffle.partitions=4",
             "--conf spark.sql.session.timeZone=UTC",
