@@ -79,9 +79,8 @@ def register(
                 for k, v in zip(keys, partition.get("Values", []), strict=False)
             )
             file_list = "[" + ", ".join(_literal(f) for f in files) + "]"
-            selects.append(
-                f"SELECT *, {values} FROM read_parquet({file_list}, union_by_name = true, hive_partitioning = false)"
-            )
+            reader = f"read_parquet({file_list}, union_by_name = true, hive_partitioning = false)"
+            selects.append(f"SELECT *, {values} FROM {reader}")
         if selects:
             body = " UNION ALL BY NAME ".join(selects)
             wanted = [c for c in columns if c not in keys] + keys

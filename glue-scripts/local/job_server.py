@@ -68,15 +68,16 @@ def run(request: dict) -> int:
     except SystemExit as exit_:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
-    except BaseException:  # noqa: BLE001 - the run failed; the server goes on
+    except BaseException:
         traceback.print_exc()
         return 1
 
 
 def main() -> int:
-    import awsglue  # noqa: F401 - sets the local Spark defaults before the context starts
     from pyspark.context import SparkContext
     from pyspark.sql import SparkSession
+
+    import awsglue  # noqa: F401 - sets the local Spark defaults before the context starts
 
     SparkContext.getOrCreate()
     spark = SparkSession.builder.getOrCreate()
