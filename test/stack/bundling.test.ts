@@ -8,7 +8,11 @@ import { createApp } from '../../lib/app';
 describe('Lambda bundles', () => {
   it('are built locally with esbuild (no Docker) and each exports a handler function', () => {
     const outdir = mkdtempSync(path.join(tmpdir(), 'bundle-'));
-    const { app, stack } = createApp({ outdir, nag: false });
+    const { app, stack } = createApp({
+      outdir,
+      nag: false,
+      context: { 'aws:cdk:enable-asset-metadata': true },
+    });
     const assembly = app.synth();
     const template = assembly.getStackByName(stack.stackName).template as {
       Resources: Record<
