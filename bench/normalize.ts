@@ -22,6 +22,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'csv-parse';
 import { build } from 'esbuild';
+import { workforceCapacity } from '../lib/datasets/workforce-capacity';
 import { makeXlsx, type XCell } from '../test/fixtures/normalize/xlsx-writer';
 
 const REPO = path.resolve(__dirname, '..');
@@ -55,16 +56,7 @@ async function writeCsv(file: string, targetBytes: number): Promise<void> {
 function writeXlsx(file: string, rows: number): void {
   if (existsSync(file)) return;
   const header: XCell[] = [
-    'Org Unit',
-    'Cost Center',
-    'Quarter',
-    'Job Family',
-    'Location',
-    'HC',
-    'FTE',
-    'Planned Hires',
-    'Attrition',
-    'Cost (USD)',
+    ...workforceCapacity.templates.find((t) => t.name === 'capacity_plan')!.versions[0]!.headers,
   ];
   const families = ['Engineering', 'Analyst', 'Support', 'Sales', 'Research'];
   const data: XCell[][] = [header];

@@ -1,7 +1,12 @@
 import type { Context } from 'aws-lambda';
 import type { Alert } from '../../lib/contracts/alerts';
 import type { StatesError } from '../../lib/contracts/batch';
-import { type AlertFile, formatAlert } from '../common/alerts';
+import {
+  type AlertFile,
+  type FailureAlertInput,
+  formatAlert,
+  type QuarantineAlertInput,
+} from '../common/alerts';
 import { PIPELINE_ENV_VARS } from '../common/env';
 import { InvalidEventError } from '../normalize/errors';
 
@@ -11,20 +16,8 @@ import { InvalidEventError } from '../normalize/errors';
  * BatchFiles before it; both have `key`.
  */
 export type NotifyEvent =
-  | {
-      readonly kind: 'failure';
-      readonly dataset: string;
-      readonly stage: string;
-      readonly executionId: string;
-      readonly error: StatesError;
-      readonly files?: readonly AlertFile[];
-    }
-  | {
-      readonly kind: 'quarantine';
-      readonly dataset: string;
-      readonly executionId: string;
-      readonly files: readonly AlertFile[];
-    };
+  | Omit<FailureAlertInput, 'region'>
+  | Omit<QuarantineAlertInput, 'region' | 'quarantineBucket'>;
 
 /** Optional context for alert text: region for console links, quarantine bucket for S3 locations. */
 export interface NotifyContext {

@@ -4,11 +4,12 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as pipes from 'aws-cdk-lib/aws-pipes';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ResolvedDataset } from '../config/types';
 import { pipeInputTemplate } from '../contracts/pipe';
+import { secureQueue } from './secure-queue';
 
 export interface DatasetIntakeProps {
   readonly dataset: ResolvedDataset;
@@ -33,14 +34,8 @@ export class DatasetIntake extends Construct {
   constructor(scope: Construct, id: string, props: DatasetIntakeProps) {
     super(scope, id);
     const { dataset } = props;
-    this.deadLetterQueue = new sqs.Queue(this, 'Dlq', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    this.queue = new sqs.Queue(this, 'Buffer', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
+    this.deadLetterQueue = secureQueue(this, 'Dlq');
+    this.queue = secureQueue(this, 'Buffer', {
       retentionPeriod: Duration.days(4),
       visibilityTimeout: Duration.minutes(5),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },

@@ -1,15 +1,16 @@
-import { Aws, Duration, Stack } from 'aws-cdk-lib';
+import { Aws, Stack } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { NORMALIZED_TABLE_PREFIX } from '../contracts/naming';
 import type { GlueCatalog } from './glue-catalog';
 import { acknowledgeFindings, objectPrefixFinding } from './nag';
 import { KMS_USE_ACTIONS } from './pipeline-key';
+import { secureQueue } from './secure-queue';
 
 export interface NormalizedCrawlerProps {
   readonly dataset: string;
@@ -45,15 +46,8 @@ export class NormalizedCrawler extends Construct {
     super(scope, id);
     const { dataset, catalog } = props;
     const prefix = `${dataset}/`;
-    this.eventDeadLetterQueue = new sqs.Queue(this, 'EventsDlq', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    this.eventQueue = new sqs.Queue(this, 'Events', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+    this.eventDeadLetterQueue = secureQueue(this, 'EventsDlq');
+    this.eventQueue = secureQueue(this, 'Events', {
       deadLetterQueue: { queue: this.eventDeadLetterQueue, maxReceiveCount: 10 },
     });
     const destination = new s3n.SqsDestination(this.eventQueue);
