@@ -1,6 +1,15 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -198,7 +207,8 @@ async function synthesize(): Promise<{ template: CfnTemplate; assets: FileAsset[
     .flatMap((f) =>
       Object.values(f.destinations).map((d) => {
         const file = path.join(cacheDir, path.basename(f.source.path));
-        copyFileSync(path.join(assembly.directory, f.source.path), file);
+        copyFileSync(path.join(assembly.directory, f.source.path), `${file}.${process.pid}.tmp`);
+        renameSync(`${file}.${process.pid}.tmp`, file);
         return {
           file,
           bucket: d.bucketName.replace(/\$\{AWS::AccountId\}/, ACCOUNT).replace(/\$\{AWS::Region\}/, REGION),
@@ -207,7 +217,10 @@ async function synthesize(): Promise<{ template: CfnTemplate; assets: FileAsset[
       }),
     );
   const result = { template: artifact.template as CfnTemplate, assets };
-  writeFileSync(cached, JSON.stringify(result));
+  // Written aside and renamed: a concurrent run reads the whole file or none.
+  const partial = `${cached}.${process.pid}.tmp`;
+  writeFileSync(partial, JSON.stringify(result));
+  renameSync(partial, cached);
   return result;
 }
 
