@@ -166,11 +166,17 @@ def test_bounded_files_takes_the_oldest_objects_first(world, spark):
     time.sleep(1.1)  # the emulator's LastModified has one-second resolution
     world.write_normalized(config, "2024-09", "bbb", _rows(1, 2))
     world.write_normalized(config, "2024-09", "aaa", _rows(1, 3))
+    listed = world.s3.list_objects_v2(Bucket=world.normalized_bucket)["Contents"]
+    # Oldest first, the key breaking ties: aaa before bbb when both landed in the same second.
+    expected = [
+        o["Key"].rsplit("/", 1)[-1] for o in sorted(listed, key=lambda o: (o["LastModified"], o["Key"]))
+    ]
+    assert expected[0] == "zzz.jsonl.gz"
     order = []
     for _ in range(4):
         _, frame = _read(spark, config, options={"boundedFiles": "1"})
         order.extend(f.rsplit("/", 1)[-1] for f in frame.source_files)
-    assert order == ["zzz.jsonl.gz", "aaa.jsonl.gz", "bbb.jsonl.gz"]
+    assert order == expected
 
 
 # --- predicates -----------------------------------------------------------------------------
