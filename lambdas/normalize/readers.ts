@@ -195,6 +195,37 @@ async function* decoded(bytes: AsyncIterable<Buffer>, decoder: TextChunkDecoder)
   if (tail.length > 0) yield tail;
 }
 
+/** A streaming parser of decoded text: records as text arrives, the rest at the end. */
+interface ChunkParser<R> {
+  push(text: string): R[];
+  end(): R[];
+}
+
+/**
+ * Feeds decoded text to a parser and yields its rows chunk by chunk; a parse error the parser
+ * raises for malformed input becomes UnreadableFileError with `describe`'s text.
+ */
+async function* parsedRows<R>(
+  bytes: AsyncIterable<Buffer>,
+  decoder: TextChunkDecoder,
+  parser: ChunkParser<R>,
+  toRows: (records: R[]) => SourceRow[],
+  describe: (error: unknown) => string | undefined,
+): AsyncIterable<SourceRow[]> {
+  try {
+    for await (const text of decoded(bytes, decoder)) {
+      const rows = toRows(parser.push(text));
+      if (rows.length > 0) yield rows;
+    }
+    const rows = toRows(parser.end());
+    if (rows.length > 0) yield rows;
+  } catch (error) {
+    const message = describe(error);
+    if (message !== undefined) throw new UnreadableFileError(message);
+    throw error;
+  }
+}
+
 async function* delimitedRows(
   bytes: AsyncIterable<Buffer>,
   decoder: TextChunkDecoder,
@@ -209,19 +240,11 @@ async function* delimitedRows(
     }
     return rows;
   };
-  try {
-    for await (const text of decoded(bytes, decoder)) {
-      const rows = toRows(tokenizer.push(text));
-      if (rows.length > 0) yield rows;
-    }
-    const rows = toRows(tokenizer.end());
-    if (rows.length > 0) yield rows;
-  } catch (error) {
-    if (error instanceof MalformedTextError || error instanceof BinaryContentError) {
-      throw new UnreadableFileError(`${label}: ${error.message}`);
-    }
-    throw error;
-  }
+  yield* parsedRows(bytes, decoder, tokenizer, toRows, (error) =>
+    error instanceof MalformedTextError || error instanceof BinaryContentError
+      ? `${label}: ${error.message}`
+      : undefined,
+  );
 }
 
 /** Aligns a JSON record to the (growing) header. */
@@ -262,19 +285,11 @@ async function* jsonArrayRows(
         },
       };
     });
-  try {
-    for await (const text of decoded(bytes, decoder)) {
-      const rows = toRows(reader.push(text));
-      if (rows.length > 0) yield rows;
-    }
-    const rows = toRows(reader.end());
-    if (rows.length > 0) yield rows;
-  } catch (error) {
-    if (error instanceof MalformedJsonError || error instanceof BinaryContentError) {
-      throw new UnreadableFileError(`${label}: invalid JSON: ${error.message}`);
-    }
-    throw error;
-  }
+  yield* parsedRows(bytes, decoder, reader, toRows, (error) =>
+    error instanceof MalformedJsonError || error instanceof BinaryContentError
+      ? `${label}: invalid JSON: ${error.message}`
+      : undefined,
+  );
 }
 
 const MAX_LINE_CHARS = 32 * 1024 * 1024;
