@@ -245,6 +245,8 @@ export class PipelineStack extends Stack {
       ['s3:GetObject', 's3:PutObject'],
       [controlPrefixes.manifests, controlPrefixes.contentIndex],
     );
+    // A file is a duplicate only of content that reached curated: the ETL's processed markers say so.
+    normalize.grantObjects(control, ['s3:GetObject'], [controlPrefixes.etlProcessed]);
     normalize.addToRolePolicy(list(control));
 
     quarantineFn.grantObjects(landing, ['s3:GetObject', 's3:GetObjectVersion'], landingPrefixes);

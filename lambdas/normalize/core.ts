@@ -1,17 +1,12 @@
-import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ColumnConfig, ResolvedDataset } from '../../lib/config/types';
 import { LINEAGE_COLUMNS } from '../../lib/config/validate';
 import type { BatchFile, FileOutcome } from '../../lib/contracts/batch';
-import {
-  contentIndexKey,
-  manifestKey,
-  normalizedObjectKey,
-  quarantineRowsKey,
-  sourceIdOf,
-} from '../../lib/contracts/layout';
+import { manifestKey, normalizedObjectKey, quarantineRowsKey, sourceIdOf } from '../../lib/contracts/layout';
 import type { ManifestPartition, MeasureTotal, NormalizerManifest } from '../../lib/contracts/manifest';
 import type { PipelineEnv } from '../common/env';
 import { getJson, putJson } from '../common/s3';
+import { claimContent } from './content';
 import {
   EmptyFileError,
   FileTooLargeError,
@@ -43,6 +38,8 @@ import { openXlsx } from './xlsx';
 export interface NormalizeInput {
   readonly dataset: string;
   readonly file: BatchFile;
+  /** The Step Functions execution normalizing the file (two copies in one execution are duplicates). */
+  readonly executionId?: string | null;
 }
 
 export interface NormalizeDeps {
@@ -125,11 +122,14 @@ export async function normalizeFile(deps: NormalizeDeps, input: NormalizeInput):
 
   try {
     const contentSha256 = digest.hex();
-    const duplicateOf = await claimContent(s3, env.controlBucket, dataset.name, contentSha256, {
-      key,
-      versionId,
-      sourceId,
-    });
+    const duplicateOf = await claimContent(
+      s3,
+      env.controlBucket,
+      dataset.name,
+      contentSha256,
+      { key, versionId, sourceId },
+      input.executionId ?? null,
+    );
     if (duplicateOf) await run.discardOutputs();
     const partitions = duplicateOf ? [] : run.partitionSummaries();
     const manifest: WrittenManifest = {
@@ -255,43 +255,6 @@ async function headSource(s3: S3Client, bucket: string, key: string, versionId: 
     }
     throw error;
   }
-}
-
-/**
- * Records which source first delivered this content; returns that source when it was
- * another one (the file is a duplicate), or null. A conditional put makes two concurrent
- * uploads of the same content agree on one first source.
- */
-async function claimContent(
-  s3: S3Client,
-  bucket: string,
-  dataset: string,
-  sha256: string,
-  source: { key: string; versionId: string | null; sourceId: string },
-): Promise<NormalizerManifest['duplicateOf']> {
-  const indexKey = contentIndexKey(dataset, sha256);
-  try {
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: indexKey,
-        Body: JSON.stringify(source),
-        ContentType: 'application/json',
-        IfNoneMatch: '*',
-      }),
-    );
-    return null;
-  } catch (error) {
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    if (status !== 412 && (error as Error).name !== 'PreconditionFailed') throw error;
-  }
-  const first = await getJson<{ key: string; versionId: string | null; sourceId: string }>(
-    s3,
-    bucket,
-    indexKey,
-  );
-  if (!first || first.sourceId === source.sourceId) return null;
-  return first;
 }
 
 interface PartitionState {

@@ -34,6 +34,7 @@ export function parseNormalizeEvent(event: unknown): NormalizeInput {
   }
   return {
     dataset: e.dataset,
+    executionId: typeof e.executionId === 'string' && e.executionId !== '' ? e.executionId : null,
     file: {
       dataset: e.dataset,
       bucket: file.bucket,
