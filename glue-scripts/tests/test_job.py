@@ -168,6 +168,52 @@ def test_rows_are_deduplicated_within_the_batch_and_against_curated(world, run_j
     assert report["partitionsWritten"][0]["rows"] == 4
 
 
+def test_the_same_rows_delivered_twice_count_as_identical_not_as_key_collisions(world, run_job):
+    config = world.config()
+    # A file whose first execution failed before the ETL ("a"), and its retry ("retry"): the
+    # same rows under two sources, merged by one run. "other" collides on a key with new values.
+    world.write_normalized(config, "2024-09", "a", _rows([1, 2, 3], amount="1.5"), ingest_time=T1)
+    world.write_normalized(config, "2024-09", "retry", _rows([1, 2, 3], amount="1.5"), ingest_time=T2)
+    world.write_normalized(
+        config, "2024-09", "other", [{"id": "3", "amount": "9"}], ingest_time="2024-09-30T00:00:00Z"
+    )
+
+    report, _ = run_job(config)
+
+    amounts = {r["id"]: (r["amount"], r["ingest_source_id"]) for r in world.curated_rows(config)}
+    assert amounts == {
+        "1": (Decimal("1.5"), "retry"),
+        "2": (Decimal("1.5"), "retry"),
+        "3": (Decimal("1.5"), "retry"),
+    }
+    sources = {s["sourceId"]: s for s in report["sources"]}
+    first = sources["a"]
+    assert (first["rowsRead"], first["rowsWritten"], first["duplicateRows"], first["identicalRows"]) == (
+        3,
+        0,
+        3,
+        3,
+    )
+    assert first["identicalMeasures"] == {"amount": "4.5"} and first["measures"] == {"amount": "0"}
+    other = sources["other"]
+    assert (other["duplicateRows"], other["identicalRows"], other["identicalMeasures"]) == (
+        1,
+        0,
+        {"amount": "0"},
+    )
+    retry = sources["retry"]
+    assert (retry["rowsWritten"], retry["duplicateRows"], retry["identicalRows"]) == (3, 0, 0)
+    marker = world.json("etl/processed/sales/period=2024-09/a.jsonl.gz.json")
+    assert marker["identicalRows"] == 3 and marker["identicalMeasures"] == {"amount": "4.5"}
+
+    # The same rows once more, in a later run: the curated rows are replaced by equal ones.
+    world.write_normalized(config, "2024-09", "again", _rows([1, 2, 3], amount="1.5"), ingest_time=T1)
+    later, _ = run_job(config)
+    (again,) = later["sources"]
+    assert (again["rowsWritten"], again["duplicateRows"], again["identicalRows"]) == (0, 3, 3)
+    assert len(world.curated_rows(config)) == 3
+
+
 def test_control_documents_follow_the_contracts(world, run_job):
     config = typescript_config("workforce_capacity", world.curated_bucket, world.control_bucket)
     config["database"] = world.database
@@ -218,7 +264,9 @@ def test_control_documents_follow_the_contracts(world, run_job):
         "rowsRead": 3,
         "rowsWritten": 3,
         "duplicateRows": 0,
+        "identicalRows": 0,
         "measures": plan_source["measures"],
+        "identicalMeasures": {m: "0" for m in plan_source["measures"]},
     }
     aggregates = world.json("etl/aggregates/workforce_capacity/2025-Q1.json")
     assert aggregates["partition"] == "2025-Q1" and aggregates["location"] == write["location"]

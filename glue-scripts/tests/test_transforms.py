@@ -178,3 +178,44 @@ def test_union_with_existing_flags_rows_and_casts_to_the_curated_types(spark):
 def test_order_columns_puts_known_columns_first(spark):
     df = spark.createDataFrame([("1", "2", "3")], "c string, a string, b string")
     assert transforms.order_columns(df, ["a", "missing", "b"]).columns == ["a", "b", "c"]
+
+
+def test_rank_duplicates_flags_dropped_rows_equal_to_the_kept_row_in_every_compared_column(spark):
+    df = spark.createDataFrame(
+        [
+            ("a", 1, None, "2024-10-02T00:00:00Z", "s2", 2, 1),  # kept
+            ("a", 1, None, "2024-10-01T00:00:00Z", "s1", 7, 1),  # same values: identical
+            ("b", 3, "x", "2024-10-02T00:00:00Z", "s2", 3, 1),  # kept
+            ("b", 3, None, "2024-10-01T00:00:00Z", "s1", 3, 1),  # null where the kept row has "x"
+            ("c", 4, None, "2024-10-02T00:00:00Z", "s2", 4, 1),  # kept
+            ("c", 5, None, "2024-10-01T00:00:00Z", "s1", 4, 1),  # another amount
+            ("d", 6, None, "2024-10-01T00:00:00Z", "s1", 5, 1),  # alone
+        ],
+        "id string, amount int, note string, ingest_time string, ingest_source_id string, "
+        "ingest_row_number int, _curate_new int",
+    )
+    df = df.withColumn("ingest_time", df["ingest_time"].cast("timestamp"))
+
+    ranked = transforms.rank_duplicates(df, ["id"], ["id", "amount", "note"]).collect()
+
+    flags = {
+        (r["id"], r["ingest_source_id"]): (r[transforms.DUPLICATE_RANK], r[transforms.IDENTICAL_FLAG])
+        for r in ranked
+    }
+    assert flags == {
+        ("a", "s2"): (1, False),
+        ("a", "s1"): (2, True),
+        ("b", "s2"): (1, False),
+        ("b", "s1"): (2, False),
+        ("c", "s2"): (1, False),
+        ("c", "s1"): (2, False),
+        ("d", "s1"): (1, False),
+    }
+    kept = transforms.kept_rows(transforms.rank_duplicates(df, ["id"], ["amount"]))
+    assert sorted((r["id"], r["ingest_source_id"]) for r in kept.collect()) == [
+        ("a", "s2"),
+        ("b", "s2"),
+        ("c", "s2"),
+        ("d", "s1"),
+    ]
+    assert transforms.DUPLICATE_RANK not in kept.columns and transforms.IDENTICAL_FLAG not in kept.columns

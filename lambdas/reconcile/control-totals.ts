@@ -11,7 +11,9 @@
  *    belong to another execution.
  *  - Rows dropped by the ETL as duplicates (`duplicateRows`) are NOT counted as delivered:
  *    curated must hold every row of the file, so a duplicate key makes the file fail with a
- *    detail that names the duplicates. A row lost without explanation, a row written twice
+ *    detail that names the duplicates. The exception is `identicalRows`: rows dropped for a
+ *    kept row with the same value in every data column (the same data delivered twice, e.g. a
+ *    retry of a file whose first execution failed). Their values are in curated: delivered. A row lost without explanation, a row written twice
  *    and a changed measure fail the same checks, each with its own explanation.
  */
 import type { ResolvedDataset } from '../../lib/config/types';
@@ -94,13 +96,20 @@ function rowsCheck(
 ): ReconciliationCheck {
   const expected = partition.rowCount;
   const { rowsRead, rowsWritten, duplicateRows } = marker;
+  const identical = identicalRowsOf(marker);
+  const delivered = rowsWritten + identical;
+  const collisions = duplicateRows - identical;
   const problems: string[] = [];
   if (rowsRead !== expected) {
     problems.push(`the ETL read ${rowsRead} of the ${expected} row(s) the normalizer wrote`);
   }
-  if (duplicateRows > 0) {
+  if (identical < 0 || collisions < 0) {
     problems.push(
-      `${duplicateRows} row(s) were dropped as duplicates: another row with the same key ` +
+      `the ETL reported ${marker.identicalRows} identical row(s) of ${duplicateRows} duplicate(s)`,
+    );
+  } else if (collisions > 0) {
+    problems.push(
+      `${collisions} row(s) were dropped as duplicates: another row with the same key ` +
         `(${dataset.keys.join(', ')}) was kept in their place`,
     );
   }
@@ -110,21 +119,25 @@ function rowsCheck(
   } else if (unaccounted < 0) {
     problems.push(`${-unaccounted} more row(s) were written than read: rows were duplicated in curated`);
   }
-  if (problems.length === 0 && rowsWritten !== expected) {
-    problems.push(`curated holds ${rowsWritten} row(s) for it`);
+  if (problems.length === 0 && delivered !== expected) {
+    problems.push(`curated holds ${delivered} row(s) for it`);
   }
   const pass = problems.length === 0;
+  const identicalNote =
+    identical > 0
+      ? ` ${identical} of them were already there with the same values (the same data delivered again) and are kept once.`
+      : '';
   return {
     check: 'rows',
     status: pass ? 'pass' : 'fail',
     source,
     scope,
     expected: String(expected),
-    actual: String(rowsWritten),
-    delta: String(rowsWritten - expected),
+    actual: String(delivered),
+    delta: String(delivered - expected),
     tolerance: '0',
     detail: pass
-      ? `All ${expected} row(s) are in curated (ETL run ${marker.runId}).${quarantineNote}`
+      ? `All ${expected} row(s) are in curated (ETL run ${marker.runId}).${identicalNote}${quarantineNote}`
       : `${capitalize(problems.join('; '))} (ETL run ${marker.runId}).${quarantineNote}`,
   };
 }
@@ -142,7 +155,11 @@ function measureCheck(
   const expected = Decimal.parse(expectedText);
   const reported = marker.measures?.[measure];
   const base = { check: `measure:${measure}`, source, scope, tolerance };
-  const actual = typeof reported === 'string' && Decimal.isDecimal(reported) ? Decimal.parse(reported) : null;
+  // Rows dropped for identical kept rows carry their values into curated all the same.
+  const identicalSum = sumOf([marker.identicalMeasures?.[measure]]);
+  const written =
+    typeof reported === 'string' && Decimal.isDecimal(reported) ? Decimal.parse(reported) : null;
+  const actual = written !== null && identicalSum !== null ? written.add(identicalSum) : null;
   if (actual === null) {
     // An all-null measure may be left out by the ETL: nothing is missing when the source sum is 0.
     const pass = reported === undefined || reported === null ? expected.isZero() : false;
@@ -166,10 +183,11 @@ function measureCheck(
       ? `Sum of ${measure} in curated equals the source.`
       : `Sum of ${measure} differs by ${delta.toString()}, within the tolerance of ${tolerance}.`;
   } else {
+    const collisions = marker.duplicateRows - identicalRowsOf(marker);
     const why =
-      marker.duplicateRows > 0
-        ? ` ${marker.duplicateRows} row(s) were dropped as duplicates, which accounts for some or all of it.`
-        : marker.rowsWritten !== partition.rowCount
+      collisions > 0
+        ? ` ${collisions} row(s) were dropped as duplicates, which accounts for some or all of it.`
+        : marker.rowsWritten + identicalRowsOf(marker) !== partition.rowCount
           ? ' The row count differs as well.'
           : ' The row count matches, so values were changed between the source and curated.';
     detail = `Sum of ${measure} in curated differs from the source by ${delta.toString()}.${why}`;
@@ -217,14 +235,15 @@ function runReportChecks(
       continue;
     }
     const mismatches: string[] = [];
-    const compareCount = (field: 'rowsRead' | 'rowsWritten' | 'duplicateRows') => {
-      const fromMarkers = markers.reduce((n, m) => n + m[field], 0);
-      if (entry[field] !== fromMarkers)
-        mismatches.push(`${field} ${entry[field]} vs ${fromMarkers} in the markers`);
+    const compareCount = (field: 'rowsRead' | 'rowsWritten' | 'duplicateRows' | 'identicalRows') => {
+      const fromMarkers = markers.reduce((n, m) => n + (m[field] ?? 0), 0);
+      if ((entry[field] ?? 0) !== fromMarkers)
+        mismatches.push(`${field} ${entry[field] ?? 0} vs ${fromMarkers} in the markers`);
     };
     compareCount('rowsRead');
     compareCount('rowsWritten');
     compareCount('duplicateRows');
+    compareCount('identicalRows');
     for (const measure of dataset.measures) {
       const fromMarkers = sumOf(markers.map((m) => m.measures?.[measure]));
       const reported = sumOf([entry.measures?.[measure]]);
@@ -248,6 +267,11 @@ function runReportChecks(
     });
   }
   return checks;
+}
+
+/** `identicalRows` of a marker (0 in markers written before the field existed). */
+function identicalRowsOf(marker: ProcessedMarker): number {
+  return marker.identicalRows ?? 0;
 }
 
 /** Sum of decimal strings; a missing value counts as 0, an invalid one makes the sum null. */

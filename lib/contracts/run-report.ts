@@ -9,8 +9,15 @@ export interface EtlSourceTotals {
   readonly rowsWritten: number;
   /** Rows dropped because another row with the same key was kept (within or across files). */
   readonly duplicateRows: number;
+  /**
+   * Of `duplicateRows`, those whose kept row has the same value in every data column (the same
+   * data delivered twice): delivered, not a key collision. Absent in documents of older runs.
+   */
+  readonly identicalRows?: number;
   /** Exact decimal sums of the rows written to curated, as strings. */
   readonly measures: Readonly<Record<string, string>>;
+  /** Exact decimal sums of the `identicalRows`. */
+  readonly identicalMeasures?: Readonly<Record<string, string>>;
 }
 
 export interface EtlPartitionWrite {
@@ -52,7 +59,10 @@ export interface ProcessedMarker {
   readonly rowsRead: number;
   readonly rowsWritten: number;
   readonly duplicateRows: number;
+  /** Of `duplicateRows`, rows equal in every data column to the row kept (see EtlSourceTotals). */
+  readonly identicalRows?: number;
   readonly measures: Readonly<Record<string, string>>;
+  readonly identicalMeasures?: Readonly<Record<string, string>>;
 }
 
 /** Control totals of one curated partition for cross-template rules (key: layout.aggregatesKey). */

@@ -184,6 +184,8 @@ export interface EtlFileResult {
   readonly curated?: ReadonlyMap<string, readonly Row[]>;
   /** Rows dropped as duplicates per partition (default 0). */
   readonly duplicateRows?: ReadonlyMap<string, number>;
+  /** Of those, rows dropped for a kept row with the same values, per partition (default none). */
+  readonly identical?: ReadonlyMap<string, readonly Row[]>;
   /** Partitions this run merged (default: all of the file's). */
   readonly partitions?: readonly string[];
 }
@@ -226,6 +228,17 @@ export async function writeEtlRun(
         measures: Object.fromEntries(
           Object.entries(totals(written, ds.measures)).map(([m, t]) => [m, t.sum]),
         ),
+        ...(result.identical
+          ? {
+              identicalRows: result.identical.get(partition)?.length ?? 0,
+              identicalMeasures: Object.fromEntries(
+                Object.entries(totals(result.identical.get(partition) ?? [], ds.measures)).map(([m, t]) => [
+                  m,
+                  t.sum,
+                ]),
+              ),
+            }
+          : {}),
       };
       await putJson(s3, bucket, processedMarkerKey(marker.normalizedKey), marker);
       fileMarkers.push(marker);
@@ -239,6 +252,9 @@ export async function writeEtlRun(
       rowsRead: fileMarkers.reduce((n, m) => n + m.rowsRead, 0),
       rowsWritten: fileMarkers.reduce((n, m) => n + m.rowsWritten, 0),
       duplicateRows: fileMarkers.reduce((n, m) => n + m.duplicateRows, 0),
+      ...(result.identical
+        ? { identicalRows: fileMarkers.reduce((n, m) => n + (m.identicalRows ?? 0), 0) }
+        : {}),
       measures: Object.fromEntries(
         ds.measures.map((m) => [
           m,

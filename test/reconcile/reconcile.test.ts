@@ -189,6 +189,61 @@ describe('source -> curated control totals', () => {
     expect(one(find(result, 'run_report', file.sourceId)).status).toBe('pass');
   });
 
+  it('counts rows dropped for identical kept rows (the same data delivered again) as delivered', async () => {
+    const env = await aws.newEnv();
+    // A retry of a file whose first execution failed: the ETL kept the other copy's equal rows.
+    const file = sourceFile('workforce_capacity/plans/retried.csv', q1Plan());
+    await writeManifests(aws.s3, env.controlBucket, [file]);
+    const [kept, ...rest] = q1Plan();
+    await writeEtlRun(aws.s3, env.controlBucket, 'jr_identical', [
+      {
+        file,
+        curated: new Map([['2025-Q1', [kept!]]]),
+        duplicateRows: new Map([['2025-Q1', rest.length]]),
+        identical: new Map([['2025-Q1', rest]]),
+      },
+    ]);
+
+    await balanced(env, [file]);
+    const { output, result } = await reconcile(env, [file.outcome]);
+
+    expect(output.status).toBe('pass');
+    const rowsCheck = one(find(result, 'rows', file.sourceId));
+    expect(rowsCheck).toMatchObject({ status: 'pass', expected: '3', actual: '3', delta: '0' });
+    expect(rowsCheck.detail).toMatch(/2 of them were already there with the same values/);
+    for (const measure of ['headcount', 'cost_usd']) {
+      expect(one(find(result, `measure:${measure}`, file.sourceId))).toMatchObject({
+        status: 'pass',
+        delta: '0',
+      });
+    }
+    expect(one(find(result, 'run_report', file.sourceId)).status).toBe('pass');
+  });
+
+  it('still fails rows dropped for a kept row with other values, beside identical ones', async () => {
+    const env = await aws.newEnv();
+    const file = sourceFile('workforce_capacity/plans/mixed.csv', q1Plan());
+    await writeManifests(aws.s3, env.controlBucket, [file]);
+    // The third row lost to a row with the same key and other values.
+    const [first, second] = q1Plan();
+    await writeEtlRun(aws.s3, env.controlBucket, 'jr_mixed', [
+      {
+        file,
+        curated: new Map([['2025-Q1', [first!]]]),
+        duplicateRows: new Map([['2025-Q1', 2]]),
+        identical: new Map([['2025-Q1', [second!]]]),
+      },
+    ]);
+
+    await balanced(env, [file]);
+    const { output, result } = await reconcile(env, [file.outcome]);
+
+    expect(output.status).toBe('fail');
+    const rowsCheck = one(find(result, 'rows', file.sourceId));
+    expect(rowsCheck).toMatchObject({ status: 'fail', expected: '3', actual: '2', delta: '-1' });
+    expect(rowsCheck.detail).toMatch(/^1 row\(s\) were dropped as duplicates/);
+  });
+
   it('detects a duplicate row written twice to curated', async () => {
     const env = await aws.newEnv();
     const file = sourceFile('workforce_capacity/plans/written-twice.csv', q1Plan());

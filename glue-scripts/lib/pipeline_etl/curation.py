@@ -13,6 +13,9 @@ Order (what makes a failed run safe to retry in full):
   7. the caller commits the job bookmark last.
 A failure before 5 leaves curated as it was; during or after 5, the rerun reads the same
 objects again and the merge (deduplication by key, latest ingest_time wins) is idempotent.
+A row dropped for a kept row with the same values in every data column (the same content
+delivered twice, e.g. a file uploaded again after its first execution failed) is counted in
+``identicalRows``: delivered, not a key collision.
 """
 
 from __future__ import annotations
@@ -307,12 +310,16 @@ def _curate_batch(
         merged = transforms.union_with_existing(existing, batch)
     else:
         merged = batch.withColumn(NEW_FLAG, F.lit(1))
-    merged = transforms.deduplicate(merged, [pc, *config.keys])
-    merged = transforms.order_columns(merged, [*first_columns, *config.lineage_columns])
+    compared = [c for c in merged.columns if c not in (NEW_FLAG, *config.lineage_columns)]
+    ranked = transforms.rank_duplicates(merged, [pc, *config.keys], compared)
     if log.isEnabledFor(logging.DEBUG):
-        log.debug("merge plan:\n%s", merged._jdf.queryExecution().executedPlan().toString())
-    merged = merged.persist(StorageLevel.MEMORY_AND_DISK)
+        log.debug("merge plan:\n%s", ranked._jdf.queryExecution().executedPlan().toString())
+    ranked = ranked.persist(StorageLevel.MEMORY_AND_DISK)
     try:
+        identical = _identical_totals(config, ranked)
+        merged = transforms.order_columns(
+            transforms.kept_rows(ranked), [*first_columns, *config.lineage_columns]
+        )
         return _write_and_swap(
             glue_context,
             config,
@@ -325,13 +332,50 @@ def _curate_batch(
             touched,
             current,
             curated_table,
+            identical,
         )
     finally:
-        merged.unpersist()
+        ranked.unpersist()
+
+
+def _identical_totals(config: EtlConfig, ranked: DataFrame) -> dict[tuple[str, str], dict]:
+    """Per (partition, source): this run's rows dropped for a kept row with the same values (the
+    same data delivered twice), with their measure sums: delivered, though not written again."""
+    pc = config.partition_column
+    measures = [m.name for m in config.measures if m.name in ranked.columns]
+    rows = (
+        ranked.where(
+            (F.col(transforms.DUPLICATE_RANK) > 1) & (col(NEW_FLAG) == 1) & F.col(transforms.IDENTICAL_FLAG)
+        )
+        .groupBy(col(pc), col(INGEST_SOURCE_ID))
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            *[F.sum(col(m)).alias(f"sum_{i}") for i, m in enumerate(measures)],
+        )
+        .collect()
+    )
+    return {
+        (row[pc], row[INGEST_SOURCE_ID]): {
+            "rows": row["rows"],
+            "measures": {m: format_decimal(row[f"sum_{i}"]) for i, m in enumerate(measures)},
+        }
+        for row in rows
+    }
 
 
 def _write_and_swap(
-    glue_context, config, options, clients, now, started, merged, read_stats, touched, current, curated_table
+    glue_context,
+    config,
+    options,
+    clients,
+    now,
+    started,
+    merged,
+    read_stats,
+    touched,
+    current,
+    curated_table,
+    identical,
 ) -> dict:
     pc = config.partition_column
     measures = [m.name for m in config.measures if m.name in merged.columns]
@@ -428,6 +472,7 @@ def _write_and_swap(
         v, source_id = row[pc], row[INGEST_SOURCE_ID]
         normalized_key = layout.normalized_object_key(config.dataset, pc, v, source_id)
         out = written.get((v, source_id), {"rows": 0, "measures": {m: "0" for m in measures}})
+        same = identical.get((v, source_id), {"rows": 0, "measures": {m: "0" for m in measures}})
         marker = {
             "schemaVersion": 1,
             "dataset": config.dataset,
@@ -437,6 +482,8 @@ def _write_and_swap(
             "rowsRead": row["rows"],
             "rowsWritten": out["rows"],
             "duplicateRows": row["rows"] - out["rows"],
+            "identicalRows": same["rows"],
+            "identicalMeasures": same["measures"],
             "measures": out["measures"],
         }
         documents[layout.processed_marker_key(config, normalized_key)] = marker
@@ -450,13 +497,20 @@ def _write_and_swap(
                 "rowsRead": 0,
                 "rowsWritten": 0,
                 "duplicateRows": 0,
+                "identicalRows": 0,
                 "measures": {m: "0" for m in measures},
+                "identicalMeasures": {m: "0" for m in measures},
             },
         )
         source["normalizedKeys"].append(normalized_key)
         source["rowsRead"] += marker["rowsRead"]
         source["rowsWritten"] += marker["rowsWritten"]
         source["duplicateRows"] += marker["duplicateRows"]
+        source["identicalRows"] += marker["identicalRows"]
+        source["identicalMeasures"] = {
+            m: add_decimal_strings(source["identicalMeasures"][m], marker["identicalMeasures"][m])
+            for m in measures
+        }
         source["measures"] = {
             m: add_decimal_strings(source["measures"][m], marker["measures"][m]) for m in measures
         }

@@ -94,18 +94,48 @@ def cast_failure_counts(df: DataFrame, types: Mapping[str, DataType]) -> Column 
     return F.struct(*checks) if checks else None
 
 
-def deduplicate(df: DataFrame, keys: Iterable[str]) -> DataFrame:
-    """One row per key: the latest ``ingest_time`` wins; on a tie this run's rows win over curated
-    rows, then the greater source id, then the later row of the file."""
+#: Internal columns of ``rank_duplicates``: 1 for the row kept per key; whether a dropped row
+#: equals the kept one in every compared column.
+DUPLICATE_RANK = "_curate_rank"
+IDENTICAL_FLAG = "_curate_identical"
+_DIGEST = "_curate_digest"
+
+
+def rank_duplicates(df: DataFrame, keys: Iterable[str], compared: Iterable[str]) -> DataFrame:
+    """Ranks the rows of each key: rank 1 is kept (the latest ``ingest_time``; on a tie this
+    run's rows win over curated rows, then the greater source id, then the later row of the
+    file). ``IDENTICAL_FLAG`` is true for a dropped row whose ``compared`` columns all equal the
+    kept row's (nulls equal): the same data arriving twice, e.g. a file uploaded again, which
+    reconciliation counts as delivered rather than as a key collision. The digest is computed
+    only for keys with more than one row."""
+    keys = list(keys)
     order = [
         col(INGEST_TIME).desc_nulls_last(),
         col(NEW_FLAG).desc(),
         col(INGEST_SOURCE_ID).desc_nulls_last(),
         col(INGEST_ROW_NUMBER).desc_nulls_last(),
     ]
-    window = Window.partitionBy(*[col(k) for k in keys]).orderBy(*order)
-    ranked = df.withColumn("_curate_rank", F.row_number().over(window))
-    return ranked.where(F.col("_curate_rank") == 1).drop("_curate_rank")
+    ranked_window = Window.partitionBy(*[col(k) for k in keys]).orderBy(*order)
+    key_window = Window.partitionBy(*[col(k) for k in keys])
+    # The compared values as one JSON document (nulls kept, so no two different rows collide).
+    compared = [c for c in dict.fromkeys(compared) if c in df.columns]
+    document = F.to_json(F.struct(*[col(c).alias(c) for c in compared]), {"ignoreNullFields": "false"})
+    digest = F.sha2(document, 256) if compared else F.lit("")
+    ranked = df.withColumn(DUPLICATE_RANK, F.row_number().over(ranked_window)).withColumn(
+        _DIGEST, F.when(F.count(F.lit(1)).over(key_window) > 1, digest)
+    )
+    identical = (F.col(DUPLICATE_RANK) > 1) & (F.col(_DIGEST) == F.first(F.col(_DIGEST)).over(ranked_window))
+    return ranked.withColumn(IDENTICAL_FLAG, F.coalesce(identical, F.lit(False))).drop(_DIGEST)
+
+
+def kept_rows(ranked: DataFrame) -> DataFrame:
+    """The rows ``rank_duplicates`` keeps, without its internal columns."""
+    return ranked.where(F.col(DUPLICATE_RANK) == 1).drop(DUPLICATE_RANK, IDENTICAL_FLAG)
+
+
+def deduplicate(df: DataFrame, keys: Iterable[str]) -> DataFrame:
+    """One row per key (the order of ``rank_duplicates``)."""
+    return kept_rows(rank_duplicates(df, keys, []))
 
 
 def join_dimension(
