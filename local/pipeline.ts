@@ -414,9 +414,15 @@ async function runWithEmulator(
   const reconciliation: RunReport['reconciliation'] = [];
   for (const { result, dataset } of executions) {
     const outcomes = fileOutcomes(result);
+    const batchKeys = new Set(outcomes.map((o) => o.key));
     for (const outcome of outcomes) {
-      const status =
-        result.status === 'FAILED' && outcome.status === 'normalized' ? 'failed' : STATUS[outcome.status];
+      // A failed execution fails its normalized files, and duplicates of a file in the same batch.
+      const failedWithBatch =
+        outcome.status === 'normalized' ||
+        (outcome.status === 'duplicate' &&
+          outcome.duplicateOf !== undefined &&
+          batchKeys.has(outcome.duplicateOf));
+      const status = result.status === 'FAILED' && failedWithBatch ? 'failed' : STATUS[outcome.status];
       files.push({
         source: sources.get(outcome.key) ?? outcome.key,
         dataset: outcome.dataset ?? dataset,
