@@ -83,7 +83,12 @@ export interface TaskBackends {
   invokeLambda(handler: string, payload: unknown): Promise<unknown>;
   startCrawler(input: { Name: string }): Promise<void>;
   getCrawler(input: { Name: string }): Promise<{ Crawler: GlueCrawlerView }>;
-  runJob(input: { JobName: string; Arguments?: Record<string, string> }): Promise<GlueJobRunView>;
+  /** `Timeout` (minutes) is the run's own timeout; it overrides the job's, as StartJobRun's does. */
+  runJob(input: {
+    JobName: string;
+    Arguments?: Record<string, string>;
+    Timeout?: number;
+  }): Promise<GlueJobRunView>;
   publish(input: SnsPublishInput): Promise<{ MessageId: string }>;
 }
 
@@ -215,7 +220,9 @@ export function taskHandlers(
         case 'glue-job-sync': {
           let run: GlueJobRunView;
           try {
-            run = await backends.runJob(input as { JobName: string; Arguments?: Record<string, string> });
+            run = await backends.runJob(
+              input as { JobName: string; Arguments?: Record<string, string>; Timeout?: number },
+            );
           } catch (error) {
             throw serviceError('Glue', error);
           }
@@ -233,6 +240,79 @@ export function taskHandlers(
     };
   }
   return handlers;
+}
+
+/**
+ * Step Functions' `TimeoutSeconds` for a Task state that sets none. The AWS documentation of the
+ * Task state (https://docs.aws.amazon.com/step-functions/latest/dg/state-task.html) says: "If not
+ * provided, the default value is 99999999"; the Amazon States Language specification, which
+ * aws-local-stepfunctions follows, says 60. The service's value is the one a deployed state
+ * machine lives with (CDK's GlueStartJobRun, for one, renders `taskTimeout` as the job run's
+ * `Timeout` and leaves the state without `TimeoutSeconds`).
+ */
+export const SERVICE_DEFAULT_TASK_TIMEOUT_SECONDS = 99_999_999;
+
+/**
+ * The longest delay a Node timer holds: 2^31-1 ms (24.8 days). A longer one fires at once
+ * (TimeoutOverflowWarning), so 99,999,999 s handed to the library as is would time every task
+ * out after 1 ms. Locally a task deadline is capped here; no local run lasts that long.
+ */
+export const MAX_LOCAL_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/**
+ * The deadline (seconds) the local run gives a Task state, as Step Functions would: its
+ * `TimeoutSeconds`, else the service default; a static `HeartbeatSeconds` shortens it, because
+ * no local backend sends heartbeats (activities and callback tasks, which do, have no local
+ * backend), so the first heartbeat deadline is where Step Functions would fail the task with
+ * `States.Timeout`. `undefined` leaves the state's `TimeoutSecondsPath` to the library.
+ */
+export function localTaskTimeoutSeconds(state: AslState): number | undefined {
+  const heartbeat = typeof state.HeartbeatSeconds === 'number' ? state.HeartbeatSeconds : undefined;
+  if (state.HeartbeatSecondsPath !== undefined) {
+    throw new UnsupportedTaskError(
+      'HeartbeatSecondsPath is not supported locally: give HeartbeatSeconds as a number',
+    );
+  }
+  if (state.TimeoutSecondsPath !== undefined) {
+    if (heartbeat !== undefined) {
+      throw new UnsupportedTaskError(
+        'TimeoutSecondsPath with HeartbeatSeconds is not supported locally: give TimeoutSeconds as a number',
+      );
+    }
+    return undefined;
+  }
+  const timeout =
+    typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : SERVICE_DEFAULT_TASK_TIMEOUT_SECONDS;
+  return Math.min(timeout, heartbeat ?? timeout, MAX_LOCAL_TIMER_SECONDS);
+}
+
+/**
+ * A copy of the definition in which every Task state carries the deadline Step Functions would
+ * apply (see `localTaskTimeoutSeconds`), so that the library's own default (60 s) never
+ * applies: an ETL run longer than a minute runs to its end, as it does on AWS.
+ */
+export function withServiceTimeouts(definition: AslDefinition): AslDefinition {
+  const states: Record<string, AslState> = {};
+  for (const [name, state] of Object.entries(definition.States)) {
+    let copy: AslState = { ...state };
+    if (state.Type === 'Task') {
+      let timeout: number | undefined;
+      try {
+        timeout = localTaskTimeoutSeconds(state);
+      } catch (error) {
+        throw new UnsupportedTaskError(`state "${name}": ${(error as Error).message}`);
+      }
+      if (timeout !== undefined) {
+        const { HeartbeatSeconds: _heartbeat, ...rest } = copy;
+        copy = { ...rest, TimeoutSeconds: timeout } as AslState;
+      }
+    }
+    if (state.ItemProcessor) copy = { ...copy, ItemProcessor: withServiceTimeouts(state.ItemProcessor) };
+    if (state.Iterator) copy = { ...copy, Iterator: withServiceTimeouts(state.Iterator) };
+    if (state.Branches) copy = { ...copy, Branches: state.Branches.map(withServiceTimeouts) };
+    states[name] = copy;
+  }
+  return { ...definition, States: states };
 }
 
 export interface ExecutionResult {
@@ -278,7 +358,7 @@ export async function executeStateMachine(
     }
   };
   collect(loaded.definition);
-  const machine = new StateMachine(loaded.definition as never, {
+  const machine = new StateMachine(withServiceTimeouts(loaded.definition) as never, {
     validationOptions: { checkPaths: true, checkArn: false },
   });
   const execution = machine.run(input as never, {
