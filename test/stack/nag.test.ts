@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/app';
+import { DATASET_DEFINITIONS } from '../../lib/datasets';
+import { purchaseOrders } from '../fixtures/datasets/third';
 
 const outdir = () => mkdtempSync(path.join(tmpdir(), 'nag-'));
 const noBundling = { 'aws:cdk:bundling-stacks': [] };
@@ -13,6 +15,17 @@ describe('cdk-nag AwsSolutions checks', () => {
     const { app } = createApp({ context: noBundling, outdir: outdir() });
 
     expect(() => app.synth()).not.toThrow();
+  });
+
+  it('pass on the app with a third dataset added: the per-dataset resources are covered too', () => {
+    const { app, stack } = createApp({
+      context: noBundling,
+      outdir: outdir(),
+      datasets: [...DATASET_DEFINITIONS, purchaseOrders],
+    });
+
+    expect(() => app.synth()).not.toThrow();
+    expect(stack.jobs.has(purchaseOrders.name)).toBe(true);
   });
 
   it('fail synthesis on an unacknowledged finding (the checks are really applied)', () => {

@@ -1,12 +1,21 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDatasets } from '../../lib/config';
+import { STATE } from '../../lib/constructs/ingestion-state-machine';
 import { CRAWLER_CONFIGURATION } from '../../lib/constructs/normalized-crawler';
 import { pipeInputTemplate } from '../../lib/contracts/pipe';
 import type { EtlJobConfig } from '../../lib/glue/job-config';
 import { placeholderResolver, resolveIntrinsics } from '../../local/cfn';
+import {
+  expectDatasetResources,
+  queueRoles,
+  referencedId,
+  stateMachineDefinition,
+} from '../helpers/dataset-resources';
 import { type Synthesized, synthesize } from '../helpers/synth';
 
+/** The shipped datasets (DATASET_DEFINITIONS, validated): every per-dataset expectation derives from them. */
+const datasets = loadDatasets();
 let synth: Synthesized;
 let resources: [string, { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string }][];
 
@@ -74,17 +83,14 @@ describe('buckets', () => {
         QueueConfigurations: { Events: string[]; Filter: { Key: { FilterRules: { Value: string }[] } } }[];
       }
     ).QueueConfigurations;
-    expect(configurations.map((c) => `${c.Events[0]} ${c.Filter.Key.FilterRules[0]!.Value}`).sort()).toEqual([
-      's3:ObjectCreated:* cloud_billing/',
-      's3:ObjectCreated:* workforce_capacity/',
-      's3:ObjectRemoved:* cloud_billing/',
-      's3:ObjectRemoved:* workforce_capacity/',
-    ]);
+    expect(configurations.map((c) => `${c.Events[0]} ${c.Filter.Key.FilterRules[0]!.Value}`).sort()).toEqual(
+      datasets.flatMap((d) => [`s3:ObjectCreated:* ${d.name}/`, `s3:ObjectRemoved:* ${d.name}/`]).sort(),
+    );
   });
 });
 
 describe('intake per dataset', () => {
-  it.each(loadDatasets().map((d) => [d.name, d] as const))(
+  it.each(datasets.map((d) => [d.name, d] as const))(
     '%s: rule on Object Created under its prefix -> buffer queue',
     (_name, dataset) => {
       synth.template.hasResourceProperties('AWS::Events::Rule', {
@@ -98,7 +104,7 @@ describe('intake per dataset', () => {
     },
   );
 
-  it.each(loadDatasets().map((d) => [d.name, d] as const))(
+  it.each(datasets.map((d) => [d.name, d] as const))(
     '%s: pipe batches the queue into the state machine',
     (_name, dataset) => {
       synth.template.hasResourceProperties('AWS::Pipes::Pipe', {
@@ -118,15 +124,33 @@ describe('intake per dataset', () => {
 
   it('gives every queue a dead-letter queue or makes it one, encrypted', () => {
     const queues = ofType('AWS::SQS::Queue');
-    expect(queues).toHaveLength(8);
     for (const [, queue] of queues) expect(queue.Properties?.SqsManagedSseEnabled).toBe(true);
-    const withDlq = queues.filter(([, q]) => q.Properties?.RedrivePolicy);
-    expect(withDlq).toHaveLength(4);
+    const { withDlq, deadLetter } = queueRoles(synth.json);
+    expect([...withDlq, ...deadLetter].sort()).toEqual(queues.map(([id]) => id).sort());
+    // Per dataset: the intake's buffer queue and the crawler's event queue, each with its own DLQ.
+    expect(withDlq).toHaveLength(2 * datasets.length);
+    expect(deadLetter).toHaveLength(2 * datasets.length);
+  });
+});
+
+describe('per dataset', () => {
+  it.each(datasets.map((d) => [d.name, d] as const))(
+    '%s: rule, buffer queue and DLQ, Pipe, crawler with its event queues, job, state machine branch and DLQ alarms, wired together',
+    (_name, dataset) => {
+      expectDatasetResources(synth.json, dataset);
+    },
+  );
+
+  it('routes every dataset, and only those, from SelectDataset to its branch', () => {
+    const choices = stateMachineDefinition(synth.json).States[STATE.selectDataset]!.Choices as {
+      StringEquals: string;
+    }[];
+    expect(choices.map((c) => c.StringEquals).sort()).toEqual(datasets.map((d) => d.name).sort());
   });
 });
 
 describe('Glue', () => {
-  it.each(loadDatasets().map((d) => [d.name] as const))(
+  it.each(datasets.map((d) => [d.name] as const))(
     '%s: crawler merges new columns, partitions inherit, event mode',
     (name) => {
       synth.template.hasResourceProperties('AWS::Glue::Crawler', {
@@ -150,7 +174,7 @@ describe('Glue', () => {
     },
   );
 
-  it.each(loadDatasets().map((d) => [d.name] as const))(
+  it.each(datasets.map((d) => [d.name] as const))(
     '%s: Glue 5.0 job, G.1X, bookmarks on, one run at a time, cap 450',
     (name) => {
       synth.template.hasResourceProperties('AWS::Glue::Job', {
@@ -267,14 +291,22 @@ describe('alerting', () => {
 
   it('alarms on failed and timed-out executions and on every dead-letter queue, to the topic', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm');
-    expect(alarms.map(([, a]) => a.Properties!.MetricName).sort()).toEqual([
-      'ApproximateNumberOfMessagesVisible',
-      'ApproximateNumberOfMessagesVisible',
-      'ApproximateNumberOfMessagesVisible',
-      'ApproximateNumberOfMessagesVisible',
-      'ExecutionsFailed',
-      'ExecutionsTimedOut',
-    ]);
+    const { deadLetter } = queueRoles(synth.json);
+    // Two dead-letter queues per dataset (intake, crawler events), one alarm each.
+    expect(deadLetter).toHaveLength(2 * datasets.length);
+    const alarmedQueues = alarms.flatMap(([, a]) =>
+      ((a.Properties!.Dimensions ?? []) as { Name: string; Value: unknown }[])
+        .filter((d) => d.Name === 'QueueName')
+        .map((d) => referencedId(d.Value)),
+    );
+    expect(alarmedQueues.sort()).toEqual([...deadLetter].sort());
+    expect(alarms.map(([, a]) => a.Properties!.MetricName).sort()).toEqual(
+      [
+        'ExecutionsFailed',
+        'ExecutionsTimedOut',
+        ...deadLetter.map(() => 'ApproximateNumberOfMessagesVisible'),
+      ].sort(),
+    );
     for (const [, alarm] of alarms) expect(alarm.Properties!.AlarmActions).toHaveLength(1);
   });
 

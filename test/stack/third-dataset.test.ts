@@ -1,0 +1,70 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { validateDatasets } from '../../lib/config';
+import { STATE } from '../../lib/constructs/ingestion-state-machine';
+import { pipelineNames } from '../../lib/contracts/naming';
+import { pipeInputTemplate } from '../../lib/contracts/pipe';
+import { DATASET_DEFINITIONS } from '../../lib/datasets';
+import { resourcesOfType } from '../../local/cfn';
+import { purchaseOrders } from '../fixtures/datasets/third';
+import { expectDatasetResources, queueRoles, stateMachineDefinition } from '../helpers/dataset-resources';
+import { type Synthesized, synthesize } from '../helpers/synth';
+
+// What "Add a dataset" in the README produces: the shipped definitions plus one more.
+const definitions = [...DATASET_DEFINITIONS, purchaseOrders];
+const datasets = validateDatasets(definitions);
+
+let synth: Synthesized;
+
+beforeAll(() => {
+  // Synthesis applies cdk-nag: an unacknowledged finding on the new resources throws here.
+  synth = synthesize({}, definitions);
+});
+
+describe('a stack with a third dataset', () => {
+  it('adds a dataset the app does not already ship', () => {
+    expect(DATASET_DEFINITIONS.map((d) => d.name)).not.toContain(purchaseOrders.name);
+    expect(datasets).toHaveLength(DATASET_DEFINITIONS.length + 1);
+  });
+
+  it.each(datasets.map((d) => [d.name, d] as const))(
+    '%s: rule, buffer queue and DLQ, Pipe, crawler with its event queues, job, state machine branch and DLQ alarms',
+    (_name, dataset) => {
+      expectDatasetResources(synth.json, dataset);
+    },
+  );
+
+  it('gives each dataset its own resources (none shared between datasets)', () => {
+    const all = datasets.flatMap((d) => Object.values(expectDatasetResources(synth.json, d)));
+    expect(new Set(all).size).toBe(all.length);
+  });
+
+  it('has as many intakes, crawlers, jobs, queues, alarms and branches as datasets, and no more', () => {
+    const n = datasets.length;
+    const count = (type: string) => resourcesOfType(synth.json, type).length;
+    expect(count('AWS::Events::Rule')).toBe(n);
+    expect(count('AWS::Pipes::Pipe')).toBe(n);
+    expect(count('AWS::Glue::Crawler')).toBe(n);
+    expect(count('AWS::Glue::Job')).toBe(n);
+    // Buffer queue + DLQ and crawler event queue + DLQ per dataset.
+    expect(count('AWS::SQS::Queue')).toBe(4 * n);
+    expect(queueRoles(synth.json).deadLetter).toHaveLength(2 * n);
+    // Failed and timed-out executions, plus one per dead-letter queue.
+    expect(count('AWS::CloudWatch::Alarm')).toBe(2 + 2 * n);
+    const choices = stateMachineDefinition(synth.json).States[STATE.selectDataset]!.Choices as {
+      StringEquals: string;
+    }[];
+    expect(choices.map((c) => c.StringEquals).sort()).toEqual(datasets.map((d) => d.name).sort());
+  });
+
+  it('applies the documented defaults to what the definition leaves out (batch size 400, window 60 s, cap 450)', () => {
+    synth.template.hasResourceProperties('AWS::Pipes::Pipe', {
+      SourceParameters: { SqsQueueParameters: { BatchSize: 400, MaximumBatchingWindowInSeconds: 60 } },
+      TargetParameters: { InputTemplate: pipeInputTemplate(purchaseOrders.name) },
+    });
+    synth.template.hasResourceProperties('AWS::Glue::Job', {
+      Name: pipelineNames('ingestion').job(purchaseOrders.name),
+      DefaultArguments: Match.objectLike({ '--bounded_files': '450' }),
+    });
+  });
+});
