@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { createApp } from '../lib/app';
+import { ContextError, createApp } from '../lib/app';
 import { DatasetConfigError } from '../lib/config';
 
 // The only place that reads the environment: account and region for `cdk deploy`.
@@ -11,7 +11,8 @@ try {
   const { app } = createApp({ env });
   app.synth();
 } catch (error) {
-  if (error instanceof DatasetConfigError) {
+  // A bad `-c` value or dataset definition is the user's to fix: its message alone, no stack trace.
+  if (error instanceof ContextError || error instanceof DatasetConfigError) {
     console.error(error.message);
     process.exit(1);
   }

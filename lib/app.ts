@@ -4,6 +4,7 @@ import { App, type Environment, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type DatasetConfig, validateDatasets } from './config';
 import { REPO_ROOT } from './constructs/pipeline-function';
+import { pipelineNames } from './contracts/naming';
 import { DATASET_DEFINITIONS } from './datasets';
 import { PipelineStack } from './pipeline-stack';
 
@@ -15,17 +16,66 @@ export interface AppSettings {
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** CloudFormation's stack name rule. */
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 
-/** Reads and checks the context keys; fails with a message naming the key. */
+/**
+ * A context value (`-c key=value` or cdk.json) that breaks its rule. The message names each
+ * bad key and its rule, one line per key; bin/app.ts prints it alone, without a stack trace.
+ */
+export class ContextError extends Error {
+  override readonly name = 'ContextError';
+  constructor(readonly problems: readonly { readonly key: string; readonly rule: string }[]) {
+    super(problems.map((p) => `Invalid context "${p.key}": ${p.rule}`).join('\n'));
+  }
+}
+
+const show = (value: unknown) => JSON.stringify(value);
+
+/** Reads and checks the context keys; throws a ContextError naming every bad key and its rule. */
 export function readSettings(context: (key: string) => unknown): AppSettings {
+  const problems: { key: string; rule: string }[] = [];
+
   const pipelineName = String(context('pipelineName') ?? 'ingestion');
+  try {
+    // The naming contract owns the rule; its message states it.
+    pipelineNames(pipelineName);
+  } catch (error) {
+    problems.push({ key: 'pipelineName', rule: (error as Error).message });
+  }
+
   const rawEmails = context('alertEmails') ?? [];
-  const alertEmails = (Array.isArray(rawEmails) ? rawEmails.map(String) : String(rawEmails).split(','))
-    .map((e) => e.trim())
-    .filter((e) => e !== '');
-  const invalid = alertEmails.filter((e) => !EMAIL.test(e));
-  if (invalid.length > 0) throw new Error(`context alertEmails: not email addresses: ${invalid.join(', ')}`);
+  let alertEmails: string[] = [];
+  if (
+    typeof rawEmails === 'string' ||
+    (Array.isArray(rawEmails) && rawEmails.every((e) => typeof e === 'string'))
+  ) {
+    alertEmails = (typeof rawEmails === 'string' ? rawEmails.split(',') : rawEmails)
+      .map((e) => e.trim())
+      .filter((e) => e !== '');
+    const invalid = alertEmails.filter((e) => !EMAIL.test(e));
+    if (invalid.length > 0) {
+      problems.push({
+        key: 'alertEmails',
+        rule: `${invalid.map(show).join(', ')} ${invalid.length === 1 ? 'is not an email address' : 'are not email addresses'} (expected comma-separated addresses such as owner@example.com)`,
+      });
+    }
+  } else {
+    problems.push({
+      key: 'alertEmails',
+      rule: `must be comma-separated email addresses or a list of them (got ${show(rawEmails)})`,
+    });
+  }
+
   const stackName = String(context('stackName') ?? 'IngestionPipeline');
+  if (!STACK_NAME.test(stackName)) {
+    problems.push({
+      key: 'stackName',
+      rule: `${show(stackName)} is not a CloudFormation stack name: 1-128 characters, a letter first, then letters, digits or "-"`,
+    });
+  }
+
+  if (problems.length > 0) throw new ContextError(problems);
   return { pipelineName, alertEmails, stackName };
 }
 
