@@ -14,6 +14,24 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 /** Environment variable naming the handler module, read by the local runtime to call it in process. */
 export const HANDLER_ENV_VAR = 'PIPELINE_HANDLER';
 
+/** The runtime of every handler. */
+export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_22_X;
+
+/**
+ * How every handler is bundled: locally with esbuild (no Docker), CommonJS, every dependency
+ * inlined, syntax for the runtime's Node version (`node22` for nodejs22.x), source maps
+ * without sources. test/stack/bundling.test.ts loads these bundles on the local Node.
+ */
+export const LAMBDA_BUNDLING: nodejs.BundlingOptions = {
+  forceDockerBundling: false,
+  format: nodejs.OutputFormat.CJS,
+  target: 'node22',
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  externalModules: [],
+};
+
 export interface PipelineFunctionProps {
   /** Handler folder under `lambdas/` (e.g. `normalize`); its `handler.ts` exports `handler`. */
   readonly handlerName: string;
@@ -60,7 +78,7 @@ export class PipelineFunction extends Construct {
       entry: path.join(REPO_ROOT, 'lambdas', props.handlerName, 'handler.ts'),
       handler: 'handler',
       description: props.description,
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: LAMBDA_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 1024,
       timeout: props.timeout ?? Duration.seconds(60),
@@ -78,15 +96,7 @@ export class PipelineFunction extends Construct {
         [HANDLER_ENV_VAR]: props.handlerName,
         ...props.environment,
       },
-      bundling: {
-        forceDockerBundling: false,
-        format: nodejs.OutputFormat.CJS,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        externalModules: [],
-      },
+      bundling: LAMBDA_BUNDLING,
     });
     acknowledgeFindings(
       this.role,
