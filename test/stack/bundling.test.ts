@@ -173,19 +173,20 @@ describe('Lambda bundles', () => {
   });
 
   it(`bundle only packages whose engines field admits this machine's Node (${process.version})`, () => {
-    const refused: string[] = [];
-    const packages = [...new Set(bundles.flatMap((b) => bundledSources(b).packages))];
-    expect(packages).toContain(path.join(REPO_ROOT, 'node_modules', '@aws-sdk', 'client-s3'));
-    for (const dir of packages) {
-      const manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf-8')) as {
-        name: string;
-        version: string;
-        engines?: { node?: string };
-      };
-      const range = manifest.engines?.node;
-      if (range && !admits(range, process.version))
-        refused.push(`${manifest.name}@${manifest.version} requires node ${range}`);
-    }
+    const dirs = [...new Set(bundles.flatMap((b) => bundledSources(b).packages))];
+    const manifests = dirs.map(
+      (dir) =>
+        JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf-8')) as {
+          name: string;
+          version: string;
+          engines?: { node?: string };
+        },
+    );
+    expect(manifests.map((m) => m.name)).toContain('@aws-sdk/client-s3');
+
+    const refused = manifests
+      .filter((m) => m.engines?.node && !admits(m.engines.node, process.version))
+      .map((m) => `${m.name}@${m.version} requires node ${m.engines!.node}`);
     expect(refused).toEqual([]);
   });
 
