@@ -5,7 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/app';
 import { DATASET_DEFINITIONS } from '../../lib/datasets';
-import { purchaseOrders } from '../fixtures/datasets/third';
+import { thirdDataset } from '../fixtures/datasets/third';
 
 const outdir = () => mkdtempSync(path.join(tmpdir(), 'nag-'));
 const noBundling = { 'aws:cdk:bundling-stacks': [] };
@@ -21,11 +21,11 @@ describe('cdk-nag AwsSolutions checks', () => {
     const { app, stack } = createApp({
       context: noBundling,
       outdir: outdir(),
-      datasets: [...DATASET_DEFINITIONS, purchaseOrders],
+      datasets: [...DATASET_DEFINITIONS, thirdDataset],
     });
 
     expect(() => app.synth()).not.toThrow();
-    expect(stack.jobs.has(purchaseOrders.name)).toBe(true);
+    expect(stack.jobs.has(thirdDataset.name)).toBe(true);
   });
 
   it('fail synthesis on an unacknowledged finding (the checks are really applied)', () => {

@@ -6,12 +6,12 @@ import { pipelineNames } from '../../lib/contracts/naming';
 import { pipeInputTemplate } from '../../lib/contracts/pipe';
 import { DATASET_DEFINITIONS } from '../../lib/datasets';
 import { resourcesOfType } from '../../local/cfn';
-import { purchaseOrders } from '../fixtures/datasets/third';
+import { thirdDataset } from '../fixtures/datasets/third';
 import { expectDatasetResources, queueRoles, stateMachineDefinition } from '../helpers/dataset-resources';
 import { type Synthesized, synthesize } from '../helpers/synth';
 
 // What "Add a dataset" in the README produces: the shipped definitions plus one more.
-const definitions = [...DATASET_DEFINITIONS, purchaseOrders];
+const definitions = [...DATASET_DEFINITIONS, thirdDataset];
 const datasets = validateDatasets(definitions);
 
 let synth: Synthesized;
@@ -23,7 +23,7 @@ beforeAll(() => {
 
 describe('a stack with a third dataset', () => {
   it('adds a dataset the app does not already ship', () => {
-    expect(DATASET_DEFINITIONS.map((d) => d.name)).not.toContain(purchaseOrders.name);
+    expect(DATASET_DEFINITIONS.map((d) => d.name)).not.toContain(thirdDataset.name);
     expect(datasets).toHaveLength(DATASET_DEFINITIONS.length + 1);
   });
 
@@ -60,10 +60,10 @@ describe('a stack with a third dataset', () => {
   it('applies the documented defaults to what the definition leaves out (batch size 400, window 60 s, cap 450)', () => {
     synth.template.hasResourceProperties('AWS::Pipes::Pipe', {
       SourceParameters: { SqsQueueParameters: { BatchSize: 400, MaximumBatchingWindowInSeconds: 60 } },
-      TargetParameters: { InputTemplate: pipeInputTemplate(purchaseOrders.name) },
+      TargetParameters: { InputTemplate: pipeInputTemplate(thirdDataset.name) },
     });
     synth.template.hasResourceProperties('AWS::Glue::Job', {
-      Name: pipelineNames('ingestion').job(purchaseOrders.name),
+      Name: pipelineNames('ingestion').job(thirdDataset.name),
       DefaultArguments: Match.objectLike({ '--bounded_files': '450' }),
     });
   });
