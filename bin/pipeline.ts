@@ -2,12 +2,16 @@
 /**
  * The local runtime's CLI: the whole pipeline on this machine, no AWS account.
  *
- *   pipeline run <file-or-folder>... [--dataset NAME] [--report FILE] [--bounded-files N] [--state DIR]
- *   pipeline query "<SQL>" [--json] [--state DIR]
- *   pipeline reset [--state DIR]
- *   pipeline demo [--state DIR]
+ *   pipeline run <file-or-folder>... [--dataset NAME] [--report FILE] [--bounded-files N] [--state DIR] [--wait SECONDS]
+ *   pipeline query "<SQL>" [--json] [--state DIR] [--wait SECONDS]
+ *   pipeline tables [--json] [--state DIR]
+ *   pipeline describe <table> [--json] [--state DIR]
+ *   pipeline reset [--state DIR] [--wait SECONDS]
+ *   pipeline demo [--state DIR] [--wait SECONDS]
  *
- * Progress goes to stderr; stdout holds the summary, or only JSON with `query --json`.
+ * Progress goes to stderr; stdout holds the summary, or only JSON with `--json`.
+ * Exit codes: 0 done; 1 a pipeline stage failed; 2 a usage error, or a state folder that cannot
+ * be used (not made by this tool, unreadable, in use past --wait); 130 interrupted (Ctrl-C).
  */
 import '../local/polyfills';
 import { writeFileSync } from 'node:fs';
@@ -18,10 +22,14 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 
 const USAGE = `usage:
-  npm run pipeline -- run <file-or-folder>... [--dataset NAME] [--report FILE] [--bounded-files N] [--state DIR]
-  npm run pipeline -- query "<SQL>" [--json] [--state DIR]
-  npm run pipeline -- reset [--state DIR]
+  npm run pipeline -- run <file-or-folder>... [--dataset NAME] [--report FILE] [--bounded-files N] [--state DIR] [--wait SECONDS]
+  npm run pipeline -- query "<SQL>" [--json] [--state DIR] [--wait SECONDS]
+  npm run pipeline -- tables [--json] [--state DIR]
+  npm run pipeline -- describe <table> [--json] [--state DIR]
+  npm run pipeline -- reset [--state DIR] [--wait SECONDS]
   npm run demo`;
+
+const KNOWN_ERRORS = ['InputError', 'QueryError', 'EmulatorError', 'DatasetConfigError', 'StateError'];
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -31,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
       dataset: { type: 'string' },
       report: { type: 'string' },
       state: { type: 'string' },
+      wait: { type: 'string' },
       json: { type: 'boolean', default: false },
       'bounded-files': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -44,8 +53,19 @@ async function main(argv: string[]): Promise<number> {
   // Imported here so that `--help` and usage errors answer without loading the CDK app.
   const pipeline = await import('../local/pipeline');
   const summary = await import('../local/summary');
+  const { exitWithParent } = await import('../local/processes');
+  // Under `tsx` this process is the launcher's child: it must not run on when the launcher dies.
+  exitWithParent();
   const stateDir = values.state;
   const progress = (line: string) => process.stderr.write(`${summary.timestamp()} ${line}\n`);
+  let lockWaitMs: number | undefined;
+  if (values.wait !== undefined) {
+    const seconds = Number(values.wait);
+    if (!(Number.isFinite(seconds) && seconds >= 0))
+      throw new pipeline.InputError('--wait must be a number of seconds (0 or more)');
+    lockWaitMs = seconds * 1000;
+  }
+  const stateOptions = { stateDir, lockWaitMs, onWait: progress };
 
   switch (command) {
     case 'run': {
@@ -55,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
       const { report, ok } = await pipeline.runPipeline(rest, {
         dataset: values.dataset,
         stateDir,
+        lockWaitMs,
         boundedFiles,
         onProgress: progress,
       });
@@ -69,25 +90,64 @@ async function main(argv: string[]): Promise<number> {
       const sql = rest.join(' ').trim();
       if (!sql)
         throw new pipeline.InputError('query needs the SQL text: npm run pipeline -- query "select ..."');
-      const result = await pipeline.queryPipeline(sql, { stateDir });
+      const result = await pipeline.queryPipeline(sql, stateOptions);
+      process.stdout.write(
+        values.json
+          ? summary.formatJsonRows(result.columns, result.rows)
+          : summary.formatTable(result.columns, result.rows),
+      );
+      return 0;
+    }
+    case 'tables': {
+      const tables = await pipeline.curatedTables(stateOptions);
       if (values.json) {
-        const objects = result.rows.map((row) =>
-          Object.fromEntries(result.columns.map((c, i) => [c, row[i]])),
-        );
-        process.stdout.write(`${JSON.stringify(objects)}\n`);
+        process.stdout.write(`${JSON.stringify(tables)}\n`);
       } else {
-        process.stdout.write(summary.formatTable(result.columns, result.rows));
+        process.stdout.write(
+          summary.formatTable(
+            ['table', 'rows', 'columns', 'partitioned by'],
+            tables.map((t) => [
+              `${t.database}.${t.table}`,
+              t.rows,
+              t.columns.length,
+              t.partitionKeys.join(', '),
+            ]),
+          ),
+        );
       }
       return 0;
     }
+    case 'describe': {
+      const table = rest.join(' ').trim();
+      if (!table)
+        throw new pipeline.InputError(
+          'describe needs a table name: npm run pipeline -- describe cloud_billing',
+        );
+      const result = await pipeline.describeTable(table, stateOptions);
+      process.stdout.write(
+        values.json
+          ? summary.formatJsonRows(result.columns, result.rows)
+          : summary.formatTable(result.columns, result.rows, 80),
+      );
+      return 0;
+    }
     case 'reset': {
-      const dir = pipeline.resetPipeline({ stateDir });
-      console.log(`local pipeline state cleared (${path.relative(process.cwd(), dir) || dir})`);
+      const result = await pipeline.resetPipeline(stateOptions);
+      const shown = path.relative(process.cwd(), result.root) || result.root;
+      if (result.kept.length > 0) {
+        console.log(
+          `local pipeline state cleared (${shown}); kept what this tool did not create: ${result.kept.join(', ')}`,
+        );
+      } else {
+        console.log(
+          result.removed ? `local pipeline state cleared (${shown})` : `nothing to clear (${shown})`,
+        );
+      }
       return 0;
     }
     case 'demo': {
       const demo = await import('../local/demo');
-      return demo.runDemo({ stateDir, progress });
+      return demo.runDemo({ stateDir, progress, lockWaitMs });
     }
     default:
       console.error(`unknown command "${command}"\n${USAGE}`);
@@ -101,8 +161,7 @@ main(process.argv.slice(2)).then(
   },
   (error: Error) => {
     const known =
-      ['InputError', 'QueryError', 'EmulatorError', 'DatasetConfigError'].includes(error.name) ||
-      (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+      KNOWN_ERRORS.includes(error.name) || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     console.error(known ? `error: ${error.message}` : error);
     process.exitCode = known ? 2 : 1;
   },

@@ -32,6 +32,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import { mapLimit } from '../lambdas/common/s3';
 import { type CfnResource, type CfnTemplate, type IntrinsicResolver, resourcesOfType } from './cfn';
+import type { ObjectMetadata } from './emulator';
+import { readStateJson, StateError } from './state';
 import { localFunctionArn } from './state-machine';
 
 export const REGION = 'us-east-1';
@@ -233,25 +235,35 @@ export class LocalCloud {
 
   // --- state persistence: the emulator keeps state in memory; the state folder keeps it between runs
 
-  /** Writes every bucket's objects and the Glue catalog (tables, versions, partitions) to `dir`. */
+  /**
+   * Writes every bucket's objects, their identity (LastModified and ETag, `objects.json`) and
+   * the Glue catalog (tables, versions, partitions) to `dir`, a folder of its own (see
+   * local/state.ts: it becomes the current state only once complete).
+   */
   async save(dir: string): Promise<void> {
     const { s3 } = this.clients;
+    const metadata: ObjectsDump = {};
     for (const [id, bucket] of this.bucketNames) {
       if (id.startsWith('AccessLogs')) continue;
-      const keys: string[] = [];
+      const folder = localName(id, 'Bucket');
+      const objects: Record<string, [string, string]> = {};
       let token: string | undefined;
       do {
         const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-        for (const object of page.Contents ?? []) keys.push(object.Key!);
+        for (const object of page.Contents ?? []) {
+          objects[object.Key!] = [object.LastModified?.toISOString() ?? '', object.ETag ?? ''];
+        }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
-      await mapLimit(keys, 16, async (key) => {
-        const file = path.join(dir, 's3', localName(id, 'Bucket'), ...key.split('/'));
+      metadata[folder] = objects;
+      await mapLimit(Object.keys(objects), 16, async (key) => {
+        const file = path.join(dir, 's3', folder, ...key.split('/'));
         mkdirSync(path.dirname(file), { recursive: true });
         const body = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         writeFileSync(file, await body.Body!.transformToByteArray());
       });
     }
+    writeFileSync(path.join(dir, 'objects.json'), `${JSON.stringify(metadata)}\n`);
     writeFileSync(path.join(dir, 'catalog.json'), `${JSON.stringify(await this.dumpCatalog(), null, 1)}\n`);
     writeFileSync(path.join(dir, 'buckets.json'), `${JSON.stringify(this.bucketFolders(), null, 1)}\n`);
   }
@@ -261,20 +273,41 @@ export class LocalCloud {
     return Object.fromEntries([...this.bucketNames].map(([id, name]) => [name, localName(id, 'Bucket')]));
   }
 
-  /** Loads what `save` wrote into a fresh emulator. */
-  async restore(dir: string): Promise<void> {
+  /**
+   * Loads what `save` wrote into a fresh emulator. Each object gets back the LastModified and
+   * ETag it had when saved (`setObjectMetadata`, the emulator's local-only route): an upload
+   * would give it new ones, and Glue job bookmarks, which identify S3 input by modification
+   * time, would then take every restored object for a new one.
+   */
+  async restore(
+    dir: string,
+    options: { setObjectMetadata?: (objects: ObjectMetadata[]) => Promise<string[]> } = {},
+  ): Promise<void> {
     const { s3, glue } = this.clients;
+    const metadataFile = path.join(dir, 'objects.json');
+    const metadata = existsFile(metadataFile) ? (readStateJson(metadataFile) as ObjectsDump) : {};
+    const identities: ObjectMetadata[] = [];
     for (const [id, bucket] of this.bucketNames) {
-      const root = path.join(dir, 's3', localName(id, 'Bucket'));
+      const folder = localName(id, 'Bucket');
+      const root = path.join(dir, 's3', folder);
       const files = listFiles(root);
       await mapLimit(files, 16, async (file) => {
         const key = path.relative(root, file).split(path.sep).join('/');
         await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: readFileSync(file) }));
+        const saved = metadata[folder]?.[key];
+        if (saved) identities.push({ bucket, key, lastModified: saved[0], etag: saved[1] });
       });
+    }
+    if (identities.length > 0 && options.setObjectMetadata) {
+      const missing = await options.setObjectMetadata(identities);
+      if (missing.length > 0)
+        throw new Error(`restoring the state: ${missing.length} object(s) not found, e.g. ${missing[0]}`);
     }
     const catalogFile = path.join(dir, 'catalog.json');
     if (!existsFile(catalogFile)) return;
-    const catalog = JSON.parse(readFileSync(catalogFile, 'utf-8')) as CatalogDump;
+    const catalog = readStateJson(catalogFile) as CatalogDump;
+    if (!Array.isArray(catalog?.tables))
+      throw new StateError(`the local state cannot be read: ${catalogFile} has no "tables" list`);
     for (const table of catalog.tables) {
       const [first, ...later] = table.versions;
       await glue.send(new CreateTableCommand({ DatabaseName: table.database, TableInput: first! }));
@@ -329,6 +362,9 @@ export class LocalCloud {
     return { tables };
   }
 }
+
+/** Per bucket folder, per key: [LastModified as ISO-8601, ETag] as listed when saved. */
+type ObjectsDump = Record<string, Record<string, [string, string]>>;
 
 interface CatalogDump {
   readonly tables: { database: string; versions: TableInput[]; partitions: PartitionInput[] }[];

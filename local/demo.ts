@@ -1,7 +1,8 @@
 import * as path from 'node:path';
-import { REPO_ROOT } from './emulator';
-import { queryPipeline, resetPipeline, runPipeline } from './pipeline';
-import { formatRunSummary, formatTable } from './summary';
+import { DEFAULT_STATE_DIR, queryPipeline, resetPipeline, runPipeline } from './pipeline';
+import { onInterrupt, REPO_ROOT } from './processes';
+import { StateFolder } from './state';
+import { formatAlert, formatRunSummary, formatTable } from './summary';
 
 const samples = (...parts: string[]) => path.join(REPO_ROOT, 'samples', ...parts);
 
@@ -12,9 +13,27 @@ const samples = (...parts: string[]) => path.join(REPO_ROOT, 'samples', ...parts
 export async function runDemo(options: {
   stateDir?: string;
   progress: (line: string) => void;
+  lockWaitMs?: number;
 }): Promise<number> {
-  const { stateDir, progress } = options;
-  resetPipeline({ stateDir });
+  const { stateDir, progress, lockWaitMs } = options;
+  // Only a folder this tool made is cleared (see local/state.ts); the demo then holds it throughout.
+  await resetPipeline({ stateDir, lockWaitMs, onWait: progress });
+  const state = await StateFolder.open(stateDir ?? DEFAULT_STATE_DIR, {
+    mode: 'write',
+    command: 'demo',
+    waitMs: lockWaitMs,
+    onWait: progress,
+  });
+  const forget = onInterrupt(() => state.describeKept());
+  try {
+    return await tour(state, progress);
+  } finally {
+    forget();
+    await state.release();
+  }
+}
+
+async function tour(state: StateFolder, progress: (line: string) => void): Promise<number> {
   const drops = [
     {
       title: 'Drop 1: the FOCUS billing sample, capacity plans v1 and the HR roster',
@@ -32,22 +51,20 @@ export async function runDemo(options: {
   let exit = 0;
   for (const drop of drops) {
     process.stdout.write(`\n######## ${drop.title}\n`);
-    const { report, ok } = await runPipeline(drop.files, { stateDir, onProgress: progress });
+    const { report, ok } = await runPipeline(drop.files, { state, onProgress: progress });
     process.stdout.write(formatRunSummary(report));
-    for (const alert of report.alerts) {
-      process.stdout.write(`\n---- ${alert.kind} alert: ${alert.subject}\n${alert.message}\n`);
-    }
+    for (const alert of report.alerts) process.stdout.write(formatAlert(alert));
     if (!ok) exit = 1;
   }
   const sql =
     'select org_unit, quarter, sum(headcount) as headcount, sum(cost_usd) as cost_usd from workforce_capacity ' +
     "where ingest_template = 'capacity_plan' group by org_unit, quarter order by org_unit";
   process.stdout.write(`\n######## Query: ${sql}\n`);
-  const result = await queryPipeline(sql, { stateDir });
+  const result = await queryPipeline(sql, { state });
   process.stdout.write(formatTable(result.columns, result.rows));
   const billing = await queryPipeline(
     'select billing_period, org_unit, count(*) as rows, sum(billed_cost) as billed_cost from cloud_billing group by 1, 2 order by 1, 2',
-    { stateDir },
+    { state },
   );
   process.stdout.write(
     `\n######## Query: billed cost by billing period and org unit (broadcast-joined hierarchy)\n`,

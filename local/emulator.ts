@@ -1,25 +1,39 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import { REPO_ROOT, spawnTied, VENV_BIN, VENV_PYTHON } from './processes';
 
-/** Repository root (this file lives in local/). */
-export const REPO_ROOT = path.resolve(__dirname, '..');
-export const VENV_BIN = path.join(REPO_ROOT, '.venv', 'bin');
+export { REPO_ROOT, VENV_BIN } from './processes';
 
 export class EmulatorError extends Error {
   override readonly name = 'EmulatorError';
 }
 
-/** A running local AWS API emulator (moto server): S3, SNS, SQS, Glue Data Catalog and more. */
+/** What an object's identity is to S3 readers that list it: kept across a save and a restore. */
+export interface ObjectMetadata {
+  readonly bucket: string;
+  readonly key: string;
+  /** ISO-8601, as ListObjectsV2 reported it when the state was saved. */
+  readonly lastModified: string;
+  readonly etag: string;
+}
+
+/** A running local AWS API emulator (moto): S3, SNS, SQS, Glue Data Catalog and more. */
 export interface Emulator {
   readonly endpoint: string;
   readonly port: number;
   /** Region and dummy credentials the emulator accepts; set these on every client. */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * Sets LastModified and ETag of objects back to what they were when saved (a local-only
+   * route of local/emulator_server.py; no AWS API does this). Returns the objects not found.
+   */
+  setObjectMetadata(objects: readonly ObjectMetadata[]): Promise<string[]>;
   stop(): Promise<void>;
 }
 
+/** A free TCP port of 127.0.0.1 (for servers that cannot bind port 0 themselves). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -34,73 +48,60 @@ export async function freePort(): Promise<number> {
   });
 }
 
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  const killAll = () => {
-    for (const child of running) child.kill('SIGTERM');
-  };
-  process.once('exit', killAll);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      killAll();
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    });
-  }
-}
+const SERVER = path.join(REPO_ROOT, 'local', 'emulator_server.py');
 
 /**
- * Starts moto server from the project's virtualenv on a free port of 127.0.0.1 and waits
- * until it answers. The process is stopped by `stop()`, and on exit, Ctrl-C or failure.
+ * Starts the emulator (moto's server application through local/emulator_server.py, from the
+ * project's virtualenv) on a free port of 127.0.0.1 and waits until it listens. It is stopped
+ * by `stop()`, on exit, Ctrl-C and failure, and it stops by itself when this process dies
+ * (even by `kill -9`): see local/lifeline.py.
  */
 export async function startEmulator(
   options: { readonly region?: string; readonly timeoutMs?: number } = {},
 ): Promise<Emulator> {
-  const executable = path.join(VENV_BIN, 'moto_server');
-  if (!existsSync(executable)) {
+  if (!existsSync(path.join(VENV_BIN, 'moto_server'))) {
     throw new EmulatorError(
-      `the local AWS emulator is not installed (${executable} is missing): run "npm run setup" first`,
+      `the local AWS emulator is not installed (${path.join(VENV_BIN, 'moto_server')} is missing): run "npm run setup" first`,
     );
   }
-  const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
   const region = options.region ?? 'us-east-1';
-  const child = spawn(executable, ['-H', '127.0.0.1', '-p', String(port)], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'true' },
+  // stdin stays open: its end of file tells the emulator that this process is gone.
+  const child = spawnTied(VENV_PYTHON, [SERVER, '--host', '127.0.0.1'], {
+    tied: 'self',
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'true', PYTHONUNBUFFERED: '1' },
   });
-  running.add(child);
-  installExitHook();
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-  let ready = false;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
-    try {
-      const response = await fetch(`${endpoint}/moto-api/data.json`);
-      if (response.ok) {
-        ready = true;
-        break;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<number | undefined>((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), options.timeoutMs ?? 30_000);
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      try {
+        const message = JSON.parse(line) as { port?: number };
+        if (typeof message.port === 'number') {
+          clearTimeout(timer);
+          lines.close();
+          resolve(message.port);
+        }
+      } catch {
+        // not the ready line
       }
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  if (!ready) {
+    });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(undefined);
+    });
+  });
+  if (port === undefined) {
     child.kill('SIGKILL');
-    running.delete(child);
-    throw new EmulatorError(
-      `the local AWS emulator did not start on ${endpoint}: ${stderr.trim() || 'no output'}`,
-    );
+    await exited;
+    throw new EmulatorError(`the local AWS emulator did not start: ${stderr.trim() || 'no output'}`);
   }
+  const endpoint = `http://127.0.0.1:${port}`;
   return {
     endpoint,
     port,
@@ -111,14 +112,27 @@ export async function startEmulator(
       AWS_ACCESS_KEY_ID: 'testing',
       AWS_SECRET_ACCESS_KEY: 'testing',
     },
+    async setObjectMetadata(objects) {
+      const missing: string[] = [];
+      for (let i = 0; i < objects.length; i += 2000) {
+        const response = await fetch(`${endpoint}/_pipeline_local/s3/object-metadata`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ objects: objects.slice(i, i + 2000) }),
+        });
+        const body = (await response.json()) as { missing?: string[]; error?: string };
+        if (!response.ok) throw new EmulatorError(`restoring object metadata failed: ${body.error}`);
+        missing.push(...(body.missing ?? []));
+      }
+      return missing;
+    },
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
         await exited;
         clearTimeout(timer);
       }
-      running.delete(child);
     },
   };
 }

@@ -5,7 +5,7 @@ import type { CfnTemplate, IntrinsicResolver } from './cfn';
 import { resolveIntrinsics, resourcesOfType } from './cfn';
 import { GlueServiceError } from './crawler';
 import { REPO_ROOT } from './emulator';
-import type { JobServer } from './job-server';
+import { JobRunTimeoutError, type JobServer } from './job-server';
 import type { GlueJobRunView } from './state-machine';
 
 interface JobDefinition {
@@ -70,7 +70,12 @@ export class LocalGlueJobs {
     }
   }
 
-  async run(input: { JobName: string; Arguments?: Record<string, string> }): Promise<JobRunRecord> {
+  async run(input: {
+    JobName: string;
+    Arguments?: Record<string, string>;
+    /** The run's timeout in minutes; it overrides the job's Timeout, as StartJobRun's does. */
+    Timeout?: number;
+  }): Promise<JobRunRecord> {
     const definition = this.definitions.get(input.JobName);
     if (!definition) throw new GlueServiceError('EntityNotFoundException', `Job ${input.JobName} not found`);
     const active = this.active.get(definition.name) ?? 0;
@@ -82,7 +87,11 @@ export class LocalGlueJobs {
     }
     this.active.set(definition.name, active + 1);
     try {
-      return await this.execute(definition, input.Arguments ?? {});
+      return await this.execute(
+        definition,
+        input.Arguments ?? {},
+        input.Timeout ?? definition.timeoutMinutes,
+      );
     } finally {
       this.active.set(definition.name, (this.active.get(definition.name) ?? 1) - 1);
     }
@@ -91,6 +100,7 @@ export class LocalGlueJobs {
   private async execute(
     definition: JobDefinition,
     runArguments: Record<string, string>,
+    timeoutMinutes: number,
   ): Promise<JobRunRecord> {
     const id = `jr_${randomUUID().replace(/-/g, '')}`;
     const args: Record<string, string> = {
@@ -122,16 +132,18 @@ export class LocalGlueJobs {
       this.options.onOutput?.(definition.name, line);
     };
     let code: number;
+    let timedOut = false;
     try {
       code = await this.options.server.run(
         script,
         argv,
         { ...this.options.env, AWSGLUE_LOCAL_BOOKMARKS: this.options.bookmarks },
         collect,
-        definition.timeoutMinutes * 60_000,
+        timeoutMinutes * 60_000,
       );
     } catch (error) {
       collect(`${(error as Error).name}: ${(error as Error).message}`);
+      timedOut = error instanceof JobRunTimeoutError;
       code = 1;
     }
     let logFile: string | undefined;
@@ -143,12 +155,14 @@ export class LocalGlueJobs {
     const record: JobRunRecord = {
       Id: id,
       JobName: definition.name,
-      JobRunState: code === 0 ? 'SUCCEEDED' : 'FAILED',
+      // A run past its timeout ends TIMEOUT, as on Glue ("terminated and enters TIMEOUT status").
+      JobRunState: code === 0 ? 'SUCCEEDED' : timedOut ? 'TIMEOUT' : 'FAILED',
       ...(code === 0
         ? {}
         : {
-            ErrorMessage: `${lastError(output) ?? `job exited with code ${code}`}${logFile ? ` (full output: ${logFile})` : ''}`,
+            ErrorMessage: `${timedOut ? `Job run timed out after ${timeoutMinutes} minutes` : (lastError(output) ?? `job exited with code ${code}`)}${logFile ? ` (full output: ${logFile})` : ''}`,
           }),
+      Timeout: timeoutMinutes,
       Arguments: args,
       StartedOn: new Date(started).toISOString(),
       CompletedOn: new Date().toISOString(),

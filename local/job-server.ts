@@ -1,12 +1,17 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { REPO_ROOT, VENV_BIN } from './emulator';
+import { REPO_ROOT, spawnTied, VENV_BIN } from './processes';
 
 const MARKER = '@@job-server@@ ';
 
 export class JobServerError extends Error {
   override readonly name = 'JobServerError';
+}
+
+/** A run that passed its timeout (the driver running it is stopped; the next run starts a new one). */
+export class JobRunTimeoutError extends Error {
+  override readonly name = 'JobRunTimeoutError';
 }
 
 interface Pending {
@@ -27,16 +32,30 @@ export class JobServer {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly startupOutput: string[] = [];
   private exited = false;
+  /** Whether the current driver came up (only a driver that did is replaced when it exits). */
+  private wasReady = false;
 
   constructor(private readonly env: Record<string, string>) {}
 
-  /** Starts the driver (idempotent); resolves once Spark is up and warmed. */
+  /**
+   * Starts the driver (idempotent while it runs; a driver that exited is replaced); resolves once
+   * Spark is up and warmed. The driver dies with this process, even on `kill -9` of it
+   * (local/lifeline.py sets the Linux death signal; Spark's JVM exits when the driver's pipe to
+   * it closes).
+   */
   start(): Promise<void> {
+    if (this.exited && this.wasReady) {
+      this.ready = undefined;
+      this.exited = false;
+      this.wasReady = false;
+      this.startupOutput.length = 0;
+    }
     this.ready ??= new Promise<void>((resolve, reject) => {
-      const child = spawn(
+      const child = spawnTied(
         path.join(VENV_BIN, 'python'),
         [path.join(REPO_ROOT, 'glue-scripts', 'local', 'job_server.py')],
         {
+          tied: 'wrap',
           cwd: REPO_ROOT,
           env: {
             ...process.env,
@@ -49,7 +68,7 @@ export class JobServer {
             PYTHONUNBUFFERED: '1',
           },
         },
-      );
+      ) as ChildProcessWithoutNullStreams;
       this.child = child;
       let started = false;
       const onLine = (line: string) => {
@@ -57,6 +76,7 @@ export class JobServer {
           const message = JSON.parse(line.slice(MARKER.length)) as { ready?: boolean; exitCode?: number };
           if (message.ready) {
             started = true;
+            this.wasReady = true;
             resolve();
           } else if (message.exitCode !== undefined && this.pending) {
             const { resolve: done } = this.pending;
@@ -99,10 +119,12 @@ export class JobServer {
     const next = this.queue.then(async () => {
       await this.start();
       if (this.exited || !this.child) throw new JobServerError('local Spark driver is not running');
+      const child = this.child;
       return new Promise<number>((resolve, reject) => {
         const timer = setTimeout(() => {
-          this.child?.kill('SIGTERM');
-          reject(new JobServerError(`job run timed out after ${Math.round(timeoutMs / 60_000)} minutes`));
+          this.pending = undefined;
+          this.child?.kill('SIGKILL');
+          reject(new JobRunTimeoutError(`job run timed out after ${Math.round(timeoutMs / 60_000)} minutes`));
         }, timeoutMs);
         this.pending = {
           onLine,
@@ -115,7 +137,7 @@ export class JobServer {
             reject(error);
           },
         };
-        this.child!.stdin.write(`${JSON.stringify({ script, argv, env })}\n`);
+        child.stdin.write(`${JSON.stringify({ script, argv, env })}\n`);
       });
     });
     this.queue = next.catch(() => undefined);

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
@@ -6,7 +5,6 @@ import {
   mkdirSync,
   readFileSync,
   renameSync,
-  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -23,12 +21,16 @@ import type { ReconciliationResult } from '../lib/contracts/reconciliation';
 import type { CfnTemplate } from './cfn';
 import { ACCOUNT, LocalCloud, listFiles, REGION } from './cloud';
 import { LocalCrawler } from './crawler';
-import { type Emulator, REPO_ROOT, startEmulator, VENV_BIN } from './emulator';
+import { type Emulator, startEmulator } from './emulator';
 import { LocalGlueJobs } from './glue-job';
 import { type DroppedObject, LocalIntake } from './intake';
 import { JobServer } from './job-server';
 import { localLambdas } from './lambdas';
+import { onInterrupt, REPO_ROOT, spawnTied, VENV_PYTHON } from './processes';
+import { type ResetResult, readStateJson, resetState, StateFolder } from './state';
 import { type EventLog, type ExecutionResult, executeStateMachine, loadStateMachine } from './state-machine';
+
+export { StateError } from './state';
 
 export const DEFAULT_STATE_DIR = '.pipeline-local';
 const PIPELINE = 'ingestion';
@@ -61,6 +63,8 @@ export interface RunReport {
     readonly severity: string;
     readonly subject: string;
     readonly message: string;
+    /** Where the locations the alert names are on this machine (S3 links, the console link). */
+    readonly local?: { readonly link: string; readonly path: string }[];
   }[];
   readonly tables: {
     readonly database: string;
@@ -82,6 +86,10 @@ export interface RunReport {
 export interface RunOptions {
   /** State folder; runs accumulate in it like a deployed pipeline. @default .pipeline-local */
   readonly stateDir?: string;
+  /** A state folder this command already holds (the demo's runs); else `stateDir` is opened here. */
+  readonly state?: StateFolder;
+  /** How long to wait while another command holds the state folder. @default 10 minutes */
+  readonly lockWaitMs?: number;
   /** Dataset of every input; inferred from each path when unset. */
   readonly dataset?: string;
   /** Replaces the Glue job's `--bounded_files` (files per ETL run). */
@@ -241,47 +249,88 @@ export async function runPipeline(
   paths: readonly string[],
   options: RunOptions = {},
 ): Promise<{ report: RunReport; ok: boolean }> {
-  const stateDir = path.resolve(options.stateDir ?? DEFAULT_STATE_DIR);
   const progress = options.onProgress ?? (() => undefined);
   const inputs = resolveInputs(paths, options.dataset);
-  mkdirSync(stateDir, { recursive: true });
+  const state = await openStateFolder(
+    options.state,
+    options.stateDir,
+    'write',
+    'run',
+    options.lockWaitMs,
+    progress,
+  );
+  const forget = onInterrupt(() => state.describeKept());
+  try {
+    return await runInState(state, inputs, options, progress);
+  } finally {
+    forget();
+    if (!options.state) await state.release();
+  }
+}
 
+/** The given open state folder, or `dir` opened (and locked) for this command. */
+async function openStateFolder(
+  open: StateFolder | undefined,
+  dir: string | undefined,
+  mode: 'write' | 'read',
+  command: string,
+  waitMs: number | undefined,
+  onWait: (line: string) => void,
+): Promise<StateFolder> {
+  return open ?? StateFolder.open(dir ?? DEFAULT_STATE_DIR, { mode, command, waitMs, onWait });
+}
+
+async function runInState(
+  state: StateFolder,
+  inputs: readonly Input[],
+  options: RunOptions,
+  progress: (line: string) => void,
+): Promise<{ report: RunReport; ok: boolean }> {
+  // This run's state is written into a folder of its own and swapped in whole when complete.
+  const next = state.prepareNext();
   // Local Spark and the emulator boot while the app is synthesized (and Spark warms up while
   // the first stages run): the job's first run then finds a started driver.
   progress(
     'starting local Spark and the local AWS emulator; synthesizing the CDK app (cached until a source changes)',
   );
-  const server = new JobServer({ AWSGLUE_LOCAL_TMPDIR: path.join(stateDir, 'tmp') });
+  const server = new JobServer({ AWSGLUE_LOCAL_TMPDIR: state.tmpDir });
   server.start().catch(() => undefined);
   const booting = startEmulator({ region: REGION });
   try {
     const { template, assets } = await synthesize();
-    return await runWithEmulator(
+    return await runWithEmulator({
       template,
       assets,
-      await booting,
+      emulator: await booting,
       server,
       inputs,
-      stateDir,
+      state,
+      next,
       options,
       progress,
-    );
+    });
   } finally {
     await booting.then((e) => e.stop()).catch(() => undefined);
     await server.stop();
+    state.discard(next);
   }
 }
 
-async function runWithEmulator(
-  template: CfnTemplate,
-  assets: readonly FileAsset[],
-  emulator: Emulator,
-  server: JobServer,
-  inputs: readonly Input[],
-  stateDir: string,
-  options: RunOptions,
-  progress: (line: string) => void,
-): Promise<{ report: RunReport; ok: boolean }> {
+interface RunContext {
+  readonly template: CfnTemplate;
+  readonly assets: readonly FileAsset[];
+  readonly emulator: Emulator;
+  readonly server: JobServer;
+  readonly inputs: readonly Input[];
+  readonly state: StateFolder;
+  /** The folder this run's state is saved into before it becomes the current state. */
+  readonly next: string;
+  readonly options: RunOptions;
+  readonly progress: (line: string) => void;
+}
+
+async function runWithEmulator(context: RunContext): Promise<{ report: RunReport; ok: boolean }> {
+  const { template, assets, emulator, server, inputs, state, next, options, progress } = context;
   // The handlers run in this process and resolve credentials as on Lambda: from the environment.
   Object.assign(process.env, {
     AWS_ACCESS_KEY_ID: emulator.env.AWS_ACCESS_KEY_ID,
@@ -303,7 +352,9 @@ async function runWithEmulator(
   };
   const cloud = new LocalCloud(template, clients, PIPELINE);
   await cloud.provision();
-  await cloud.restore(stateDir);
+  await cloud.restore(state.currentDir, {
+    setObjectMetadata: (objects) => emulator.setObjectMetadata(objects),
+  });
   // What `cdk deploy` publishes to the bootstrap bucket: the files the job reads (dimensions).
   for (const bucket of new Set(assets.map((a) => a.bucket)))
     await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -318,12 +369,13 @@ async function runWithEmulator(
     ...emulator.env,
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
   });
-  const crawler = new LocalCrawler(template, cloud.resolver, clients, stateDir);
+  // The crawler's and the jobs' own state (seen objects, bookmarks) is updated in the next state.
+  const crawler = new LocalCrawler(template, cloud.resolver, clients, next);
   const jobs = new LocalGlueJobs(template, cloud.resolver, {
-    env: { ...emulator.env, AWSGLUE_LOCAL_TMPDIR: path.join(stateDir, 'tmp') },
+    env: { ...emulator.env, AWSGLUE_LOCAL_TMPDIR: state.tmpDir },
     server,
-    bookmarks: path.join(stateDir, 'glue-bookmarks'),
-    logDir: path.join(stateDir, 'logs'),
+    bookmarks: path.join(next, 'glue-bookmarks'),
+    logDir: state.logDir,
     argumentOverrides: options.boundedFiles ? { '--bounded_files': String(options.boundedFiles) } : undefined,
   });
   const intake = new LocalIntake(template, cloud.resolver, clients.sqs, (arn) => {
@@ -409,6 +461,7 @@ async function runWithEmulator(
     severity: a.attributes.severity ?? 'unknown',
     subject: a.subject,
     message: a.message,
+    local: localLinks(a.message, cloud.bucketFolders(), state),
   }));
   const files: RunReport['files'] = [];
   const reconciliation: RunReport['reconciliation'] = [];
@@ -458,8 +511,9 @@ async function runWithEmulator(
   }
 
   progress('saving the local state');
-  await cloud.save(stateDir);
-  const tables = await listTables(stateDir);
+  await cloud.save(next);
+  state.commit(next, 'run');
+  const tables = await listTables(state.currentDir);
   const report: RunReport = {
     files,
     reconciliation,
@@ -526,10 +580,14 @@ function describeEvent(dataset: string, event: EventLog, progress: (line: string
   if (event.type === 'StateExited') {
     if (stage === 'CrawlerFinished?') return;
     if (stage === 'DetectSchemaDrift') {
-      const drift = output?.drift as { changed?: boolean } | undefined;
-      progress(
-        `[${dataset}] crawl done; schema ${drift?.changed ? 'CHANGED (notice published)' : 'unchanged'}`,
-      );
+      const drift = output?.drift as
+        | { changed?: boolean; firstSighting?: boolean; table?: string }
+        | undefined;
+      // `firstSighting`: no schema was recorded for the table before this crawl, which created it.
+      const outcome = drift?.firstSighting
+        ? `table ${drift.table ? `${drift.table} ` : ''}created (its schema is the baseline for drift notices)`
+        : `schema ${drift?.changed ? 'CHANGED (notice published)' : 'unchanged'}`;
+      progress(`[${dataset}] crawl done; ${outcome}`);
     }
     const etl = output?.etl as { id?: string; state?: string } | undefined;
     if (stage === 'RunEtl' && etl) progress(`[${dataset}] ETL run ${etl.id} ${etl.state}`);
@@ -547,20 +605,47 @@ function describeEvent(dataset: string, event: EventLog, progress: (line: string
   }
 }
 
+/**
+ * Local paths of what an alert links to: each `s3://` location of a saved bucket as the file or
+ * folder in the state folder, the console link as the job logs (no console exists locally).
+ */
+function localLinks(
+  message: string,
+  bucketFolders: Record<string, string>,
+  state: StateFolder,
+): { link: string; path: string }[] {
+  const links: { link: string; path: string }[] = [];
+  for (const match of message.matchAll(/s3:\/\/([a-z0-9.-]+)\/([^\s"'`,;)]*)/g)) {
+    const link = match[0].replace(/[.:]+$/, '');
+    const folder = bucketFolders[match[1]!];
+    if (!folder || links.some((l) => l.link === link)) continue;
+    const key = link.slice(`s3://${match[1]}/`.length);
+    links.push({ link, path: path.join(state.currentDir, 's3', folder, ...key.split('/').filter(Boolean)) });
+  }
+  for (const match of message.matchAll(/https:\/\/[^\s]*console[^\s]*/g)) {
+    if (links.some((l) => l.link === match[0])) continue;
+    links.push({
+      link: match[0],
+      path: `${state.logDir} (local executions have no console; Glue job run logs)`,
+    });
+  }
+  return links;
+}
+
 async function runQueryEngine(request: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const python = path.join(VENV_BIN, 'python');
-  if (!existsSync(python))
+  if (!existsSync(VENV_PYTHON))
     throw new InputError('the Python virtualenv is missing: run "npm run setup" first');
   return new Promise((resolve, reject) => {
-    const child = spawn(python, [path.join(REPO_ROOT, 'local', 'query.py')], {
+    const child = spawnTied(VENV_PYTHON, [path.join(REPO_ROOT, 'local', 'query.py')], {
+      tied: 'self',
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
     });
-    child.stderr.on('data', (chunk: Buffer) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
     });
     child.on('error', reject);
@@ -571,21 +656,18 @@ async function runQueryEngine(request: Record<string, unknown>): Promise<Record<
         reject(new Error(`query engine failed: ${stderr.trim() || stdout.trim()}`));
       }
     });
-    child.stdin.end(JSON.stringify(request));
+    child.stdin!.end(JSON.stringify(request));
   });
 }
 
-function savedBucketFolders(stateDir: string): Record<string, string> {
-  const file = path.join(stateDir, 'buckets.json');
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf-8')) as Record<string, string>) : {};
+/** `dir` is a saved state (`<state folder>/current`). */
+function savedBucketFolders(dir: string): Record<string, string> {
+  const file = path.join(dir, 'buckets.json');
+  return existsSync(file) ? (readStateJson(file) as Record<string, string>) : {};
 }
 
-async function listTables(stateDir: string): Promise<RunReport['tables']> {
-  const response = await runQueryEngine({
-    state: stateDir,
-    tables: true,
-    buckets: savedBucketFolders(stateDir),
-  });
+async function listTables(dir: string): Promise<RunReport['tables']> {
+  const response = await runQueryEngine({ state: dir, tables: true, buckets: savedBucketFolders(dir) });
   return (response.tables as RunReport['tables']) ?? [];
 }
 
@@ -593,25 +675,80 @@ export class QueryError extends Error {
   override readonly name = 'QueryError';
 }
 
+export interface QueryOptions {
+  readonly stateDir?: string;
+  /** A state folder this command already holds (the demo); else `stateDir` is opened here. */
+  readonly state?: StateFolder;
+  readonly lockWaitMs?: number;
+  /** Told when another command holds the state folder. */
+  readonly onWait?: (line: string) => void;
+}
+
+/** Runs `action` on the saved state of the folder, holding its lock (shared with other queries). */
+async function withSavedState<T>(options: QueryOptions, action: (dir: string) => Promise<T>): Promise<T> {
+  const state = await openStateFolder(
+    options.state,
+    options.stateDir,
+    'read',
+    'query',
+    options.lockWaitMs,
+    options.onWait ?? (() => undefined),
+  );
+  try {
+    if (!existsSync(path.join(state.currentDir, 'catalog.json'))) {
+      throw new QueryError(
+        `no local pipeline state in ${state.root}: run "npm run pipeline -- run <files>" first`,
+      );
+    }
+    return await action(state.currentDir);
+  } finally {
+    if (!options.state) await state.release();
+  }
+}
+
 /** SQL over the curated tables of the state folder (catalog names), via the local query engine. */
 export async function queryPipeline(
   sql: string,
-  options: { stateDir?: string } = {},
+  options: QueryOptions = {},
 ): Promise<{ columns: string[]; rows: unknown[][] }> {
-  const stateDir = path.resolve(options.stateDir ?? DEFAULT_STATE_DIR);
-  if (!existsSync(path.join(stateDir, 'catalog.json'))) {
-    throw new QueryError(
-      `no local pipeline state in ${stateDir}: run "npm run pipeline -- run <files>" first`,
-    );
-  }
-  const response = await runQueryEngine({ state: stateDir, sql, buckets: savedBucketFolders(stateDir) });
-  if (typeof response.error === 'string') throw new QueryError(response.error);
-  return response as unknown as { columns: string[]; rows: unknown[][] };
+  return withSavedState(options, async (dir) => {
+    const response = await runQueryEngine({ state: dir, sql, buckets: savedBucketFolders(dir) });
+    if (typeof response.error === 'string') throw new QueryError(response.error);
+    return response as unknown as { columns: string[]; rows: unknown[][] };
+  });
 }
 
-/** Removes the state folder: the next run starts from an empty pipeline. */
-export function resetPipeline(options: { stateDir?: string } = {}): string {
-  const stateDir = path.resolve(options.stateDir ?? DEFAULT_STATE_DIR);
-  rmSync(stateDir, { recursive: true, force: true });
-  return stateDir;
+/** The curated tables: name, rows, columns and partition keys. */
+export async function curatedTables(
+  options: QueryOptions = {},
+): Promise<(RunReport['tables'][number] & { partitionKeys: string[] })[]> {
+  return withSavedState(options, async (dir) => {
+    const response = await runQueryEngine({ state: dir, tables: true, buckets: savedBucketFolders(dir) });
+    return (response.tables as (RunReport['tables'][number] & { partitionKeys: string[] })[]) ?? [];
+  });
+}
+
+/** The columns of one curated table, with their catalog types. */
+export async function describeTable(
+  table: string,
+  options: QueryOptions = {},
+): Promise<{ columns: string[]; rows: unknown[][] }> {
+  return withSavedState(options, async (dir) => {
+    const response = await runQueryEngine({ state: dir, describe: table, buckets: savedBucketFolders(dir) });
+    if (typeof response.error === 'string') throw new QueryError(response.error);
+    return response as unknown as { columns: string[]; rows: unknown[][] };
+  });
+}
+
+/**
+ * Clears the state folder, if this tool created it (its marker): the next run starts from an
+ * empty pipeline. Anything else is refused (StateError); see local/state.ts.
+ */
+export async function resetPipeline(
+  options: { stateDir?: string; lockWaitMs?: number; onWait?: (line: string) => void } = {},
+): Promise<ResetResult> {
+  return resetState(options.stateDir ?? DEFAULT_STATE_DIR, {
+    waitMs: options.lockWaitMs,
+    onWait: options.onWait,
+  });
 }

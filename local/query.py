@@ -6,10 +6,13 @@ over the partitions the catalog points at (the current location of each partitio
 swapped-out run location is never read), with the partition column added from the
 partition value. Views exist both as ``<table>`` and ``<database>.<table>``.
 
-Usage (JSON on stdin, JSON on stdout):
-  {"state": "<dir>", "sql": "select ..."}  -> {"columns": [...], "rows": [[...], ...]}
-  {"state": "<dir>", "tables": true}       -> {"tables": [{"database", "table", "columns", "rows"}]}
-Decimals are returned as exact decimal strings, dates and timestamps as ISO-8601 strings.
+Usage (JSON on stdin, JSON on stdout; ``<dir>`` is the saved state, ``<state folder>/current``):
+  {"state": "<dir>", "sql": "select ..."}   -> {"columns": [...], "rows": [[...], ...]}
+  {"state": "<dir>", "tables": true}        -> {"tables": [{"database", "table", "columns", "rows",
+                                                 "partitionKeys"}]}
+  {"state": "<dir>", "describe": "<table>"} -> {"columns": ["column", "type", "partition_key"], "rows": [...]}
+Errors: {"error": "..."}. Decimals are returned as exact decimal strings with the scale of their
+type (``1250.00`` for a ``decimal(18,2)``, as Athena prints it), dates and timestamps as ISO-8601.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import os
 import sys
 
 import duckdb
+import lifeline
 
 NORMALIZED_PREFIX = "normalized_"
 
@@ -98,16 +102,24 @@ def register(
         con.execute(
             f"CREATE OR REPLACE VIEW {_quote(name)} AS SELECT * FROM {_quote(database)}.{_quote(name)}"
         )
-        registered.append({"database": database, "table": name, "columns": columns + keys})
+        registered.append(
+            {
+                "database": database,
+                "table": name,
+                "columns": columns + keys,
+                "partitionKeys": keys,
+                "types": [c.get("Type", "") for c in table.get("StorageDescriptor", {}).get("Columns", [])]
+                + [k.get("Type", "") for k in table.get("PartitionKeys", [])],
+            }
+        )
     return registered
 
 
 def jsonable(value):
     if isinstance(value, decimal.Decimal):
+        # The value's own exponent is its type's scale: 1250 in a decimal(18,2) is "1250.00".
         text = format(value, "f")
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-        return "0" if text in ("", "-0") else text
+        return text[1:] if value == 0 and text.startswith("-") else text
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, bytes):
@@ -119,7 +131,32 @@ def jsonable(value):
     return value
 
 
+def hint(tables: list[dict]) -> str:
+    known = ", ".join(t["table"] for t in tables) or "none yet"
+    return f'curated tables: {known} (list them with "tables", their columns with "describe <table>")'
+
+
+def with_hint(error: Exception, tables: list[dict]) -> str:
+    """DuckDB's first line, then the curated tables, then the rest (its "Did you mean", the SQL)."""
+    first, _, rest = str(error).partition("\n")
+    return "\n".join(part for part in (first, hint(tables), rest.strip("\n")) if part)
+
+
+def describe(tables: list[dict], name: str) -> dict:
+    wanted = name.strip().strip('"').lower()
+    for table in tables:
+        if wanted in (table["table"].lower(), f"{table['database']}.{table['table']}".lower()):
+            keys = set(table["partitionKeys"])
+            rows = [
+                [column, kind, "yes" if column in keys else ""]
+                for column, kind in zip(table["columns"], table["types"], strict=True)
+            ]
+            return {"columns": ["column", "type", "partition_key"], "rows": rows}
+    return {"error": f"no curated table {name!r}; {hint(tables)}"}
+
+
 def main() -> int:
+    lifeline.tie_to_parent()
     request = json.load(sys.stdin)
     state = request["state"]
     catalog_file = os.path.join(state, "catalog.json")
@@ -133,13 +170,17 @@ def main() -> int:
         for table in tables:
             count = con.execute(f"SELECT count(*) FROM {_quote(table['database'])}.{_quote(table['table'])}")
             table["rows"] = count.fetchone()[0]
+            del table["types"]
         json.dump({"tables": tables}, sys.stdout)
         return 0
+    if "describe" in request:
+        result = describe(tables, str(request["describe"]))
+        json.dump(result, sys.stdout)
+        return 2 if "error" in result else 0
     try:
         cursor = con.execute(request["sql"])
     except duckdb.Error as error:
-        known = ", ".join(t["table"] for t in tables) or "none yet"
-        json.dump({"error": f"{error} (curated tables: {known})"}, sys.stdout)
+        json.dump({"error": with_hint(error, tables)}, sys.stdout)
         return 2
     columns = [d[0] for d in cursor.description or []]
     rows = [[jsonable(v) for v in row] for row in cursor.fetchall()]

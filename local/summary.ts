@@ -68,7 +68,10 @@ export function formatRunSummary(report: RunReport): string {
     );
   }
   out.push(`\n== Alerts published (${report.alerts.length})`);
-  for (const alert of report.alerts) out.push(`   [${alert.severity}] ${alert.kind}: ${alert.subject}`);
+  for (const alert of report.alerts) {
+    out.push(`   [${alert.severity}] ${alert.kind}: ${alert.subject}`);
+    out.push(...localLines(alert, '     '));
+  }
   out.push(`\n== Curated tables`);
   out.push(
     formatTable(
@@ -77,4 +80,24 @@ export function formatRunSummary(report: RunReport): string {
     ),
   );
   return `${out.join('\n')}\n`;
+}
+
+type Alert = RunReport['alerts'][number];
+
+/** Lines naming where an alert's links are on this machine (the alert text itself is AWS's). */
+function localLines(alert: Alert, indent: string): string[] {
+  return (alert.local ?? []).map((l) => `${indent}local: ${l.link} -> ${l.path}`);
+}
+
+/** One alert in full, as published, then the local paths of what it links to. */
+export function formatAlert(alert: Alert): string {
+  const local = localLines(alert, '');
+  return `\n---- ${alert.kind} alert: ${alert.subject}\n${alert.message}\n${
+    local.length > 0 ? `\n(on this machine)\n${local.join('\n')}\n` : ''
+  }`;
+}
+
+/** Rows as a JSON array of objects keyed by column name (`--json` output). */
+export function formatJsonRows(columns: readonly string[], rows: readonly (readonly unknown[])[]): string {
+  return `${JSON.stringify(rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i]]))))}\n`;
 }

@@ -31,6 +31,8 @@ describe('pipeline CLI', () => {
     expect(result.status, result.stderr.slice(-3000)).toBe(0);
     expect(result.stdout).toContain('== Files (1)');
     expect(result.stderr).toContain('[cloud_billing] normalizing 1 file(s)');
+    // The first crawl of a fresh state creates the table: it says so (not "schema unchanged").
+    expect(result.stderr).toContain('[cloud_billing] crawl done; table normalized_cloud_billing created');
     const report = JSON.parse(readFileSync(reportFile, 'utf-8'));
     expect(Object.keys(report)).toEqual(
       expect.arrayContaining(['files', 'reconciliation', 'alerts', 'tables']),
@@ -71,14 +73,61 @@ describe('pipeline CLI', () => {
     ]);
 
     expect(result.status, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual([{ n: 1000, billed: '20.52022672899' }]);
+    // billed_cost is a decimal(38,18): its sum keeps that scale, as Athena prints it.
+    expect(JSON.parse(result.stdout)).toEqual([{ n: 1000, billed: '20.520226728990000000' }]);
   });
 
-  it('query: a bad SQL is a clear error naming the tables, exit 2', () => {
+  it('query: decimals keep the scale of their type, in the table and in --json', () => {
+    const sql =
+      'select cast(1250 as decimal(18,2)) as amount, cast(sum(billed_cost) as decimal(18,2)) as billed from cloud_billing';
+    const table = cli(['query', sql, '--state', stateDir]);
+    const json = cli(['query', sql, '--json', '--state', stateDir]);
+
+    expect(table.status, table.stderr).toBe(0);
+    expect(table.stdout.split('\n')[2]).toMatch(/^1250\.00\s+20\.52$/);
+    expect(JSON.parse(json.stdout)).toEqual([{ amount: '1250.00', billed: '20.52' }]);
+  });
+
+  it("query: a bad SQL is a clear error naming the curated tables before DuckDB's own suggestion, exit 2", () => {
     const result = cli(['query', 'select * from no_such_table', '--state', stateDir]);
 
     expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/no_such_table[\s\S]*curated tables: cloud_billing/);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^error: .*no_such_table/);
+    expect(lines[1]).toMatch(
+      /^curated tables: cloud_billing \(list them with "tables", their columns with "describe <table>"\)$/,
+    );
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('tables: lists the curated tables with rows, columns and partition key', () => {
+    const result = cli(['tables', '--state', stateDir]);
+    const json = cli(['tables', '--json', '--state', stateDir]);
+
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^ingestion\.cloud_billing\s+1000\s+55\s+billing_period$/m);
+    expect(JSON.parse(json.stdout)).toEqual([
+      expect.objectContaining({
+        database: 'ingestion',
+        table: 'cloud_billing',
+        rows: 1000,
+        partitionKeys: ['billing_period'],
+      }),
+    ]);
+  });
+
+  it('describe: lists the columns of a table with their catalog types; an unknown table is a clear error', () => {
+    const result = cli(['describe', 'cloud_billing', '--json', '--state', stateDir]);
+    const unknown = cli(['describe', 'no_such_table', '--state', stateDir]);
+
+    expect(result.status, result.stderr).toBe(0);
+    const columns = JSON.parse(result.stdout) as { column: string; type: string; partition_key: string }[];
+    expect(columns).toContainEqual({ column: 'billed_cost', type: 'decimal(38,18)', partition_key: '' });
+    expect(columns.at(-1)).toEqual({ column: 'billing_period', type: 'string', partition_key: 'yes' });
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr.trim()).toBe(
+      `error: no curated table 'no_such_table'; curated tables: cloud_billing (list them with "tables", their columns with "describe <table>")`,
+    );
   });
 
   it('run: exits non-zero when a stage fails', () => {
@@ -101,10 +150,11 @@ describe('pipeline CLI', () => {
     expect(result.stderr).toContain('--dataset');
   });
 
-  it('reset: removes the state folder', () => {
+  it('reset: removes the state folder it made', () => {
     const result = cli(['reset', '--state', stateDir]);
 
     expect(result.status).toBe(0);
+    expect(result.stdout).toContain('local pipeline state cleared');
     expect(existsSync(stateDir)).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
@@ -26,9 +26,20 @@ function alertKinds(report: RunReport): string[] {
 describe('the FOCUS billing sample through the local pipeline', () => {
   const stateDir = newState();
   let first: { report: RunReport; ok: boolean };
+  const progress: string[] = [];
 
   beforeAll(async () => {
-    first = await runPipeline([sample('cloud_billing', 'focus_sample.csv')], { stateDir });
+    first = await runPipeline([sample('cloud_billing', 'focus_sample.csv')], {
+      stateDir,
+      onProgress: (line) => progress.push(line),
+    });
+  });
+
+  it('says that the first crawl created the table', () => {
+    expect(progress).toContain(
+      '[cloud_billing] crawl done; table normalized_cloud_billing created (its schema is the baseline for drift notices)',
+    );
+    expect(progress.join('\n')).not.toContain('schema unchanged');
   });
 
   it('processes 1,000 rows and reconciles every check', () => {
@@ -47,12 +58,12 @@ describe('the FOCUS billing sample through the local pipeline', () => {
     expect(first.report.alerts).toEqual([]);
   });
 
-  it('lands BilledCost exactly 20.52022672899 in the curated table, with the account hierarchy joined', async () => {
+  it('lands BilledCost exactly 20.52022672899 (a decimal(38,18)) in the curated table, with the account hierarchy joined', async () => {
     const [totals] = await query(
       stateDir,
       'select count(*) as n, sum(billed_cost) as billed, count(org_unit) as with_org from cloud_billing',
     );
-    expect(totals).toEqual({ n: 1000, billed: '20.52022672899', with_org: 1000 });
+    expect(totals).toEqual({ n: 1000, billed: '20.520226728990000000', with_org: 1000 });
     const periods = await query(
       stateDir,
       'select billing_period, count(*) as n from cloud_billing group by 1 order by 1',
@@ -75,7 +86,7 @@ describe('the FOCUS billing sample through the local pipeline', () => {
       stateDir,
       'select count(*) as n, sum(billed_cost) as billed from cloud_billing',
     );
-    expect(totals).toEqual({ n: 1000, billed: '20.52022672899' });
+    expect(totals).toEqual({ n: 1000, billed: '20.520226728990000000' });
   });
 });
 
@@ -120,13 +131,14 @@ describe('capacity plans in two template versions', () => {
       stateDir,
       "select org_unit, sum(headcount) as hc, sum(cost_usd) as cost, count(remote_share) as with_remote from workforce_capacity where ingest_template = 'capacity_plan' group by org_unit order by org_unit",
     );
+    // Measures are decimal(38,6): sums keep the scale.
     expect(plans).toEqual([
-      { org_unit: 'Corporate IT', hc: '9', cost: '405000', with_remote: 1 },
-      { org_unit: 'Data Engineering', hc: '21', cost: '963000', with_remote: 0 },
-      { org_unit: 'Payments', hc: '22', cost: '1181000', with_remote: 0 },
-      { org_unit: 'Platform', hc: '32', cost: '1544000', with_remote: 0 },
-      { org_unit: 'Research', hc: '40', cost: '3060000', with_remote: 2 },
-      { org_unit: 'Retail Apps', hc: '25', cost: '1270000', with_remote: 2 },
+      { org_unit: 'Corporate IT', hc: '9.000000', cost: '405000.000000', with_remote: 1 },
+      { org_unit: 'Data Engineering', hc: '21.000000', cost: '963000.000000', with_remote: 0 },
+      { org_unit: 'Payments', hc: '22.000000', cost: '1181000.000000', with_remote: 0 },
+      { org_unit: 'Platform', hc: '32.000000', cost: '1544000.000000', with_remote: 0 },
+      { org_unit: 'Research', hc: '40.000000', cost: '3060000.000000', with_remote: 2 },
+      { org_unit: 'Retail Apps', hc: '25.000000', cost: '1270000.000000', with_remote: 2 },
     ]);
     const quarters = await query(stateDir, 'select distinct quarter from workforce_capacity');
     expect(quarters).toEqual([{ quarter: '2025-Q1' }]);
@@ -139,6 +151,13 @@ describe('capacity plans in two template versions', () => {
     expect(discrepancy.subject).toMatch(/^\[workforce_capacity\].*1 .*failed/);
     expect(discrepancy.subject.length).toBeLessThanOrEqual(100);
     expect(discrepancy.severity).toBe('critical');
+    // Its S3 links point into the emulator; the report says where each is on this machine.
+    const s3Links = (discrepancy.local ?? []).filter((l) => l.link.startsWith('s3://ingestion-control/'));
+    expect(s3Links.length).toBeGreaterThan(0);
+    for (const link of s3Links) {
+      expect(link.path.startsWith(path.join(stateDir, 'current', 's3', 'control') + path.sep)).toBe(true);
+      expect(existsSync(link.path), link.path).toBe(true);
+    }
     expect(alertKinds(second.report)).toContain('schema_drift');
   });
 });
@@ -192,6 +211,6 @@ describe('a burst larger than the file cap', () => {
       stateDir,
       'select count(*) as n, sum(headcount) as hc from workforce_capacity',
     );
-    expect(totals).toEqual({ n: 400, hc: String((400 * 401) / 2) });
+    expect(totals).toEqual({ n: 400, hc: `${(400 * 401) / 2}.000000` });
   });
 });
