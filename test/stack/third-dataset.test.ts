@@ -21,7 +21,7 @@ beforeAll(() => {
   synth = synthesize({}, definitions);
 });
 
-describe('a stack with a third dataset', () => {
+describe('a stack with one dataset more than the app ships', () => {
   it('adds a dataset the app does not already ship', () => {
     expect(DATASET_DEFINITIONS.map((d) => d.name)).not.toContain(thirdDataset.name);
     expect(datasets).toHaveLength(DATASET_DEFINITIONS.length + 1);
