@@ -17,7 +17,9 @@ export const NORMALIZED_TABLE_PREFIX = 'normalized_';
 
 export function pipelineNames(pipeline: string): PipelineNames {
   if (!/^[a-z][a-z0-9-]{1,30}$/.test(pipeline)) {
-    throw new Error(`pipeline name "${pipeline}" must be 2-31 characters: lowercase letters, digits, "-"`);
+    throw new Error(
+      `pipeline name "${pipeline}" must be 2-31 characters: a lowercase letter, then lowercase letters, digits or "-"`,
+    );
   }
   return {
     pipeline,

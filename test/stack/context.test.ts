@@ -29,7 +29,7 @@ const BAD = {
   },
   pipelineName: {
     value: 'Bad_Name!',
-    line: 'Invalid context "pipelineName": pipeline name "Bad_Name!" must be 2-31 characters: lowercase letters, digits, "-"',
+    line: 'Invalid context "pipelineName": pipeline name "Bad_Name!" must be 2-31 characters: a lowercase letter, then lowercase letters, digits or "-"',
   },
   stackName: {
     value: 'Bad_Stack',
@@ -82,7 +82,7 @@ describe('context settings', () => {
     });
 
     expect(error.message.split('\n')).toEqual([
-      'Invalid context "pipelineName": pipeline name "x" must be 2-31 characters: lowercase letters, digits, "-"',
+      'Invalid context "pipelineName": pipeline name "x" must be 2-31 characters: a lowercase letter, then lowercase letters, digits or "-"',
       'Invalid context "alertEmails": "nope", "also nope" are not email addresses (expected comma-separated addresses such as owner@example.com)',
       'Invalid context "stackName": "9lives" is not a CloudFormation stack name: 1-128 characters, a letter first, then letters, digits or "-"',
     ]);
