@@ -17,6 +17,7 @@ import {
 } from './errors';
 import { locateHeader } from './header';
 import { datasetForKey, decodeS3EventKey } from './keys';
+import { NumberFormatVote, numberEvidence } from './numbers';
 import { openParquet } from './parquet';
 import { type ClassifiedKey, classifyKey, type FormatInfo, openTextSource } from './readers';
 import { type Cell, detach, type SourceRow, type SourceTable } from './records';
@@ -29,7 +30,6 @@ import {
   S3ZipReader,
   s3AsyncBuffer,
 } from './source';
-import { EncodingMismatchError, type TextEncoding } from './text';
 import { DecimalSum } from './totals';
 import { normalizeTemporal, parseMeasure, partitionValue, RowRejection } from './values';
 import { type LineWriterOptions, S3LineWriter } from './writer';
@@ -96,28 +96,19 @@ export async function normalizeFile(deps: NormalizeDeps, input: NormalizeInput):
   }
   const ref: ObjectRef = { bucket: input.file.bucket, key, versionId, size: head.size };
 
-  let run: FileRun;
+  // One pass: a text file's encoding is decided while it streams (text.ts), never by reading it again.
+  const run = new FileRun(deps, dataset, key, versionId, sourceId);
   let digest: ContentDigest;
   let format: FormatInfo;
-  let encoding: TextEncoding | undefined;
-  for (;;) {
-    run = new FileRun(deps, dataset, key, versionId, sourceId);
-    try {
-      const opened = await openSource(deps.s3, ref, dataset, classified, encoding);
-      digest = opened.digest;
-      format = opened.format;
-      await run.consume(opened.tables, opened.skippedSheets);
-      await run.close();
-      break;
-    } catch (error) {
-      await run.abort();
-      // Valid UTF-8 at the start and not further on: read the file again as Windows-1252.
-      if (error instanceof EncodingMismatchError && encoding === undefined) {
-        encoding = 'windows-1252';
-        continue;
-      }
-      throw error;
-    }
+  try {
+    const opened = await openSource(deps.s3, ref, dataset, classified);
+    digest = opened.digest;
+    format = opened.format;
+    await run.consume(opened.tables, opened.skippedSheets);
+    await run.close();
+  } catch (error) {
+    await run.abort();
+    throw error;
   }
 
   try {
@@ -148,7 +139,11 @@ export async function normalizeFile(deps: NormalizeDeps, input: NormalizeInput):
       duplicateOf,
       template: run.template(),
       // For workbooks: the sheets whose rows were read (skipped ones are in skippedSheets).
-      format: format.kind === 'xlsx' ? { ...format, sheets: run.tables.map((t) => t.sheet!) } : format,
+      format: {
+        ...format,
+        ...(format.kind === 'xlsx' ? { sheets: run.tables.map((t) => t.sheet!) } : {}),
+        decimalMark: run.numbers.mark,
+      },
       columns: run.outputColumns,
       unknownColumns: run.unknownColumns,
       rowCount: run.rowCount,
@@ -182,7 +177,6 @@ async function openSource(
   ref: ObjectRef,
   dataset: ResolvedDataset,
   classified: ClassifiedKey,
-  encoding: TextEncoding | undefined,
 ): Promise<OpenedSource> {
   const label = `"${ref.key}"`;
   if (classified.reader === 'xlsx') {
@@ -215,7 +209,6 @@ async function openSource(
     dataset,
     classified,
     label,
-    ...(encoding ? { encoding } : {}),
   });
   return { format: text.format, tables: single(text.table), skippedSheets: [], digest };
 }
@@ -289,6 +282,8 @@ interface TablePlan {
   readonly sheet: string | null;
   plan: ColumnPlan[];
   partitionIndex: number;
+  /** Positions of the measure columns (their text decides the file's decimal mark). */
+  measures: number[];
   readonly template: NormalizerManifest['template'];
   /** The lineage fields of every row of the table, as JSON text (row number excluded). */
   readonly lineage: string;
@@ -302,6 +297,12 @@ const PLAIN_NUMBER = /^-?\d+(?:\.\d+)?$/;
 const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
 /** Distinct date/time texts remembered per file (timestamps repeat across rows). */
 const TEMPORAL_CACHE_SIZE = 10_000;
+/**
+ * Lookahead while a file's decimal mark is undecided: rows held at most (and their cells'
+ * characters at most), so memory stays bounded whatever the file.
+ */
+export const MAX_HELD_ROWS = 10_000;
+export const MAX_HELD_CHARS = 8 * 1024 * 1024;
 
 /** The state of normalizing one file: header resolution, per-partition writers and totals. */
 class FileRun {
@@ -315,6 +316,11 @@ class FileRun {
   private readonly partitions = new Map<string, PartitionState>();
   private rejectedWriter: S3LineWriter | undefined;
   private rejectedPending: string[] = [];
+  /** The file's decimal mark, decided from its unambiguous measure values. */
+  readonly numbers = new NumberFormatVote();
+  /** Rows held (in order) until the decimal mark is decided; see `admit`. */
+  private held: SourceRow[] = [];
+  private heldChars = 0;
   private readonly ingestTime: string;
   private readonly nullTokens: Set<string>;
   private readonly maxNullTokenLength: number;
@@ -386,6 +392,7 @@ class FileRun {
         sheet: table.sheet,
         plan: [],
         partitionIndex,
+        measures: [],
         template: resolved.template,
         lineage: this.lineageOf(resolved.template, table.sheet),
         rowCount: 0,
@@ -400,6 +407,7 @@ class FileRun {
         }
         await this.processBatch(tablePlan, batch, table.fixedWidth ? width : -1);
       }
+      await this.releaseHeld(tablePlan, table.fixedWidth ? width : -1);
       this.tables.push({
         sheet: table.sheet,
         headerRow,
@@ -432,6 +440,7 @@ class FileRun {
     const start = table.plan.length;
     const added = planColumns(this.dataset, columns.slice(start));
     table.plan.push(...added);
+    table.measures = table.plan.flatMap((column, i) => (column.measure ? [i] : []));
     for (const column of added) {
       if (column.output && !this.outputColumns.includes(column.name)) this.outputColumns.push(column.name);
     }
@@ -462,13 +471,20 @@ class FileRun {
     return `${parts.join(',')},"ingest_row_number":`;
   }
 
-  /** A cell as written: null tokens to null, measures exact, dates ISO-8601 (may throw RowRejection). */
-  private normalizeCell(column: ColumnPlan, raw: Cell | undefined): Cell {
+  /**
+   * A cell as written: null tokens to null, measures exact (text read with the file's decimal
+   * mark; typed numbers as they are), dates ISO-8601 (may throw RowRejection).
+   */
+  private normalizeCell(column: ColumnPlan, raw: Cell | undefined, typed: boolean): Cell {
     if (raw === null || raw === undefined) return null;
     if (raw.length <= this.maxNullTokenLength && this.nullTokens.has(raw.trim())) return null;
     if (column.measure) {
       const text = raw.trim();
-      return PLAIN_NUMBER.test(text) ? text : parseMeasure(column.name, text)!.toString();
+      if (typed) return PLAIN_NUMBER.test(text) ? text : parseMeasure(column.name, text, '.')!.toString();
+      const mark = this.numbers.mark;
+      // Fast path: a plain number reads the same with either mark unless it has a dot.
+      if (PLAIN_NUMBER.test(text) && (mark === '.' || text.indexOf('.') < 0)) return text;
+      return parseMeasure(column.name, text, mark)!.toString();
     }
     if (column.temporal) {
       const cache = column.temporalCache!;
@@ -482,15 +498,88 @@ class FileRun {
   }
 
   /**
-   * Normalizes a batch of rows. Each row's JSON is appended as pieces to its partition's
-   * pending list and each partition's pieces are joined once per batch: one string copy per
-   * batch instead of one per cell (the row loop is the normalizer's hot path).
+   * Normalizes a batch of rows (after `admit` while the file's decimal mark is undecided) and
+   * writes the result.
    */
   private async processBatch(table: TablePlan, batch: readonly SourceRow[], fixedWidth: number) {
+    const rows = this.numbers.mark === null && table.measures.length > 0 ? this.admit(table, batch) : batch;
+    if (rows.length > 0) this.normalizeRows(table, rows, fixedWidth);
+    // Written after every batch: pending pieces are slices of the batch's source text, and
+    // holding them longer (a sparse partition waiting for more rows) would keep that text alive.
+    await this.flush();
+  }
+
+  /**
+   * While the file's decimal mark is undecided, rows are held from the first one with a
+   * measure that takes part in the decision (an unambiguous or an ambiguous number) until
+   * `DECIDING_VALUES` unambiguous values decide it, the lookahead is full (`MAX_HELD_ROWS`,
+   * `MAX_HELD_CHARS`: then what was seen decides, or nothing does) or the table ends
+   * (`releaseHeld`). Returns the rows to normalize now, in their order.
+   */
+  private admit(table: TablePlan, batch: readonly SourceRow[]): readonly SourceRow[] {
+    const ready: SourceRow[] = [];
+    for (const row of batch) {
+      if (this.numbers.mark !== null) {
+        ready.push(row);
+        continue;
+      }
+      const counts = this.countNumbers(table, row);
+      if (!counts && this.held.length === 0) {
+        ready.push(row);
+        continue;
+      }
+      this.held.push(row);
+      for (const cell of row.values) if (cell !== null) this.heldChars += cell.length;
+      if (this.numbers.ready || this.held.length >= MAX_HELD_ROWS || this.heldChars >= MAX_HELD_CHARS) {
+        this.numbers.decide();
+        for (const held of this.held) ready.push(held);
+        this.held = [];
+        this.heldChars = 0;
+      }
+    }
+    return ready;
+  }
+
+  /** Counts the evidence of a row's measure texts; true when any takes part in the decision. */
+  private countNumbers(table: TablePlan, row: SourceRow): boolean {
+    if (row.error) return false;
+    const { values, typed } = row;
+    let counts = false;
+    for (const i of table.measures) {
+      const raw = values[i];
+      if (raw === null || raw === undefined || typed?.[i] === true) continue;
+      const text = raw.trim();
+      if (text === '' || this.nullTokens.has(text)) continue;
+      if (this.numbers.count(numberEvidence(text))) counts = true;
+    }
+    return counts;
+  }
+
+  /** At the end of a table: decides with what was seen and normalizes the held rows. */
+  private async releaseHeld(table: TablePlan, fixedWidth: number): Promise<void> {
+    if (this.held.length === 0) return;
+    this.numbers.decide();
+    const rows = this.held;
+    this.held = [];
+    this.heldChars = 0;
+    this.normalizeRows(table, rows, fixedWidth);
+    await this.flush();
+  }
+
+  /**
+   * Normalizes rows. Each row's JSON is appended as pieces to its partition's pending list and
+   * each partition's pieces are joined once per batch: one string copy per batch instead of one
+   * per cell (the row loop is the normalizer's hot path). A row is validated completely before
+   * it opens a partition: the first row of a new partition value is built aside and opens the
+   * partition (its writer, hence its object) only when the whole row is valid, so a rejected
+   * row never leaves an empty normalized object behind.
+   */
+  private normalizeRows(table: TablePlan, rows: readonly SourceRow[], fixedWidth: number): void {
     const { plan, partitionIndex } = table;
+    const { transform, sourceColumn } = this.dataset.partition;
     const columnCount = plan.length;
     const measureValues: (string | null)[] = [];
-    for (const row of batch) {
+    for (const row of rows) {
       const rowNumber = row.rowNumber;
       let pieces: string[] | undefined;
       let mark = 0;
@@ -500,22 +589,27 @@ class FileRun {
         // Blank rows (an XLSX row with styles but no values, an empty JSON object) are skipped.
         if (isBlankRow(values)) continue;
         if (values.length !== columnCount) checkWidth(values, columnCount, fixedWidth);
+        const typed = row.typed;
         const partitionCell =
-          partitionIndex >= 0 ? this.normalizeCell(plan[partitionIndex]!, values[partitionIndex]) : null;
-        const state = this.partitionFor(
-          partitionValue(
-            this.dataset.partition.transform,
-            this.dataset.partition.sourceColumn,
-            partitionCell,
-          ),
-        );
-        pieces = state.pending;
+          partitionIndex >= 0
+            ? this.normalizeCell(
+                plan[partitionIndex]!,
+                values[partitionIndex],
+                typed?.[partitionIndex] === true,
+              )
+            : null;
+        const partition = partitionValue(transform, sourceColumn, partitionCell);
+        let state = this.partitions.get(partition);
+        pieces = state ? state.pending : [];
         mark = pieces.length;
         pieces.push('{');
         measureValues.length = 0;
         for (let i = 0; i < columnCount; i++) {
           const column = plan[i]!;
-          const value = i === partitionIndex ? partitionCell : this.normalizeCell(column, values[i]);
+          const value =
+            i === partitionIndex
+              ? partitionCell
+              : this.normalizeCell(column, values[i], typed !== undefined && typed[i] === true);
           if (column.measure) measureValues.push(column.name, value);
           if (!column.output) continue;
           if (value === null) pieces.push(column.keyBare, 'null,');
@@ -525,6 +619,8 @@ class FileRun {
           else pieces.push(column.keyBare, JSON.stringify(value), ',');
         }
         pieces.push(table.lineage, '"', String(rowNumber), '"}\n');
+        // The row is valid: only now may it open its partition.
+        state ??= this.openPartition(partition, pieces);
         state.lines += 1;
         state.rowCount += 1;
         table.rowCount += 1;
@@ -548,9 +644,6 @@ class FileRun {
         this.reject(table, rowNumber, error, row.values);
       }
     }
-    // Written after every batch: pending pieces are slices of the batch's source text, and
-    // holding them longer (a sparse partition waiting for more rows) would keep that text alive.
-    await this.flush();
   }
 
   /** Writes every partition's pending rows, and pending rejected rows. */
@@ -571,9 +664,8 @@ class FileRun {
     }
   }
 
-  private partitionFor(value: string): PartitionState {
-    const existing = this.partitions.get(value);
-    if (existing) return existing;
+  /** Opens the partition of a valid row (`pending`: that row's pieces). */
+  private openPartition(value: string, pending: string[]): PartitionState {
     if (this.partitions.size >= MAX_PARTITIONS_PER_FILE) {
       throw new TooManyPartitionsError(
         `"${this.key}" spans more than ${MAX_PARTITIONS_PER_FILE} values of ${this.dataset.partition.column}; split the file`,
@@ -586,7 +678,7 @@ class FileRun {
       key,
       writer,
       rowCount: 0,
-      pending: [],
+      pending,
       lines: 0,
       sums: new Map(),
       nulls: new Map(),

@@ -15,8 +15,11 @@ const INCOMPLETE = new Incomplete('incomplete');
 /** A cell value of a JSON record: strings and number texts, `null` for JSON null. */
 export type JsonCell = string | null;
 
-/** One JSON object as ordered key/value pairs (a key repeated in one object: the last wins). */
-export type JsonRecord = Map<string, JsonCell>;
+/**
+ * One JSON object as ordered key/value pairs (a key repeated in one object: the last wins);
+ * `numbers` names the keys whose value is a JSON number (typed: always dot-decimal).
+ */
+export type JsonRecord = Map<string, JsonCell> & { numbers?: Set<string> };
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const WS = /[ \t\r\n]*/y;
@@ -136,6 +139,7 @@ function parseRecord(s: string, i: number): [JsonRecord | { notAnObject: string 
     if (i >= s.length) throw INCOMPLETE;
     const c = s[i];
     let value: JsonCell;
+    let number = false;
     if (c === '"') {
       [value, i] = parseString(s, i);
     } else if (c === '{' || c === '[') {
@@ -145,9 +149,14 @@ function parseRecord(s: string, i: number): [JsonRecord | { notAnObject: string 
     } else {
       const [scalar, end] = parseScalar(s, i);
       value = typeof scalar === 'boolean' ? String(scalar) : scalar;
+      number = typeof scalar === 'string';
       i = end;
     }
     record.set(key, value);
+    if (number) {
+      record.numbers ??= new Set();
+      record.numbers.add(key);
+    } else record.numbers?.delete(key);
     i = skipWs(s, i);
     if (i >= s.length) throw INCOMPLETE;
     if (s[i] === ',') {

@@ -22,6 +22,17 @@ export interface ParquetSource {
 }
 
 const SLICE_ROWS = 20_000;
+/** Physical types whose values are numbers (DECIMAL columns are recognized by their annotation). */
+const NUMERIC_TYPES = new Set(['INT32', 'INT64', 'FLOAT', 'DOUBLE']);
+
+/** A numeric physical type without a date or time annotation. */
+function isPlainNumeric(element: SchemaElement): boolean {
+  if (!NUMERIC_TYPES.has(element.type ?? '')) return false;
+  const annotation = String(
+    element.converted_type ?? (element.logical_type as { type?: string })?.type ?? '',
+  );
+  return !/DATE|TIME/.test(annotation);
+}
 
 export async function openParquet(file: AsyncBuffer, label: string, sliceRows = SLICE_ROWS) {
   let metadata: FileMetaData;
@@ -35,6 +46,8 @@ export async function openParquet(file: AsyncBuffer, label: string, sliceRows = 
   const top = topLevelColumns(metadata.schema, root.num_children ?? 0);
   const columns = top.map((element) => element.name);
   const rowCount = Number(metadata.num_rows);
+  // Numeric columns hold typed numbers (one array shared by every row).
+  const typed = top.map((element) => decimals.has(element.name) || isPlainNumeric(element));
 
   async function* batches(): AsyncIterable<SourceRow[]> {
     let groupStart = 0;
@@ -64,6 +77,7 @@ export async function openParquet(file: AsyncBuffer, label: string, sliceRows = 
         yield rows.map((row, i) => ({
           rowNumber: start + i + 1,
           values: row.map((value, c) => toCell(value, decimals.get(columns[c]!))),
+          typed,
         }));
       }
       groupStart += groupRows;

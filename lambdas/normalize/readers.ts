@@ -16,8 +16,8 @@ import {
   createTextDecoder,
   type DetectedEncoding,
   detectEncoding,
+  onlyAscii,
   type TextChunkDecoder,
-  type TextEncoding,
 } from './text';
 
 /** How a file is read, from its key's extension (a trailing `.gz` is compression, not kind). */
@@ -78,8 +78,6 @@ export interface TextReadOptions {
   readonly dataset: ResolvedDataset;
   readonly classified: ClassifiedKey;
   readonly label: string;
-  /** Decode as this encoding instead of detecting one (the retry after a late invalid UTF-8 byte). */
-  readonly encoding?: TextEncoding;
 }
 
 const SNIFF_BYTES = 64 * 1024;
@@ -117,9 +115,7 @@ export async function openTextSource(
   }
   let detected: DetectedEncoding;
   try {
-    detected = options.encoding
-      ? { encoding: options.encoding, bom: false }
-      : detectEncoding(sample.head, sample.complete);
+    detected = detectEncoding(sample.head, sample.complete);
   } catch (error) {
     if (error instanceof BinaryContentError) throw new UnreadableFileError(`${label}: ${error.message}`);
     throw error;
@@ -132,7 +128,13 @@ export async function openTextSource(
     delimiter: null,
     sheets: null,
   };
-  const decoder = createTextDecoder(detected.encoding);
+  const decoder = createTextDecoder(detected.encoding, {
+    // A sample of nothing but ASCII decides nothing: the file's first non-ASCII bytes will.
+    undecided: detected.encoding === 'utf-8' && !detected.bom && onlyAscii(sample.head, sample.complete),
+    onSwitch: (encoding) => {
+      format.encoding = encoding;
+    },
+  });
   if (classified.reader === 'delimited') {
     const delimiter = detectDelimiter(
       sampleText.replace(/^\uFEFF/, ''),
@@ -226,6 +228,36 @@ async function* parsedRows<R>(
   }
 }
 
+const REPLACEMENT = '\uFFFD';
+
+/**
+ * Rejects the rows that hold the replacement characters of invalid UTF-8 sequences the decoder
+ * met (`decoder.invalid`, oldest first, taken as they are matched): reason `invalid_encoding`,
+ * naming the bytes and their offset. Costs nothing while a file has no invalid byte.
+ */
+function rejectInvalidText(rows: SourceRow[], decoder: TextChunkDecoder): SourceRow[] {
+  if (decoder.invalid.length === 0) return rows;
+  return rows.map((row) => {
+    if (decoder.invalid.length === 0 || row.error) return row;
+    let count = 0;
+    for (const value of row.values) {
+      if (value === null) continue;
+      for (let at = value.indexOf(REPLACEMENT); at >= 0; at = value.indexOf(REPLACEMENT, at + 1)) count += 1;
+    }
+    if (count === 0) return row;
+    const taken = decoder.invalid.splice(0, count);
+    const where = taken.map((s) => `${s.bytes} at byte ${s.offset}`).join(', ');
+    return {
+      rowNumber: row.rowNumber,
+      values: row.values,
+      error: {
+        reason: 'invalid_encoding',
+        detail: `invalid UTF-8 (${where}) in a file read as UTF-8: the row is rejected, the rest of the file is read as UTF-8`,
+      },
+    };
+  });
+}
+
 async function* delimitedRows(
   bytes: AsyncIterable<Buffer>,
   decoder: TextChunkDecoder,
@@ -238,7 +270,7 @@ async function* delimitedRows(
     for (const record of records) {
       if (!isBlankRecord(record.fields)) rows.push({ rowNumber: record.recordNumber, values: record.fields });
     }
-    return rows;
+    return rejectInvalidText(rows, decoder);
   };
   yield* parsedRows(bytes, decoder, tokenizer, toRows, (error) =>
     error instanceof MalformedTextError || error instanceof BinaryContentError
@@ -247,9 +279,15 @@ async function* delimitedRows(
   );
 }
 
-/** Aligns a JSON record to the (growing) header. */
-function alignRecord(record: JsonRecord, header: string[], index: Map<string, number>): (string | null)[] {
+/** A JSON record as a row aligned to the (growing) header; JSON numbers are typed cells. */
+function alignRecord(
+  rowNumber: number,
+  record: JsonRecord,
+  header: string[],
+  index: Map<string, number>,
+): SourceRow {
   const values: (string | null)[] = new Array(header.length).fill(null);
+  let typed: boolean[] | undefined;
   for (const [key, value] of record) {
     let position = index.get(key);
     if (position === undefined) {
@@ -259,8 +297,12 @@ function alignRecord(record: JsonRecord, header: string[], index: Map<string, nu
       values.push(null);
     }
     values[position] = value;
+    if (record.numbers?.has(key)) {
+      typed ??= [];
+      typed[position] = true;
+    }
   }
-  return values;
+  return typed ? { rowNumber, values, typed } : { rowNumber, values };
 }
 
 async function* jsonArrayRows(
@@ -273,18 +315,21 @@ async function* jsonArrayRows(
   const index = new Map<string, number>();
   let element = 0;
   const toRows = (records: ReturnType<JsonArrayReader['push']>): SourceRow[] =>
-    records.map((record) => {
-      element += 1;
-      if (record instanceof Map) return { rowNumber: element, values: alignRecord(record, header, index) };
-      return {
-        rowNumber: element,
-        values: [],
-        error: {
-          reason: 'not_an_object',
-          detail: `element ${element} is ${record.notAnObject.slice(0, 80)}`,
-        },
-      };
-    });
+    rejectInvalidText(
+      records.map((record) => {
+        element += 1;
+        if (record instanceof Map) return alignRecord(element, record, header, index);
+        return {
+          rowNumber: element,
+          values: [],
+          error: {
+            reason: 'not_an_object',
+            detail: `element ${element} is ${record.notAnObject.slice(0, 80)}`,
+          },
+        };
+      }),
+      decoder,
+    );
   yield* parsedRows(bytes, decoder, reader, toRows, (error) =>
     error instanceof MalformedJsonError || error instanceof BinaryContentError
       ? `${label}: invalid JSON: ${error.message}`
@@ -308,7 +353,7 @@ async function* jsonLinesRows(
     if (line.trim() === '') return null;
     try {
       const record = parseJsonLine(line);
-      if (record instanceof Map) return { rowNumber: lineNumber, values: alignRecord(record, header, index) };
+      if (record instanceof Map) return alignRecord(lineNumber, record, header, index);
       return {
         rowNumber: lineNumber,
         values: [],
@@ -336,10 +381,10 @@ async function* jsonLinesRows(
         const row = toRow(line.endsWith('\r') ? line.slice(0, -1) : line);
         if (row) rows.push(row);
       }
-      if (rows.length > 0) yield rows;
+      if (rows.length > 0) yield rejectInvalidText(rows, decoder);
     }
     const last = toRow(carry.endsWith('\r') ? carry.slice(0, -1) : carry);
-    if (last) yield [last];
+    if (last) yield rejectInvalidText([last], decoder);
   } catch (error) {
     if (error instanceof BinaryContentError) throw new UnreadableFileError(`${label}: ${error.message}`);
     throw error;

@@ -12,6 +12,12 @@ export interface SourceRow {
    */
   readonly rowNumber: number;
   readonly values: Cell[];
+  /**
+   * Positions whose cell is a typed number (an XLSX number cell, a JSON number, a Parquet
+   * numeric column): its text is a plain dot-decimal number, read as such whatever the file's
+   * number format. Absent when the row has none (every delimited text row).
+   */
+  readonly typed?: readonly boolean[];
   /** Set by readers for a row they could not parse (e.g. a JSON Lines line that is not JSON). */
   readonly error?: { readonly reason: string; readonly detail: string };
 }

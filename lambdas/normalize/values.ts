@@ -1,5 +1,6 @@
 import type { ColumnConfig, PartitionTransform } from '../../lib/config/types';
 import { Decimal } from '../common/decimal';
+import { type DecimalMark, markName, readDecimal } from './numbers';
 
 /** A row-level problem: the row goes to the quarantine rows object with this reason. */
 export class RowRejection {
@@ -9,76 +10,30 @@ export class RowRejection {
   ) {}
 }
 
-const PLAIN_NUMBER = /^-?\d+(?:\.\d+)?$/;
-const CURRENCY_SYMBOL = /^\p{Sc}+|\p{Sc}+$/u;
-const CURRENCY_CODE = /^[A-Z]{3}(?=[\s\d.,(+-])|(?<=[\s\d.,)])[A-Z]{3}$/;
-const GROUP_SPACES = /(?<=\d)[\s\u00a0\u202f\u2009'’](?=\d)/g;
-const US_GROUPED = /^\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
-const EU_GROUPED = /^\d{1,3}(?:\.\d{3})+(?:,\d+)?$/;
-const DECIMAL_COMMA = /^\d+,\d+$/;
-
 /**
- * Parses a measure cell to an exact decimal, never through float. Accepts what people and
- * their tools write: thousands separators (`1,234.56`, `1.234,56`, `1 234,56`, `1'234.56`),
- * currency symbols and ISO codes before or after (`$1,200`, `12 EUR`), parentheses for
- * negatives (`(1,234.00)`), a leading or trailing sign, percentages (`12.5%` -> `0.125`) and
- * exponents (`1.5E-7`). A lone comma followed by three digits is a thousands separator
- * (`1,234` = 1234); otherwise a lone comma is a decimal comma (`12,5` = 12.5).
- * Returns `null` for a null cell; throws RowRejection('invalid_measure') otherwise.
+ * A measure cell as an exact decimal, read with the file's decimal mark (`null`: not decided;
+ * see numbers.ts). Returns `null` for a null cell; throws RowRejection with `invalid_measure`,
+ * `ambiguous_number` or `number_format_conflict` otherwise.
  */
-export function parseMeasure(column: string, text: string | null): Decimal | null {
+export function parseMeasure(column: string, text: string | null, mark: DecimalMark | null): Decimal | null {
   if (text === null) return null;
-  if (PLAIN_NUMBER.test(text)) return Decimal.parse(text);
-  const parsed = parseLooseDecimal(text);
-  if (parsed === null) {
-    throw new RowRejection('invalid_measure', `column "${column}": "${truncate(text)}" is not a number`);
+  const read = readDecimal(text, mark);
+  if (read instanceof Decimal) return read;
+  const shown = `column "${column}": "${truncate(text)}"`;
+  switch (read) {
+    case 'invalid':
+      throw new RowRejection('invalid_measure', `${shown} is not a number`);
+    case 'ambiguous':
+      throw new RowRejection(
+        'ambiguous_number',
+        `${shown} reads differently with a decimal point and with a decimal comma, and no unambiguous number of the file decides which it uses; not guessed`,
+      );
+    case 'conflict':
+      throw new RowRejection(
+        'number_format_conflict',
+        `${shown} can only be read with ${mark === '.' ? 'a decimal comma' : 'a decimal point'}, but the file's numbers use ${markName(mark!)}`,
+      );
   }
-  return parsed;
-}
-
-export function parseLooseDecimal(input: string): Decimal | null {
-  let s = input.trim().replace(/[\u2212\u2012\u2013]/g, '-');
-  if (s === '') return null;
-  let negative = false;
-  let percent = false;
-  const parenthesized = /^\((.*)\)$/.exec(s);
-  if (parenthesized) {
-    negative = true;
-    s = parenthesized[1]!.trim();
-  }
-  // Signs, currency and percent may come in any order around the digits.
-  for (let changed = true; changed; ) {
-    changed = false;
-    const before = s;
-    if (s.endsWith('%')) {
-      if (percent) return null;
-      percent = true;
-      s = s.slice(0, -1).trim();
-    }
-    s = s.replace(CURRENCY_SYMBOL, '').trim();
-    s = s.replace(CURRENCY_CODE, '').trim();
-    if (s.startsWith('-') || s.startsWith('+') || (s.endsWith('-') && s.length > 1)) {
-      const sign = s.startsWith('-') || s.startsWith('+') ? s[0] : '-';
-      s = (s.startsWith('-') || s.startsWith('+') ? s.slice(1) : s.slice(0, -1)).trim();
-      if (sign === '-') {
-        if (negative) return null;
-        negative = true;
-      }
-    }
-    changed = s !== before;
-  }
-  s = s.replace(GROUP_SPACES, '');
-  if (s.includes(',') || /\.\d{3}\./.test(s)) {
-    if (US_GROUPED.test(s)) s = s.replace(/,/g, '');
-    else if (EU_GROUPED.test(s)) s = s.replace(/\./g, '').replace(',', '.');
-    else if (DECIMAL_COMMA.test(s)) s = s.replace(',', '.');
-    else return null;
-  }
-  if (!/^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(s)) return null;
-  let value = Decimal.parse(s);
-  if (negative) value = value.negate();
-  if (percent) value = value.shift(-2);
-  return value;
 }
 
 const MONTHS: Readonly<Record<string, number>> = {

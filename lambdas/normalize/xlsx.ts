@@ -456,6 +456,8 @@ async function* readSheetRows(
   let batch: SourceRow[] = [];
   let rowNumber = 0;
   let cells: Cell[] = [];
+  // Positions of number cells in the row (typed numbers: never read by a file's number format).
+  let typed: boolean[] | undefined;
   let column = -1;
   let type = 'n';
   let style = 0;
@@ -467,12 +469,12 @@ async function* readSheetRows(
   let phonetic = 0;
   // Merged ranges: pending (not reached yet), active (covering the current row).
   let nextMerge = 0;
-  const active: { range: MergeRange; value: Cell }[] = [];
+  const active: { range: MergeRange; value: Cell; typed: boolean }[] = [];
 
   const finishRow = () => {
     while (nextMerge < merges.length && merges[nextMerge]!.top <= rowNumber) {
       const range = merges[nextMerge++]!;
-      if (range.bottom >= rowNumber) active.push({ range, value: null });
+      if (range.bottom >= rowNumber) active.push({ range, value: null, typed: false });
     }
     for (let i = active.length - 1; i >= 0; i--) {
       const merge = active[i]!;
@@ -481,13 +483,22 @@ async function* readSheetRows(
         active.splice(i, 1);
         continue;
       }
-      if (range.top === rowNumber) merge.value = cells[range.left] ?? null;
+      if (range.top === rowNumber) {
+        merge.value = cells[range.left] ?? null;
+        merge.typed = typed?.[range.left] === true;
+      }
       for (let c = range.left; c <= range.right && c < MAX_COLUMNS; c++) {
-        if (c !== range.left || range.top !== rowNumber) cells[c] = merge.value;
+        if (c !== range.left || range.top !== rowNumber) {
+          cells[c] = merge.value;
+          if (merge.typed) {
+            typed ??= [];
+            typed[c] = true;
+          } else if (typed) typed[c] = false;
+        }
       }
     }
     for (let i = 0; i < cells.length; i++) if (cells[i] === undefined) cells[i] = null;
-    batch.push({ rowNumber, values: cells });
+    batch.push(typed ? { rowNumber, values: cells, typed } : { rowNumber, values: cells });
   };
 
   const rows = parseXml(zip, entry, label, (parser) => {
@@ -498,6 +509,7 @@ async function* readSheetRows(
           const r = attribute(tag, 'r');
           rowNumber = r ? Number(r) : rowNumber + 1;
           cells = [];
+          typed = undefined;
           column = -1;
           break;
         }
@@ -551,6 +563,10 @@ async function* readSheetRows(
           break;
         case 'c':
           cells[column] = cellValue(type, style, value, sharedStrings, dateStyles, date1904);
+          if (type === 'n' && value !== null && value.trim() !== '' && !dateStyles[style]) {
+            typed ??= [];
+            typed[column] = true;
+          }
           break;
         case 'row':
           finishRow();

@@ -49,6 +49,11 @@ export interface NormalizerManifest {
     readonly encoding: string | null;
     readonly delimiter: string | null;
     readonly sheets: readonly string[] | null;
+    /**
+     * Decimal mark the file's measure text was read with, decided from its unambiguous values
+     * (`.`: 1,234.56; `,`: 1.234,56); null when none decided it (typed numbers only, or none).
+     */
+    readonly decimalMark?: '.' | ',' | null;
   };
   /** Output data columns in order (canonical names, lineage columns excluded). */
   readonly columns: readonly string[];

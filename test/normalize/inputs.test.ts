@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Decimal } from '../../lambdas/common/decimal';
-import { normalizeFile, type WrittenManifest } from '../../lambdas/normalize/core';
+import { MAX_HELD_ROWS, normalizeFile, type WrittenManifest } from '../../lambdas/normalize/core';
 import { makeNormalizeHandler } from '../../lambdas/normalize/handler';
 import { loadDatasets, resolveDataset } from '../../lib/config';
 import type { FileOutcome } from '../../lib/contracts/batch';
@@ -101,6 +101,7 @@ describe('delimited text', () => {
       encoding: 'utf-8',
       delimiter: ',',
       sheets: null,
+      decimalMark: '.',
     });
   });
 
@@ -173,16 +174,29 @@ describe('delimited text', () => {
     expect(manifest.measures.cost_usd).toEqual({ sum: '1000', nullCount: 1 });
   });
 
-  it('parses measures with currency, thousands separators, parentheses and percent exactly', async () => {
+  it('parses measures with currency, thousands separators, parentheses and percent exactly; spellings of the other decimal mark are conflicts', async () => {
     const outcome = await normalize(
       'workforce_capacity',
       'workforce_capacity/measures.csv',
       fixture('values/measures.csv'),
     );
     const rows = await rowsOf(outcome);
-    expect(rows.map((r) => r.cost_usd)).toEqual(['1200.5', '-1000', '0', '1234.56', '1234.5', '-3.1']);
+    // Four values write a decimal point (1,200.50 ...), two a decimal comma: the point decides.
+    expect(rows.map((r) => r.cost_usd)).toEqual(['1200.5', '-1000', '0', '-3.1']);
     expect(rows[2]!.fte).toBe('0.125');
-    expect((await manifestOf(outcome)).measures.cost_usd.sum).toBe('2666.46');
+    const manifest = await manifestOf(outcome);
+    expect(manifest.measures.cost_usd.sum).toBe('197.4');
+    expect(manifest.format.decimalMark).toBe('.');
+    const rejected = await readJsonLines<{ rowNumber: number; reason: string; detail: string }>(
+      h,
+      BUCKETS.quarantine,
+      manifest.rejectedRowsKey!,
+    );
+    expect(rejected.map((r) => [r.rowNumber, r.reason])).toEqual([
+      [5, 'number_format_conflict'],
+      [6, 'number_format_conflict'],
+    ]);
+    expect(rejected[0]!.detail).toContain('"EUR 1.234,56" can only be read with a decimal comma');
   });
 
   it('finds the header below title rows', async () => {
@@ -266,7 +280,7 @@ describe('encodings', () => {
     expect((await rowsOf(outcome)).map((r) => [r.job_family, r.location])).toEqual([['Ingénieur', 'Zürich']]);
   });
 
-  it('reads a file again as Windows-1252 when an invalid UTF-8 byte comes after the sampled start', async () => {
+  it('detects Windows-1252 when the first non-ASCII byte comes after the sampled start and is not UTF-8', async () => {
     const outcome = await normalize(
       'workforce_capacity',
       'workforce_capacity/late.csv',
@@ -276,6 +290,152 @@ describe('encodings', () => {
     expect((await manifestOf(outcome)).format.encoding).toBe('windows-1252');
     const rows = await rowsOf(outcome);
     expect(rows.at(-1)).toMatchObject({ job_family: 'Café', location: 'Zürich', ingest_row_number: '2002' });
+  });
+
+  it('keeps a UTF-8 file UTF-8 when an invalid byte comes after 64 KiB: only its row is rejected, with the byte and offset', async () => {
+    const body = fixture('encodings/utf8_late_invalid.csv');
+    const outcome = await normalize('workforce_capacity', 'workforce_capacity/utf8_bad_byte.csv', body);
+
+    expect(outcome).toMatchObject({ status: 'normalized', rows: 1502, rejectedRows: 1 });
+    const manifest = await manifestOf(outcome);
+    expect(manifest.format.encoding).toBe('utf-8');
+    const rows = await rowsOf(outcome);
+    expect(rows[0]).toMatchObject({ location: 'Zürich – café', ingest_row_number: '2' });
+    expect(rows.at(-1)).toMatchObject({
+      location: 'Zürich – café',
+      cost_usd: '200.50',
+      ingest_row_number: '1504',
+    });
+    expect(rows.some((r) => /Ã|â€/.test(JSON.stringify(r)))).toBe(false);
+    const rejected = await readJsonLines<{
+      rowNumber: number;
+      reason: string;
+      detail: string;
+      values: string[];
+    }>(h, BUCKETS.quarantine, manifest.rejectedRowsKey!);
+    const offset = body.indexOf(0xff);
+    expect(offset).toBeGreaterThan(64 * 1024);
+    expect(rejected).toEqual([
+      expect.objectContaining({
+        rowNumber: 1503,
+        reason: 'invalid_encoding',
+        values: expect.arrayContaining(['Caf\uFFFD']),
+      }),
+    ]);
+    expect(rejected[0]!.detail).toContain(`0xFF at byte ${offset}`);
+  });
+});
+
+describe('number formats', () => {
+  type Rejected = { rowNumber: number; reason: string; detail: string };
+
+  it('reads a decimal-comma file its own way: ambiguous values held until its unambiguous values decide, conflicts rejected', async () => {
+    const outcome = await normalize(
+      'workforce_capacity',
+      'workforce_capacity/european.csv',
+      fixture('values/european.csv'),
+    );
+
+    expect(outcome).toMatchObject({ rows: 3, rejectedRows: 1 });
+    const manifest = await manifestOf(outcome);
+    expect(manifest.format).toMatchObject({ delimiter: ';', decimalMark: ',' });
+    const rows = await rowsOf(outcome);
+    // "2,500" is 2.5 and "1.234" is 1234 (not 2500 and 1.234); "450.000" is 450000.
+    expect(rows.map((r) => [r.fte, r.cost_usd])).toEqual([
+      ['2.5', '1234'],
+      ['23.5', '1234.56'],
+      ['5', '450000'],
+    ]);
+    expect(manifest.measures.fte).toEqual({ sum: '31', nullCount: 0 });
+    expect(manifest.measures.cost_usd).toEqual({ sum: '452468.56', nullCount: 0 });
+    const rejected = await readJsonLines<Rejected>(h, BUCKETS.quarantine, manifest.rejectedRowsKey!);
+    expect(rejected.map((r) => [r.rowNumber, r.reason])).toEqual([[5, 'number_format_conflict']]);
+    expect(rejected[0]!.detail).toContain('"1234.5"');
+  });
+
+  it('rejects ambiguous values when no value of the file decides its decimal mark, and keeps the rest', async () => {
+    const outcome = await normalize(
+      'workforce_capacity',
+      'workforce_capacity/ambiguous.csv',
+      fixture('values/ambiguous.csv'),
+    );
+
+    expect(outcome).toMatchObject({ rows: 2, rejectedRows: 2 });
+    const manifest = await manifestOf(outcome);
+    expect(manifest.format.decimalMark).toBeNull();
+    expect((await rowsOf(outcome)).map((r) => [r.org_unit, r.headcount])).toEqual([
+      ['Platform', '30'],
+      ['Ads', '12'],
+    ]);
+    const rejected = await readJsonLines<Rejected>(h, BUCKETS.quarantine, manifest.rejectedRowsKey!);
+    expect(rejected.map((r) => [r.rowNumber, r.reason])).toEqual([
+      [3, 'ambiguous_number'],
+      [4, 'ambiguous_number'],
+    ]);
+    expect(rejected[0]!.detail).toContain('"2,500"');
+  });
+
+  it(`holds at most ${MAX_HELD_ROWS} undecided rows: those are rejected as ambiguous, later rows follow the decision`, async () => {
+    const ambiguousRows = Array.from({ length: MAX_HELD_ROWS + 1 }, (_, i) => `U${i},2025-Q1,"1,000"`);
+    const body = ['Org Unit,Quarter,Headcount', ...ambiguousRows, 'Last,2025-Q1,"12,5"', ''].join('\n');
+
+    const outcome = await normalize('workforce_capacity', 'workforce_capacity/long_undecided.csv', body);
+
+    expect(outcome).toMatchObject({ rows: 2, rejectedRows: MAX_HELD_ROWS });
+    const manifest = await manifestOf(outcome);
+    expect(manifest.format.decimalMark).toBe(',');
+    expect(manifest.measures.headcount).toEqual({ sum: '13.5', nullCount: 0 });
+    const rejected = await readJsonLines<Rejected>(h, BUCKETS.quarantine, manifest.rejectedRowsKey!);
+    expect(new Set(rejected.map((r) => r.reason))).toEqual(new Set(['ambiguous_number']));
+    expect(rejected.at(-1)!.rowNumber).toBe(MAX_HELD_ROWS + 1);
+  });
+
+  it('leaves typed XLSX numbers as they are; text cells follow the decimal mark their text decides', async () => {
+    const outcome = await normalize(
+      'workforce_capacity',
+      'workforce_capacity/typed.xlsx',
+      fixture('xlsx/typed_numbers.xlsx'),
+    );
+
+    expect(outcome).toMatchObject({ rows: 2, rejectedRows: 0 });
+    expect((await manifestOf(outcome)).format.decimalMark).toBe(',');
+    expect((await rowsOf(outcome)).map((r) => [r.headcount, r.fte])).toEqual([
+      ['1.234', '23.5'],
+      ['1234.5', '1234'],
+    ]);
+  });
+});
+
+describe('rejected rows and partitions', () => {
+  it('opens no partition for a rejected row: no empty normalized object, the good row lands', async () => {
+    const outcome = await normalize(
+      'workforce_capacity',
+      'workforce_capacity/roster_bad_row.csv',
+      fixture('values/roster_bad_row.csv'),
+    );
+
+    expect(outcome).toMatchObject({
+      status: 'normalized',
+      rows: 1,
+      rejectedRows: 1,
+      partitions: ['2025-Q1'],
+    });
+    const manifest = await manifestOf(outcome);
+    expect(manifest.partitions.map((p) => [p.value, p.rowCount])).toEqual([['2025-Q1', 1]]);
+    expect(await listKeys(h, BUCKETS.normalized)).toEqual(manifest.normalizedKeys);
+    expect(manifest.normalizedKeys).toEqual([expect.stringContaining('/quarter=2025-Q1/')]);
+    const rejected = await readJsonLines<{ rowNumber: number; reason: string; detail: string }>(
+      h,
+      BUCKETS.quarantine,
+      manifest.rejectedRowsKey!,
+    );
+    expect(rejected).toEqual([
+      expect.objectContaining({
+        rowNumber: 3,
+        reason: 'invalid_measure',
+        detail: expect.stringContaining('"abc"'),
+      }),
+    ]);
   });
 });
 
@@ -311,6 +471,8 @@ describe('XLSX', () => {
       encoding: null,
       delimiter: null,
       sheets: ['Plan', 'Roster'],
+      // Every measure is a number cell (typed): nothing decides a decimal mark for text.
+      decimalMark: null,
     });
     expect(manifest.skippedSheets).toEqual([
       { sheet: 'Lookups', reason: 'hidden' },

@@ -4,12 +4,24 @@ import { describe, expect, it } from 'vitest';
 import { Decimal } from '../../lambdas/common/decimal';
 import { DelimitedTokenizer, detectDelimiter, MalformedTextError } from '../../lambdas/normalize/delimited';
 import { JsonArrayReader, MalformedJsonError, parseJsonLine } from '../../lambdas/normalize/json';
+import {
+  DECIDING_VALUES,
+  type DecimalMark,
+  NumberFormatVote,
+  numberEvidence,
+  readDecimal,
+} from '../../lambdas/normalize/numbers';
 import { classifyKey } from '../../lambdas/normalize/readers';
-import { decodeWindows1252, detectEncoding } from '../../lambdas/normalize/text';
+import {
+  createTextDecoder,
+  decodeWindows1252,
+  detectEncoding,
+  type TextChunkDecoder,
+} from '../../lambdas/normalize/text';
 import { DecimalSum } from '../../lambdas/normalize/totals';
 import {
   normalizeTemporal,
-  parseLooseDecimal,
+  parseMeasure,
   partitionValue,
   RowRejection,
 } from '../../lambdas/normalize/values';
@@ -74,14 +86,24 @@ describe('DelimitedTokenizer', () => {
 });
 
 describe('measures', () => {
+  const read = (text: string, mark: DecimalMark | null) => {
+    const value = readDecimal(text, mark);
+    return value instanceof Decimal ? value.toString() : value;
+  };
+
+  // Unambiguous: read the same whatever the file's decimal mark is (or while it is undecided).
   const cases: [string, string][] = [
     ['1,234.56', '1234.56'],
     ['1.234,56', '1234.56'],
     ['1 234,56', '1234.56'],
     ["1'234.56", '1234.56'],
-    ['1,234', '1234'],
+    ['1,234,567', '1234567'],
+    ['1.234.567', '1234567'],
     ['12,5', '12.5'],
-    ['$1,200', '1200'],
+    ['0,500', '0.5'],
+    ['1234,567', '1234.567'],
+    ['1234.567', '1234.567'],
+    ['0.500', '0.5'],
     ['EUR 1.234,56', '1234.56'],
     ['12.00 USD', '12'],
     ['-£3.10', '-3.1'],
@@ -94,17 +116,97 @@ describe('measures', () => {
     ['+7', '7'],
     ['−4', '-4'],
     ['.5', '0.5'],
+    ['2500', '2500'],
   ];
   it.each(cases)('reads %s as %s', (text, expected) => {
-    expect(parseLooseDecimal(text)?.toString()).toBe(expected);
+    const evidence = numberEvidence(text);
+    expect(read(text, null)).toBe(expected);
+    // With the mark its own spelling shows, and (when it shows none) with either mark.
+    if (evidence === 'neutral') {
+      expect([read(text, '.'), read(text, ',')]).toEqual([expected, expected]);
+    } else {
+      expect(evidence === '.' || evidence === ',').toBe(true);
+      expect(read(text, evidence as DecimalMark)).toBe(expected);
+    }
   });
+
+  // Ambiguous: one separator and three digits after a group of one to three digits.
+  const ambiguous: [string, string, string][] = [
+    ['2,500', '2500', '2.5'],
+    ['1.234', '1.234', '1234'],
+    ['-1.234', '-1.234', '-1234'],
+    ['$1,200', '1200', '1.2'],
+    ['999,999', '999999', '999.999'],
+  ];
+  it.each(ambiguous)(
+    'reads the ambiguous %s as %s with a decimal point, %s with a decimal comma',
+    (text, point, comma) => {
+      expect(numberEvidence(text)).toBe('ambiguous');
+      expect(read(text, null)).toBe('ambiguous');
+      expect(read(text, '.')).toBe(point);
+      expect(read(text, ',')).toBe(comma);
+    },
+  );
+
+  it.each([
+    ['1234.5', ','],
+    ['12.5', ','],
+    ['1,234.56', ','],
+    ['1,234,567', ','],
+    ['1.234,56', '.'],
+    ['12,5', '.'],
+    ['1.234.567', '.'],
+  ] as [string, DecimalMark][])(
+    'finds %s in conflict with a file whose decimal mark is "%s"',
+    (text, mark) => {
+      expect(read(text, mark)).toBe('conflict');
+    },
+  );
 
   it.each(['twelve', '1,23,4', '12abc', '--5', '1.2.3', '%', '$', '(1', '1,234.5,6'])(
     'rejects %s',
     (text) => {
-      expect(parseLooseDecimal(text)).toBeNull();
+      expect([read(text, null), read(text, '.'), read(text, ',')]).toEqual(['invalid', 'invalid', 'invalid']);
     },
   );
+
+  it('rejects ambiguous and conflicting values with their own reasons', () => {
+    const rejection = (text: string, mark: DecimalMark | null) => {
+      try {
+        parseMeasure('headcount', text, mark);
+      } catch (error) {
+        return error as RowRejection;
+      }
+      throw new Error(`"${text}" was accepted`);
+    };
+    expect(rejection('2,500', null)).toMatchObject({ reason: 'ambiguous_number' });
+    expect(rejection('2,500', null).detail).toContain('"2,500"');
+    expect(rejection('1234.5', ',')).toMatchObject({ reason: 'number_format_conflict' });
+    expect(rejection('1234.5', ',').detail).toContain('decimal comma (1.234,56)');
+    expect(rejection('abc', '.')).toMatchObject({ reason: 'invalid_measure' });
+  });
+
+  it("decides a file's decimal mark by the majority of its first unambiguous values, the first on a tie", () => {
+    const majority = new NumberFormatVote();
+    for (const text of ['1.234', '23,5', '1.234,56', '12.5', '7', '2,500'])
+      majority.count(numberEvidence(text));
+    expect(majority.ready).toBe(false);
+    expect(majority.decide()).toBe(',');
+    expect(majority.decidedOn).toBe(3);
+
+    const tie = new NumberFormatVote();
+    for (const text of ['12.5', '23,5']) tie.count(numberEvidence(text));
+    expect(tie.decide()).toBe('.');
+
+    const undecided = new NumberFormatVote();
+    expect(undecided.count(numberEvidence('2,500'))).toBe(true);
+    expect(undecided.count(numberEvidence('2500'))).toBe(false);
+    expect(undecided.decide()).toBeNull();
+
+    const enough = new NumberFormatVote();
+    for (let i = 0; i < DECIDING_VALUES; i++) enough.count('.');
+    expect(enough.ready).toBe(true);
+  });
 
   it('sums exactly where float would not', () => {
     const sum = new DecimalSum();
@@ -211,6 +313,72 @@ describe('encodings', () => {
     expect(detectEncoding(Buffer.from('Zürich', 'latin1'), true).encoding).toBe('windows-1252');
     // A multi-byte sequence cut at the end of the sample is still UTF-8.
     expect(detectEncoding(Buffer.from('Zürich', 'utf8').subarray(0, 2), false).encoding).toBe('utf-8');
+  });
+
+  it('reads a sample with valid multi-byte UTF-8 and fewer invalid bytes as UTF-8, one with only invalid bytes as Windows-1252', () => {
+    const utf8 = Buffer.from('Zürich – café', 'utf8');
+    const mixed = Buffer.concat([utf8, Buffer.from([0x2c, 0xff, 0x0a])]);
+    expect(detectEncoding(mixed, true).encoding).toBe('utf-8');
+    expect(
+      detectEncoding(Buffer.concat([Buffer.from('plain ascii, '), Buffer.from([0xff])]), true).encoding,
+    ).toBe('windows-1252');
+    // Windows-1252 text with one byte pair that happens to be valid UTF-8 is still Windows-1252.
+    const cp1252 = Buffer.from([
+      0x5a, 0xfc, 0x72, 0x69, 0x63, 0x68, 0x2c, 0xc3, 0xa9, 0x2c, 0xe9, 0x2c, 0xe0,
+    ]);
+    expect(detectEncoding(cp1252, true).encoding).toBe('windows-1252');
+  });
+
+  const decodeInChunks = (decoder: TextChunkDecoder, bytes: Buffer, size: number) => {
+    let text = '';
+    for (let i = 0; i < bytes.length; i += size) text += decoder.decode(bytes.subarray(i, i + size));
+    return text + decoder.end();
+  };
+
+  it('decodes UTF-8 whatever the chunking, a sequence split across chunks included', () => {
+    const text = 'Zürich – café 🚀 €';
+    const bytes = Buffer.from(text, 'utf8');
+    for (const size of [1, 2, 3, 5, 64]) {
+      const decoder = createTextDecoder('utf-8');
+      expect(decodeInChunks(decoder, bytes, size)).toBe(text);
+      expect(decoder.invalid).toEqual([]);
+    }
+  });
+
+  it('keeps a UTF-8 file UTF-8 past an invalid byte: U+FFFD in its place, the byte and its offset recorded', () => {
+    const bytes = Buffer.concat([
+      Buffer.from('Zürich,', 'utf8'),
+      Buffer.from([0xff]),
+      Buffer.from(',café,', 'utf8'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('\n', 'utf8'),
+      Buffer.from([0xe2, 0x80]),
+    ]);
+    for (const size of [1, 3, 1024]) {
+      const decoder = createTextDecoder('utf-8');
+      expect(decodeInChunks(decoder, bytes, size)).toBe('Zürich,\uFFFD,café,\uFFFD(\n\uFFFD');
+      expect(decoder.invalid).toEqual([
+        { offset: 8, bytes: '0xFF' },
+        { offset: 16, bytes: '0xC3' },
+        { offset: 19, bytes: '0xE2 0x80' },
+      ]);
+      expect(decoder.encoding).toBe('utf-8');
+    }
+  });
+
+  it('lets the first non-ASCII bytes decide after an ASCII start: Windows-1252 when they are not UTF-8', () => {
+    const ascii = Buffer.from('a,b\n'.repeat(10));
+    const late1252 = Buffer.concat([ascii, Buffer.from([0x43, 0x61, 0x66, 0xe9, 0x0a, 0x80])]);
+    const switched: string[] = [];
+    const decoder = createTextDecoder('utf-8', { undecided: true, onSwitch: (e) => switched.push(e) });
+    expect(decodeInChunks(decoder, late1252, 7)).toBe(`${ascii.toString()}Café\n€`);
+    expect([decoder.encoding, switched, decoder.invalid]).toEqual(['windows-1252', ['windows-1252'], []]);
+
+    const lateUtf8 = Buffer.concat([ascii, Buffer.from('Zürich\n', 'utf8'), Buffer.from([0xff])]);
+    const staying = createTextDecoder('utf-8', { undecided: true });
+    expect(decodeInChunks(staying, lateUtf8, 7)).toBe(`${ascii.toString()}Zürich\n\uFFFD`);
+    expect(staying.encoding).toBe('utf-8');
+    expect(staying.invalid).toEqual([{ offset: lateUtf8.length - 1, bytes: '0xFF' }]);
   });
 
   it('decodes the Windows-1252 range 0x80-0x9F to its characters', () => {
