@@ -3,7 +3,12 @@ import type { ColumnConfig, ResolvedDataset } from '../../lib/config/types';
 import { LINEAGE_COLUMNS } from '../../lib/config/validate';
 import type { BatchFile, FileOutcome } from '../../lib/contracts/batch';
 import { manifestKey, normalizedObjectKey, quarantineRowsKey, sourceIdOf } from '../../lib/contracts/layout';
-import type { ManifestPartition, MeasureTotal, NormalizerManifest } from '../../lib/contracts/manifest';
+import type {
+  ManifestPartition,
+  MeasureTotal,
+  NormalizerManifest,
+  UnknownTemplateFlag,
+} from '../../lib/contracts/manifest';
 import type { PipelineEnv } from '../common/env';
 import { getJson, putJson } from '../common/s3';
 import { claimContent } from './content';
@@ -14,6 +19,7 @@ import {
   MissingPartitionColumnError,
   SourceObjectNotFoundError,
   TooManyPartitionsError,
+  UnknownTemplateError,
 } from './errors';
 import { locateHeader } from './header';
 import { datasetForKey, decodeS3EventKey } from './keys';
@@ -21,7 +27,7 @@ import { NumberFormatVote, numberEvidence } from './numbers';
 import { openParquet } from './parquet';
 import { type ClassifiedKey, classifyKey, type FormatInfo, openTextSource } from './readers';
 import { type Cell, detach, type SourceRow, type SourceTable } from './records';
-import { resolveHeader } from './schema';
+import { describeMismatch, resolveHeader, templateMismatch } from './schema';
 import {
   ContentDigest,
   digestObject,
@@ -155,6 +161,7 @@ export async function normalizeFile(deps: NormalizeDeps, input: NormalizeInput):
       normalizedAt: (deps.now?.() ?? new Date()).toISOString(),
       tables: run.tables,
       skippedSheets: run.skippedSheets,
+      unknownTemplate: run.unknownTemplate,
     };
     await putJson(s3, env.controlBucket, manifestObjectKey, manifest);
     return outcomeOf(manifest, manifestObjectKey);
@@ -230,6 +237,9 @@ export function outcomeOf(manifest: NormalizerManifest, manifestObjectKey: strin
     rejectedRows: manifest.rejectedRowCount,
     partitions: manifest.partitions.map((p) => p.value),
     ...(manifest.duplicateOf ? { duplicateOf: manifest.duplicateOf.key } : {}),
+    ...(manifest.status === 'normalized' && manifest.unknownTemplate
+      ? { flag: 'unknown_template' as const, reason: manifest.unknownTemplate.detail.slice(0, 500) }
+      : {}),
   };
 }
 
@@ -313,6 +323,8 @@ class FileRun {
   rejectedRowsKey: string | null = null;
   tables: ManifestDetails['tables'][number][] = [];
   skippedSheets: { sheet: string; reason: string }[] = [];
+  /** The first table whose header matched no template (dataset setting `unknownTemplate: 'flag'`). */
+  unknownTemplate: UnknownTemplateFlag | null = null;
   private readonly partitions = new Map<string, PartitionState>();
   private rejectedWriter: S3LineWriter | undefined;
   private rejectedPending: string[] = [];
@@ -388,6 +400,9 @@ class FileRun {
         }
         throw new MissingPartitionColumnError(message);
       }
+      if (resolved.template.match === 'unknown' && this.dataset.templates.length > 0) {
+        this.unknownTemplateFound(header, resolved.columns, table.sheet);
+      }
       const tablePlan: TablePlan = {
         sheet: table.sheet,
         plan: [],
@@ -428,6 +443,20 @@ class FileRun {
       }
       throw new EmptyFileError(`"${this.key}" has a header but no data rows`);
     }
+  }
+
+  /**
+   * A header that matches no declared template: the file is quarantined (`UnknownTemplateError`,
+   * before any of its rows is written) or, with `unknownTemplate: 'flag'`, flagged and read on.
+   */
+  private unknownTemplateFound(header: readonly string[], columns: readonly string[], sheet: string | null) {
+    const mismatch = templateMismatch(this.dataset, header, columns);
+    const detail = describeMismatch(this.dataset.name, mismatch, sheet);
+    if (this.dataset.unknownTemplate === 'quarantine') {
+      // The detail first: the quarantine outcome keeps the first 500 characters of the message.
+      throw new UnknownTemplateError(`${detail} (file "${this.key}")`);
+    }
+    this.unknownTemplate ??= { sheet, headers: [...header], ...mismatch, detail };
   }
 
   /** Extends the table's column plan with columns not planned yet (all of them, the first time). */

@@ -55,6 +55,15 @@ export class TooManyPartitionsError extends FileRejectedError {
   readonly reason = 'too_many_partitions';
 }
 
+/**
+ * A table's header matches no declared template and the dataset's `unknownTemplate` is
+ * `quarantine`; the message names the closest template and the unmatched headers.
+ */
+export class UnknownTemplateError extends FileRejectedError {
+  override readonly name = 'UnknownTemplateError';
+  readonly reason = 'unknown_template';
+}
+
 /** The configured XLSX sheet is not in the workbook. */
 export class SheetNotFoundError extends FileRejectedError {
   override readonly name = 'SheetNotFoundError';
@@ -81,6 +90,7 @@ export const FILE_ERROR_REASONS: Readonly<Record<string, string>> = {
   UnreadableFileError: 'unreadable_file',
   MissingPartitionColumnError: 'missing_partition_column',
   TooManyPartitionsError: 'too_many_partitions',
+  UnknownTemplateError: 'unknown_template',
   SheetNotFoundError: 'sheet_not_found',
   SourceObjectNotFoundError: 'source_not_found',
   InvalidEventError: 'invalid_event',

@@ -42,6 +42,18 @@ export interface TemplateConfig {
   readonly versions: readonly TemplateVersionConfig[];
 }
 
+/**
+ * What happens to a file with a table whose header matches no declared template (neither a
+ * version's headers nor any template's required columns):
+ * - `quarantine`: the file is rejected whole (`UnknownTemplateError`, reason `unknown_template`):
+ *   nothing of it lands, it is kept in quarantine and the quarantine alert names its unmatched
+ *   headers and the closest template;
+ * - `flag`: its rows land (template null) and the file is flagged: the manifest's
+ *   `unknownTemplate`, the file outcome's `flag`, and an `unknown_template` alert naming the
+ *   unmatched headers and the closest template.
+ */
+export type UnknownTemplatePolicy = 'quarantine' | 'flag';
+
 /** How the partition value is derived from a row. */
 export type PartitionTransform = 'identity' | 'month' | 'quarter';
 
@@ -127,6 +139,11 @@ export interface DatasetConfig {
   readonly keys: readonly string[];
   readonly partition: PartitionConfig;
   readonly templates: readonly TemplateConfig[];
+  /**
+   * A file whose header matches none of `templates`: quarantined, or landed and flagged (see
+   * `UnknownTemplatePolicy`). @default 'quarantine' (nothing unrecognized lands unreviewed)
+   */
+  readonly unknownTemplate?: UnknownTemplatePolicy;
   readonly dimensions?: readonly DimensionConfig[];
   readonly reconciliation?: ReconciliationConfig;
   readonly batching?: BatchingConfig;
@@ -139,6 +156,7 @@ export interface ResolvedDataset extends DatasetConfig {
   readonly nullTokens: readonly string[];
   readonly maxFileBytes: number;
   readonly maxXlsxExpansionRatio: number;
+  readonly unknownTemplate: UnknownTemplatePolicy;
   readonly dimensions: readonly DimensionConfig[];
   readonly reconciliation: Required<ReconciliationConfig>;
   readonly batching: Required<BatchingConfig>;

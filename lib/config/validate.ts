@@ -1,5 +1,5 @@
 import { canonicalName } from './canonical';
-import type { ColumnConfig, DatasetConfig, FileKind, ResolvedDataset } from './types';
+import type { ColumnConfig, DatasetConfig, FileKind, ResolvedDataset, UnknownTemplatePolicy } from './types';
 
 /** Raised when a dataset definition is invalid; `cdk synth` and every handler fail fast on it. */
 export class DatasetConfigError extends Error {
@@ -31,6 +31,7 @@ export const LIMITS = {
   maxBoundedFiles: 10_000,
 } as const;
 
+const UNKNOWN_TEMPLATE_POLICIES: readonly UnknownTemplatePolicy[] = ['quarantine', 'flag'];
 const FILE_KINDS: readonly FileKind[] = ['csv', 'tsv', 'txt', 'xlsx', 'json', 'jsonl', 'parquet'];
 const COLUMN_TYPES = ['string', 'decimal', 'integer', 'date', 'timestamp', 'boolean'];
 const NAME = /^[a-z][a-z0-9_]{0,62}$/;
@@ -53,6 +54,7 @@ export function resolveDataset(config: DatasetConfig): ResolvedDataset {
     nullTokens: config.nullTokens ?? ['', 'NULL'],
     maxFileBytes: config.maxFileBytes ?? 2 * 1024 ** 3,
     maxXlsxExpansionRatio: config.maxXlsxExpansionRatio ?? 100,
+    unknownTemplate: config.unknownTemplate ?? 'quarantine',
     dimensions: config.dimensions ?? [],
     reconciliation: {
       tolerances: config.reconciliation?.tolerances ?? {},
@@ -122,6 +124,12 @@ function checkDataset(d: ResolvedDataset, add: Add, options: ValidateOptions): v
   if (!Number.isInteger(d.maxFileBytes) || d.maxFileBytes <= 0)
     add('maxFileBytes', 'must be a positive integer');
   if (!(d.maxXlsxExpansionRatio > 1)) add('maxXlsxExpansionRatio', 'must be greater than 1');
+  if (!UNKNOWN_TEMPLATE_POLICIES.includes(d.unknownTemplate)) {
+    add(
+      'unknownTemplate',
+      `unknown policy "${String(d.unknownTemplate)}" (${UNKNOWN_TEMPLATE_POLICIES.map((p) => `"${p}"`).join(' or ')})`,
+    );
+  }
 
   const columns = new Map<string, ColumnConfig>();
   const aliasOwner = new Map<string, string>();

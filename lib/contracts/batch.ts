@@ -21,6 +21,9 @@ export interface BatchFile {
  */
 export type FileStatus = 'normalized' | 'duplicate' | 'quarantined' | 'failed';
 
+/** Why a normalized file needs review although it landed. */
+export type FileFlag = 'unknown_template';
+
 /** The result of one Normalize (or Quarantine) task, one per batch file. */
 export interface FileOutcome {
   readonly status: FileStatus;
@@ -38,10 +41,19 @@ export interface FileOutcome {
   readonly partitions?: readonly string[];
   /** The earlier source with the same content (duplicate files). */
   readonly duplicateOf?: string;
+  /**
+   * A normalized file that landed but needs review: `unknown_template` when a header matched
+   * no declared template (dataset setting `unknownTemplate: 'flag'`); `reason` then names the
+   * unmatched headers and the closest template (the manifest's `unknownTemplate` has them all).
+   */
+  readonly flag?: FileFlag;
   /** Quarantined files: where the copy and its reason document are. */
   readonly quarantineKey?: string;
   readonly errorName?: string;
-  /** Short reason (at most 500 characters; the reason document holds the full text). */
+  /**
+   * Short reason (at most 500 characters; the reason document or manifest holds the full
+   * text): why a file was quarantined or failed, or why a normalized file is flagged.
+   */
   readonly reason?: string;
 }
 

@@ -71,6 +71,27 @@ export interface NormalizerManifest {
   readonly tables?: readonly ManifestTable[];
   /** XLSX sheets not read, with why (`hidden`, `empty`, `no_partition_column`). */
   readonly skippedSheets?: readonly { readonly sheet: string; readonly reason: string }[];
+  /**
+   * Set when a table's header matched no declared template and the dataset's
+   * `unknownTemplate` is `flag`: the rows landed (template null) and need review. Null or
+   * absent otherwise (with `quarantine` such a file is quarantined instead).
+   */
+  readonly unknownTemplate?: UnknownTemplateFlag | null;
+}
+
+/** The first table of a file whose header matched no declared template. */
+export interface UnknownTemplateFlag {
+  readonly sheet: string | null;
+  /** The table's header as read. */
+  readonly headers: readonly string[];
+  /** Headers that name no column of the closest template. */
+  readonly unmatchedHeaders: readonly string[];
+  /** The template the header comes closest to (null when it shares no column with any). */
+  readonly closestTemplate: string | null;
+  /** Required columns of the closest template the header lacks. */
+  readonly missingColumns: readonly string[];
+  /** The same in one sentence (quoted by the file outcome's `reason` and the alert). */
+  readonly detail: string;
 }
 
 export interface ManifestTable {

@@ -28,6 +28,8 @@ export const workforceCapacity: DatasetConfig = {
   measures: ['headcount', 'fte', 'planned_hires', 'attrition', 'cost_usd'],
   keys: ['ingest_template', 'org_unit', 'quarter', 'cost_center', 'job_family', 'location'],
   partition: { column: 'quarter', sourceColumn: 'quarter', transform: 'quarter' },
+  // A capacity file no template recognizes is held back for review, not loaded with null columns.
+  unknownTemplate: 'quarantine',
   templates: [
     {
       name: 'capacity_plan',

@@ -29,6 +29,13 @@ describe('shipped datasets', () => {
     });
   });
 
+  it('quarantine files whose header matches no template unless a dataset says to flag them', () => {
+    const [billing, workforce] = loadDatasets();
+    expect([billing!.unknownTemplate, workforce!.unknownTemplate]).toEqual(['quarantine', 'quarantine']);
+    const flagged = validateDatasets([{ ...cloudBilling, unknownTemplate: 'flag' }]);
+    expect(flagged[0]!.unknownTemplate).toBe('flag');
+  });
+
   it('declare every alias the workforce templates need, each resolving to one canonical column', () => {
     const columns = new Map(
       workforceCapacity.columns.map((c) => [c.name, (c.aliases ?? []).map(canonicalName)]),
@@ -113,6 +120,12 @@ describe('a bad dataset definition', () => {
       'at least 1 when batchSize is over 10',
     ],
     ['file cap', { etl: { boundedFiles: 0 } }, 'etl.boundedFiles', 'from 1 to 10000'],
+    [
+      'unknown-template policy',
+      { unknownTemplate: 'ignore' },
+      'unknownTemplate',
+      'unknown policy "ignore" ("quarantine" or "flag")',
+    ],
   ] as const)('rejects a bad %s', (_what, change, field, message) => {
     const problems = problemsOf([{ ...cloudBilling, ...(change as Partial<DatasetConfig>) }]);
     expect(problems.find((p) => p.split('|')[1] === field)).toContain(message);

@@ -439,6 +439,58 @@ describe('rejected rows and partitions', () => {
   });
 });
 
+describe('a header that matches no template', () => {
+  it("with unknownTemplate 'flag': lands its rows without a template and flags the file, naming the unmatched headers and the closest template", async () => {
+    const dataset = resolveDataset({ ...workforceCapacity, unknownTemplate: 'flag' });
+    const file = await land(
+      h,
+      'workforce_capacity',
+      'workforce_capacity/unknown.csv',
+      fixture('templates/unknown_headers.csv'),
+    );
+
+    const outcome = await normalizeFile(
+      { s3: h.s3, env: h.env, datasets: [dataset] },
+      { dataset: 'workforce_capacity', file },
+    );
+
+    const detail =
+      'header matches no template of workforce_capacity; closest template: org_roster (missing columns: org_unit, headcount); unmatched headers: "Team", "People", "Budget"';
+    expect(outcome).toMatchObject({
+      status: 'normalized',
+      template: null,
+      rows: 2,
+      flag: 'unknown_template',
+      reason: detail,
+    });
+    const manifest = await manifestOf(outcome);
+    expect(manifest.template).toEqual({ name: null, version: null, match: 'unknown' });
+    expect(manifest.unknownTemplate).toEqual({
+      sheet: null,
+      headers: ['Team', 'Quarter', 'People', 'Budget'],
+      unmatchedHeaders: ['Team', 'People', 'Budget'],
+      closestTemplate: 'org_roster',
+      missingColumns: ['org_unit', 'headcount'],
+      detail,
+    });
+    expect((await rowsOf(outcome)).map((r) => [r.team, r.people, r.ingest_template])).toEqual([
+      ['Platform', '30', null],
+      ['Payments', '12', null],
+    ]);
+  });
+
+  it('leaves files whose header matches a template unflagged', async () => {
+    const outcome = await normalize(
+      'workforce_capacity',
+      'workforce_capacity/comma.csv',
+      fixture('delimiters/comma.csv'),
+    );
+
+    expect(outcome.flag).toBeUndefined();
+    expect((await manifestOf(outcome)).unknownTemplate).toBeNull();
+  });
+});
+
 describe('compression', () => {
   it('decompresses gzip files', async () => {
     const outcome = await normalize(

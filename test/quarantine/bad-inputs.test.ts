@@ -133,6 +133,16 @@ const CASES: readonly BadInput[] = [
     detail: '"quarter"',
   },
   {
+    name: 'a header that matches no template (the default unknownTemplate: quarantine)',
+    dataset: 'workforce_capacity',
+    key: 'workforce_capacity/unknown template.csv',
+    body: fixture('templates/unknown_headers.csv'),
+    error: 'UnknownTemplateError',
+    reason: 'unknown_template',
+    detail:
+      'header matches no template of workforce_capacity; closest template: org_roster (missing columns: org_unit, headcount); unmatched headers: "Team", "People", "Budget"',
+  },
+  {
     name: 'more partitions than one run keeps open',
     dataset: 'workforce_capacity',
     key: 'workforce_capacity/many quarters.csv',
