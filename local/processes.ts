@@ -41,7 +41,7 @@ function installHandlers(): void {
 export function interrupted(reason: string, code: number): never {
   stopChildren();
   const notes = [...interruptNotes].map((note) => note()).filter((n): n is string => Boolean(n));
-  if (notes.length > 0) process.stderr.write(`\n${reason}: ${notes.join('; ')}\n`);
+  process.stderr.write(`\n${reason}${notes.length > 0 ? `: ${notes.join('; ')}` : ''}\n`);
   process.exit(code);
 }
 

@@ -86,7 +86,9 @@ type Alert = RunReport['alerts'][number];
 
 /** Lines naming where an alert's links are on this machine (the alert text itself is AWS's). */
 function localLines(alert: Alert, indent: string): string[] {
-  return (alert.local ?? []).map((l) => `${indent}local: ${l.link} -> ${l.path}`);
+  return (alert.local ?? []).map(
+    (l) => `${indent}local: ${l.link.startsWith('https://') ? 'console link' : l.link} -> ${l.path}`,
+  );
 }
 
 /** One alert in full, as published, then the local paths of what it links to. */
