@@ -1,6 +1,7 @@
 /**
  * The one alert formatter: every alert the pipeline publishes (reconciliation discrepancies,
- * stage failures, quarantined files and rejected rows, schema-drift notices) is rendered here
+ * stage failures, quarantined files and rejected rows, schema-drift notices, files landed with
+ * an unknown template) is rendered here
  * as an `Alert` {kind, severity, dataset, subject, message}. The state machine publishes
  * `subject` and `message` and sets the SNS message attributes `severity`, `dataset` and
  * `kind` from the same object, so subscribers can filter.
@@ -12,7 +13,7 @@
  * the cut is recorded (`omitted`), never the JSON itself.
  */
 import type { Alert, AlertKind, AlertSeverity } from '../../lib/contracts/alerts';
-import type { FileStatus, StatesError } from '../../lib/contracts/batch';
+import type { FileFlag, FileStatus, StatesError } from '../../lib/contracts/batch';
 import { manifestKey as manifestKeyOf, quarantineRowsKey } from '../../lib/contracts/layout';
 import type { ReconciliationCheck, ReconciliationResult } from '../../lib/contracts/reconciliation';
 
@@ -69,6 +70,9 @@ export interface AlertFile {
   readonly quarantineKey?: string;
   readonly errorName?: string;
   readonly reason?: string;
+  /** A normalized file that landed but needs review (see FileOutcome.flag). */
+  readonly flag?: FileFlag;
+  readonly manifestKey?: string;
 }
 
 export interface FailureAlertInput {
@@ -115,11 +119,21 @@ export interface SchemaDriftAlertInput {
   readonly region?: string;
 }
 
+/** Normalized files whose header matched no template, landed because the dataset says `flag`. */
+export interface UnknownTemplateAlertInput {
+  readonly kind: 'unknown_template';
+  readonly dataset: string;
+  readonly executionId: string;
+  readonly files: readonly AlertFile[];
+  readonly region?: string;
+}
+
 export type AlertInput =
   | DiscrepancyAlertInput
   | FailureAlertInput
   | QuarantineAlertInput
-  | SchemaDriftAlertInput;
+  | SchemaDriftAlertInput
+  | UnknownTemplateAlertInput;
 
 /** Formats any alert kind. */
 export function formatAlert(input: AlertInput): Alert {
@@ -132,6 +146,8 @@ export function formatAlert(input: AlertInput): Alert {
       return quarantine(input);
     case 'schema_drift':
       return schemaDrift(input);
+    case 'unknown_template':
+      return unknownTemplate(input);
   }
 }
 
@@ -479,6 +495,12 @@ function quarantine(input: QuarantineAlertInput): Alert {
     '- Read the reason; fix the file (or the dataset configuration, e.g. a new column alias) and drop the ' +
       'corrected file into the landing bucket again. Rejected rows are not in curated until resent.',
   );
+  if (problemFiles.some((f) => f.errorName === 'UnknownTemplateError')) {
+    lines.push(
+      '- A header that matches no template: if the file is a new version of a template, declare its headers as a ' +
+        'template version (or its new spellings as column aliases) in the dataset configuration and drop it again.',
+    );
+  }
   if (notQuarantined.length > 0) {
     lines.push(
       '- Files marked "failed" could not even be copied to quarantine; they are untouched in the landing bucket.',
@@ -517,6 +539,54 @@ function quarantinedLines(f: AlertFile, bucket: string | undefined): string[] {
   if (f.quarantineKey)
     lines.push(`  Quarantined copy and reason document: ${location(bucket, f.quarantineKey)}`);
   return lines;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unknown template (landed and flagged)
+// ---------------------------------------------------------------------------------------------
+
+function unknownTemplate(input: UnknownTemplateAlertInput): Alert {
+  const flagged = input.files.filter((f) => f.status === 'normalized' && f.flag === 'unknown_template');
+  const lines = [
+    `Dataset ${input.dataset} received ${plural(flagged.length, 'file')} whose header matches none of its templates. ` +
+      'The rows were loaded as they are, without a template (the dataset\'s unknownTemplate setting is "flag"): ' +
+      'columns the templates declare may be missing or null, and cross-template checks do not count them.',
+    '',
+    `FILES LOADED WITH AN UNKNOWN TEMPLATE (${flagged.length})`,
+    ...listed(flagged, (f) => [
+      `- ${f.key}${f.versionId ? ` (version ${f.versionId})` : ''}: ${f.rows ?? '?'} row(s) loaded`,
+      `  ${capitalize(clip(f.reason ?? 'header matches no template'))}`,
+      ...(f.manifestKey
+        ? [`  Every header, matched or not: manifest ${f.manifestKey} (control bucket)`]
+        : []),
+    ]),
+    '',
+    'WHAT TO DO',
+    '- A new version of a known template: declare its headers as a template version (or its new spellings as ' +
+      'column aliases) in the dataset configuration, then drop the file again; it replaces these rows.',
+    '- Not data of this dataset: its rows in curated carry ingest_source_key = the file key above.',
+    '',
+    `Execution: ${input.executionId}`,
+    ...consoleLine(input.executionId, input.region),
+  ];
+  return render({
+    kind: 'unknown_template',
+    severity: 'warning',
+    dataset: input.dataset,
+    subject: `${plural(flagged.length, 'file')} loaded with an unknown template`,
+    lines,
+    data: {
+      executionId: input.executionId,
+      flaggedFiles: flagged.length,
+      files: flagged.map((f) => ({
+        key: f.key,
+        versionId: f.versionId ?? null,
+        rows: f.rows ?? null,
+        reason: clip(f.reason ?? ''),
+        manifestKey: f.manifestKey ?? null,
+      })),
+    },
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

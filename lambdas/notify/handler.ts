@@ -6,18 +6,20 @@ import {
   type FailureAlertInput,
   formatAlert,
   type QuarantineAlertInput,
+  type UnknownTemplateAlertInput,
 } from '../common/alerts';
 import { PIPELINE_ENV_VARS } from '../common/env';
 import { InvalidEventError } from '../normalize/errors';
 
 /**
- * Formats the alerts the state machine publishes itself: stage failures (every Catch) and
- * quarantined files / rejected rows. `files` are FileOutcomes after the Normalize Map and
+ * Formats the alerts the state machine publishes itself: stage failures (every Catch),
+ * quarantined files / rejected rows, and files landed with an unknown template. `files` are FileOutcomes after the Normalize Map and
  * BatchFiles before it; both have `key`.
  */
 export type NotifyEvent =
   | Omit<FailureAlertInput, 'region'>
-  | Omit<QuarantineAlertInput, 'region' | 'quarantineBucket'>;
+  | Omit<QuarantineAlertInput, 'region' | 'quarantineBucket'>
+  | Omit<UnknownTemplateAlertInput, 'region'>;
 
 /** Optional context for alert text: region for console links, quarantine bucket for S3 locations. */
 export interface NotifyContext {
@@ -70,7 +72,14 @@ export function parseNotifyEvent(event: unknown): NotifyEvent {
     if (!files) throw new InvalidEventError('a quarantine alert needs files');
     return { kind: 'quarantine', dataset, executionId: e.executionId, files };
   }
-  throw new InvalidEventError(`unknown alert kind "${String(e.kind)}" (failure or quarantine)`);
+  if (e.kind === 'unknown_template') {
+    const files = filesOf(e.files);
+    if (!files) throw new InvalidEventError('an unknown_template alert needs files');
+    return { kind: 'unknown_template', dataset, executionId: e.executionId, files };
+  }
+  throw new InvalidEventError(
+    `unknown alert kind "${String(e.kind)}" (failure, quarantine or unknown_template)`,
+  );
 }
 
 export function formatNotifyAlert(event: NotifyEvent, context: NotifyContext = {}): Alert {

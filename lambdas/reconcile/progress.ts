@@ -23,6 +23,8 @@ export interface Progress {
   readonly quarantinedFiles: number;
   /** Rows of the batch's normalized files that went to the quarantine rows objects. */
   readonly rejectedRows: number;
+  /** Normalized files of the batch that landed flagged (a header that matched no template). */
+  readonly flaggedFiles: number;
 }
 
 /** `col in ('a', 'b')`, Spark SQL string literals escaped; '' for no values. */
@@ -69,6 +71,7 @@ export function progressOf(
     madeProgress: previous === undefined || remaining.length < previous.remainingObjects,
     quarantinedFiles: files.filter((f) => f.status === 'quarantined' || f.status === 'failed').length,
     rejectedRows: files.reduce((sum, f) => sum + (f.status === 'normalized' ? (f.rejectedRows ?? 0) : 0), 0),
+    flaggedFiles: files.filter((f) => f.status === 'normalized' && f.flag === 'unknown_template').length,
   };
 }
 

@@ -48,6 +48,9 @@ export const STATE = {
   filesQuarantined: 'FilesQuarantined?',
   formatQuarantineAlert: 'FormatQuarantineAlert',
   publishQuarantineAlert: 'PublishQuarantineAlert',
+  templatesFlagged: 'TemplatesFlagged?',
+  formatUnknownTemplateAlert: 'FormatUnknownTemplateAlert',
+  publishUnknownTemplateAlert: 'PublishUnknownTemplateAlert',
   formatFailureAlert: 'FormatFailureAlert',
   publishFailureAlert: 'PublishFailureAlert',
   publishPlainFailureAlert: 'PublishPlainFailureAlert',
@@ -93,7 +96,7 @@ const LAMBDA_TASK_TIMEOUT = sfn.Timeout.duration(Duration.minutes(15));
  *   CANCELLED -> failure) -> DetectSchemaDrift -> RunEtl (startJobRun.sync, retried on
  *   ConcurrentRunsExceeded) -> CheckProgress -> drain loop (run again while files remain and the
  *   last run made progress; no progress fails) -> Reconcile -> discrepancy alert -> quarantine
- *   alert -> Done.
+ *   alert -> unknown-template alert -> Done.
  *
  * Every stage has a Catch that leads to a formatted SNS failure alert and then to Fail.
  */
@@ -177,6 +180,33 @@ export class IngestionStateMachine extends Construct {
     this.formatFailure = formatFailure;
 
     const done = new sfn.Succeed(this, STATE.done);
+    // Files that landed flagged (a header no template matched): their own warning, after the quarantine notice.
+    const formatUnknownTemplate = new tasks.LambdaInvoke(this, STATE.formatUnknownTemplateAlert, {
+      lambdaFunction: props.notify,
+      payloadResponseOnly: true,
+      taskTimeout: LAMBDA_TASK_TIMEOUT,
+      payload: sfn.TaskInput.fromObject({
+        kind: 'unknown_template',
+        dataset: sfn.JsonPath.stringAt('$.dataset'),
+        executionId: sfn.JsonPath.executionId,
+        files: sfn.JsonPath.listAt('$.files'),
+      }),
+      resultPath: '$.alert',
+    });
+    this.catchStage(formatUnknownTemplate, STATE.formatUnknownTemplateAlert);
+    const publishUnknownTemplate = this.publish(STATE.publishUnknownTemplateAlert, '$.alert');
+    this.catchStage(publishUnknownTemplate, STATE.publishUnknownTemplateAlert);
+    formatUnknownTemplate.next(publishUnknownTemplate);
+    publishUnknownTemplate.next(done);
+    const templatesFlagged = new sfn.Choice(this, STATE.templatesFlagged)
+      .when(
+        sfn.Condition.and(
+          sfn.Condition.isPresent('$.progress.flaggedFiles'),
+          sfn.Condition.numberGreaterThan('$.progress.flaggedFiles', 0),
+        ),
+        formatUnknownTemplate,
+      )
+      .otherwise(done);
     const formatQuarantine = new tasks.LambdaInvoke(this, STATE.formatQuarantineAlert, {
       lambdaFunction: props.notify,
       payloadResponseOnly: true,
@@ -193,7 +223,7 @@ export class IngestionStateMachine extends Construct {
     const publishQuarantine = this.publish(STATE.publishQuarantineAlert, '$.alert');
     this.catchStage(publishQuarantine, STATE.publishQuarantineAlert);
     formatQuarantine.next(publishQuarantine);
-    publishQuarantine.next(done);
+    publishQuarantine.next(templatesFlagged);
     const filesQuarantined = new sfn.Choice(this, STATE.filesQuarantined)
       .when(
         sfn.Condition.or(
@@ -202,7 +232,7 @@ export class IngestionStateMachine extends Construct {
         ),
         formatQuarantine,
       )
-      .otherwise(done);
+      .otherwise(templatesFlagged);
 
     const publishDiscrepancy = this.publish(STATE.publishDiscrepancyAlert, '$.reconciliation.alert');
     this.catchStage(publishDiscrepancy, STATE.publishDiscrepancyAlert);

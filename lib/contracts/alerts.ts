@@ -1,6 +1,6 @@
 /** Alerts published to the SNS topic; one formatter renders every kind. */
 
-export type AlertKind = 'discrepancy' | 'failure' | 'quarantine' | 'schema_drift';
+export type AlertKind = 'discrepancy' | 'failure' | 'quarantine' | 'schema_drift' | 'unknown_template';
 export type AlertSeverity = 'critical' | 'warning' | 'info';
 
 export interface Alert {

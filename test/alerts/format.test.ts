@@ -436,6 +436,90 @@ describe('quarantine alert', () => {
   });
 });
 
+describe('unknown template', () => {
+  const detail =
+    'header matches no template of workforce_capacity; closest template: org_roster (missing columns: org_unit, headcount); unmatched headers: "Team", "People", "Budget"';
+
+  it('quarantined: the quarantine alert gives the reason with the closest template and unmatched headers, and what to do', () => {
+    const quarantined: FileOutcome = {
+      status: 'quarantined',
+      dataset: 'workforce_capacity',
+      key: 'workforce_capacity/team-roster.csv',
+      versionId: 'v1',
+      sourceId: 'u1',
+      errorName: 'UnknownTemplateError',
+      reason: `unknown_template: ${detail} (file "workforce_capacity/team-roster.csv")`,
+      quarantineKey: 'files/workforce_capacity/u1/team-roster.csv',
+    };
+    const input: AlertInput = {
+      kind: 'quarantine',
+      dataset: 'workforce_capacity',
+      executionId: EXECUTION,
+      files: [quarantined],
+      quarantineBucket: 'demo-quarantine',
+    };
+
+    const alert = formatAlert(input);
+    const data = expectWellFormed(alert, input);
+
+    expect(alert.message).toContain(`  Reason: unknown_template: ${detail}`);
+    expect(alert.message).toContain('declare its headers as a template version');
+    expect(data.files).toEqual([
+      expect.objectContaining({ errorName: 'UnknownTemplateError', reason: quarantined.reason }),
+    ]);
+  });
+
+  it('flagged: a warning of its own naming each landed file, its unmatched headers and closest template, and its manifest', () => {
+    const files: FileOutcome[] = [
+      {
+        status: 'normalized',
+        dataset: 'workforce_capacity',
+        key: 'workforce_capacity/team-roster.csv',
+        versionId: 'v1',
+        sourceId: 'u1',
+        manifestKey: 'manifests/workforce_capacity/u1.json',
+        template: null,
+        rows: 2,
+        rejectedRows: 0,
+        flag: 'unknown_template',
+        reason: detail,
+      },
+      {
+        status: 'normalized',
+        dataset: 'workforce_capacity',
+        key: 'workforce_capacity/plan.csv',
+        versionId: 'v2',
+        sourceId: 'p1',
+        template: 'capacity_plan',
+        rows: 4,
+        rejectedRows: 0,
+      },
+    ];
+    const input: AlertInput = {
+      kind: 'unknown_template',
+      dataset: 'workforce_capacity',
+      executionId: EXECUTION,
+      files,
+    };
+
+    const alert = formatAlert(input);
+    const data = expectWellFormed(alert, input);
+
+    expect(alert).toMatchObject({ kind: 'unknown_template', severity: 'warning' });
+    expect(alert.subject).toBe('[workforce_capacity] 1 file loaded with an unknown template');
+    expect(alert.message).toContain(
+      '- workforce_capacity/team-roster.csv (version v1): 2 row(s) loaded\n' +
+        '  Header matches no template of workforce_capacity; closest template: org_roster (missing columns: org_unit, headcount); unmatched headers: "Team", "People", "Budget"\n' +
+        '  Every header, matched or not: manifest manifests/workforce_capacity/u1.json (control bucket)',
+    );
+    expect(alert.message).not.toContain('plan.csv');
+    expect(data).toMatchObject({
+      flaggedFiles: 1,
+      files: [{ key: 'workforce_capacity/team-roster.csv', rows: 2, reason: detail }],
+    });
+  });
+});
+
 describe('schema-drift notice', () => {
   it('is informational and lists added, removed and retyped columns', () => {
     const input: AlertInput = {

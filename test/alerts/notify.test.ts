@@ -80,6 +80,42 @@ describe('notify handler', () => {
   });
 });
 
+describe('notify handler, unknown template', () => {
+  it('formats the unknown_template warning from the FormatUnknownTemplateAlert payload', async () => {
+    const alert = await handler({
+      kind: 'unknown_template',
+      dataset: 'workforce_capacity',
+      executionId: EXECUTION,
+      files: [
+        {
+          status: 'normalized',
+          dataset: 'workforce_capacity',
+          key: 'workforce_capacity/team.csv',
+          versionId: 'v1',
+          sourceId: 'sid',
+          rows: 3,
+          rejectedRows: 0,
+          flag: 'unknown_template',
+          reason: 'header matches no template of workforce_capacity; closest template: org_roster',
+        },
+      ],
+    });
+
+    expect(alert).toMatchObject({
+      kind: 'unknown_template',
+      severity: 'warning',
+      dataset: 'workforce_capacity',
+    });
+    expect(alert.message).toContain('closest template: org_roster');
+  });
+
+  it('rejects an unknown_template event without files', () => {
+    expect(() =>
+      parseNotifyEvent({ kind: 'unknown_template', dataset: 'workforce_capacity', executionId: EXECUTION }),
+    ).toThrow(InvalidEventError);
+  });
+});
+
 describe('parseNotifyEvent', () => {
   it.each([
     ['no executionId', { kind: 'failure', stage: 's', error: { Error: 'E' } }],

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManifestMissingError } from '../../lambdas/reconcile/errors';
 import { makeReconcileHandler } from '../../lambdas/reconcile/handler';
-import { type Progress, partitionPredicate } from '../../lambdas/reconcile/progress';
+import { type Progress, partitionPredicate, progressOf } from '../../lambdas/reconcile/progress';
+import { loadDatasets } from '../../lib/config';
 import type { FileOutcome } from '../../lib/contracts/batch';
 import { plan, sourceFile, startTestAws, type TestAws, writeEtlRun, writeManifests } from './fixtures';
 
@@ -87,6 +88,7 @@ describe('batch progress (the drain loop input)', () => {
       madeProgress: true,
       quarantinedFiles: 2,
       rejectedRows: 4,
+      flaggedFiles: 0,
     });
   });
 
@@ -154,6 +156,26 @@ describe('batch progress (the drain loop input)', () => {
     const { a } = files();
 
     await expect(progress(env, [a.outcome])).rejects.toBeInstanceOf(ManifestMissingError);
+  });
+});
+
+describe('progressOf', () => {
+  it('counts the normalized files that landed flagged with an unknown template (for their own alert)', () => {
+    const workforce = loadDatasets().find((d) => d.name === 'workforce_capacity')!;
+    const { a, b } = files();
+    const flagged: FileOutcome = { ...b.outcome, flag: 'unknown_template', reason: 'matches no template' };
+    const quarantined: FileOutcome = {
+      status: 'quarantined',
+      dataset: 'workforce_capacity',
+      key: 'workforce_capacity/plans/unknown.csv',
+      versionId: 'v2',
+      sourceId: 'q2',
+      errorName: 'UnknownTemplateError',
+    };
+
+    const result = progressOf(workforce, [a.outcome, flagged, quarantined], [], []);
+
+    expect(result).toMatchObject({ flaggedFiles: 1, quarantinedFiles: 1, rejectedRows: 4 });
   });
 });
 

@@ -163,6 +163,7 @@ export class FakeBackends implements TaskBackends {
         madeProgress: previous === undefined || remaining < previous.remainingObjects,
         quarantinedFiles: files.filter((f) => f.status === 'quarantined' || f.status === 'failed').length,
         rejectedRows: files.reduce((sum, f) => sum + (f.rejectedRows ?? 0), 0),
+        flaggedFiles: files.filter((f) => f.status === 'normalized' && f.flag === 'unknown_template').length,
       };
     }
     if (p.action === 'schema-drift') return this.drift;

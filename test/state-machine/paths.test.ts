@@ -345,6 +345,60 @@ describe('a file that fails normalization', () => {
   });
 });
 
+describe('a file that landed with an unknown template', () => {
+  /** Normalize outcomes as the normalizer returns them for a dataset with `unknownTemplate: 'flag'`. */
+  function flagging(backends: FakeBackends, keys: string[], extra: Record<string, unknown> = {}) {
+    const original = backends.invokeLambda.bind(backends);
+    backends.invokeLambda = async (handler, payload) => {
+      const result = (await original(handler, payload)) as Record<string, unknown>;
+      if (handler !== 'normalize' || !keys.includes(String(result.key))) return result;
+      return {
+        ...result,
+        ...extra,
+        template: null,
+        flag: 'unknown_template',
+        reason: 'header matches no template of cloud_billing; closest template: focus (missing columns: id)',
+      };
+    };
+  }
+
+  it('raises an unknown_template warning of its own naming the file, after the tail decides on quarantine', async () => {
+    const backends = new FakeBackends();
+    flagging(backends, ['cloud_billing/file-2.csv']);
+    const result = await run(machine, batch('cloud_billing', 2), backends);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(subjects(backends)).toEqual(['[cloud_billing] unknown_template']);
+    const alert = backends.calls('notify').find((p) => p.kind === 'unknown_template')!;
+    expect(alert).toMatchObject({
+      dataset: 'cloud_billing',
+      executionId: expect.stringContaining(':execution:'),
+    });
+    const files = alert.files as { key: string; flag?: string; reason?: string }[];
+    expect(files.filter((f) => f.flag === 'unknown_template').map((f) => f.key)).toEqual([
+      'cloud_billing/file-2.csv',
+    ]);
+    expect(backends.published[0]!.MessageAttributes?.kind).toMatchObject({ StringValue: 'unknown_template' });
+    const entered = statesEntered(result);
+    expect(entered.indexOf(STATE.filesQuarantined)).toBeLessThan(entered.indexOf(STATE.templatesFlagged));
+    expect(entered.slice(-4)).toEqual([
+      STATE.templatesFlagged,
+      STATE.formatUnknownTemplateAlert,
+      STATE.publishUnknownTemplateAlert,
+      STATE.done,
+    ]);
+  });
+
+  it('publishes the quarantine notice first, then the unknown_template warning, when a batch has both', async () => {
+    const backends = new FakeBackends();
+    flagging(backends, ['cloud_billing/file-1.csv'], { rejectedRows: 1 });
+    const result = await run(machine, batch('cloud_billing', 1), backends);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(subjects(backends)).toEqual(['[cloud_billing] quarantine', '[cloud_billing] unknown_template']);
+  });
+});
+
 describe('invalid input', () => {
   it('fails with an alert for an empty batch', async () => {
     const backends = new FakeBackends();
