@@ -251,15 +251,9 @@ export async function runPipeline(
 ): Promise<{ report: RunReport; ok: boolean }> {
   const progress = options.onProgress ?? (() => undefined);
   const inputs = resolveInputs(paths, options.dataset);
-  const state = await openStateFolder(
-    options.state,
-    options.stateDir,
-    'write',
-    'run',
-    options.lockWaitMs,
-    progress,
-  );
-  const forget = onInterrupt(() => state.describeKept());
+  const state = await openStateFolder({ ...options, mode: 'write', command: 'run', onWait: progress });
+  // (A state folder given by the caller is the caller's to describe and release.)
+  const forget = options.state ? () => undefined : onInterrupt(() => state.describeKept());
   try {
     return await runInState(state, inputs, options, progress);
   } finally {
@@ -268,16 +262,24 @@ export async function runPipeline(
   }
 }
 
-/** The given open state folder, or `dir` opened (and locked) for this command. */
-async function openStateFolder(
-  open: StateFolder | undefined,
-  dir: string | undefined,
-  mode: 'write' | 'read',
-  command: string,
-  waitMs: number | undefined,
-  onWait: (line: string) => void,
-): Promise<StateFolder> {
-  return open ?? StateFolder.open(dir ?? DEFAULT_STATE_DIR, { mode, command, waitMs, onWait });
+/** The given open state folder, or `stateDir` opened (and locked) for this command. */
+async function openStateFolder(request: {
+  readonly state?: StateFolder;
+  readonly stateDir?: string;
+  readonly mode: 'write' | 'read';
+  readonly command: string;
+  readonly lockWaitMs?: number;
+  readonly onWait?: (line: string) => void;
+}): Promise<StateFolder> {
+  return (
+    request.state ??
+    StateFolder.open(request.stateDir ?? DEFAULT_STATE_DIR, {
+      mode: request.mode,
+      command: request.command,
+      waitMs: request.lockWaitMs,
+      onWait: request.onWait,
+    })
+  );
 }
 
 async function runInState(
@@ -668,7 +670,13 @@ function savedBucketFolders(dir: string): Record<string, string> {
 
 async function listTables(dir: string): Promise<RunReport['tables']> {
   const response = await runQueryEngine({ state: dir, tables: true, buckets: savedBucketFolders(dir) });
-  return (response.tables as RunReport['tables']) ?? [];
+  // The report's fields only (the report is a contract scripts read).
+  return ((response.tables as RunReport['tables']) ?? []).map(({ database, table, columns, rows }) => ({
+    database,
+    table,
+    columns,
+    rows,
+  }));
 }
 
 export class QueryError extends Error {
@@ -686,14 +694,7 @@ export interface QueryOptions {
 
 /** Runs `action` on the saved state of the folder, holding its lock (shared with other queries). */
 async function withSavedState<T>(options: QueryOptions, action: (dir: string) => Promise<T>): Promise<T> {
-  const state = await openStateFolder(
-    options.state,
-    options.stateDir,
-    'read',
-    'query',
-    options.lockWaitMs,
-    options.onWait ?? (() => undefined),
-  );
+  const state = await openStateFolder({ ...options, mode: 'read', command: 'query' });
   try {
     if (!existsSync(path.join(state.currentDir, 'catalog.json'))) {
       throw new QueryError(
