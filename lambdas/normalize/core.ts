@@ -507,14 +507,7 @@ class FileRun {
   private normalizeCell(column: ColumnPlan, raw: Cell | undefined, typed: boolean): Cell {
     if (raw === null || raw === undefined) return null;
     if (raw.length <= this.maxNullTokenLength && this.nullTokens.has(raw.trim())) return null;
-    if (column.measure) {
-      const text = raw.trim();
-      if (typed) return PLAIN_NUMBER.test(text) ? text : parseMeasure(column.name, text, '.')!.toString();
-      const mark = this.numbers.mark;
-      // Fast path: a plain number reads the same with either mark unless it has a dot.
-      if (PLAIN_NUMBER.test(text) && (mark === '.' || text.indexOf('.') < 0)) return text;
-      return parseMeasure(column.name, text, mark)!.toString();
-    }
+    if (column.measure) return this.measureCell(column, raw.trim(), typed);
     if (column.temporal) {
       const cache = column.temporalCache!;
       const cached = cache.get(raw);
@@ -524,6 +517,17 @@ class FileRun {
       return normalized;
     }
     return raw;
+  }
+
+  /** A measure's text as an exact decimal: typed numbers as they are, text with the file's decimal mark. */
+  private measureCell(column: ColumnPlan, text: string, typed: boolean): string {
+    // Fast path: a plain number reads the same with either mark unless it has a dot.
+    if (PLAIN_NUMBER.test(text)) {
+      if (typed || this.numbers.mark === '.' || text.indexOf('.') < 0) return text;
+    } else if (typed) {
+      return parseMeasure(column.name, text, '.')!.toString();
+    }
+    return parseMeasure(column.name, text, this.numbers.mark)!.toString();
   }
 
   /**
