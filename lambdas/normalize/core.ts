@@ -20,6 +20,7 @@ import {
   SourceObjectNotFoundError,
   TooManyPartitionsError,
   UnknownTemplateError,
+  UnreadableFileError,
 } from './errors';
 import { locateHeader } from './header';
 import { datasetForKey, decodeS3EventKey } from './keys';
@@ -372,6 +373,12 @@ class FileRun {
         if (!located) {
           if (table.sheet !== null) skippedSheets.push({ sheet: table.sheet, reason: 'empty' });
           continue;
+        }
+        if (located.header.error) {
+          // The header row itself could not be read (an invalid byte in a file read as UTF-8).
+          throw new UnreadableFileError(
+            `${table.sheet !== null ? `sheet "${table.sheet}" of ` : ''}"${this.key}": header row ${located.header.rowNumber}: ${located.header.error.detail}`,
+          );
         }
         header = located.header.values.map((cell) => cell ?? '');
         headerRow = located.header.rowNumber;

@@ -213,6 +213,7 @@ async function* parsedRows<R>(
   parser: ChunkParser<R>,
   toRows: (records: R[]) => SourceRow[],
   describe: (error: unknown) => string | undefined,
+  label: string,
 ): AsyncIterable<SourceRow[]> {
   try {
     for await (const text of decoded(bytes, decoder)) {
@@ -221,6 +222,7 @@ async function* parsedRows<R>(
     }
     const rows = toRows(parser.end());
     if (rows.length > 0) yield rows;
+    noInvalidTextLeft(decoder, label);
   } catch (error) {
     const message = describe(error);
     if (message !== undefined) throw new UnreadableFileError(message);
@@ -252,10 +254,20 @@ function rejectInvalidText(rows: SourceRow[], decoder: TextChunkDecoder): Source
       values: row.values,
       error: {
         reason: 'invalid_encoding',
-        detail: `invalid UTF-8 (${where}) in a file read as UTF-8: the row is rejected, the rest of the file is read as UTF-8`,
+        detail: `invalid UTF-8 (${where}) in a file read as UTF-8`,
       },
     };
   });
+}
+
+/** An invalid sequence no row value holds (a JSON key): the file cannot be read without loss. */
+function noInvalidTextLeft(decoder: TextChunkDecoder, label: string): void {
+  const [first] = decoder.invalid;
+  if (first) {
+    throw new UnreadableFileError(
+      `${label}: invalid UTF-8 (${first.bytes} at byte ${first.offset}) outside any row value, e.g. in a JSON key`,
+    );
+  }
 }
 
 async function* delimitedRows(
@@ -272,10 +284,16 @@ async function* delimitedRows(
     }
     return rejectInvalidText(rows, decoder);
   };
-  yield* parsedRows(bytes, decoder, tokenizer, toRows, (error) =>
-    error instanceof MalformedTextError || error instanceof BinaryContentError
-      ? `${label}: ${error.message}`
-      : undefined,
+  yield* parsedRows(
+    bytes,
+    decoder,
+    tokenizer,
+    toRows,
+    (error) =>
+      error instanceof MalformedTextError || error instanceof BinaryContentError
+        ? `${label}: ${error.message}`
+        : undefined,
+    label,
   );
 }
 
@@ -330,10 +348,16 @@ async function* jsonArrayRows(
       }),
       decoder,
     );
-  yield* parsedRows(bytes, decoder, reader, toRows, (error) =>
-    error instanceof MalformedJsonError || error instanceof BinaryContentError
-      ? `${label}: invalid JSON: ${error.message}`
-      : undefined,
+  yield* parsedRows(
+    bytes,
+    decoder,
+    reader,
+    toRows,
+    (error) =>
+      error instanceof MalformedJsonError || error instanceof BinaryContentError
+        ? `${label}: invalid JSON: ${error.message}`
+        : undefined,
+    label,
   );
 }
 
@@ -385,6 +409,7 @@ async function* jsonLinesRows(
     }
     const last = toRow(carry.endsWith('\r') ? carry.slice(0, -1) : carry);
     if (last) yield rejectInvalidText([last], decoder);
+    noInvalidTextLeft(decoder, label);
   } catch (error) {
     if (error instanceof BinaryContentError) throw new UnreadableFileError(`${label}: ${error.message}`);
     throw error;
