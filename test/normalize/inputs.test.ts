@@ -479,6 +479,25 @@ describe('a header that matches no template', () => {
     ]);
   });
 
+  it('leaves a dataset that declares no template alone: nothing to match, nothing flagged', async () => {
+    const dataset = resolveDataset({ ...workforceCapacity, templates: [], reconciliation: {} });
+    const file = await land(
+      h,
+      'workforce_capacity',
+      'workforce_capacity/untemplated.csv',
+      fixture('templates/unknown_headers.csv'),
+    );
+
+    const outcome = await normalizeFile(
+      { s3: h.s3, env: h.env, datasets: [dataset] },
+      { dataset: 'workforce_capacity', file },
+    );
+
+    expect(outcome).toMatchObject({ status: 'normalized', rows: 2, template: null });
+    expect(outcome.flag).toBeUndefined();
+    expect((await manifestOf(outcome)).unknownTemplate).toBeNull();
+  });
+
   it('leaves files whose header matches a template unflagged', async () => {
     const outcome = await normalize(
       'workforce_capacity',
