@@ -66,6 +66,10 @@ export function formatRunSummary(report: RunReport): string {
         80,
       ),
     );
+    // A pending check waits for the other side of a cross-template rule: say which one.
+    for (const check of notable.filter((c) => c.status === 'pending' && c.detail)) {
+      out.push(`   pending ${check.check}: ${check.detail}`);
+    }
   }
   out.push(`\n== Alerts published (${report.alerts.length})`);
   for (const alert of report.alerts) {
