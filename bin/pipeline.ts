@@ -53,7 +53,8 @@ async function main(argv: string[]): Promise<number> {
   // Imported here so that `--help` and usage errors answer without loading the CDK app.
   const pipeline = await import('../local/pipeline');
   const summary = await import('../local/summary');
-  const { exitWithParent } = await import('../local/processes');
+  const { exitWithParent, reportInterruptionsOnStderr } = await import('../local/processes');
+  reportInterruptionsOnStderr();
   // Under `tsx` this process is the launcher's child: it must not run on when the launcher dies.
   exitWithParent();
   const stateDir = values.state;

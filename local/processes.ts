@@ -18,6 +18,13 @@ export const LIFELINE = path.join(REPO_ROOT, 'local', 'lifeline.py');
 const children = new Set<ChildProcess>();
 const interruptNotes = new Set<() => string | undefined>();
 let handlersInstalled = false;
+/** Whether an interruption is reported on stderr: by the CLI; not inside a test worker that is torn down. */
+let reportInterruptions = false;
+
+/** Makes an interruption print what it stopped and what state was kept (the CLI calls this). */
+export function reportInterruptionsOnStderr(): void {
+  reportInterruptions = true;
+}
 
 function stopChildren(): void {
   for (const child of children)
@@ -41,7 +48,9 @@ function installHandlers(): void {
 export function interrupted(reason: string, code: number): never {
   stopChildren();
   const notes = [...interruptNotes].map((note) => note()).filter((n): n is string => Boolean(n));
-  process.stderr.write(`\n${reason}${notes.length > 0 ? `: ${notes.join('; ')}` : ''}\n`);
+  if (reportInterruptions || notes.length > 0) {
+    process.stderr.write(`\n${reason}${notes.length > 0 ? `: ${notes.join('; ')}` : ''}\n`);
+  }
   process.exit(code);
 }
 

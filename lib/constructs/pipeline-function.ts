@@ -30,6 +30,8 @@ export const LAMBDA_BUNDLING: nodejs.BundlingOptions = {
   sourceMap: true,
   sourcesContent: false,
   externalModules: [],
+  // esbuild reports errors only: its per-bundle size tables are noise in synth and test output.
+  logLevel: nodejs.LogLevel.ERROR,
 };
 
 export interface PipelineFunctionProps {
