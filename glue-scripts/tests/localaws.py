@@ -259,6 +259,17 @@ class World:
                     },
                 )
 
+    def set_last_modified(self, key: str, moment, bucket: str | None = None) -> None:
+        """Gives an object another LastModified, as if written then (the emulator runs in process)."""
+        from datetime import UTC
+
+        from moto.s3.models import s3_backends
+
+        bucket = bucket or self.normalized_bucket
+        partition, account = s3_backends.bucket_accounts[bucket]
+        stored = s3_backends[account][partition].buckets[bucket].keys[key]
+        stored.last_modified = moment.astimezone(UTC).replace(tzinfo=None)  # moto keeps naive UTC
+
     # --- what the job wrote ---------------------------------------------------------------
 
     def json(self, key: str, bucket: str | None = None) -> dict | None:

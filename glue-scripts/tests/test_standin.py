@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from awsglue import _aws
+from awsglue.bookmarks import BookmarkStateError
 from awsglue.context import GlueContext
 from awsglue.dynamicframe import DynamicFrame
 from awsglue.job import Job
@@ -83,8 +85,11 @@ def test_a_bookmarked_source_skips_objects_committed_by_earlier_runs(world, spar
     rows, frame = _read(spark, config)
     assert rows == [] and frame.source_files == []
     state = json.loads((bookmarks / "standin.json").read_text())
-    assert state["run"] == 3
-    assert sorted(state["contexts"]["src"]["files"]) == [
+    assert state["run"] == 3 and state["schemaVersion"] == 2
+    source = state["contexts"]["src"]
+    # Modification-time high-water marks; both objects are younger than the band, so saved in it.
+    assert source["maxBand"] == 900_000 and source["lowTimestamp"] < source["highTimestamp"]
+    assert sorted(source["band"]) == [
         f"s3://{world.normalized_bucket}/sales/period=2024-09/a.jsonl.gz",
         f"s3://{world.normalized_bucket}/sales/period=2024-09/b.jsonl.gz",
     ]
@@ -117,7 +122,7 @@ def test_bookmark_state_can_live_in_s3(world, spark, monkeypatch):
     assert len(_read(spark, config)[0]) == 1
     assert _read(spark, config)[0] == []
     state = world.json("glue-bookmarks/standin.json")
-    assert state["jobName"] == "standin" and len(state["contexts"]["src"]["files"]) == 1
+    assert state["jobName"] == "standin" and len(state["contexts"]["src"]["band"]) == 1
 
 
 def test_without_transformation_ctx_nothing_is_bookmarked(world, spark):
@@ -156,8 +161,92 @@ def test_an_object_rewritten_is_read_again(world, spark):
     config = world.config()
     world.write_normalized(config, "2024-09", "a", _rows(1))
     assert len(_read(spark, config)[0]) == 1
+    time.sleep(1.1)  # S3 lists LastModified to the second: a rewrite is new once its second is
     world.write_normalized(config, "2024-09", "a", _rows(2, 7))
     assert sorted(r["id"] for r in _read(spark, config)[0]) == ["7", "8"]
+
+
+# --- Glue's modification-time semantics -------------------------------------------------------
+
+MINUTE = timedelta(minutes=1)
+
+
+def test_an_object_older_than_the_band_below_the_high_timestamp_is_never_read(world, spark):
+    """Glue: files modified before (high timestamp - maxBand) are not listed again."""
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows(1))
+    assert len(_read(spark, config)[0]) == 1
+    late = world.write_normalized(config, "2024-09", "late", _rows(1, 5))
+    world.set_last_modified(late, datetime.now(UTC) - 20 * MINUTE)  # listed late, modified long ago
+    near = world.write_normalized(config, "2024-09", "near", _rows(1, 6))
+    world.set_last_modified(near, datetime.now(UTC) - 5 * MINUTE)  # inside the 15-minute band
+
+    rows, frame = _read(spark, config)
+
+    assert [r["id"] for r in rows] == ["6"]
+    assert frame.source_files == [f"s3://{world.normalized_bucket}/{near}"]
+    # With a band wider than the delay, the late object is read.
+    assert [r["id"] for r in _read(spark, config, options={"maxBand": str(30 * 60_000)})[0]] == ["5"]
+
+
+def test_interleaved_batches_in_different_partitions_skip_the_older_batch(world, spark):
+    """The hazard of finding 6, pinned: batch A lands in P1, batch B later in P2; B's run (its
+    predicate P2) goes first and moves the source's high timestamp past A's files (one state
+    per transformation_ctx, whatever the predicate); A's run (predicate P1) then reads nothing
+    once A's files are older than the band. The curate job therefore does not select its input
+    by bookmark (test_job.py: the same interleaving, nothing skipped)."""
+    config = world.config()
+    a = world.write_normalized(config, "2024-08", "batch-a", _rows(2))
+    world.set_last_modified(a, datetime.now(UTC) - 20 * MINUTE)  # A waited 20 minutes for its run
+    b = world.write_normalized(config, "2024-09", "batch-b", _rows(1, 10))
+
+    b_rows, b_frame = _read(spark, config, predicate="period = '2024-09'")
+    a_rows, a_frame = _read(spark, config, predicate="period = '2024-08'")
+
+    assert [r["id"] for r in b_rows] == ["10"] and b_frame.source_files == [
+        f"s3://{world.normalized_bucket}/{b}"
+    ]
+    assert a_rows == [] and a_frame.source_files == []  # A's files are skipped for good
+    assert _read(spark, config)[0] == []
+
+
+def test_an_object_modified_after_the_run_started_is_left_for_the_next_run(world, spark, monkeypatch):
+    from awsglue import job as job_module
+
+    config = world.config()
+    early = world.write_normalized(config, "2024-09", "early", _rows(1))
+    ahead = world.write_normalized(config, "2024-09", "ahead", _rows(1, 3))
+    now = datetime.now(UTC)
+    world.set_last_modified(early, now - MINUTE)
+    world.set_last_modified(ahead, now + 2 * MINUTE)  # after T1 of the first run
+    monkeypatch.setattr(job_module, "now_ms", lambda: int(now.timestamp() * 1000))
+    assert [r["id"] for r in _read(spark, config)[0]] == ["0"]
+    monkeypatch.setattr(job_module, "now_ms", lambda: int((now + 3 * MINUTE).timestamp() * 1000))
+    assert [r["id"] for r in _read(spark, config)[0]] == ["3"]
+    assert _read(spark, config)[0] == []
+
+
+def test_a_capped_run_moves_the_high_timestamp_only_as_far_as_the_files_it_took(world, spark):
+    config = world.config()
+    keys = [world.write_normalized(config, "2024-09", f"s{i}", _rows(1, i)) for i in range(5)]
+    now = datetime.now(UTC)
+    for i, key in enumerate(keys):  # an hour-long backlog: far older than the band
+        world.set_last_modified(key, now - timedelta(minutes=60 - 10 * i))
+    seen = []
+    for _ in range(4):
+        seen.append(sorted(r["id"] for r in _read(spark, config, options={"boundedFiles": "2"})[0]))
+    assert seen == [["0", "1"], ["2", "3"], ["4"], []]
+
+
+def test_a_bookmark_in_the_older_exact_file_format_is_refused_with_what_to_do(world, spark, bookmarks):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows(1))
+    bookmarks.mkdir(parents=True)
+    (bookmarks / "standin.json").write_text(
+        json.dumps({"schemaVersion": 1, "jobName": "standin", "run": 1, "contexts": {"src": {"files": {}}}})
+    )
+    with pytest.raises(BookmarkStateError, match="reset it"):
+        _read(spark, config)
 
 
 def test_bounded_files_takes_the_oldest_objects_first(world, spark):

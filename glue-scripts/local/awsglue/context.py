@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from awsglue import _aws
+from awsglue import _aws, bookmarks
 from awsglue.dynamicframe import DynamicFrame
 
 ENV_TMPDIR = "AWSGLUE_LOCAL_TMPDIR"
@@ -152,22 +152,14 @@ class GlueContext:
             shutil.rmtree(self._staging, ignore_errors=True)
             self._staging = None
 
-    def _select(self, objects: list[_aws.S3Object], transformation_ctx: str, bounded) -> list[_aws.S3Object]:
-        """Bookmark filter, oldest first (LastModified, then key), then the ``boundedFiles`` cap."""
+    def _select(
+        self, objects: list[_aws.S3Object], transformation_ctx: str, options: dict
+    ) -> list[_aws.S3Object]:
+        """Bookmark filter (``Job.select``), oldest first (LastModified, then key), ``boundedFiles`` cap."""
         job = self._job
-        tracked = bool(transformation_ctx) and job is not None and job.isInitialized()
-        if tracked:
-            done = job.processed_objects(transformation_ctx)
-            objects = [o for o in objects if done.get(o.url) != o.version]
-        objects = sorted(objects, key=lambda o: (o.last_modified, o.url))
-        if bounded not in (None, ""):
-            limit = int(bounded)
-            if limit < 1:
-                raise ValueError(f"boundedFiles must be a positive number, got {bounded!r}")
-            objects = objects[:limit]
-        if tracked:
-            job.record_read(transformation_ctx, {o.url: o.version for o in objects})
-        return objects
+        if transformation_ctx and job is not None and job.isInitialized():
+            return job.select(transformation_ctx, objects, options.get("boundedFiles"), options)
+        return bookmarks.order_and_cap(objects, options.get("boundedFiles"))
 
     def _stage(
         self, objects: list[_aws.S3Object], partition_dirs: list[str] | None = None, combine: bool = False
@@ -274,7 +266,7 @@ class GlueContext:
             prefix = location if location.endswith("/") else location + "/"
             found.extend((obj, values) for obj in _aws.list_location(s3, prefix))
         values_of = {obj.url: values for obj, values in found}
-        chosen = self._select([obj for obj, _ in found], transformation_ctx, options.get("boundedFiles"))
+        chosen = self._select([obj for obj, _ in found], transformation_ctx, options)
         self.reads.append(
             SourceRead(transformation_ctx, [o.url for o in chosen], [loc for loc, _ in locations])
         )
@@ -326,7 +318,7 @@ class GlueContext:
         paths = options.get("paths") or ([options["path"]] if options.get("path") else [])
         s3 = self._client("s3")
         objects = [obj for path in paths for obj in _aws.list_location(s3, path)]
-        chosen = self._select(objects, transformation_ctx, options.get("boundedFiles"))
+        chosen = self._select(objects, transformation_ctx, options)
         self.reads.append(SourceRead(transformation_ctx, [o.url for o in chosen], list(paths)))
         if not chosen:
             return DynamicFrame(self.spark_session.createDataFrame([], StructType([])), self, "")

@@ -1,10 +1,14 @@
-"""``Job.init``/``Job.commit`` with bookmark state that moves only at commit."""
+"""``Job.init``/``Job.commit`` with bookmark state that moves only at commit (S3 sources:
+modification-time high-water marks, as Glue documents them; see ``awsglue.bookmarks``)."""
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from awsglue import bookmarks
 from awsglue.bookmarks import BookmarkStore
 from awsglue.utils import BOOKMARK_CHOICES
 
@@ -16,11 +20,17 @@ class JobError(RuntimeError):
     pass
 
 
+def now_ms() -> int:
+    """The time a source lists its objects (Glue's T1 of that run), in milliseconds."""
+    return int(time.time() * 1000)
+
+
 class Job:
     """Bookmarks per job name and ``transformation_ctx``.
 
-    ``job-bookmark-enable``: sources skip objects committed by earlier runs and the objects
-    read are committed by ``commit()``; ``job-bookmark-pause``: skip, never commit;
+    ``job-bookmark-enable``: a source reads the objects modified after its high timestamp (or
+    in its saved band and not read) up to the time it lists them, and ``commit()`` stores its
+    new timestamps; ``job-bookmark-pause``: the same selection, never committed;
     ``job-bookmark-disable``: read everything, commit nothing. When the arguments carry no
     ``job_bookmark_option``, ``AWSGLUE_LOCAL_BOOKMARK_OPTION`` or ``job-bookmark-enable``
     applies (Glue's default is disable; the deployed job passes enable).
@@ -34,7 +44,7 @@ class Job:
         self.run_id: str | None = None
         self.bookmark_option = DEFAULT_OPTION
         self._state: dict = {}
-        self._pending: dict[str, dict[str, str]] = {}
+        self._pending: dict[str, dict] = {}
         self._store: BookmarkStore | None = None
 
     @classmethod
@@ -73,16 +83,26 @@ class Job:
         """Whether sources skip objects earlier runs committed."""
         return self._initialized and self.bookmark_option != "job-bookmark-disable"
 
-    def processed_objects(self, transformation_ctx: str) -> dict[str, str]:
-        """Committed objects (S3 URL -> ETag@LastModified) of one source; empty when bookmarks are off."""
-        if not self.bookmarks_skip:
-            return {}
-        return self._state.get("contexts", {}).get(transformation_ctx, {}).get("files", {})
+    def select(self, transformation_ctx: str, objects: list, bounded, options: Mapping | None = None) -> list:
+        """The objects a bookmarked source reads in this run, oldest first, at most ``bounded``.
 
-    def record_read(self, transformation_ctx: str, objects: dict[str, str]) -> None:
-        """Remembers what a source read in this run; it becomes bookmark state at ``commit``."""
-        if self._initialized and self.bookmark_option == "job-bookmark-enable":
-            self._pending.setdefault(transformation_ctx, {}).update(objects)
+        The selection is made at the time of the call (the source's listing, Glue's T1); with
+        ``job-bookmark-enable`` the source's next state is kept for ``commit``.
+        """
+        if not self.bookmarks_skip:
+            return bookmarks.order_and_cap(objects, bounded)
+        if "maxFilesInBand" in (options or {}):
+            raise NotImplementedError("the local stand-in does not implement the maxFilesInBand option")
+        band = bookmarks.max_band(options)
+        state = self._state.get("contexts", {}).get(transformation_ctx)
+        bookmarks.check_context_state(self.name or "", transformation_ctx, state)
+        now = now_ms()
+        candidates = bookmarks.order_and_cap(bookmarks.unprocessed(objects, state, now, band), None)
+        chosen = bookmarks.order_and_cap(candidates, bounded)
+        if self.bookmark_option == "job-bookmark-enable":
+            # A source read twice in one run keeps the state of its last read.
+            self._pending[transformation_ctx] = bookmarks.advance(state, candidates, chosen, now, band)
+        return chosen
 
     def commit(self) -> None:
         if not self._initialized:
@@ -91,10 +111,9 @@ class Job:
             return
         if self.bookmark_option == "job-bookmark-enable":
             state = dict(self._state)
-            contexts = {k: {"files": dict(v.get("files", {}))} for k, v in state.get("contexts", {}).items()}
-            for ctx, objects in self._pending.items():
-                contexts.setdefault(ctx, {"files": {}})["files"].update(objects)
+            contexts = {**state.get("contexts", {}), **self._pending}
             state.update(
+                schemaVersion=bookmarks.SCHEMA_VERSION,
                 contexts=contexts,
                 run=int(state.get("run", 0)) + 1,
                 runId=self.run_id,
