@@ -64,6 +64,24 @@ export class CurateJob extends Construct {
         resources: assets.map((a) => `arn:${Aws.PARTITION}:s3:::${a.s3BucketName}/${a.s3ObjectKey}`),
       }),
     );
+    // Glue's S3 reader lists before it reads, also for a `from_options` path naming one object:
+    // the dimension files need s3:ListBucket on the assets bucket (issue 10, finding 1), limited
+    // to listings of exactly that object's key (`s3:prefix` = the key, or the key as a "folder",
+    // which Hadoop's file-status probe lists). Without it every run fails with AccessDenied.
+    const dimensionAssets = dataset.dimensions.map((d) => catalog.dimensions.get(d.name)!);
+    const byBucket = new Map<string, string[]>();
+    for (const asset of dimensionAssets)
+      byBucket.set(asset.s3BucketName, [...(byBucket.get(asset.s3BucketName) ?? []), asset.s3ObjectKey]);
+    for (const [bucket, keys] of byBucket) {
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ListDimensionObjects',
+          actions: ['s3:ListBucket'],
+          resources: [`arn:${Aws.PARTITION}:s3:::${bucket}`],
+          conditions: { StringEquals: { 's3:prefix': keys.flatMap((key) => [key, `${key}/`]) } },
+        }),
+      );
+    }
     this.role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'ReadNormalized',
