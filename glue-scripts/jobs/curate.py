@@ -1,7 +1,12 @@
 """Glue 5.0 job: merges a dataset's new normalized files into its curated table.
 
+Which normalized objects a run merges is decided by the processed markers in the control
+bucket (the oldest objects without one in the predicate's partitions, at most the cap), not by
+Glue job bookmarks: no source of this job has a ``transformation_ctx`` (docs/etl.md, "Bookmarks
+and the file cap"). ``job.init`` and ``job.commit`` stay, first and last.
+
 Arguments (``getResolvedOptions``):
-  --JOB_NAME             job name (bookmark state is kept per job)
+  --JOB_NAME             job name
   --dataset_config       EtlJobConfig JSON (lib/glue/job-config.ts)
   --bounded_files        files per run, default 450 (optional)
   --push_down_predicate  Spark SQL over the partition column; '' = every partition (optional)

@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from localaws import REPO, job_argv, typescript_config
+from localaws import REPO, job_argv, normalized_body, typescript_config
 
 from awsglue import _aws
 from pipeline_etl import glue_io
 from pipeline_etl.config import EtlConfig
-from pipeline_etl.curation import CastError, DimensionKeyError, remove_expired_locations
+from pipeline_etl.curation import CastError, DimensionKeyError, SourceObjectError, remove_expired_locations
 
 T1 = "2024-10-01T00:00:00.000Z"
 T2 = "2024-10-02T00:00:00.000Z"
@@ -26,17 +26,20 @@ def _rows(ids, amount="1", **extra) -> list[dict]:
     return [{"id": str(i), "amount": amount, **extra} for i in ids]
 
 
-def _normalized_reads(glue_context) -> list[str]:
-    return [
-        f for read in glue_context.reads if read.transformation_ctx == "normalized_source" for f in read.files
-    ]
+def _normalized_reads(world, glue_context) -> list[str]:
+    """The normalized objects a run read (the stand-in records every source's files)."""
+    own = f"s3://{world.normalized_bucket}/"
+    return [f for read in glue_context.reads for f in read.files if f.startswith(own)]
 
 
-def _bookmarked(bookmarks, job_name="curate-test") -> int:
+def _marked(world, dataset="sales") -> int:
+    """Normalized objects with a processed marker (merged into curated)."""
+    return len(world.keys(world.control_bucket, f"etl/processed/{dataset}/"))
+
+
+def _bookmark(bookmarks, job_name="curate-test") -> dict | None:
     path = bookmarks / f"{job_name}.json"
-    if not path.exists():
-        return 0
-    return len(json.loads(path.read_text())["contexts"].get("normalized_source", {}).get("files", {}))
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _clients():
@@ -54,7 +57,7 @@ def test_a_second_run_with_no_new_files_processes_nothing(world, run_job):
     second, glue_context = run_job(config)
 
     assert second["filesRead"] == 0 and second["sources"] == [] and second["partitionsWritten"] == []
-    assert _normalized_reads(glue_context) == []
+    assert _normalized_reads(world, glue_context) == []
     assert world.partitions("sales") == locations
     assert world.keys(world.control_bucket, "etl/processed/") == markers
     assert world.json(f"etl/runs/sales/{second['runId']}.json") == second
@@ -66,7 +69,7 @@ def test_new_files_are_merged_incrementally(world, run_job):
     run_job(config)
     world.write_normalized(config, "2024-09", "b", _rows(range(3, 5)), ingest_time=T2)
     report, glue_context = run_job(config)
-    assert [f.rsplit("/", 1)[-1] for f in _normalized_reads(glue_context)] == ["b.jsonl.gz"]
+    assert [f.rsplit("/", 1)[-1] for f in _normalized_reads(world, glue_context)] == ["b.jsonl.gz"]
     assert report["partitionsWritten"][0]["rows"] == 5
     assert sorted(int(r["id"]) for r in world.curated_rows(config)) == [0, 1, 2, 3, 4]
 
@@ -80,7 +83,9 @@ def test_a_burst_is_drained_450_files_per_run(world, run_job, bookmarks):
     assert [r["filesRead"] for r in reports] == [450, 450, 100, 0]
     assert [r["capReached"] for r in reports] == [True, True, False, False]
     assert [r["filesLeft"] for r in reports] == [550, 100, 0, 0]
-    assert _bookmarked(bookmarks) == 1000
+    # Markers, not bookmarks, said what was left: the job keeps no bookmark state of any source.
+    bookmark = _bookmark(bookmarks)
+    assert bookmark["run"] == 4 and bookmark["contexts"] == {}
     rows = world.curated_rows(config)
     assert len(rows) == 1000 and len({r["id"] for r in rows}) == 1000
     assert len(world.keys(world.control_bucket, "etl/processed/sales/")) == 1000
@@ -109,16 +114,72 @@ def test_pushdown_reads_exactly_the_files_of_the_matching_partitions(world, run_
     report, glue_context = run_job(config, predicate=predicate)
 
     expected = sorted(f"s3://{world.normalized_bucket}/{k}" for k in keys if "2024-08" not in k)
-    assert sorted(_normalized_reads(glue_context)) == expected
+    assert sorted(_normalized_reads(world, glue_context)) == expected
     assert report["filesRead"] == len(expected) == 4
     assert report["pushDownPredicate"] == predicate
     assert sorted(world.partitions("sales")) == ["2024-09", "2024-10"]
     # Files outside the predicate were not marked read: a run without it picks them up.
     later, glue_context = run_job(config)
-    assert sorted(_normalized_reads(glue_context)) == sorted(
+    assert sorted(_normalized_reads(world, glue_context)) == sorted(
         f"s3://{world.normalized_bucket}/{k}" for k in keys if "2024-08" in k
     )
     assert later["filesRead"] == 2
+
+
+def test_interleaved_batches_in_different_partitions_are_all_merged(world, run_job, bookmarks):
+    """Finding 6: batch A lands in 2024-08; batch B lands 20 minutes later in 2024-09, and B's
+    run (its predicate) goes first. Under Glue's modification-time bookmarks a bookmarked read
+    would now skip A's files for good (test_standin.py pins that); the job selects by processed
+    markers instead, so A's runs, capped at 2 files, read every one of A's files."""
+    config = world.config()
+    a_keys = [world.write_normalized(config, "2024-08", f"a{i}", _rows([f"a{i}"])) for i in range(3)]
+    for i, key in enumerate(a_keys):
+        world.set_last_modified(key, datetime.now(UTC) - timedelta(minutes=25 - i))
+    b_keys = [world.write_normalized(config, "2024-09", f"b{i}", _rows([f"b{i}"])) for i in range(2)]
+    urls = lambda keys: sorted(f"s3://{world.normalized_bucket}/{k}" for k in keys)  # noqa: E731
+
+    b_run, b_context = run_job(config, predicate="period in ('2024-09')")
+    a_first, a_context = run_job(config, predicate="period in ('2024-08')", bounded=2)
+    a_second, a_context_2 = run_job(config, predicate="period in ('2024-08')", bounded=2)
+
+    assert b_run["filesRead"] == 2 and sorted(_normalized_reads(world, b_context)) == urls(b_keys)
+    assert (a_first["filesRead"], a_first["capReached"], a_first["filesLeft"]) == (2, True, 1)
+    assert sorted(_normalized_reads(world, a_context)) == urls(a_keys[:2])  # the oldest first
+    assert (a_second["filesRead"], a_second["filesLeft"]) == (1, 0)
+    assert _normalized_reads(world, a_context_2) == urls(a_keys[2:])
+    assert sorted(r["id"] for r in world.curated_rows(config)) == ["a0", "a1", "a2", "b0", "b1"]
+    assert _marked(world) == 5
+    assert run_job(config)[0]["filesRead"] == 0
+    assert _bookmark(bookmarks)["contexts"] == {}
+
+
+def test_an_object_without_rows_is_consumed_with_a_zero_marker(world, run_job):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows([1]))
+    empty = world.write_normalized(config, "2024-09", "empty", [])
+
+    report, _ = run_job(config)
+
+    assert report["filesRead"] == 2 and report["filesLeft"] == 0
+    marker = world.json(f"etl/processed/{empty}.json")
+    assert (marker["sourceId"], marker["rowsRead"], marker["rowsWritten"]) == ("empty", 0, 0)
+    assert marker["measures"] == {"amount": "0"}
+    assert run_job(config)[0]["filesRead"] == 0
+
+
+def test_rows_that_name_another_object_fail_the_run_before_anything_is_written(world, run_job):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows([1]))
+    # An object copied by hand under another name: its rows name a source with no object here.
+    world.s3.put_object(
+        Bucket=world.normalized_bucket,
+        Key=world.normalized_key(config, "2024-09", "copy"),
+        Body=normalized_body(_rows([2]), "ghost", T1, "landing/ghost.csv", None),
+    )
+    with pytest.raises(SourceObjectError, match=r"ghost\.jsonl\.gz"):
+        run_job(config)
+    assert world.keys(world.control_bucket, "etl/processed/") == []
+    assert world.keys(world.curated_bucket) == []
 
 
 def test_a_new_column_appears_in_curated_and_is_null_for_older_rows(world, run_job):
@@ -320,7 +381,8 @@ def test_a_failure_mid_write_leaves_curated_as_it_was_and_the_rerun_completes_it
     assert world.partitions("sales") == before_locations
     assert _by_id(world.curated_rows(config)) == _by_id(before_rows)
     assert world.json("etl/processed/sales/period=2024-09/c.jsonl.gz.json") is None
-    assert _bookmarked(bookmarks) == 2
+    assert _marked(world) == 2
+    assert _bookmark(bookmarks)["run"] == 1  # the failed run committed nothing
     orphan = "s3://" + world.curated_bucket + "/" + uploads[0].rsplit("/", 1)[0] + "/"
 
     report, _ = run_job(config)
@@ -335,7 +397,7 @@ def test_a_failure_mid_write_leaves_curated_as_it_was_and_the_rerun_completes_it
         ("2024-10", "5", Decimal(7)),
     ]
     assert world.json("etl/processed/sales/period=2024-09/c.jsonl.gz.json")["rowsWritten"] == 2
-    assert _bookmarked(bookmarks) == 4
+    assert _marked(world) == 4
     # The failed run's half-written location is an orphan; it goes once its retention has passed.
     assert world.keys(world.curated_bucket, orphan.split("/", 3)[3])
     removed = remove_expired_locations(
@@ -360,14 +422,40 @@ def test_a_failure_after_the_swap_is_retried_without_duplicates(world, run_job, 
     swapped_rows = world.curated_rows(config)
     assert len(swapped_rows) == 5  # the new rows are visible already ...
     assert world.json("etl/processed/sales/period=2024-09/c.jsonl.gz.json") is None  # ... but not marked
-    assert _bookmarked(bookmarks) == 2
+    assert _marked(world) == 2
+    assert _bookmark(bookmarks)["run"] == 1
 
     report, _ = run_job(config)
 
     assert _by_id(world.curated_rows(config)) == _by_id(swapped_rows)
     source = next(s for s in report["sources"] if s["sourceId"] == "c")
     assert (source["rowsRead"], source["rowsWritten"], source["duplicateRows"]) == (2, 2, 0)
-    assert _bookmarked(bookmarks) == 4
+    assert report["filesRead"] == 2 and _marked(world) == 4
+
+
+def test_every_marker_names_a_run_whose_report_exists_even_when_the_report_write_fails(
+    world, run_job, monkeypatch
+):
+    config, _, _ = _two_partition_world(world, run_job)
+    real_put = glue_io.put_json
+
+    def failing_report(s3, bucket, key, document):
+        if key.startswith("etl/runs/"):
+            raise ConnectionError("injected: report write lost")
+        real_put(s3, bucket, key, document)
+
+    monkeypatch.setattr(glue_io, "put_json", failing_report)
+    with pytest.raises(ConnectionError):
+        run_job(config)
+    monkeypatch.setattr(glue_io, "put_json", real_put)
+    assert _marked(world) == 2  # the failed run marked nothing: its objects are still unprocessed
+
+    report, _ = run_job(config)
+
+    assert report["filesRead"] == 2 and _marked(world) == 4
+    for key in world.keys(world.control_bucket, "etl/processed/sales/"):
+        assert world.json(f"etl/runs/sales/{world.json(key)['runId']}.json") is not None, key
+    assert len(world.curated_rows(config)) == 5
 
 
 def test_superseded_locations_are_kept_for_the_retention_then_removed(world, run_job):
@@ -408,7 +496,7 @@ def test_values_that_do_not_cast_fail_the_run_before_anything_is_written(world, 
         run_job(config)
     assert world.keys(world.curated_bucket) == []
     assert world.keys(world.control_bucket, "etl/processed/") == []
-    assert _bookmarked(bookmarks) == 0
+    assert _bookmark(bookmarks) is None  # no commit
 
 
 def test_a_dimension_with_a_duplicate_key_fails_the_run(world, run_job):

@@ -3,16 +3,17 @@ partitions by staged write and catalog swap, write the control documents.
 
 Order (what makes a failed run safe to retry in full):
   1. remove superseded locations whose retention has passed (best effort);
-  2. read the new normalized objects (bookmarked, capped, predicate pushed down);
+  2. select the oldest normalized objects without a processed marker in the predicate's
+     partitions (at most the cap) and read exactly those;
   3. cast, join dimensions, merge with the touched partitions' current rows, deduplicate;
   4. record the planned locations (swap record ``staged``), write each partition's Parquet
      to a new ``run=<runId>/`` location, never touching the current one;
   5. add new columns to the curated table, then point each partition at its new location
      (one catalog call per partition; readers see the old or the new data, never a mix);
-  6. swap record ``swapped``, aggregates per partition, processed markers, run report;
-  7. the caller commits the job bookmark last.
-A failure before 5 leaves curated as it was; during or after 5, the rerun reads the same
-objects again and the merge (deduplication by key, latest ingest_time wins) is idempotent.
+  6. swap record ``swapped``, aggregates per partition, run report, processed markers;
+  7. the caller calls ``job.commit()`` last (no source of this job is bookmarked).
+A failure before 6 writes no marker, so the rerun selects the same objects again; the merge
+(deduplication by key, latest ingest_time wins) is idempotent.
 A row dropped for a kept row with the same values in every data column (the same content
 delivered twice, e.g. a file uploaded again after its first execution failed) is counted in
 ``identicalRows``: delivered, not a key collision.
@@ -40,8 +41,6 @@ from pipeline_etl.transforms import INGEST_SOURCE_ID, INGEST_TEMPLATE, NEW_FLAG,
 log = logging.getLogger("pipeline_etl")
 
 ROWS_PER_FILE = 1_000_000
-#: filesLeft is counted only when the predicate matches at most this many partitions.
-FILES_LEFT_PARTITION_LIMIT = 200
 INGEST_SOURCE_KEY = "ingest_source_key"
 INGEST_SOURCE_VERSION = "ingest_source_version"
 
@@ -56,6 +55,10 @@ class DimensionKeyError(ValueError):
 
 class MeasureOverflowError(ArithmeticError):
     """A measure sum does not fit decimal(38, scale)."""
+
+
+class SourceObjectError(ValueError):
+    """Rows of a normalized object name another object than the one they were read from."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,11 @@ def _empty_report(config: EtlConfig, options: RunOptions, started: datetime, now
     return _report(config, options, started, now, files_read=0, files_left=0, sources=[], writes=[], added=[])
 
 
+def _write_report(clients: glue_io.Clients, config: EtlConfig, options: RunOptions, report: dict) -> dict:
+    glue_io.put_json(clients.s3, config.control_bucket, layout.run_report_key(config, options.run_id), report)
+    return report
+
+
 def _report(config, options, started, finished, *, files_read, files_left, sources, writes, added) -> dict:
     return {
         "schemaVersion": 1,
@@ -178,31 +186,6 @@ def _report(config, options, started, finished, *, files_read, files_left, sourc
     }
 
 
-def count_files_left(clients: glue_io.Clients, config: EtlConfig, predicate: str) -> int | None:
-    """Normalized objects in partitions matching the predicate that have no processed marker;
-    None when too many partitions match to list them cheaply."""
-    partitions = glue_io.matching_partitions(
-        clients.glue, config, config.source_table, predicate, FILES_LEFT_PARTITION_LIMIT
-    )
-    if partitions is None:
-        return None
-    left = 0
-    for partition in partitions:
-        bucket, prefix = glue_io.split_s3_url(partition["StorageDescriptor"]["Location"])
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
-        objects = [
-            k
-            for k in glue_io.list_keys(clients.s3, bucket, prefix)
-            if k.endswith(layout.NORMALIZED_EXTENSION) and not k.rsplit("/", 1)[-1].startswith(("_", "."))
-        ]
-        markers = set(
-            glue_io.list_keys(clients.s3, config.control_bucket, config.control_prefixes.processed + prefix)
-        )
-        left += sum(1 for k in objects if layout.processed_marker_key(config, k) not in markers)
-    return left
-
-
 def run_curate(
     glue_context,
     config: EtlConfig,
@@ -218,10 +201,21 @@ def run_curate(
     except Exception:  # retention is housekeeping: never fail a run for it
         log.exception("removing superseded locations failed; will retry next run")
 
-    raw = glue_io.read_normalized(glue_context, config, options.push_down_predicate, options.bounded_files)
     source_table = glue_io.get_table(clients.glue, config.database, config.source_table)
     if source_table is None:
         raise LookupError(f"source table {config.database}.{config.source_table} does not exist")
+    selection = glue_io.select_unprocessed(
+        clients, config, options.push_down_predicate, options.bounded_files
+    )
+    log.info(
+        "%d unprocessed normalized object(s) in %d partition(s); reading %d",
+        selection.unprocessed,
+        selection.partitions,
+        len(selection.objects),
+    )
+    raw = glue_io.read_normalized(glue_context, config, selection)
+    if raw is None:
+        return _write_report(clients, config, options, _empty_report(config, options, started, now()))
     catalog_columns = [c["Name"] for c in glue_io.table_columns(source_table)]
     # Declared columns are in curated from the first run on, even before a file carries them.
     declared = [c.name for c in config.columns] + [m.name for m in config.measures]
@@ -230,14 +224,14 @@ def run_curate(
     raw = raw.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         return _curate_batch(
-            glue_context, config, options, clients, now, started, raw, catalog_columns, declared
+            glue_context, config, options, clients, now, started, raw, catalog_columns, declared, selection
         )
     finally:
         raw.unpersist()
 
 
 def _curate_batch(
-    glue_context, config, options, clients, now, started, raw, catalog_columns, declared
+    glue_context, config, options, clients, now, started, raw, catalog_columns, declared, selection
 ) -> dict:
     pc = config.partition_column
     data_columns = [c for c in raw.columns if c != pc]
@@ -250,12 +244,18 @@ def _curate_batch(
         [failures.alias("failures")] if failures is not None else []
     )
     read_stats = raw.groupBy(*[col(c) for c in group]).agg(*aggregates).collect()
-    if not read_stats:
-        report = _empty_report(config, options, started, now())
-        glue_io.put_json(
-            clients.s3, config.control_bucket, layout.run_report_key(config, options.run_id), report
+    selected = {o.key for o in selection.objects}
+    foreign = sorted(
+        {
+            layout.normalized_object_key(config.dataset, pc, row[pc], row[INGEST_SOURCE_ID])
+            for row in read_stats
+        }
+        - selected
+    )
+    if foreign:
+        raise SourceObjectError(
+            f"rows whose partition and ingest_source_id name no object this run read: {foreign[:3]}"
         )
-        return report
     bad: dict[str, int] = defaultdict(int)
     bad_objects: dict[str, set[str]] = defaultdict(set)
     for row in read_stats:
@@ -333,6 +333,7 @@ def _curate_batch(
             current,
             curated_table,
             identical,
+            selection,
         )
     finally:
         ranked.unpersist()
@@ -376,6 +377,7 @@ def _write_and_swap(
     current,
     curated_table,
     identical,
+    selection,
 ) -> dict:
     pc = config.partition_column
     measures = [m.name for m in config.measures if m.name in merged.columns]
@@ -447,8 +449,12 @@ def _write_and_swap(
     swap_record.update(state="swapped", swappedAt=iso(now()))
     glue_io.put_json(clients.s3, config.control_bucket, swap_key, swap_record)
 
-    # Control documents: aggregates, then markers (only now are the rows committed), then report.
+    # Control documents: aggregates, the run report, then the markers (only now are the rows
+    # committed; a marker's run always has its report). A failure before the last marker leaves
+    # the unmarked objects to the next run, which merges them again (idempotent) under its own
+    # run id and report.
     documents: dict[str, dict] = {}
+    markers: dict[str, dict] = {}
     for entry in plan:
         v = entry["value"]
         documents[layout.aggregates_key(config, v)] = {
@@ -486,7 +492,7 @@ def _write_and_swap(
             "identicalMeasures": same["measures"],
             "measures": out["measures"],
         }
-        documents[layout.processed_marker_key(config, normalized_key)] = marker
+        markers[layout.processed_marker_key(config, normalized_key)] = marker
         source = sources.setdefault(
             source_id,
             {
@@ -514,19 +520,33 @@ def _write_and_swap(
         source["measures"] = {
             m: add_decimal_strings(source["measures"][m], marker["measures"][m]) for m in measures
         }
+    # A selected object without rows is consumed too (a marker with zero rows), or every later
+    # run would select it again; the reconciliation compares it with its manifest.
+    for obj in selection.objects:
+        marker_key = layout.processed_marker_key(config, obj.key)
+        if marker_key not in markers:
+            markers[marker_key] = {
+                "schemaVersion": 1,
+                "dataset": config.dataset,
+                "runId": options.run_id,
+                "normalizedKey": obj.key,
+                "sourceId": obj.key.rsplit("/", 1)[-1].removesuffix(layout.NORMALIZED_EXTENSION),
+                "rowsRead": 0,
+                "rowsWritten": 0,
+                "duplicateRows": 0,
+                "identicalRows": 0,
+                "identicalMeasures": {m: "0" for m in measures},
+                "measures": {m: "0" for m in measures},
+            }
     glue_io.put_json_many(clients.s3, config.control_bucket, documents)
 
-    files_read = len(read_stats)
-    files_left = 0
-    if files_read >= options.bounded_files:
-        files_left = count_files_left(clients, config, options.push_down_predicate)
     report = _report(
         config,
         options,
         started,
         now(),
-        files_read=files_read,
-        files_left=files_left,
+        files_read=len(selection.objects),
+        files_left=selection.left,
         sources=sorted(
             ({**s, "normalizedKeys": sorted(s["normalizedKeys"])} for s in sources.values()),
             key=lambda s: s["sourceId"],
@@ -542,7 +562,8 @@ def _write_and_swap(
         ],
         added=added,
     )
-    glue_io.put_json(clients.s3, config.control_bucket, layout.run_report_key(config, options.run_id), report)
+    _write_report(clients, config, options, report)
+    glue_io.put_json_many(clients.s3, config.control_bucket, markers)
     return report
 
 

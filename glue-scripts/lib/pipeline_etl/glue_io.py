@@ -8,17 +8,18 @@ import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
+from functools import reduce
 from typing import Any
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
+from pipeline_etl import layout
 from pipeline_etl.config import Dimension, EtlConfig
 from pipeline_etl.layout import partition_predicate
 
 log = logging.getLogger("pipeline_etl")
-
-#: The normalized source's bookmark key: renaming it makes the next run re-read everything.
-NORMALIZED_SOURCE_CTX = "normalized_source"
 
 PARQUET_STORAGE = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
@@ -47,23 +48,98 @@ class Clients:
     glue: Any
 
 
+# --- which normalized objects a run reads (boto3) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class NormalizedObject:
+    """A normalized object of one partition, as listed."""
+
+    bucket: str
+    key: str
+    partition_value: str
+    last_modified: datetime
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a run reads: the oldest unprocessed objects, at most the cap, and how many wait."""
+
+    objects: list[NormalizedObject]
+    unprocessed: int
+    partitions: int
+
+    @property
+    def left(self) -> int:
+        return self.unprocessed - len(self.objects)
+
+
+def select_unprocessed(clients: Clients, config: EtlConfig, predicate: str, bounded_files: int) -> Selection:
+    """The normalized objects this run merges, decided by the project's processed markers, not by
+    Glue job bookmarks (docs/etl.md, "Bookmarks and the file cap").
+
+    Lists the source table's partitions matching ``predicate`` (a catalog expression, as
+    ``catalogPartitionPredicate``; '' = every partition), then in each the normalized objects
+    and the processed markers below the same prefix: an object without a marker is
+    unprocessed, whenever it was written and whatever earlier runs read. The oldest
+    (LastModified, then key) ``bounded_files`` of them are this run's input.
+    """
+    params = {"DatabaseName": config.database, "TableName": config.source_table}
+    if predicate:
+        params["Expression"] = predicate
+    pages = clients.glue.get_paginator("get_partitions").paginate(**params)
+    partitions = [p for page in pages for p in page["Partitions"]]
+
+    def pending(partition: dict) -> list[NormalizedObject]:
+        bucket, prefix = split_s3_url(partition["StorageDescriptor"]["Location"])
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        objects = [
+            NormalizedObject(bucket, key, partition["Values"][0], modified)
+            for key, modified in list_objects(clients.s3, bucket, prefix)
+            if key.endswith(layout.NORMALIZED_EXTENSION) and not key.rsplit("/", 1)[-1].startswith(("_", "."))
+        ]
+        if not objects:
+            return []
+        marker_prefix = config.control_prefixes.processed + prefix
+        markers = set(list_keys(clients.s3, config.control_bucket, marker_prefix))
+        return [o for o in objects if layout.processed_marker_key(config, o.key) not in markers]
+
+    with ThreadPoolExecutor(CONTROL_WRITERS) as pool:
+        waiting = [o for found in pool.map(pending, partitions) for o in found]
+    waiting.sort(key=lambda o: (o.last_modified, o.url))
+    return Selection(waiting[:bounded_files], len(waiting), len(partitions))
+
+
 # --- Spark sources and sinks (GlueContext) --------------------------------------------------
 
 
-def read_normalized(glue_context, config: EtlConfig, predicate: str, bounded_files: int) -> DataFrame:
-    """This run's new normalized rows: bookmarked (``transformation_ctx``), capped at
-    ``bounded_files`` objects, only partitions matching ``predicate`` listed and read."""
-    options: dict[str, str] = {"boundedFiles": str(bounded_files)}
-    if predicate:
-        options["catalogPartitionPredicate"] = predicate
-    frame = glue_context.create_dynamic_frame.from_catalog(
-        database=config.database,
-        table_name=config.source_table,
-        push_down_predicate=predicate,
-        additional_options=options,
-        transformation_ctx=NORMALIZED_SOURCE_CTX,
-    )
-    return frame.toDF()
+def read_normalized(glue_context, config: EtlConfig, selection: Selection) -> DataFrame | None:
+    """The rows of the selected normalized objects (None when there are none).
+
+    One S3 read per partition value, of exactly its selected objects (JSON Lines, gzip), with
+    the partition column added from the catalog's value (it lives in the path, not in the
+    rows). Deliberately without ``transformation_ctx``: the selection is made by markers, and a
+    bookmark could hide a selected object that its modification-time marks call old.
+    """
+    by_value: dict[str, list[str]] = {}
+    for obj in selection.objects:
+        by_value.setdefault(obj.partition_value, []).append(obj.url)
+    frames = []
+    for value, urls in by_value.items():
+        frame = glue_context.create_dynamic_frame.from_options(
+            connection_type="s3",
+            connection_options={"paths": urls},
+            format="json",
+        )
+        frames.append(frame.toDF().withColumn(config.partition_column, F.lit(value)))
+    if not frames:
+        return None
+    return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
 
 
 def read_dimension(glue_context, dimension: Dimension) -> DataFrame:
@@ -203,21 +279,6 @@ def swap_partition(
         )
 
 
-def matching_partitions(
-    glue, config: EtlConfig, table: str, expression: str, limit: int
-) -> list[dict] | None:
-    """Partitions of a table matching a catalog expression; None when there are more than ``limit``."""
-    params = {"DatabaseName": config.database, "TableName": table}
-    if expression:
-        params["Expression"] = expression
-    found: list[dict] = []
-    for page in glue.get_paginator("get_partitions").paginate(**params):
-        found.extend(page.get("Partitions", []))
-        if len(found) > limit:
-            return None
-    return found
-
-
 # --- S3 objects (boto3) ---------------------------------------------------------------------
 
 
@@ -247,6 +308,14 @@ def get_json(s3, bucket: str, key: str) -> Any | None:
         return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     except s3.exceptions.NoSuchKey:
         return None
+
+
+def list_objects(s3, bucket: str, prefix: str) -> list[tuple[str, datetime]]:
+    """(key, LastModified) of every object below a prefix."""
+    found: list[tuple[str, datetime]] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        found.extend((item["Key"], item["LastModified"]) for item in page.get("Contents", []))
+    return found
 
 
 def list_keys(s3, bucket: str, prefix: str) -> list[str]:
