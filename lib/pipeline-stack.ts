@@ -251,7 +251,8 @@ export class PipelineStack extends Stack {
 
     quarantineFn.grantObjects(landing, ['s3:GetObject', 's3:GetObjectVersion'], landingPrefixes);
     quarantineFn.addToRolePolicy(list(landing));
-    quarantineFn.grantObjects(quarantine, ['s3:PutObject'], ['files/']);
+    // A copy over 5 GB is a multipart upload, aborted if a part fails.
+    quarantineFn.grantObjects(quarantine, ['s3:PutObject', 's3:AbortMultipartUpload'], ['files/']);
 
     reconcile.grantObjects(control, ['s3:GetObject'], [controlPrefixes.manifests, 'etl/']);
     reconcile.grantObjects(

@@ -57,7 +57,16 @@ const SERVER = path.join(REPO_ROOT, 'local', 'emulator_server.py');
  * (even by `kill -9`): see local/lifeline.py.
  */
 export async function startEmulator(
-  options: { readonly region?: string; readonly timeoutMs?: number } = {},
+  options: {
+    readonly region?: string;
+    readonly timeoutMs?: number;
+    /**
+     * The account every resource belongs to, whatever access key signs the request (moto
+     * otherwise derives it from the key): ARNs the emulator returns match the ones the local
+     * runtime resolves from the template, which the IAM policies name. @default 000000000000
+     */
+    readonly account?: string;
+  } = {},
 ): Promise<Emulator> {
   if (!existsSync(path.join(VENV_BIN, 'moto_server'))) {
     throw new EmulatorError(
@@ -69,7 +78,12 @@ export async function startEmulator(
   const child = spawnTied(VENV_PYTHON, [SERVER, '--host', '127.0.0.1'], {
     tied: 'self',
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'true', PYTHONUNBUFFERED: '1' },
+    env: {
+      ...process.env,
+      MOTO_ALLOW_NONEXISTENT_REGION: 'true',
+      MOTO_ACCOUNT_ID: options.account ?? '000000000000',
+      PYTHONUNBUFFERED: '1',
+    },
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {

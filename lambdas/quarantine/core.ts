@@ -1,11 +1,12 @@
 import { basename } from 'node:path';
-import { CopyObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { BatchFile, FileOutcome, StatesError } from '../../lib/contracts/batch';
 import { quarantineFilePrefix, sourceIdOf } from '../../lib/contracts/layout';
 import type { PipelineEnv } from '../common/env';
 import { putJson } from '../common/s3';
 import { FILE_ERROR_REASONS } from '../normalize/errors';
 import { decodeS3EventKey } from '../normalize/keys';
+import { type CopyOptions, copyObject } from './copy';
 
 export interface QuarantineInput {
   readonly dataset: string;
@@ -50,7 +51,13 @@ export function describeError(error: StatesError): { name: string; message: stri
  * The landing object is never modified; re-running overwrites the same two objects.
  */
 export async function quarantineFile(
-  deps: { s3: S3Client; env: Pick<PipelineEnv, 'quarantineBucket'>; now?: () => Date },
+  deps: {
+    s3: S3Client;
+    env: Pick<PipelineEnv, 'quarantineBucket'>;
+    now?: () => Date;
+    /** Multipart threshold and part size (tests make them small). */
+    copy?: CopyOptions;
+  },
   input: QuarantineInput,
 ): Promise<FileOutcome> {
   let key: string;
@@ -67,13 +74,12 @@ export async function quarantineFile(
 
   let copied = false;
   try {
-    const copySource = `${input.file.bucket}/${key.split('/').map(encodeURIComponent).join('/')}${versionId ? `?versionId=${encodeURIComponent(versionId)}` : ''}`;
-    await deps.s3.send(
-      new CopyObjectCommand({
-        Bucket: deps.env.quarantineBucket,
-        Key: `${prefix}${basename(key) || 'object'}`,
-        CopySource: copySource,
-      }),
+    await copyObject(
+      deps.s3,
+      { bucket: input.file.bucket, key, versionId },
+      { bucket: deps.env.quarantineBucket, key: `${prefix}${basename(key) || 'object'}` },
+      typeof input.file.size === 'number' && input.file.size >= 0 ? input.file.size : undefined,
+      deps.copy,
     );
     copied = true;
   } catch (error) {

@@ -67,7 +67,7 @@ describe('finding 1: the curate job reads its dimension files the way Glue reads
   it('the listing stays scoped: no other prefix of the assets bucket', async () => {
     const dataset = withDimensions[0]!.name;
     const job = principals.jobs.get(names.job(dataset))!.principal;
-    const [{ bucket }] = dimensionObjects(names.job(dataset)) as [{ bucket: string }];
+    const { bucket } = dimensionObjects(names.job(dataset))[0]!;
     for (const url of [
       `/${bucket}?list-type=2`,
       `/${bucket}?list-type=2&prefix=`,
