@@ -16,12 +16,29 @@ _CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_conne
 
 
 def client(service: str):
-    """A boto3 client for the emulator (``AWS_ENDPOINT_URL``) or, without it, for AWS."""
-    return boto3.client(
+    """A boto3 client for the emulator (``AWS_ENDPOINT_URL``) or, without it, for AWS.
+
+    Credentials are read from the environment when the client is made, not from boto3's default
+    session (which resolves them once per process): the local runtime's warm Spark driver runs
+    each job as its own role (``AWS_ACCESS_KEY_ID`` of the job's role in the run's environment),
+    and the local authorizer decides each call as that role.
+    """
+    key = os.environ.get("AWS_ACCESS_KEY_ID")
+    secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
+    return boto3.session.Session().client(
         service,
         endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
         region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         config=_CONFIG,
+        **(
+            {
+                "aws_access_key_id": key,
+                "aws_secret_access_key": secret,
+                "aws_session_token": os.environ.get("AWS_SESSION_TOKEN"),
+            }
+            if key and secret
+            else {}
+        ),
     )
 
 
