@@ -22,6 +22,11 @@ export interface PipelineEnv {
   readonly quarantineBucket: string;
   readonly controlBucket: string;
   readonly glueDatabase: string;
+  /**
+   * The alert topic: the handlers that publish alerts (notify, reconcile) need it and fail fast
+   * without it; the others do not read it.
+   */
+  readonly alertTopicArn?: string;
   /** Set only by the local runtime: the AWS API emulator's endpoint. */
   readonly endpointUrl: string | undefined;
   readonly region: string;
@@ -36,6 +41,7 @@ export const PIPELINE_ENV_VARS = {
   quarantineBucket: 'QUARANTINE_BUCKET',
   controlBucket: 'CONTROL_BUCKET',
   glueDatabase: 'GLUE_DATABASE',
+  alertTopicArn: 'ALERT_TOPIC_ARN',
 } as const;
 
 export function readPipelineEnv(env: Env): PipelineEnv {
@@ -47,6 +53,7 @@ export function readPipelineEnv(env: Env): PipelineEnv {
     quarantineBucket: requireEnv(env, PIPELINE_ENV_VARS.quarantineBucket),
     controlBucket: requireEnv(env, PIPELINE_ENV_VARS.controlBucket),
     glueDatabase: requireEnv(env, PIPELINE_ENV_VARS.glueDatabase),
+    alertTopicArn: env[PIPELINE_ENV_VARS.alertTopicArn] || undefined,
     endpointUrl: env.AWS_ENDPOINT_URL || undefined,
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
   };
