@@ -12,7 +12,7 @@
  * the Step Functions state it travels in (256 KiB with the batch); long lists are cut and
  * the cut is recorded (`omitted`), never the JSON itself.
  */
-import type { Alert, AlertKind, AlertSeverity } from '../../lib/contracts/alerts';
+import type { Alert, AlertKind, AlertSeverity, NoticeOutcomes } from '../../lib/contracts/alerts';
 import type { FileFlag, FileStatus, StatesError } from '../../lib/contracts/batch';
 import { manifestKey as manifestKeyOf, quarantineRowsKey } from '../../lib/contracts/layout';
 import type { ReconciliationCheck, ReconciliationResult } from '../../lib/contracts/reconciliation';
@@ -84,6 +84,13 @@ export interface FailureAlertInput {
   readonly executionId: string;
   readonly error: StatesError;
   readonly files?: readonly AlertFile[];
+  /** Outcome of each notice the execution sent (`$.notices`): those not published are listed. */
+  readonly notices?: NoticeOutcomes;
+  /**
+   * Set by the backstop (the EventBridge rule on execution status changes): the execution ended
+   * without its own failure alert (a failure no Catch sees, a timeout, an abort).
+   */
+  readonly backstop?: { readonly status: string };
   /** Region for the console link when the execution id is not an ARN. */
   readonly region?: string;
   /** Quarantine bucket, to print full S3 locations when known. */
@@ -379,8 +386,14 @@ function failure(input: FailureAlertInput): Alert {
   const cause = explainCause(input.error.Cause);
   const files = input.files ?? [];
   const problemFiles = files.filter((f) => f.status === 'quarantined' || f.status === 'failed');
+  const failedFiles = files.filter((f) => f.status === 'failed');
+  const unsent = unsentNotices(input.notices);
   const lines = [
-    `The ingestion pipeline for dataset ${input.dataset} stopped at stage ${input.stage}.`,
+    input.backstop
+      ? `An ingestion execution for dataset ${input.dataset} ended ${input.backstop.status} without a failure alert of ` +
+        'its own (a failure no Catch of the state machine sees, a timeout or a stop): this alert comes from the ' +
+        'EventBridge backstop on the execution status.'
+      : `The ingestion pipeline for dataset ${input.dataset} stopped at stage ${input.stage}.`,
     'Landing files are never modified or deleted by the pipeline; files that could not be processed are listed below.',
     '',
     `Error: ${input.error.Error}`,
@@ -396,22 +409,75 @@ function failure(input: FailureAlertInput): Alert {
       ...listed(problemFiles, (f) => quarantinedLines(f, input.quarantineBucket)),
     );
   }
+  if (failedFiles.length > 0) {
+    lines.push(
+      '',
+      'WHAT TO DO',
+      '- Files marked "failed" were not normalized (a transient error outlasted the retries, or the quarantine copy ' +
+        'failed); they are untouched in the landing bucket and nothing of them reached curated. The rest of the ' +
+        'batch was merged and reconciled. Drop the failed files again (or replay them): a retry of a file that ' +
+        'never reached curated is processed again, not taken for a duplicate.',
+    );
+  }
+  if (unsent.length > 0) {
+    lines.push(
+      '',
+      'NOTICES NOT PUBLISHED',
+      ...unsent.map((n) => `- ${n.name}: ${clip(n.why, 500)}`),
+      'The data these notices describe was processed; their content is in the execution history and the control bucket.',
+    );
+  }
   lines.push('', `Execution: ${input.executionId}`, ...consoleLine(input.executionId, input.region));
   return render({
     kind: 'failure',
     severity: 'critical',
     dataset: input.dataset,
-    subject: `failed at ${input.stage}: ${input.error.Error}`,
+    subject: input.backstop
+      ? `execution ${input.backstop.status}: ${input.error.Error}`
+      : `failed at ${input.stage}: ${input.error.Error}`,
     lines,
     data: {
       executionId: input.executionId,
       console: consoleUrl(input.executionId, input.region),
       stage: input.stage,
+      ...(input.backstop ? { backstop: input.backstop } : {}),
       error: { Error: input.error.Error, Cause: clip(input.error.Cause ?? '') },
       ...(cause.parsed ? { cause: cause.parsed } : {}),
       files: files.map(fileData),
+      ...(unsent.length > 0 ? { noticesNotPublished: unsent } : {}),
     },
   });
+}
+
+/**
+ * Notices of `$.notices` that did not go out: a receipt with `published: false` (directly or as
+ * a schema-drift result's `alert`), or the error of a notice task that failed.
+ */
+export function unsentNotices(notices: NoticeOutcomes | undefined): { name: string; why: string }[] {
+  const unsent: { name: string; why: string }[] = [];
+  for (const [name, outcome] of Object.entries(notices ?? {})) {
+    if (!outcome || typeof outcome !== 'object') continue;
+    const o = outcome as {
+      published?: unknown;
+      error?: unknown;
+      Error?: unknown;
+      Cause?: unknown;
+      alert?: unknown;
+    };
+    const receipt = (o.alert && typeof o.alert === 'object' ? o.alert : o) as {
+      published?: unknown;
+      error?: unknown;
+    };
+    if (typeof o.Error === 'string') {
+      unsent.push({
+        name,
+        why: `${o.Error}${typeof o.Cause === 'string' ? `: ${explainCause(o.Cause).text}` : ''}`,
+      });
+    } else if (receipt.published === false) {
+      unsent.push({ name, why: typeof receipt.error === 'string' ? receipt.error : 'not published' });
+    }
+  }
+  return unsent;
 }
 
 /** Lambda errors arrive as `{errorType, errorMessage, trace}`; Glue job runs as the JobRun. */

@@ -1,6 +1,16 @@
 import type { Context } from 'aws-lambda';
-import type { Alert } from '../../lib/contracts/alerts';
+import {
+  type Alert,
+  type AlertReceipt,
+  BACKSTOP_STATUSES,
+  EXECUTION_STATUS_CHANGE,
+  type ExecutionStatusChangeEvent,
+  type FailureAlertMarker,
+  failureAlertMarkerKey,
+  type NoticeOutcomes,
+} from '../../lib/contracts/alerts';
 import type { StatesError } from '../../lib/contracts/batch';
+import type { NormalizerManifest } from '../../lib/contracts/manifest';
 import {
   type AlertFile,
   type FailureAlertInput,
@@ -8,16 +18,25 @@ import {
   type QuarantineAlertInput,
   type UnknownTemplateAlertInput,
 } from '../common/alerts';
-import { PIPELINE_ENV_VARS } from '../common/env';
+import { type AwsClients, createClients } from '../common/aws';
+import { type Env, type PipelineEnv, readPipelineEnv } from '../common/env';
+import { createLogger } from '../common/logger';
+import { AlertPublishError, alertTopicOf, publishAlert } from '../common/publish';
+import { getJson, mapLimit, putJson } from '../common/s3';
 import { InvalidEventError } from '../normalize/errors';
 
+const logger = createLogger('notify');
+
 /**
- * Formats the alerts the state machine publishes itself: stage failures (every Catch),
- * quarantined files / rejected rows, and files landed with an unknown template. `files` are FileOutcomes after the Normalize Map and
- * BatchFiles before it; both have `key`.
+ * Formats and publishes the alerts the state machine asks for: stage failures (every Catch),
+ * quarantined files / rejected rows, files landed with an unknown template; and the backstop
+ * alert for executions that ended FAILED, TIMED_OUT or ABORTED without one (the EventBridge
+ * rule on "Step Functions Execution Status Change" events). Returns an AlertReceipt: the alert
+ * text never travels through the execution state. `files` are FileOutcomes after the
+ * Normalize Map and BatchFiles before it; both have `key`.
  */
 export type NotifyEvent =
-  | Omit<FailureAlertInput, 'region'>
+  | Omit<FailureAlertInput, 'region' | 'quarantineBucket' | 'backstop'>
   | Omit<QuarantineAlertInput, 'region' | 'quarantineBucket'>
   | Omit<UnknownTemplateAlertInput, 'region'>;
 
@@ -26,6 +45,14 @@ export interface NotifyContext {
   readonly region?: string;
   readonly quarantineBucket?: string;
 }
+
+/** What the backstop returns when the execution already had its failure alert. */
+export interface BackstopSkipped {
+  readonly skipped: true;
+  readonly reason: string;
+}
+
+export type NotifyResponse = AlertReceipt | BackstopSkipped;
 
 function filesOf(value: unknown): AlertFile[] | undefined {
   if (value === undefined || value === null) return undefined;
@@ -38,6 +65,16 @@ function filesOf(value: unknown): AlertFile[] | undefined {
   });
 }
 
+export function isExecutionStatusChange(event: unknown): event is ExecutionStatusChangeEvent {
+  const e = event as Partial<ExecutionStatusChangeEvent> | null;
+  return (
+    !!e &&
+    typeof e === 'object' &&
+    e['detail-type'] === EXECUTION_STATUS_CHANGE &&
+    typeof e.detail?.executionArn === 'string'
+  );
+}
+
 export function parseNotifyEvent(event: unknown): NotifyEvent {
   const e = event as Partial<{
     kind: string;
@@ -46,6 +83,7 @@ export function parseNotifyEvent(event: unknown): NotifyEvent {
     stage: unknown;
     error: Partial<StatesError> | null;
     files: unknown;
+    notices: unknown;
   }> | null;
   if (!e || typeof e !== 'object' || typeof e.executionId !== 'string') {
     throw new InvalidEventError(
@@ -58,6 +96,10 @@ export function parseNotifyEvent(event: unknown): NotifyEvent {
       throw new InvalidEventError('a failure alert needs stage and error.Error');
     }
     const files = filesOf(e.files);
+    const notices =
+      e.notices && typeof e.notices === 'object' && !Array.isArray(e.notices)
+        ? (e.notices as NoticeOutcomes)
+        : undefined;
     return {
       kind: 'failure',
       dataset,
@@ -65,6 +107,7 @@ export function parseNotifyEvent(event: unknown): NotifyEvent {
       executionId: e.executionId,
       error: { Error: e.error.Error, ...(typeof e.error.Cause === 'string' ? { Cause: e.error.Cause } : {}) },
       ...(files ? { files } : {}),
+      ...(notices ? { notices } : {}),
     };
   }
   if (e.kind === 'quarantine') {
@@ -86,8 +129,187 @@ export function formatNotifyAlert(event: NotifyEvent, context: NotifyContext = {
   return formatAlert({ ...event, ...context });
 }
 
-export const handler = async (event: unknown, _context?: Context): Promise<Alert> =>
-  formatNotifyAlert(parseNotifyEvent(event), {
-    region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined,
-    quarantineBucket: process.env[PIPELINE_ENV_VARS.quarantineBucket] || undefined,
+/**
+ * The failure alert the backstop sends for an execution that ended without one: the batch
+ * from the execution input when EventBridge included it (it is dropped past 248 KB), the error
+ * and cause Step Functions recorded, or what a timeout or a stop means.
+ */
+export function backstopAlertInput(event: ExecutionStatusChangeEvent): Omit<FailureAlertInput, 'region'> {
+  const { detail } = event;
+  let files: AlertFile[] = [];
+  let dataset = 'unknown';
+  try {
+    const input = detail.input ? (JSON.parse(detail.input) as unknown) : null;
+    if (Array.isArray(input)) {
+      files = input.filter(
+        (f): f is AlertFile => !!f && typeof f === 'object' && typeof (f as AlertFile).key === 'string',
+      );
+      const named = input.find((f) => f && typeof f.dataset === 'string');
+      if (named) dataset = named.dataset;
+    }
+  } catch {
+    // An input that is not JSON names no files.
+  }
+  const byStatus: Record<string, StatesError> = {
+    TIMED_OUT: {
+      Error: 'States.Timeout',
+      Cause: 'The execution ran past the state machine timeout and was stopped by Step Functions.',
+    },
+    ABORTED: {
+      Error: 'ExecutionAborted',
+      Cause: 'The execution was stopped (StopExecution) before it ended.',
+    },
+  };
+  const fallback = byStatus[detail.status] ?? { Error: 'ExecutionFailed', Cause: '(no cause recorded)' };
+  return {
+    kind: 'failure',
+    dataset,
+    stage: `execution ${detail.status}`,
+    executionId: detail.executionArn,
+    error: {
+      Error: detail.error || fallback.Error,
+      Cause:
+        detail.cause ||
+        (detail.inputDetails?.included === false
+          ? `${fallback.Cause} (batch input too large to include)`
+          : fallback.Cause),
+    },
+    files,
+    backstop: { status: detail.status },
+  };
+}
+
+export interface NotifyDeps {
+  readonly env: Pick<PipelineEnv, 'alertTopicArn' | 'controlBucket' | 'quarantineBucket' | 'region'>;
+  readonly clients: Pick<AwsClients, 's3' | 'sns'>;
+  readonly now?: () => Date;
+}
+
+/** At most this many files get their reason read back from S3 (the alert lists 20 by name). */
+export const MAX_REASONS_READ = 50;
+const CONCURRENCY = 16;
+
+/**
+ * The execution state keeps outcomes compact: a quarantined file's reason is in its reason
+ * document (`<quarantineKey>reason.json`), a flagged file's in its manifest. Read them back
+ * for the files the alert will name.
+ */
+export async function withReasons(deps: NotifyDeps, files: readonly AlertFile[]): Promise<AlertFile[]> {
+  const wanted = files
+    .map((f, i) => ({ f, i }))
+    .filter(
+      ({ f }) =>
+        !f.reason &&
+        ((f.status === 'quarantined' && f.quarantineKey) ||
+          (f.status === 'normalized' && f.flag === 'unknown_template' && f.manifestKey)),
+    )
+    .slice(0, MAX_REASONS_READ);
+  const out = [...files];
+  await mapLimit(wanted, CONCURRENCY, async ({ f, i }) => {
+    if (f.status === 'quarantined') {
+      const doc = await getJson<{ reason?: string; detail?: string; errorName?: string }>(
+        deps.clients.s3,
+        deps.env.quarantineBucket,
+        `${f.quarantineKey}reason.json`,
+      );
+      if (doc?.reason) {
+        out[i] = {
+          ...f,
+          reason: `${doc.reason}${doc.detail ? `: ${doc.detail}` : ''}`.slice(0, 500),
+          ...(f.errorName ? {} : doc.errorName ? { errorName: doc.errorName } : {}),
+        };
+      }
+    } else {
+      const manifest = await getJson<NormalizerManifest>(
+        deps.clients.s3,
+        deps.env.controlBucket,
+        f.manifestKey!,
+      );
+      const detail = manifest?.unknownTemplate?.detail;
+      if (detail) out[i] = { ...f, reason: detail.slice(0, 500) };
+    }
   });
+  return out;
+}
+
+async function markerOf(deps: NotifyDeps, executionArn: string): Promise<FailureAlertMarker | undefined> {
+  const name = executionArn.split(':').pop() || executionArn;
+  return getJson<FailureAlertMarker>(deps.clients.s3, deps.env.controlBucket, failureAlertMarkerKey(name));
+}
+
+async function writeMarker(
+  deps: NotifyDeps,
+  executionArn: string,
+  messageId: string,
+  by: FailureAlertMarker['by'],
+): Promise<void> {
+  const name = executionArn.split(':').pop() || executionArn;
+  const marker: FailureAlertMarker = {
+    executionArn,
+    messageId,
+    publishedAt: (deps.now?.() ?? new Date()).toISOString(),
+    by,
+  };
+  await putJson(deps.clients.s3, deps.env.controlBucket, failureAlertMarkerKey(name), marker);
+}
+
+export function makeNotifyHandler(
+  env: NotifyDeps['env'],
+  clients: NotifyDeps['clients'],
+  options: { readonly now?: () => Date } = {},
+) {
+  const deps: NotifyDeps = { env, clients, now: options.now };
+  const context: NotifyContext = { region: env.region, quarantineBucket: env.quarantineBucket };
+  return async (event: unknown, _context?: Context): Promise<NotifyResponse> => {
+    const topic = alertTopicOf(env);
+    if (isExecutionStatusChange(event)) {
+      const { detail } = event;
+      if (!(BACKSTOP_STATUSES as readonly string[]).includes(detail.status)) {
+        return { skipped: true, reason: `status ${detail.status} needs no alert` };
+      }
+      const marker = await markerOf(deps, detail.executionArn);
+      if (marker) {
+        logger.info('backstop: execution already alerted', { execution: detail.executionArn, by: marker.by });
+        return {
+          skipped: true,
+          reason: `failure alert ${marker.messageId} already published (${marker.by})`,
+        };
+      }
+      const input = backstopAlertInput(event);
+      const alert = formatAlert({
+        ...input,
+        files: await withReasons(deps, input.files ?? []),
+        region: env.region,
+        quarantineBucket: env.quarantineBucket,
+      });
+      const receipt = await publishAlert(clients.sns, topic, alert);
+      // Thrown, so Lambda retries the asynchronous invocation and then sends it to the DLQ.
+      if (!receipt.published) throw new AlertPublishError(`backstop alert not published: ${receipt.error}`);
+      await writeMarker(deps, detail.executionArn, receipt.messageId ?? '', 'backstop');
+      logger.warn('backstop alert published', { execution: detail.executionArn, status: detail.status });
+      return receipt;
+    }
+
+    const parsed = parseNotifyEvent(event);
+    const files = 'files' in parsed && parsed.files ? await withReasons(deps, parsed.files) : undefined;
+    const alert = formatNotifyAlert({ ...parsed, ...(files ? { files } : {}) } as NotifyEvent, context);
+    const receipt = await publishAlert(clients.sns, topic, alert);
+    if (parsed.kind === 'failure') {
+      // The state machine falls back to a plain SNS publish of its own when this throws.
+      if (!receipt.published) throw new AlertPublishError(`failure alert not published: ${receipt.error}`);
+      await writeMarker(deps, parsed.executionId, receipt.messageId ?? '', 'state-machine');
+    }
+    logger.info('alert', { kind: receipt.kind, published: receipt.published, subject: receipt.subject });
+    return receipt;
+  };
+}
+
+let cached: ReturnType<typeof makeNotifyHandler> | undefined;
+
+export const handler = (event: unknown, context?: Context) => {
+  cached ??= (() => {
+    const env = readPipelineEnv(process.env as Env);
+    return makeNotifyHandler(env, createClients(env));
+  })();
+  return cached(event, context);
+};

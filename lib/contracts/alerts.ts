@@ -12,3 +12,71 @@ export interface Alert {
   /** Human-readable text followed by the machine-readable JSON. */
   readonly message: string;
 }
+
+/**
+ * What a handler that published an alert returns to the state machine instead of the alert:
+ * the alert's text never enters the execution state (which is capped at 256 KiB), only this
+ * receipt of a few hundred bytes.
+ */
+export interface AlertReceipt {
+  readonly kind: AlertKind;
+  readonly severity: AlertSeverity;
+  readonly subject: string;
+  /** False when SNS refused the message after the SDK's retries (then `error` says why). */
+  readonly published: boolean;
+  readonly messageId?: string;
+  /** `<error name>: <message>`, at most 300 characters. */
+  readonly error?: string;
+}
+
+/**
+ * The outcome of each notice an execution sends, under `$.notices` in the execution state
+ * (initialised to `{}` when the batch is prepared): an AlertReceipt, a schema-drift result
+ * carrying one in `alert`, null (nothing to say) or, when the task itself failed, the error
+ * Step Functions caught ({Error, Cause}).
+ */
+export type NoticeName = 'schemaDrift' | 'discrepancy' | 'quarantine' | 'unknownTemplate';
+export type NoticeOutcomes = Partial<Record<NoticeName, unknown>>;
+
+/**
+ * Written by the notify Lambda once a failure alert for an execution is published. The
+ * backstop (EventBridge "Step Functions Execution Status Change" -> notify) alerts for a
+ * FAILED execution only when this marker is absent, so an execution whose Catch already
+ * alerted is not alerted twice, and one that failed where no Catch sees (States.DataLimitExceeded,
+ * States.Runtime, an alert that could not be sent) still is. Control bucket.
+ */
+export const failureAlertMarkerKey = (executionName: string) => `alerts/failure/${executionName}.json`;
+
+export interface FailureAlertMarker {
+  readonly executionArn: string;
+  readonly messageId: string;
+  readonly publishedAt: string;
+  /** `state-machine` (its failure path) or `backstop` (the EventBridge rule). */
+  readonly by: 'state-machine' | 'backstop';
+}
+
+/**
+ * The EventBridge event Step Functions sends when a Standard execution's status changes
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html). `input` is left out
+ * (null) when input and output together pass 248 KB; `inputDetails.included` says so.
+ */
+export interface ExecutionStatusChangeEvent {
+  readonly source: 'aws.states';
+  readonly 'detail-type': 'Step Functions Execution Status Change';
+  readonly detail: {
+    readonly executionArn: string;
+    readonly stateMachineArn: string;
+    readonly name: string;
+    readonly status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE';
+    readonly startDate?: number;
+    readonly stopDate?: number | null;
+    readonly input?: string | null;
+    readonly inputDetails?: { readonly included: boolean };
+    readonly error?: string | null;
+    readonly cause?: string | null;
+  };
+}
+
+export const EXECUTION_STATUS_CHANGE = 'Step Functions Execution Status Change';
+/** Statuses the backstop alerts on. */
+export const BACKSTOP_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;

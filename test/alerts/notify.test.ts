@@ -1,118 +1,333 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import type { PublishCommandInput, SNSClient } from '@aws-sdk/client-sns';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAlertData } from '../../lambdas/common/alerts';
+import type { PipelineEnv } from '../../lambdas/common/env';
+import { putJson } from '../../lambdas/common/s3';
 import { InvalidEventError } from '../../lambdas/normalize/errors';
-import { handler, parseNotifyEvent } from '../../lambdas/notify/handler';
+import {
+  backstopAlertInput,
+  makeNotifyHandler,
+  type NotifyResponse,
+  parseNotifyEvent,
+} from '../../lambdas/notify/handler';
+import {
+  type AlertReceipt,
+  type ExecutionStatusChangeEvent,
+  type FailureAlertMarker,
+  failureAlertMarkerKey,
+} from '../../lib/contracts/alerts';
+import { startTestAws, type TestAws } from '../reconcile/fixtures';
 
 const EXECUTION = 'arn:aws:states:us-west-2:123456789012:execution:demo-ingestion:b1';
-const saved = { ...process.env };
+const TOPIC = 'arn:aws:sns:us-west-2:123456789012:alerts';
+let aws: TestAws;
+let executions = 0;
 
-afterEach(() => {
-  process.env = { ...saved };
+beforeAll(async () => {
+  aws = await startTestAws();
 });
 
-describe('notify handler', () => {
-  it('formats a failure alert from the FormatFailureAlert payload (files before Normalize)', async () => {
-    process.env.QUARANTINE_BUCKET = 'demo-quarantine';
-    const event = {
+afterAll(async () => {
+  await aws?.emulator.stop();
+});
+
+/** An SNS client that records what is published (or refuses it, like a throttled topic). */
+class RecordingSns {
+  readonly published: PublishCommandInput[] = [];
+  refuse: Error | undefined;
+  async send(command: { input: PublishCommandInput }) {
+    if (this.refuse) throw this.refuse;
+    this.published.push(command.input);
+    return { MessageId: `m-${this.published.length}` };
+  }
+}
+
+interface Setup {
+  readonly env: PipelineEnv;
+  readonly sns: RecordingSns;
+  readonly notify: (event: unknown) => Promise<NotifyResponse>;
+}
+
+async function setup(): Promise<Setup> {
+  const base = await aws.newEnv();
+  const quarantineBucket = `${base.controlBucket}-q`;
+  await aws.s3.send(new CreateBucketCommand({ Bucket: quarantineBucket }));
+  const env: PipelineEnv = { ...base, quarantineBucket, alertTopicArn: TOPIC, region: 'us-west-2' };
+  const sns = new RecordingSns();
+  const notify = makeNotifyHandler(env, { s3: aws.s3, sns: sns as unknown as SNSClient });
+  return { env, sns, notify };
+}
+
+const execution = () => `${EXECUTION}-${++executions}`;
+const nameOf = (arn: string) => arn.split(':').pop()!;
+
+describe('notify: failure alerts from the state machine', () => {
+  it('publishes the failure alert with its attributes, returns only a receipt and records that it alerted', async () => {
+    const { env, sns, notify } = await setup();
+    const executionId = execution();
+
+    const receipt = (await notify({
       kind: 'failure',
       dataset: 'cloud_billing',
-      stage: 'cloud_billing.NormalizeFiles',
-      executionId: EXECUTION,
-      error: { Error: 'States.ExceedToleratedFailureThreshold', Cause: 'too many failures' },
-      files: [
-        { dataset: 'cloud_billing', bucket: 'landing', key: 'cloud_billing/a.csv', versionId: 'v1', size: 3 },
-      ],
-    };
+      stage: 'cloud_billing.RunEtl',
+      executionId,
+      error: { Error: 'States.TaskFailed', Cause: '{"JobRunState":"FAILED","ErrorMessage":"boom"}' },
+      files: [{ dataset: 'cloud_billing', bucket: 'landing', key: 'cloud_billing/a.csv', versionId: 'v1' }],
+      notices: {},
+    })) as AlertReceipt;
 
-    const alert = await handler(event);
-
-    expect(alert).toMatchObject({ kind: 'failure', severity: 'critical', dataset: 'cloud_billing' });
-    expect(alert.subject).toBe(
-      '[cloud_billing] failed at cloud_billing.NormalizeFiles: States.ExceedToleratedFailureThreshold',
-    );
-    expect(alert.message).toContain(
-      'Console: https://us-west-2.console.aws.amazon.com/states/home?region=us-west-2#/v2/executions/details/',
-    );
-    expect(parseAlertData(alert.message)).toMatchObject({
-      stage: 'cloud_billing.NormalizeFiles',
+    expect(receipt).toEqual({
+      kind: 'failure',
+      severity: 'critical',
+      subject: '[cloud_billing] failed at cloud_billing.RunEtl: States.TaskFailed',
+      published: true,
+      messageId: 'm-1',
+    });
+    const [message] = sns.published;
+    expect(message).toMatchObject({ TopicArn: TOPIC, Subject: receipt.subject });
+    expect(message!.MessageAttributes).toEqual({
+      severity: { DataType: 'String', StringValue: 'critical' },
+      dataset: { DataType: 'String', StringValue: 'cloud_billing' },
+      kind: { DataType: 'String', StringValue: 'failure' },
+    });
+    expect(message!.Message).toContain('Console: https://us-west-2.console.aws.amazon.com/states/home');
+    expect(parseAlertData(message!.Message!)).toMatchObject({
+      stage: 'cloud_billing.RunEtl',
       files: [{ key: 'cloud_billing/a.csv', versionId: 'v1' }],
     });
+    const marker = await aws.read<FailureAlertMarker>(
+      env.controlBucket,
+      failureAlertMarkerKey(nameOf(executionId)),
+    );
+    expect(marker).toMatchObject({ executionArn: executionId, messageId: 'm-1', by: 'state-machine' });
   });
 
-  it('formats the invalid-batch failure, where the dataset is "unknown" and files are empty', async () => {
-    const alert = await handler({
+  it('throws AlertPublishError when SNS refuses a failure alert, and records no marker', async () => {
+    const { env, sns, notify } = await setup();
+    sns.refuse = Object.assign(new Error('Rate exceeded'), { name: 'ThrottledException' });
+    const executionId = execution();
+
+    await expect(
+      notify({ kind: 'failure', dataset: 'd', stage: 's', executionId, error: { Error: 'E' } }),
+    ).rejects.toMatchObject({ name: 'AlertPublishError' });
+    expect(await aws.read(env.controlBucket, failureAlertMarkerKey(nameOf(executionId)))).toBeUndefined();
+  });
+
+  it('names the failed files, what to do with them, and the notices that were not published', async () => {
+    const { sns, notify } = await setup();
+
+    await notify({
       kind: 'failure',
-      dataset: 'unknown',
-      stage: 'ValidateBatch',
-      executionId: EXECUTION,
-      error: { Error: 'InvalidBatchError', Cause: 'The execution input must be a non-empty array' },
-      files: [],
-    });
-
-    expect(alert.dataset).toBe('unknown');
-    expect(alert.subject).toBe('[unknown] failed at ValidateBatch: InvalidBatchError');
-    expect(alert.message).not.toContain('FILES IN THE BATCH');
-  });
-
-  it('formats a quarantine alert with S3 locations in the quarantine bucket', async () => {
-    process.env.QUARANTINE_BUCKET = 'demo-quarantine';
-
-    const alert = await handler({
-      kind: 'quarantine',
-      dataset: 'workforce_capacity',
-      executionId: EXECUTION,
+      dataset: 'cloud_billing',
+      stage: 'cloud_billing.Normalize',
+      executionId: execution(),
+      error: { Error: 'FilesFailedError', Cause: '1 file(s) of the batch could not be normalized' },
       files: [
+        { status: 'normalized', key: 'cloud_billing/good.csv', versionId: 'v1', sourceId: 's1' },
         {
-          status: 'normalized',
-          dataset: 'workforce_capacity',
-          key: 'workforce_capacity/p.csv',
-          versionId: 'v1',
-          sourceId: 'sid',
-          rows: 8,
-          rejectedRows: 2,
+          status: 'failed',
+          key: 'cloud_billing/throttled.csv',
+          versionId: 'v2',
+          sourceId: '',
+          errorName: 'Lambda.TooManyRequestsException',
+          reason: 'not normalized after retries (Lambda.TooManyRequestsException)',
         },
       ],
+      notices: {
+        schemaDrift: {
+          changed: true,
+          alert: { kind: 'schema_drift', published: false, error: 'KMS.KMSThrottlingException: slow' },
+        },
+        quarantine: { Error: 'Lambda.Unknown', Cause: 'out of memory' },
+        discrepancy: null,
+      },
     });
 
-    expect(alert).toMatchObject({ kind: 'quarantine', severity: 'warning', dataset: 'workforce_capacity' });
-    expect(alert.subject).toBe('[workforce_capacity] 2 rows rejected');
-    expect(alert.message).toContain('s3://demo-quarantine/rows/workforce_capacity/sid.jsonl');
+    const message = sns.published[0]!.Message!;
+    expect(message).toContain('cloud_billing/throttled.csv (version v2): failed');
+    expect(message).toContain('Reason: not normalized after retries (Lambda.TooManyRequestsException)');
+    expect(message).toContain('Drop the failed files again');
+    expect(message).toContain('NOTICES NOT PUBLISHED');
+    expect(message).toContain('- schemaDrift: KMS.KMSThrottlingException: slow');
+    expect(message).toContain('- quarantine: Lambda.Unknown: out of memory');
+    expect(parseAlertData(message).noticesNotPublished).toHaveLength(2);
   });
 });
 
-describe('notify handler, unknown template', () => {
-  it('formats the unknown_template warning from the FormatUnknownTemplateAlert payload', async () => {
-    const alert = await handler({
-      kind: 'unknown_template',
+describe('notify: notices read the reasons the compact state leaves out', () => {
+  it('quarantine: reads each quarantined file’s reason document and publishes; SNS failure is a receipt, not a throw', async () => {
+    const { env, sns, notify } = await setup();
+    await putJson(aws.s3, env.quarantineBucket, 'files/workforce_capacity/sid1/reason.json', {
+      reason: 'unknown_template',
+      errorName: 'UnknownTemplateError',
+      detail: 'header matches no template of workforce_capacity; closest template: org_roster',
+    });
+    const event = {
+      kind: 'quarantine',
       dataset: 'workforce_capacity',
-      executionId: EXECUTION,
+      executionId: execution(),
       files: [
         {
-          status: 'normalized',
+          status: 'quarantined',
           dataset: 'workforce_capacity',
           key: 'workforce_capacity/team.csv',
           versionId: 'v1',
-          sourceId: 'sid',
+          sourceId: 'sid1',
+          quarantineKey: 'files/workforce_capacity/sid1/',
+          errorName: 'UnknownTemplateError',
+        },
+      ],
+    };
+
+    const receipt = (await notify(event)) as AlertReceipt;
+
+    expect(receipt).toMatchObject({
+      kind: 'quarantine',
+      published: true,
+      subject: '[workforce_capacity] 1 file quarantined',
+    });
+    expect(sns.published[0]!.Message).toContain(
+      'Reason: unknown_template: header matches no template of workforce_capacity; closest template: org_roster',
+    );
+    expect(sns.published[0]!.Message).toContain(
+      `s3://${env.quarantineBucket}/files/workforce_capacity/sid1/`,
+    );
+
+    sns.refuse = Object.assign(new Error('KMS key disabled'), { name: 'KMSDisabledException' });
+    expect(await notify(event)).toMatchObject({
+      published: false,
+      error: 'KMSDisabledException: KMS key disabled',
+    });
+  });
+
+  it('unknown_template: reads each flagged file’s closest template and unmatched headers from its manifest', async () => {
+    const { env, sns, notify } = await setup();
+    await putJson(aws.s3, env.controlBucket, 'manifests/workforce_capacity/sid2.json', {
+      unknownTemplate: {
+        detail: 'header matches no template; closest template: org_roster; unmatched headers: "Team"',
+      },
+    });
+
+    await notify({
+      kind: 'unknown_template',
+      dataset: 'workforce_capacity',
+      executionId: execution(),
+      files: [
+        {
+          status: 'normalized',
+          key: 'workforce_capacity/team.csv',
+          versionId: 'v1',
+          sourceId: 'sid2',
+          manifestKey: 'manifests/workforce_capacity/sid2.json',
           rows: 3,
           rejectedRows: 0,
           flag: 'unknown_template',
-          reason: 'header matches no template of workforce_capacity; closest template: org_roster',
         },
       ],
     });
 
-    expect(alert).toMatchObject({
-      kind: 'unknown_template',
-      severity: 'warning',
-      dataset: 'workforce_capacity',
+    expect(sns.published[0]!.Message).toContain('unmatched headers: "Team"');
+    expect(sns.published[0]!.MessageAttributes?.kind?.StringValue).toBe('unknown_template');
+  });
+});
+
+function statusChange(
+  executionArn: string,
+  status: ExecutionStatusChangeEvent['detail']['status'],
+  extra: Partial<ExecutionStatusChangeEvent['detail']> = {},
+): ExecutionStatusChangeEvent {
+  return {
+    source: 'aws.states',
+    'detail-type': 'Step Functions Execution Status Change',
+    detail: {
+      executionArn,
+      stateMachineArn: 'arn:aws:states:us-west-2:123456789012:stateMachine:demo-ingestion',
+      name: nameOf(executionArn),
+      status,
+      input: JSON.stringify([
+        { dataset: 'cloud_billing', bucket: 'landing', key: 'cloud_billing/a.csv', versionId: 'v1', size: 3 },
+      ]),
+      inputDetails: { included: true },
+      ...extra,
+    },
+  };
+}
+
+describe('notify: the backstop on execution status changes', () => {
+  it('alerts for an execution that failed where no Catch sees (States.DataLimitExceeded), naming its batch', async () => {
+    const { env, sns, notify } = await setup();
+    const executionId = execution();
+
+    const receipt = await notify(
+      statusChange(executionId, 'FAILED', {
+        error: 'States.DataLimitExceeded',
+        cause:
+          'The state/task returned a result with a size exceeding the maximum number of bytes service limit.',
+      }),
+    );
+
+    expect(receipt).toMatchObject({ kind: 'failure', published: true });
+    expect(sns.published[0]!.Subject).toBe('[cloud_billing] execution FAILED: States.DataLimitExceeded');
+    expect(sns.published[0]!.Message).toContain('this alert comes from the EventBridge backstop');
+    expect(sns.published[0]!.Message).toContain('cloud_billing/a.csv (version v1)');
+    expect(
+      await aws.read<FailureAlertMarker>(env.controlBucket, failureAlertMarkerKey(nameOf(executionId))),
+    ).toMatchObject({ by: 'backstop' });
+    // EventBridge may deliver the event again: the marker keeps it to one alert.
+    expect(
+      await notify(statusChange(executionId, 'FAILED', { error: 'States.DataLimitExceeded' })),
+    ).toMatchObject({
+      skipped: true,
     });
-    expect(alert.message).toContain('closest template: org_roster');
+    expect(sns.published).toHaveLength(1);
   });
 
-  it('rejects an unknown_template event without files', () => {
-    expect(() =>
-      parseNotifyEvent({ kind: 'unknown_template', dataset: 'workforce_capacity', executionId: EXECUTION }),
-    ).toThrow(InvalidEventError);
+  it('does not alert again for an execution whose failure path already published its alert', async () => {
+    const { sns, notify } = await setup();
+    const executionId = execution();
+    await notify({
+      kind: 'failure',
+      dataset: 'cloud_billing',
+      stage: 's',
+      executionId,
+      error: { Error: 'E' },
+    });
+
+    const second = await notify(statusChange(executionId, 'FAILED', { error: 'E', cause: 'c' }));
+
+    expect(second).toMatchObject({ skipped: true });
+    expect(sns.published).toHaveLength(1);
+  });
+
+  it('alerts for timed-out and aborted executions, and ignores other statuses', async () => {
+    const { sns, notify } = await setup();
+
+    await notify(statusChange(execution(), 'TIMED_OUT'));
+    await notify(statusChange(execution(), 'ABORTED'));
+    expect(await notify(statusChange(execution(), 'SUCCEEDED'))).toMatchObject({ skipped: true });
+
+    expect(sns.published.map((p) => p.Subject)).toEqual([
+      '[cloud_billing] execution TIMED_OUT: States.Timeout',
+      '[cloud_billing] execution ABORTED: ExecutionAborted',
+    ]);
+  });
+
+  it('throws when the backstop alert cannot be published, so Lambda retries it and then dead-letters it', async () => {
+    const { sns, notify } = await setup();
+    sns.refuse = new Error('unavailable');
+
+    await expect(notify(statusChange(execution(), 'TIMED_OUT'))).rejects.toMatchObject({
+      name: 'AlertPublishError',
+    });
+  });
+
+  it('says when EventBridge left the batch out of the event (input over 248 KB)', () => {
+    const input = backstopAlertInput(
+      statusChange(EXECUTION, 'TIMED_OUT', { input: null, inputDetails: { included: false } }),
+    );
+    expect(input).toMatchObject({ dataset: 'unknown', files: [] });
+    expect(input.error.Cause).toContain('batch input too large to include');
   });
 });
 
@@ -123,6 +338,7 @@ describe('parseNotifyEvent', () => {
     ['quarantine without files', { kind: 'quarantine', dataset: 'd', executionId: 'x' }],
     ['a file without key', { kind: 'quarantine', dataset: 'd', executionId: 'x', files: [{}] }],
     ['unknown kind', { kind: 'other', dataset: 'd', executionId: 'x' }],
+    ['unknown_template without files', { kind: 'unknown_template', dataset: 'd', executionId: 'x' }],
   ])('rejects %s with InvalidEventError', (_name, event) => {
     expect(() => parseNotifyEvent(event)).toThrow(InvalidEventError);
   });
@@ -130,8 +346,20 @@ describe('parseNotifyEvent', () => {
   it('defaults a missing dataset to "unknown" for failures', () => {
     expect(
       parseNotifyEvent({ kind: 'failure', stage: 's', executionId: 'x', error: { Error: 'E' } }),
-    ).toMatchObject({
-      dataset: 'unknown',
+    ).toMatchObject({ dataset: 'unknown' });
+  });
+
+  it('fails fast without ALERT_TOPIC_ARN', async () => {
+    const { env } = await setup();
+    const notify = makeNotifyHandler(
+      { ...env, alertTopicArn: undefined },
+      {
+        s3: aws.s3,
+        sns: new RecordingSns() as unknown as SNSClient,
+      },
+    );
+    await expect(notify(statusChange(execution(), 'FAILED'))).rejects.toMatchObject({
+      name: 'ConfigurationError',
     });
   });
 });
