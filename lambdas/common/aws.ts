@@ -35,10 +35,18 @@ export interface AwsClients {
 export const S3_RETRY = { retryMode: 'adaptive', maxAttempts: 8 } as const;
 export const SERVICE_RETRY = { retryMode: 'standard', maxAttempts: 5 } as const;
 
-export function createClients(env: Pick<PipelineEnv, 'endpointUrl' | 'region'>): AwsClients {
+/**
+ * @param options.credentials sign with these instead of the default provider chain: the local
+ *   runtime gives each handler the credentials of its function's role (local/iam); unset on Lambda.
+ */
+export function createClients(
+  env: Pick<PipelineEnv, 'endpointUrl' | 'region'>,
+  options: { readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string } } = {},
+): AwsClients {
   const common = {
     region: env.region,
     ...(env.endpointUrl ? { endpoint: env.endpointUrl } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
   };
   return {
     // The emulator serves buckets by path, not by virtual host.

@@ -31,25 +31,6 @@ export const CRAWLER_CONFIGURATION = {
 };
 
 /**
- * What a crawler in S3 event mode does with its event queue and dead-letter queue, as the crawler
- * role must allow it: the SQS actions of Glue's documented crawler policy for event mode
- * ("Accelerating crawls using Amazon S3 event notifications", section "Setting up your account
- * for Amazon S3 event notifications":
- * https://docs.aws.amazon.com/glue/latest/dg/crawler-s3-event-notifications.html). The list
- * includes sqs:ListQueueTags (issue 10, finding 7: it was missing).
- */
-export const CRAWLER_EVENT_QUEUE_ACTIONS = [
-  'sqs:DeleteMessage',
-  'sqs:GetQueueUrl',
-  'sqs:ListDeadLetterSourceQueues',
-  'sqs:ReceiveMessage',
-  'sqs:GetQueueAttributes',
-  'sqs:ListQueueTags',
-  'sqs:SetQueueAttributes',
-  'sqs:PurgeQueue',
-] as const;
-
-/**
  * The Glue crawler over one dataset's area of the normalized zone. It runs in S3 event mode
  * (CRAWL_EVENT_MODE): the normalized bucket sends this prefix's object events to a queue the
  * crawler consumes, so a recrawl lists only the folders that changed instead of every object
@@ -120,7 +101,21 @@ export class NormalizedCrawler extends Construct {
     );
     this.role.addToPolicy(
       new iam.PolicyStatement({
-        actions: [...CRAWLER_EVENT_QUEUE_ACTIONS],
+        // What Glue's documented crawler policy for event mode lists ("Accelerating crawls using
+        // Amazon S3 event notifications", "Setting up your account for Amazon S3 event
+        // notifications": https://docs.aws.amazon.com/glue/latest/dg/crawler-s3-event-notifications.html),
+        // sqs:ListQueueTags included (issue 10, finding 7: it was missing). The local runtime
+        // checks the same documented list independently (local/iam/service-calls.ts).
+        actions: [
+          'sqs:DeleteMessage',
+          'sqs:GetQueueUrl',
+          'sqs:ListDeadLetterSourceQueues',
+          'sqs:ReceiveMessage',
+          'sqs:GetQueueAttributes',
+          'sqs:ListQueueTags',
+          'sqs:SetQueueAttributes',
+          'sqs:PurgeQueue',
+        ],
         resources: [this.eventQueue.queueArn, this.eventDeadLetterQueue.queueArn],
       }),
     );

@@ -36,6 +36,8 @@ export interface LocalPrincipals {
   readonly stateMachineArn: string;
   /** Source queue ARN -> the principal of the Pipe reading it. */
   readonly pipes: ReadonlyMap<string, LocalPrincipal>;
+  /** Dataset (of the Pipe's input template) -> the principal of the Pipe starting its executions. */
+  readonly pipesByDataset: ReadonlyMap<string, LocalPrincipal>;
   /** Queue ARN -> the EventBridge rule (service principal events.amazonaws.com) targeting it. */
   readonly rules: ReadonlyMap<string, LocalPrincipal>;
   /** Crawler name -> the principal of its role, and its event queue ARNs. */
@@ -72,17 +74,20 @@ export function localPrincipals(
     session: 'states',
   });
   const pipes = new Map<string, LocalPrincipal>();
+  const pipesByDataset = new Map<string, LocalPrincipal>();
   for (const [id, pipe] of resourcesOfType(template, 'AWS::Pipes::Pipe')) {
     const source = String(resolveIntrinsics(pipe.Properties?.Source, iam));
-    const queueId = referencedId(pipe.Properties?.Source);
-    pipes.set(
-      source,
-      authorizer.principal({
-        name: `pipe ${queueId ?? id}`,
-        role: roleOfResource(template, id),
-        session: 'pipes',
-      }),
+    const inputTemplate = String(
+      (pipe.Properties?.TargetParameters as { InputTemplate?: string } | undefined)?.InputTemplate ?? '',
     );
+    const dataset = /"dataset":\s*"([^"]+)"/.exec(inputTemplate)?.[1];
+    const principal = authorizer.principal({
+      name: `pipe ${dataset ?? referencedId(pipe.Properties?.Source) ?? id}`,
+      role: roleOfResource(template, id),
+      session: 'pipes',
+    });
+    pipes.set(source, principal);
+    if (dataset) pipesByDataset.set(dataset, principal);
   }
   const rules = new Map<string, LocalPrincipal>();
   for (const [id, rule] of resourcesOfType(template, 'AWS::Events::Rule')) {
@@ -146,6 +151,7 @@ export function localPrincipals(
     stateMachine,
     stateMachineArn: resolver.ref(machineId),
     pipes,
+    pipesByDataset,
     rules,
     crawlers,
     jobs,

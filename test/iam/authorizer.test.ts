@@ -149,6 +149,9 @@ describe('resource policies', () => {
       ).toEqual({ allowed: true });
     }
     expect(principals.pipes.size).toBe(DATASET_DEFINITIONS.length);
+    expect([...principals.pipesByDataset.keys()].sort()).toEqual(
+      DATASET_DEFINITIONS.map((d) => d.name).sort(),
+    );
   });
 });
 

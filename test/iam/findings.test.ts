@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CRAWLER_EVENT_QUEUE_ACTIONS } from '../../lib/constructs/normalized-crawler';
 import { pipelineNames } from '../../lib/contracts/naming';
 import { DATASET_DEFINITIONS } from '../../lib/datasets';
 import type { CfnTemplate } from '../../local/cfn';
@@ -7,6 +6,7 @@ import { ACCOUNT, type LocalClients, LocalCloud, REGION } from '../../local/clou
 import { Authorizer, type LocalPrincipals, localPrincipals } from '../../local/iam';
 import { buildIamModel } from '../../local/iam/model';
 import { mapRequest } from '../../local/iam/requests';
+import { GLUE_CRAWLER_EVENT_MODE_SQS_ACTIONS as CRAWLER_EVENT_QUEUE_ACTIONS } from '../../local/iam/service-calls';
 import { synthesize } from '../helpers/synth';
 
 /**
