@@ -70,7 +70,10 @@ export class LocalCrawler {
   constructor(
     template: CfnTemplate,
     resolver: IntrinsicResolver,
-    private readonly clients: Pick<LocalClients, 's3' | 'glue'>,
+    /** The crawler role's clients (local/iam), per crawler name; or one set for every crawler. */
+    private readonly clients:
+      | Pick<LocalClients, 's3' | 'glue'>
+      | ((crawler: string) => Pick<LocalClients, 's3' | 'glue'>),
     stateDir: string,
   ) {
     for (const [, resource] of resourcesOfType(template, 'AWS::Glue::Crawler')) {
@@ -142,7 +145,7 @@ export class LocalCrawler {
   }
 
   private async crawl(definition: CrawlerDefinition): Promise<void> {
-    const { s3, glue } = this.clients;
+    const { s3, glue } = typeof this.clients === 'function' ? this.clients(definition.name) : this.clients;
     const objects: { key: string; etag: string }[] = [];
     let token: string | undefined;
     do {

@@ -36,6 +36,8 @@ export interface LocalGlueJobsOptions {
   readonly onOutput?: (job: string, line: string) => void;
   /** Folder receiving each run's full output as `<run id>.log`. */
   readonly logDir?: string;
+  /** Environment of one job's runs on top of `env`: the job role's credentials (local/iam). */
+  readonly envOf?: (job: string) => Record<string, string>;
 }
 
 /**
@@ -137,7 +139,11 @@ export class LocalGlueJobs {
       code = await this.options.server.run(
         script,
         argv,
-        { ...this.options.env, AWSGLUE_LOCAL_BOOKMARKS: this.options.bookmarks },
+        {
+          ...this.options.env,
+          ...this.options.envOf?.(definition.name),
+          AWSGLUE_LOCAL_BOOKMARKS: this.options.bookmarks,
+        },
         collect,
         timeoutMinutes * 60_000,
       );

@@ -2,6 +2,7 @@ import { createClients } from '../lambdas/common/aws';
 import { type Env, readPipelineEnv } from '../lambdas/common/env';
 import type { CfnTemplate, IntrinsicResolver } from './cfn';
 import { resolveIntrinsics, resourcesOfType } from './cfn';
+import type { Credentials } from './iam';
 
 /** Handler name (the function's PIPELINE_HANDLER) -> the environment the stack gives it. */
 export function functionEnvironments(
@@ -21,6 +22,14 @@ export function functionEnvironments(
 
 type Invoke = (event: unknown) => Promise<unknown>;
 
+export interface LocalLambdaOptions {
+  /**
+   * Handler -> the credentials its AWS clients sign with: those of its function's role, so the
+   * local authorizer decides its calls as that role's (local/iam). @default the environment's
+   */
+  readonly credentials?: (handler: string) => Credentials;
+}
+
 /**
  * The real handlers, called in process the way Lambda calls them: each built once from its
  * function's environment in the synthesized template (resolved to local names) plus the
@@ -30,6 +39,7 @@ export async function localLambdas(
   template: CfnTemplate,
   resolver: IntrinsicResolver,
   emulatorEnv: Readonly<Record<string, string>>,
+  options: LocalLambdaOptions = {},
 ): Promise<(handler: string, event: unknown) => Promise<unknown>> {
   const environments = functionEnvironments(template, resolver);
   const invokers = new Map<string, Invoke>();
@@ -40,21 +50,22 @@ export async function localLambdas(
   };
   const build = async (handler: string): Promise<Invoke> => {
     const env = envOf(handler);
+    const clientOptions = { credentials: options.credentials?.(handler) };
     switch (handler) {
       case 'normalize': {
         const { makeNormalizeHandler } = await import('../lambdas/normalize/handler');
         const pipelineEnv = readPipelineEnv(env);
-        return makeNormalizeHandler(pipelineEnv, createClients(pipelineEnv));
+        return makeNormalizeHandler(pipelineEnv, createClients(pipelineEnv, clientOptions));
       }
       case 'quarantine': {
         const { makeQuarantineHandler } = await import('../lambdas/quarantine/handler');
         const pipelineEnv = readPipelineEnv(env);
-        return makeQuarantineHandler(pipelineEnv, createClients(pipelineEnv));
+        return makeQuarantineHandler(pipelineEnv, createClients(pipelineEnv, clientOptions));
       }
       case 'reconcile': {
         const { makeReconcileHandler } = await import('../lambdas/reconcile/handler');
         const pipelineEnv = readPipelineEnv(env);
-        return makeReconcileHandler(pipelineEnv, createClients(pipelineEnv));
+        return makeReconcileHandler(pipelineEnv, createClients(pipelineEnv, clientOptions));
       }
       case 'notify': {
         const { formatNotifyAlert, parseNotifyEvent } = await import('../lambdas/notify/handler');
