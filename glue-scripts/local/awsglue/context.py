@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from pyspark import SparkContext
@@ -317,12 +318,15 @@ class GlueContext:
             raise NotImplementedError(f"the local stand-in reads csv, json and parquet, not {format!r}")
         paths = options.get("paths") or ([options["path"]] if options.get("path") else [])
         s3 = self._client("s3")
-        objects = [obj for path in paths for obj in _aws.list_location(s3, path)]
+        with ThreadPoolExecutor(_aws.TRANSFER_WORKERS) as pool:  # one listing per path, concurrently
+            objects = [obj for found in pool.map(lambda p: _aws.list_location(s3, p), paths) for obj in found]
         chosen = self._select(objects, transformation_ctx, options)
         self.reads.append(SourceRead(transformation_ctx, [o.url for o in chosen], list(paths)))
         if not chosen:
             return DynamicFrame(self.spark_session.createDataFrame([], StructType([])), self, "")
-        root = self._stage(chosen)
+        # JSON Lines objects are concatenated into one local file (rows are the same), as for
+        # catalog reads: Spark opens one file instead of one per object.
+        root = self._stage(chosen, combine=fmt == "json")
         df = self._reader(fmt, format_options or {}).format(fmt).load(root)
         return DynamicFrame(df, self, "", [o.url for o in chosen])
 
