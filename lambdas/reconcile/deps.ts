@@ -1,5 +1,6 @@
 import type { GlueClient } from '@aws-sdk/client-glue';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { Alert, AlertReceipt } from '../../lib/contracts/alerts';
 import type { PipelineEnv } from '../common/env';
 
 /** What the reconcile functions need from the outside world; the handler builds it once. */
@@ -25,10 +26,26 @@ export interface ReportWait {
 
 export const REPORT_WAIT: ReportWait = { attempts: 4, delayMs: 5000 };
 
+/** Publishes an alert and says whether it went out (see lambdas/common/publish.ts). */
+export type PublishAlert = (alert: Alert) => Promise<AlertReceipt>;
+
 /** Schema drift also reads the Glue Data Catalog. */
 export interface SchemaDriftDeps {
   readonly s3: S3Client;
   readonly glue: GlueClient;
   readonly env: Pick<PipelineEnv, 'controlBucket' | 'glueDatabase' | 'pipelineName'>;
   readonly now?: () => Date;
+  /**
+   * Publishes the drift notice before the new schema state is saved: a notice that could not
+   * be published leaves the old state, so the next execution sees the same drift and tries
+   * again (nothing is lost between "detected" and "told").
+   */
+  readonly publish?: PublishAlert;
+}
+
+/** Registering partitions reads the table and its partitions and creates missing ones. */
+export interface CatalogDeps {
+  readonly s3: S3Client;
+  readonly glue: GlueClient;
+  readonly env: Pick<PipelineEnv, 'controlBucket' | 'glueDatabase' | 'pipelineName' | 'normalizedBucket'>;
 }

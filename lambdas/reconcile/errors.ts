@@ -14,3 +14,8 @@ export class UnknownDatasetError extends Error {
 export class ControlDocumentError extends Error {
   override readonly name = 'ControlDocumentError';
 }
+
+/** The Glue Data Catalog refused to register the batch's partitions. */
+export class CatalogError extends Error {
+  override readonly name = 'CatalogError';
+}

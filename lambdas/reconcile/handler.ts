@@ -1,13 +1,16 @@
 import type { Context } from 'aws-lambda';
 import { datasetByName } from '../../lib/config';
+import type { Alert, AlertReceipt } from '../../lib/contracts/alerts';
 import type { FileOutcome } from '../../lib/contracts/batch';
 import { type AwsClients, createClients } from '../common/aws';
 import { type Env, type PipelineEnv, readPipelineEnv } from '../common/env';
 import { createLogger } from '../common/logger';
+import { alertTopicOf, publishAlert } from '../common/publish';
 import { InvalidEventError } from '../normalize/errors';
 import { type ReconcileOutput, reconcileBatch } from './core';
 import type { ReportWait } from './deps';
 import { UnknownDatasetError } from './errors';
+import { type CatalogPartitionsOutput, ensureBatchPartitions } from './partitions';
 import { batchProgress, type Progress } from './progress';
 import { detectSchemaDrift, type SchemaDriftOutput } from './schema-drift';
 
@@ -15,7 +18,10 @@ export { UnknownDatasetError } from './errors';
 
 const logger = createLogger('reconcile');
 
-/** The three calls the state machine makes (PlanEtl/CheckProgress, Reconcile, DetectSchemaDrift). */
+/**
+ * The calls the state machine makes: PlanEtl/CheckProgress/EtlBusy (`progress`), Reconcile,
+ * DetectSchemaDrift and EnsurePartitions (`partitions`).
+ */
 export type ReconcileEvent =
   | {
       readonly action: 'progress';
@@ -34,9 +40,22 @@ export type ReconcileEvent =
       readonly dataset: string;
       readonly executionId: string;
       readonly files: FileOutcome[];
+    }
+  | {
+      readonly action: 'partitions';
+      readonly dataset: string;
+      readonly files: FileOutcome[];
     };
 
-export type ReconcileResponse = Progress | ReconcileOutput | SchemaDriftOutput;
+/**
+ * What the state machine receives: alerts were published here, so `alert` is the receipt
+ * (a few hundred bytes), never the alert text.
+ */
+export type ReconcileResult = Omit<ReconcileOutput, 'alert'> & { readonly alert: AlertReceipt | null };
+export type SchemaDriftResult = Omit<SchemaDriftOutput, 'alert' | 'receipt'> & {
+  readonly alert: AlertReceipt | null;
+};
+export type ReconcileResponse = Progress | ReconcileResult | SchemaDriftResult | CatalogPartitionsOutput;
 
 export function parseReconcileEvent(event: unknown): ReconcileEvent {
   const e = event as Partial<{
@@ -73,6 +92,8 @@ export function parseReconcileEvent(event: unknown): ReconcileEvent {
         ...(p ? { previous: p as Progress } : {}),
       };
     }
+    case 'partitions':
+      return { action: 'partitions', dataset: e.dataset, files: e.files as FileOutcome[] };
     case 'reconcile':
     case 'schema-drift':
       if (typeof e.executionId !== 'string' || e.executionId === '') {
@@ -86,7 +107,7 @@ export function parseReconcileEvent(event: unknown): ReconcileEvent {
       };
     default:
       throw new InvalidEventError(
-        `unknown action "${String(e.action)}" (progress, reconcile or schema-drift)`,
+        `unknown action "${String(e.action)}" (progress, reconcile, schema-drift or partitions)`,
       );
   }
 }
@@ -98,9 +119,13 @@ export interface ReconcileHandlerOptions {
 
 export function makeReconcileHandler(
   env: PipelineEnv,
-  clients: Pick<AwsClients, 's3' | 'glue'>,
+  clients: Pick<AwsClients, 's3' | 'glue'> & Partial<Pick<AwsClients, 'sns'>>,
   options: ReconcileHandlerOptions = {},
 ) {
+  const publish = (alert: Alert): Promise<AlertReceipt> => {
+    if (!clients.sns) throw new Error('the reconcile handler was built without an SNS client');
+    return publishAlert(clients.sns, alertTopicOf(env), alert);
+  };
   return async (event: unknown, _context?: Context): Promise<ReconcileResponse> => {
     const input = parseReconcileEvent(event);
     const dataset = datasetByName(input.dataset);
@@ -118,24 +143,37 @@ export function makeReconcileHandler(
       }
       case 'reconcile': {
         const output = await reconcileBatch(deps, dataset, input.executionId, input.files);
+        // The result document is written first: a notice that fails leaves the audit trail whole.
+        const alert = output.alert ? await publish(output.alert) : null;
         logger.info('reconciled', {
           dataset: dataset.name,
           status: output.status,
           failed: output.failedChecks,
           pending: output.pendingChecks,
           resultKey: output.resultKey,
+          alertPublished: alert?.published ?? null,
         });
-        return output;
+        return { ...output, alert };
       }
       case 'schema-drift': {
-        const output = await detectSchemaDrift(deps, dataset, input.executionId);
+        const {
+          alert: _alert,
+          receipt,
+          ...output
+        } = await detectSchemaDrift({ ...deps, publish }, dataset, input.executionId);
         logger.info('schema drift', {
           dataset: dataset.name,
           table: output.table,
           changed: output.changed,
           firstSighting: output.firstSighting,
           versionId: output.versionId,
+          alertPublished: receipt?.published ?? null,
         });
+        return { ...output, alert: receipt ?? null };
+      }
+      case 'partitions': {
+        const output = await ensureBatchPartitions(deps, dataset, input.files);
+        logger.info('partitions', { dataset: dataset.name, ...output });
         return output;
       }
     }

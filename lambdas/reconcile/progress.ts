@@ -19,8 +19,14 @@ export interface Progress {
   readonly pushDownPredicate: string;
   /** False when a round left as many objects unprocessed as the round before. */
   readonly madeProgress: boolean;
-  /** Files of the batch that were quarantined (or could not even be quarantined). */
+  /** Files of the batch that were quarantined (a named file error: the file itself is bad). */
   readonly quarantinedFiles: number;
+  /**
+   * Files of the batch that were neither normalized nor quarantined (a transient error outlasted
+   * the retries, or the quarantine copy failed): untouched in landing; the execution ends FAILED
+   * with an alert naming them, after the rest of the batch is merged and reconciled.
+   */
+  readonly failedFiles: number;
   /** Rows of the batch's normalized files that went to the quarantine rows objects. */
   readonly rejectedRows: number;
   /** Normalized files of the batch that landed flagged (a header that matched no template). */
@@ -69,7 +75,8 @@ export function progressOf(
     partitions,
     pushDownPredicate: partitionPredicate(dataset.partition.column, partitions),
     madeProgress: previous === undefined || remaining.length < previous.remainingObjects,
-    quarantinedFiles: files.filter((f) => f.status === 'quarantined' || f.status === 'failed').length,
+    quarantinedFiles: files.filter((f) => f.status === 'quarantined').length,
+    failedFiles: files.filter((f) => f.status === 'failed').length,
     rejectedRows: files.reduce((sum, f) => sum + (f.status === 'normalized' ? (f.rejectedRows ?? 0) : 0), 0),
     flaggedFiles: files.filter((f) => f.status === 'normalized' && f.flag === 'unknown_template').length,
   };

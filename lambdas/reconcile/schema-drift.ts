@@ -8,7 +8,7 @@
 import { EntityNotFoundException, GetTableCommand } from '@aws-sdk/client-glue';
 import type { ResolvedDataset } from '../../lib/config/types';
 import { LINEAGE_COLUMNS } from '../../lib/config/validate';
-import type { Alert } from '../../lib/contracts/alerts';
+import type { Alert, AlertReceipt } from '../../lib/contracts/alerts';
 import { schemaStateKey } from '../../lib/contracts/layout';
 import { pipelineNames } from '../../lib/contracts/naming';
 import { type ColumnType, formatAlert } from '../common/alerts';
@@ -40,6 +40,8 @@ export interface SchemaDiff {
 export interface SchemaDriftOutput {
   readonly changed: boolean;
   readonly alert: Alert | null;
+  /** The notice's receipt when `deps.publish` was given and there was something to say. */
+  readonly receipt?: AlertReceipt;
   readonly table: string;
   /** Current catalog version of the table (null when the table does not exist). */
   readonly versionId: string | null;
@@ -131,7 +133,6 @@ export async function detectSchemaDrift(
     }
     return { changed: false, alert: null, table, versionId: current.versionId, firstSighting: false };
   }
-  await putJson(deps.s3, deps.env.controlBucket, stateKey, state);
   const declared = declaredColumns(dataset);
   const alert = formatAlert({
     kind: 'schema_drift',
@@ -145,5 +146,15 @@ export async function detectSchemaDrift(
     removed: diff.removed,
     retyped: diff.retyped,
   });
-  return { changed: true, alert, table, versionId: current.versionId, firstSighting: false };
+  const receipt = deps.publish ? await deps.publish(alert) : undefined;
+  // Saved only once told: an unpublished notice is detected (and published) again next time.
+  if (!receipt || receipt.published) await putJson(deps.s3, deps.env.controlBucket, stateKey, state);
+  return {
+    changed: true,
+    alert,
+    ...(receipt ? { receipt } : {}),
+    table,
+    versionId: current.versionId,
+    firstSighting: false,
+  };
 }

@@ -9,10 +9,12 @@
  */
 import { GlueClient } from '@aws-sdk/client-glue';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import type { PublishCommandInput, SNSClient } from '@aws-sdk/client-sns';
 import { Decimal } from '../../lambdas/common/decimal';
 import type { PipelineEnv } from '../../lambdas/common/env';
 import { getJson, putJson } from '../../lambdas/common/s3';
 import { datasetByName, type ResolvedDataset } from '../../lib/config';
+import type { Alert, AlertKind, AlertSeverity } from '../../lib/contracts/alerts';
 import type { FileOutcome } from '../../lib/contracts/batch';
 import {
   aggregatesKey,
@@ -398,6 +400,7 @@ export async function startTestAws(): Promise<TestAws> {
         quarantineBucket: 'quarantine',
         controlBucket,
         glueDatabase: 'test_pipeline',
+        alertTopicArn: TEST_TOPIC,
         endpointUrl: emulator.endpoint,
         region: common.region,
       };
@@ -407,3 +410,32 @@ export async function startTestAws(): Promise<TestAws> {
 }
 
 export const EXECUTION = 'arn:aws:states:eu-west-1:123456789012:execution:test-pipeline-ingestion:batch-0001';
+
+export const TEST_TOPIC = 'arn:aws:sns:eu-west-1:123456789012:test-alerts';
+
+/** An SNS client that records what the handlers publish (or refuses it, like a disabled key). */
+export class RecordingSns {
+  readonly published: PublishCommandInput[] = [];
+  refuse: Error | undefined;
+
+  async send(command: { input: PublishCommandInput }): Promise<{ MessageId: string }> {
+    if (this.refuse) throw this.refuse;
+    this.published.push(command.input);
+    return { MessageId: `m-${this.published.length}` };
+  }
+
+  get client(): SNSClient {
+    return this as unknown as SNSClient;
+  }
+
+  /** The published messages as alerts (subject, message and the kind/severity/dataset attributes). */
+  alerts(): Alert[] {
+    return this.published.map((p) => ({
+      kind: p.MessageAttributes?.kind?.StringValue as AlertKind,
+      severity: p.MessageAttributes?.severity?.StringValue as AlertSeverity,
+      dataset: p.MessageAttributes?.dataset?.StringValue ?? '',
+      subject: p.Subject ?? '',
+      message: p.Message ?? '',
+    }));
+  }
+}

@@ -86,7 +86,9 @@ describe('batch progress (the drain loop input)', () => {
       partitions: ['2025-Q1', '2025-Q2', '2025-Q3'],
       pushDownPredicate: "quarter in ('2025-Q1', '2025-Q2', '2025-Q3')",
       madeProgress: true,
-      quarantinedFiles: 2,
+      // One quarantined file (a bad file) and one failed file (not normalized, not quarantined).
+      quarantinedFiles: 1,
+      failedFiles: 1,
       rejectedRows: 4,
       flaggedFiles: 0,
     });

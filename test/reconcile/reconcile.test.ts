@@ -2,14 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JSON_MARKER, parseAlertData } from '../../lambdas/common/alerts';
 import type { PipelineEnv } from '../../lambdas/common/env';
 import { putJson } from '../../lambdas/common/s3';
-import type { ReconcileOutput } from '../../lambdas/reconcile/core';
-import { makeReconcileHandler } from '../../lambdas/reconcile/handler';
+import { makeReconcileHandler, type ReconcileResult } from '../../lambdas/reconcile/handler';
 import type { FileOutcome } from '../../lib/contracts/batch';
 import { etlRunReportKey } from '../../lib/contracts/layout';
 import type { ReconciliationCheck, ReconciliationResult } from '../../lib/contracts/reconciliation';
 import {
   EXECUTION,
   plan,
+  RecordingSns,
   type Row,
   roster,
   type SourceFile,
@@ -35,17 +35,25 @@ afterAll(async () => {
 /** Missing run reports are read again twice, 50 ms apart (15 s in production). */
 const QUICK = { reportWait: { attempts: 3, delayMs: 50 } };
 
-async function reconcile(env: PipelineEnv, files: readonly FileOutcome[], executionId = EXECUTION) {
-  const handler = makeReconcileHandler(env, { s3: aws.s3, glue: aws.glue }, QUICK);
+/** Reconciles through the handler; `alert` is what it published (it returns only the receipt). */
+async function reconcile(
+  env: PipelineEnv,
+  files: readonly FileOutcome[],
+  executionId = EXECUTION,
+  sns = new RecordingSns(),
+) {
+  const handler = makeReconcileHandler(env, { s3: aws.s3, glue: aws.glue, sns: sns.client }, QUICK);
   const output = (await handler({
     action: 'reconcile',
     dataset: 'workforce_capacity',
     executionId,
     files,
-  })) as ReconcileOutput;
+  })) as ReconcileResult;
   const result = await aws.read<ReconciliationResult>(env.controlBucket, output.resultKey);
   if (!result) throw new Error(`no result document at ${output.resultKey}`);
-  return { output, result };
+  const published = sns.alerts();
+  expect(published.length).toBeLessThanOrEqual(1);
+  return { output, result, alert: published[0] };
 }
 
 const failed = (result: ReconciliationResult) => result.checks.filter((c) => c.status === 'fail');
@@ -140,7 +148,7 @@ describe('source -> curated control totals', () => {
       delta: '-3',
     });
     expect(output.failedChecks).toBe(failed(result).length);
-    expect(output.alert).not.toBeNull();
+    expect(output.alert).toMatchObject({ kind: 'discrepancy', published: true });
     expect(output.alert!.subject).toContain(`${output.failedChecks} reconciliation checks failed`);
   });
 
@@ -328,7 +336,7 @@ describe('source -> curated control totals', () => {
     });
     const handler = makeReconcileHandler(
       env,
-      { s3: aws.s3, glue: aws.glue },
+      { s3: aws.s3, glue: aws.glue, sns: new RecordingSns().client },
       { reportWait: { attempts: 20, delayMs: 100 } },
     );
     const late = new Promise((resolve) => setTimeout(resolve, 300)).then(() =>
@@ -340,7 +348,7 @@ describe('source -> curated control totals', () => {
       dataset: 'workforce_capacity',
       executionId: EXECUTION,
       files: [file.outcome],
-    })) as ReconcileOutput;
+    })) as ReconcileResult;
     await late;
 
     expect(output.status).toBe('pass');
@@ -394,7 +402,11 @@ describe('source -> curated control totals', () => {
     await writeEtlRun(aws.s3, env.controlBucket, 'jr_tolerance', [
       { file, curated: new Map([['2025-Q1', curated]]) },
     ]);
-    const handler = makeReconcileHandler(env, { s3: aws.s3, glue: aws.glue }, QUICK);
+    const handler = makeReconcileHandler(
+      env,
+      { s3: aws.s3, glue: aws.glue, sns: new RecordingSns().client },
+      QUICK,
+    );
 
     // workforce_capacity declares no tolerances: a difference of 1e-7 is a discrepancy.
     const output = (await handler({
@@ -402,7 +414,7 @@ describe('source -> curated control totals', () => {
       dataset: 'workforce_capacity',
       executionId: EXECUTION,
       files: [file.outcome],
-    })) as ReconcileOutput;
+    })) as ReconcileResult;
 
     expect(output.status).toBe('fail');
     const result = await aws.read<ReconciliationResult>(env.controlBucket, output.resultKey);
@@ -468,7 +480,7 @@ describe('cross-template rule headcount_matches_roster', () => {
     await faithfulRun(env, [plans, rosterFile]);
     await writeAggregates(aws.s3, env.controlBucket, '2025-Q1', [...plans.rows, ...rosterFile.rows]);
 
-    const { output, result } = await reconcile(env, [plans.outcome, rosterFile.outcome]);
+    const { output, result, alert } = await reconcile(env, [plans.outcome, rosterFile.outcome]);
 
     expect(output).toMatchObject({ status: 'fail', failedChecks: 1 });
     const [check] = failed(result);
@@ -479,8 +491,8 @@ describe('cross-template rule headcount_matches_roster', () => {
       actual: '14',
       delta: '-1',
     });
-    expect(output.alert!.message).toContain('Org unit Data, quarter 2025-Q1: rule headcount_matches_roster');
-    expect(output.alert!.message).toContain("org_unit = 'Data' AND quarter = '2025-Q1'");
+    expect(alert!.message).toContain('Org unit Data, quarter 2025-Q1: rule headcount_matches_roster');
+    expect(alert!.message).toContain("org_unit = 'Data' AND quarter = '2025-Q1'");
   });
 
   it('reports a group whose other template has not arrived as pending, not as a discrepancy', async () => {
@@ -553,9 +565,16 @@ describe('discrepancy alert from reconciliation', () => {
     ]);
 
     await balanced(env, [file]);
-    const { output } = await reconcile(env, [file.outcome]);
-    const alert = output.alert!;
+    const { output, alert: published } = await reconcile(env, [file.outcome]);
+    const alert = published!;
 
+    expect(output.alert).toEqual({
+      kind: 'discrepancy',
+      severity: 'critical',
+      subject: alert.subject,
+      published: true,
+      messageId: 'm-1',
+    });
     expect(alert).toMatchObject({ kind: 'discrepancy', severity: 'critical', dataset: 'workforce_capacity' });
     expect(alert.subject.length).toBeLessThanOrEqual(100);
     expect(alert.subject).toBe(`[workforce_capacity] ${output.failedChecks} reconciliation checks failed`);
@@ -574,5 +593,26 @@ describe('discrepancy alert from reconciliation', () => {
     const data = parseAlertData(alert.message);
     expect(data).toMatchObject({ kind: 'discrepancy', dataset: 'workforce_capacity', status: 'fail' });
     expect((data.failedChecks as unknown[]).length).toBe(output.failedChecks);
+  });
+
+  it('keeps the result document and returns an unpublished receipt when SNS refuses the alert', async () => {
+    const env = await aws.newEnv();
+    const file = sourceFile('workforce_capacity/plans/refused.csv', q1Plan());
+    await writeManifests(aws.s3, env.controlBucket, [file]);
+    await writeEtlRun(aws.s3, env.controlBucket, 'jr_refused', [
+      { file, curated: new Map([['2025-Q1', q1Plan().slice(1)]]) },
+    ]);
+    await balanced(env, [file]);
+    const sns = new RecordingSns();
+    sns.refuse = Object.assign(new Error('Rate exceeded'), { name: 'ThrottledException' });
+
+    const { output, result } = await reconcile(env, [file.outcome], EXECUTION, sns);
+
+    expect(result.status).toBe('fail');
+    expect(output.alert).toMatchObject({
+      kind: 'discrepancy',
+      published: false,
+      error: 'ThrottledException: Rate exceeded',
+    });
   });
 });

@@ -8,10 +8,11 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAlertData } from '../../lambdas/common/alerts';
 import type { PipelineEnv } from '../../lambdas/common/env';
-import { makeReconcileHandler } from '../../lambdas/reconcile/handler';
-import { diffSchemas, type SchemaDriftOutput, type SchemaState } from '../../lambdas/reconcile/schema-drift';
+import { makeReconcileHandler, type SchemaDriftResult } from '../../lambdas/reconcile/handler';
+import { diffSchemas, type SchemaState } from '../../lambdas/reconcile/schema-drift';
+import type { Alert, AlertReceipt } from '../../lib/contracts/alerts';
 import { schemaStateKey } from '../../lib/contracts/layout';
-import { EXECUTION, startTestAws, type TestAws } from './fixtures';
+import { EXECUTION, RecordingSns, startTestAws, type TestAws } from './fixtures';
 
 let aws: TestAws;
 
@@ -55,14 +56,24 @@ const tableInput = (columns: Column[]) => ({
 const recrawl = (env: PipelineEnv, columns: Column[]) =>
   aws.glue.send(new UpdateTableCommand({ DatabaseName: env.glueDatabase, TableInput: tableInput(columns) }));
 
-async function detect(env: PipelineEnv): Promise<SchemaDriftOutput> {
-  const handler = makeReconcileHandler(env, { s3: aws.s3, glue: aws.glue });
-  return (await handler({
+/**
+ * Runs the schema-drift action through the handler. It publishes the notice itself and returns
+ * only the receipt (`receipt`); `alert` is the notice as published, null when none was.
+ */
+async function detect(
+  env: PipelineEnv,
+  sns = new RecordingSns(),
+): Promise<Omit<SchemaDriftResult, 'alert'> & { alert: Alert | null; receipt: AlertReceipt | null }> {
+  const handler = makeReconcileHandler(env, { s3: aws.s3, glue: aws.glue, sns: sns.client });
+  const result = (await handler({
     action: 'schema-drift',
     dataset: 'workforce_capacity',
     executionId: EXECUTION,
     files: [],
-  })) as SchemaDriftOutput;
+  })) as SchemaDriftResult;
+  const published = sns.alerts();
+  expect(published.length).toBe(result.alert?.published ? 1 : 0);
+  return { ...result, alert: published[0] ?? null, receipt: result.alert };
 }
 
 describe('schema drift of the crawled table', () => {
@@ -165,6 +176,28 @@ describe('schema drift of the crawled table', () => {
     });
     const state = await aws.read<SchemaState>(env.controlBucket, schemaStateKey('workforce_capacity', TABLE));
     expect(state?.columns.find((c) => c.name === 'ingest_row_number')?.type).toBe('bigint');
+  });
+
+  it('publishes the notice before saving the new schema: a notice SNS refused is detected and sent again next time', async () => {
+    const env = await crawledTable(BASE);
+    await detect(env);
+    await recrawl(env, [...BASE, { Name: 'remote_share', Type: 'string' }]);
+    const refusing = new RecordingSns();
+    refusing.refuse = Object.assign(new Error('Key is disabled'), { name: 'KMSDisabledException' });
+
+    const failed = await detect(env, refusing);
+    const retried = await detect(env);
+
+    expect(failed).toMatchObject({ changed: true, alert: null });
+    expect(failed.receipt).toMatchObject({
+      kind: 'schema_drift',
+      published: false,
+      error: 'KMSDisabledException: Key is disabled',
+    });
+    expect(retried.changed).toBe(true);
+    expect(retried.receipt).toMatchObject({ published: true, messageId: 'm-1' });
+    expect(retried.alert!.message).toContain('- remote_share (string)');
+    expect((await detect(env)).changed).toBe(false);
   });
 
   it('reports nothing when the crawled table does not exist yet', async () => {
