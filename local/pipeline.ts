@@ -23,6 +23,8 @@ import { ACCOUNT, LocalCloud, listFiles, REGION } from './cloud';
 import { LocalCrawler } from './crawler';
 import { type Emulator, startEmulator } from './emulator';
 import { LocalGlueJobs } from './glue-job';
+import { ADMIN_CREDENTIALS, type IamReportEntry, LocalIam } from './iam';
+import { RunIam } from './iam/run';
 import { type DroppedObject, LocalIntake } from './intake';
 import { JobServer } from './job-server';
 import { localLambdas } from './lambdas';
@@ -81,6 +83,12 @@ export interface RunReport {
     readonly cause?: string;
     readonly etlRuns: number;
   }[];
+  /**
+   * Local IAM (local/iam): per principal of the stack (a role, or the EventBridge service for a
+   * rule), the AWS calls made during the run and the ones denied, each with the action, the
+   * resource and why.
+   */
+  readonly iam?: IamReportEntry[];
 }
 
 export interface RunOptions {
@@ -96,6 +104,11 @@ export interface RunOptions {
   readonly boundedFiles?: number;
   /** Progress lines (stage by stage); nothing is printed when unset. */
   readonly onProgress?: (line: string) => void;
+  /**
+   * Changes the synthesized template before the run uses it (tests: remove an IAM statement and
+   * see the run fail as it would on AWS). Gets a copy.
+   */
+  readonly templateTransform?: (template: CfnTemplate) => CfnTemplate;
 }
 
 export class InputError extends Error {
@@ -298,20 +311,32 @@ async function runInState(
   const server = new JobServer({ AWSGLUE_LOCAL_TMPDIR: state.tmpDir });
   server.start().catch(() => undefined);
   const booting = startEmulator({ region: REGION });
+  let iam: LocalIam | undefined;
   try {
-    const { template, assets } = await synthesize();
+    const synthesized = await synthesize();
+    const { assets } = synthesized;
+    const template = options.templateTransform
+      ? options.templateTransform(structuredClone(synthesized.template))
+      : synthesized.template;
+    const emulator = await booting;
+    // Every AWS call of the run is authorized against the template before it is served (local/iam).
+    iam = await LocalIam.start(emulator.endpoint, {
+      onDenied: (message) => progress(`[iam] denied: ${message}`),
+    });
     return await runWithEmulator({
       template,
       assets,
-      emulator: await booting,
+      emulator,
       server,
       inputs,
       state,
       next,
       options,
       progress,
+      iam,
     });
   } finally {
+    await iam?.stop().catch(() => undefined);
     await booting.then((e) => e.stop()).catch(() => undefined);
     await server.stop();
     state.discard(next);
@@ -329,10 +354,14 @@ interface RunContext {
   readonly next: string;
   readonly options: RunOptions;
   readonly progress: (line: string) => void;
+  /** The authorizing proxy every AWS client of the run talks to (local/iam). */
+  readonly iam: LocalIam;
 }
 
 async function runWithEmulator(context: RunContext): Promise<{ report: RunReport; ok: boolean }> {
   const { template, assets, emulator, server, inputs, state, next, options, progress } = context;
+  // Handlers and jobs reach AWS through the local authorizer.
+  const endpointEnv = { ...emulator.env, AWS_ENDPOINT_URL: context.iam.endpoint };
   // The handlers run in this process and resolve credentials as on Lambda: from the environment.
   Object.assign(process.env, {
     AWS_ACCESS_KEY_ID: emulator.env.AWS_ACCESS_KEY_ID,
@@ -343,8 +372,9 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
   delete process.env.AWS_PROFILE;
   const config = {
     region: REGION,
-    endpoint: emulator.endpoint,
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    // The local runtime's own calls (provisioning, state, assets, alerts inbox): the admin key, not checked.
+    endpoint: context.iam.endpoint,
+    credentials: ADMIN_CREDENTIALS,
   };
   const clients = {
     s3: new S3Client({ ...config, forcePathStyle: true }),
@@ -354,6 +384,8 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
   };
   const cloud = new LocalCloud(template, clients, PIPELINE);
   await cloud.provision();
+  context.iam.attach(template, cloud.resolver, { account: ACCOUNT, region: REGION });
+  const runIam = new RunIam(context.iam, REGION);
   await cloud.restore(state.currentDir, {
     setObjectMetadata: (objects) => emulator.setObjectMetadata(objects),
   });
@@ -367,20 +399,26 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
   }
 
   const machine = loadStateMachine(template, cloud.resolver);
-  const invoke = await localLambdas(template, cloud.resolver, {
-    ...emulator.env,
-    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
-  });
+  const invoke = await localLambdas(
+    template,
+    cloud.resolver,
+    {
+      ...endpointEnv,
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
+    },
+    { credentials: runIam.handlerCredentials },
+  );
   // The crawler's and the jobs' own state (seen objects, bookmarks) is updated in the next state.
-  const crawler = new LocalCrawler(template, cloud.resolver, clients, next);
+  const crawler = new LocalCrawler(template, cloud.resolver, runIam.crawlerClients, next);
   const jobs = new LocalGlueJobs(template, cloud.resolver, {
-    env: { ...emulator.env, AWSGLUE_LOCAL_TMPDIR: state.tmpDir },
+    env: { ...endpointEnv, AWSGLUE_LOCAL_TMPDIR: state.tmpDir },
+    envOf: runIam.jobEnv,
     server,
     bookmarks: path.join(next, 'glue-bookmarks'),
     logDir: state.logDir,
     argumentOverrides: options.boundedFiles ? { '--bounded_files': String(options.boundedFiles) } : undefined,
   });
-  const intake = new LocalIntake(template, cloud.resolver, clients.sqs, (arn) => {
+  const intake = new LocalIntake(template, cloud.resolver, runIam.intakeSqs(clients.sqs), (arn) => {
     const id = Object.keys(template.Resources).find((rid) => cloud.resolver.getAtt(rid, 'Arn') === arn);
     const url = id ? cloud.queueUrls.get(id) : undefined;
     if (!url) throw new Error(`no local queue for ${arn}`);
@@ -413,6 +451,8 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
   const batches = await intake.drain(async (batchInput) => {
     counter += 1;
     const dataset = String((batchInput[0] as { dataset?: string })?.dataset ?? 'unknown');
+    // The Pipe's StartExecution, as the Pipe's role.
+    await runIam.startExecution(dataset);
     const name = `local-${new Date()
       .toISOString()
       .replace(/[-:.TZ]/g, '')
@@ -422,7 +462,8 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
     const result = await executeStateMachine(
       machine,
       batchInput,
-      {
+      // The state machine's integrations, as its role.
+      runIam.backends({
         invokeLambda: invoke,
         startCrawler: (input) => crawler.start(input.Name),
         getCrawler: (input) => crawler.get(input.Name),
@@ -432,7 +473,7 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
           return view;
         },
         publish: async (input) => {
-          const response = await clients.sns.send(
+          const response = await runIam.stateMachineSns.send(
             new PublishCommand({
               TopicArn: input.TopicArn,
               Message: input.Message,
@@ -442,7 +483,7 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
           );
           return { MessageId: response.MessageId ?? '' };
         },
-      },
+      }),
       {
         executionName: name,
         waitMs: 250,
@@ -530,6 +571,7 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
       ...(result.cause ? { cause: truncate(result.cause, 2000) } : {}),
       etlRuns,
     })),
+    iam: context.iam.report(),
   };
   return { report, ok: executions.every((e) => e.result.status === 'SUCCEEDED') };
 }

@@ -76,6 +76,7 @@ export function formatRunSummary(report: RunReport): string {
     out.push(`   [${alert.severity}] ${alert.kind}: ${alert.subject}`);
     out.push(...localLines(alert, '     '));
   }
+  out.push(...iamLines(report));
   out.push(`\n== Curated tables`);
   out.push(
     formatTable(
@@ -84,6 +85,33 @@ export function formatRunSummary(report: RunReport): string {
     ),
   );
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * Local IAM: how many calls each principal made, and every call denied (action, resource and
+ * why) — a denial means the deployed stack would fail the same way.
+ */
+function iamLines(report: RunReport): string[] {
+  if (!report.iam) return [];
+  const calls = report.iam.reduce((n, p) => n + p.calls, 0);
+  const denials = report.iam.flatMap((p) =>
+    p.denied.map((d) => ({ ...d, principal: p.principal, role: p.role })),
+  );
+  const denied = denials.reduce((n, d) => n + d.count, 0);
+  const lines = [
+    `\n== IAM: ${calls} AWS call(s) by ${report.iam.length} principal(s), checked against the template's policies; ${
+      denied === 0 ? 'none denied' : `${denied} DENIED`
+    }`,
+  ];
+  for (const d of denials) {
+    lines.push(
+      `   DENIED ${d.principal}${d.role ? ` (role ${d.role})` : ''}: ${d.action} on ${d.resource}${
+        d.count > 1 ? ` (${d.count} times)` : ''
+      }`,
+      `     why: ${d.reason}`,
+    );
+  }
+  return lines;
 }
 
 type Alert = RunReport['alerts'][number];

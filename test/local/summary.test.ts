@@ -40,4 +40,38 @@ describe('the run summary', () => {
     );
     expect(text).not.toContain('All 3 row(s) are in curated.');
   });
+
+  it('prints every IAM denial with the principal, action, resource and why, and the call count', () => {
+    const text = formatRunSummary({
+      ...report,
+      iam: [
+        { principal: 'normalize handler', role: 'NormalizeHandlerRoleE6C3821B', calls: 12, denied: [] },
+        {
+          principal: 'job ingestion-cloud_billing-curate',
+          role: 'JobcloudbillingRole96CDB8BA',
+          calls: 40,
+          denied: [
+            {
+              action: 's3:ListBucket',
+              resource: 'arn:aws:s3:::cdk-hnb659fds-assets-000000000000-us-east-1',
+              reason: 'no matching Allow in the identity-based policies of role JobcloudbillingRole96CDB8BA',
+              count: 2,
+            },
+          ],
+        },
+      ],
+    });
+
+    expect(text).toContain('== IAM: 52 AWS call(s) by 2 principal(s)');
+    expect(text).toContain('2 DENIED');
+    expect(text).toContain(
+      '   DENIED job ingestion-cloud_billing-curate (role JobcloudbillingRole96CDB8BA): s3:ListBucket on arn:aws:s3:::cdk-hnb659fds-assets-000000000000-us-east-1 (2 times)',
+    );
+    expect(text).toContain(
+      '     why: no matching Allow in the identity-based policies of role JobcloudbillingRole96CDB8BA',
+    );
+    expect(
+      formatRunSummary({ ...report, iam: [{ principal: 'p', role: null, calls: 3, denied: [] }] }),
+    ).toContain("3 AWS call(s) by 1 principal(s), checked against the template's policies; none denied");
+  });
 });
