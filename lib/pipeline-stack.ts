@@ -1,4 +1,4 @@
-import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -18,6 +18,7 @@ import { PipelineKey } from './constructs/pipeline-key';
 import { SecureBucket } from './constructs/secure-bucket';
 import { controlPrefixes } from './contracts/layout';
 import { type PipelineNames, pipelineNames } from './contracts/naming';
+import { STACK_OUTPUTS } from './contracts/stack-outputs';
 
 export interface PipelineStackProps extends StackProps {
   /** Prefix of resource names (Glue database, crawlers, jobs). @default 'ingestion' */
@@ -206,6 +207,7 @@ export class PipelineStack extends Stack {
     }
     this.intakes = intakes;
     this.addAlarms();
+    this.addOutputs(datasets);
 
     // CDK's singleton handler that puts the normalized bucket's notification configuration.
     for (const child of this.node.children) {
@@ -279,6 +281,27 @@ export class PipelineStack extends Stack {
         ],
       }),
     );
+  }
+
+  /** Where operators and `npm run smoke` find the pipeline (docs/deploy.md). */
+  private addOutputs(datasets: readonly ResolvedDataset[]): void {
+    const { landing, control, curated, quarantine } = this.buckets;
+    const outputs: Record<keyof typeof STACK_OUTPUTS, [string, string]> = {
+      landingBucket: [landing.bucketName, 'Landing bucket: drop files under a dataset landing prefix'],
+      controlBucket: [control.bucketName, 'Control bucket: manifests, run reports, reconciliation results'],
+      curatedBucket: [curated.bucketName, 'Curated bucket (tables in the Glue database)'],
+      quarantineBucket: [quarantine.bucketName, 'Quarantine bucket: rejected files and rows with reasons'],
+      stateMachineArn: [this.stateMachine.stateMachine.stateMachineArn, 'Ingestion state machine'],
+      glueDatabase: [this.names.database, 'Glue database of the normalized and curated tables'],
+      alertTopicArn: [this.alerts.topic.topicArn, 'Alert topic (SNS)'],
+      datasetLandingPrefixes: [
+        JSON.stringify(Object.fromEntries(datasets.map((d) => [d.name, d.landingPrefix]))),
+        'Landing prefix of each dataset (JSON)',
+      ],
+    };
+    for (const [name, [value, description]] of Object.entries(outputs)) {
+      new CfnOutput(this, STACK_OUTPUTS[name as keyof typeof STACK_OUTPUTS], { value, description });
+    }
   }
 
   private addAlarms(): void {
