@@ -20,6 +20,7 @@ import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { CfnTemplate, IntrinsicResolver } from './cfn';
 import { resolveIntrinsics, resourcesOfType } from './cfn';
 import type { LocalClients } from './cloud';
+import type { LocalFaults } from './faults';
 import type { GlueCrawlerView } from './state-machine';
 
 /** A Glue error the state machine routes on (the runner prefixes `Glue.`). */
@@ -75,6 +76,8 @@ export class LocalCrawler {
       | Pick<LocalClients, 's3' | 'glue'>
       | ((crawler: string) => Pick<LocalClients, 's3' | 'glue'>),
     stateDir: string,
+    /** Injected faults: a crawler busy with someone else's crawl, S3 events arriving late. */
+    private readonly faults?: LocalFaults,
   ) {
     for (const [, resource] of resourcesOfType(template, 'AWS::Glue::Crawler')) {
       const props = resolveIntrinsics(resource.Properties, resolver) as {
@@ -113,12 +116,14 @@ export class LocalCrawler {
   async start(name: string): Promise<void> {
     const definition = this.definition(name);
     const run = this.runs.get(name) ?? { state: 'READY' };
-    if (run.state !== 'READY') {
+    if (run.state !== 'READY' || this.faults?.take('crawler:running')) {
       throw new GlueServiceError('CrawlerRunningException', `Crawler with name ${name} has already started`);
     }
     run.state = 'RUNNING';
     const startTime = new Date().toISOString();
-    run.running = this.crawl(definition).then(
+    // Event mode crawls what its queue holds when it starts: events that arrive later wait for the next crawl.
+    const eventsLate = this.faults?.take('crawler:events-late') !== undefined;
+    run.running = this.crawl(definition, eventsLate).then(
       () => {
         run.state = 'READY';
         run.lastCrawl = { Status: 'SUCCEEDED', StartTime: startTime };
@@ -144,7 +149,8 @@ export class LocalCrawler {
     await Promise.all([...this.runs.values()].map((r) => r.running));
   }
 
-  private async crawl(definition: CrawlerDefinition): Promise<void> {
+  /** `eventsLate`: the events of objects not crawled yet have not reached the queue (an injected fault). */
+  private async crawl(definition: CrawlerDefinition, eventsLate = false): Promise<void> {
     const { s3, glue } = typeof this.clients === 'function' ? this.clients(definition.name) : this.clients;
     const objects: { key: string; etag: string }[] = [];
     let token: string | undefined;
@@ -173,8 +179,10 @@ export class LocalCrawler {
       if (partitionKeys.length === 0) partitionKeys.push(...keys);
       if (keys.join('/') !== partitionKeys.join('/')) continue;
       const values = segments.map((s) => decodeURIComponent(s.slice(s.indexOf('=') + 1)));
+      const unseen = seen[object.key] !== object.etag;
+      if (unseen && eventsLate) continue;
       folders.set(segments.join('/'), values);
-      if (seen[object.key] === object.etag) continue;
+      if (!unseen) continue;
       for (const [column, type] of await sampleSchema(s3, definition.bucket, object.key)) {
         if (!inferred.has(column) || inferred.get(column) === 'string') inferred.set(column, type);
       }

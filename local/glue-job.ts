@@ -5,7 +5,9 @@ import type { CfnTemplate, IntrinsicResolver } from './cfn';
 import { resolveIntrinsics, resourcesOfType } from './cfn';
 import { GlueServiceError } from './crawler';
 import { REPO_ROOT } from './emulator';
+import type { LocalFaults } from './faults';
 import { JobRunTimeoutError, type JobServer } from './job-server';
+import { checkGlueArguments } from './limits';
 import type { GlueJobRunView } from './state-machine';
 
 interface JobDefinition {
@@ -38,13 +40,18 @@ export interface LocalGlueJobsOptions {
   readonly logDir?: string;
   /** Environment of one job's runs on top of `env`: the job role's credentials (local/iam). */
   readonly envOf?: (job: string) => Record<string, string>;
+  /** Injected faults: StartJobRun refused, a run failing mid-write. */
+  readonly faults?: LocalFaults;
 }
 
 /**
  * Runs the real Glue script (glue-scripts/jobs/curate.py) on local Spark through the local
  * `awsglue` stand-in, in a warm driver (see JobServer), with the job's DefaultArguments from
  * the synthesized template merged with the run's Arguments, as Glue does. MaxConcurrentRuns
- * is enforced.
+ * is enforced as Glue does: a run counts from StartJobRun until it ends (waiting for the one
+ * local Spark driver included), and a start past the limit is refused with
+ * ConcurrentRunsExceededException (the state machine sees `Glue.ConcurrentRunsExceededException`
+ * from its `.sync` integration). The run's arguments are validated as StartJobRun does (260 KB).
  */
 export class LocalGlueJobs {
   private readonly definitions = new Map<string, JobDefinition>();
@@ -80,8 +87,16 @@ export class LocalGlueJobs {
   }): Promise<JobRunRecord> {
     const definition = this.definitions.get(input.JobName);
     if (!definition) throw new GlueServiceError('EntityNotFoundException', `Job ${input.JobName} not found`);
+    const id = `jr_${randomUUID().replace(/-/g, '')}`;
+    const args: Record<string, string> = {
+      ...definition.defaultArguments,
+      ...input.Arguments,
+      ...this.options.argumentOverrides,
+    };
+    // StartJobRun validates the request before it counts a run.
+    checkGlueArguments(definition.name, args);
     const active = this.active.get(definition.name) ?? 0;
-    if (active >= definition.maxConcurrentRuns) {
+    if (active >= definition.maxConcurrentRuns || this.options.faults?.take('glue:concurrent-runs')) {
       throw new GlueServiceError(
         'ConcurrentRunsExceededException',
         `Concurrent runs exceeded for ${definition.name}`,
@@ -91,27 +106,22 @@ export class LocalGlueJobs {
     try {
       return await this.execute(
         definition,
-        input.Arguments ?? {},
+        id,
+        { ...args, '--JOB_NAME': definition.name, '--JOB_RUN_ID': id },
         input.Timeout ?? definition.timeoutMinutes,
       );
     } finally {
+      this.options.faults?.jobRunEnded(id);
       this.active.set(definition.name, (this.active.get(definition.name) ?? 1) - 1);
     }
   }
 
   private async execute(
     definition: JobDefinition,
-    runArguments: Record<string, string>,
+    id: string,
+    args: Record<string, string>,
     timeoutMinutes: number,
   ): Promise<JobRunRecord> {
-    const id = `jr_${randomUUID().replace(/-/g, '')}`;
-    const args: Record<string, string> = {
-      ...definition.defaultArguments,
-      ...runArguments,
-      ...this.options.argumentOverrides,
-      '--JOB_NAME': definition.name,
-      '--JOB_RUN_ID': id,
-    };
     const script = path.join(REPO_ROOT, 'glue-scripts', 'jobs', 'curate.py');
     const argv: string[] = [];
     for (const [key, value] of Object.entries(args)) {
@@ -146,6 +156,8 @@ export class LocalGlueJobs {
         },
         collect,
         timeoutMinutes * 60_000,
+        // The run starts writing once the driver takes it (runs of other jobs may be ahead of it).
+        () => this.options.faults?.jobRunStarted(id),
       );
     } catch (error) {
       collect(`${(error as Error).name}: ${(error as Error).message}`);
@@ -180,10 +192,15 @@ export class LocalGlueJobs {
   }
 }
 
-/** The Python exception line of a traceback, or the last line that names an error. */
+/**
+ * The Python exception line of a traceback (`ValueError: ...`, or a module-qualified one whose
+ * name ends otherwise, such as botocore's `botocore.errorfactory.AccessDenied: ...`), or the last
+ * line that names an error.
+ */
 function lastError(lines: readonly string[]): string | undefined {
   const error =
     [...lines].reverse().find((l) => /^\w[\w.]*(Error|Exception)\b/.test(l)) ??
+    [...lines].reverse().find((l) => /^[a-z_]\w*(\.\w+)+: /.test(l)) ??
     [...lines].reverse().find((l) => /Error|Exception/.test(l));
   return error?.slice(0, 1000);
 }

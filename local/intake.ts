@@ -6,10 +6,12 @@ import {
   SendMessageBatchCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { mapLimit } from '../lambdas/common/s3';
 import { renderPipeTemplate } from '../lib/contracts/pipe';
 import type { CfnTemplate, IntrinsicResolver } from './cfn';
 import { resolveIntrinsics, resourcesOfType } from './cfn';
 import { ACCOUNT, REGION } from './cloud';
+import { PIPE_STEP_FUNCTIONS_PAYLOAD_LIMIT, utf8Bytes } from './limits';
 
 /** An object put into the landing bucket. */
 export interface DroppedObject {
@@ -135,77 +137,168 @@ export class LocalIntake {
       const event = objectCreatedEvent(object, ++this.sequence);
       const targets = this.rules.filter((r) => matchesPattern(r.pattern, event)).flatMap((r) => r.queueArns);
       if (targets.length === 0) unmatched.push(object);
-      for (const arn of targets) byQueue.set(arn, [...(byQueue.get(arn) ?? []), event]);
-    }
-    for (const [arn, events] of byQueue) {
-      const queueUrl = this.queueUrlOfArn(arn);
-      for (let i = 0; i < events.length; i += 10) {
-        const response = await this.sqs.send(
-          new SendMessageBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: events
-              .slice(i, i + 10)
-              .map((event, j) => ({ Id: String(j), MessageBody: JSON.stringify(event) })),
-          }),
-        );
-        if (response.Failed?.length)
-          throw new Error(`could not queue ${response.Failed.length} event(s) on ${queueUrl}`);
+      for (const arn of targets) {
+        const queued = byQueue.get(arn);
+        if (queued) queued.push(event);
+        else byQueue.set(arn, [event]);
       }
     }
+    // SendMessageBatch takes 10 entries; the batches go out a few at a time.
+    const sends: { queueUrl: string; events: Record<string, unknown>[] }[] = [];
+    for (const [arn, events] of byQueue) {
+      const queueUrl = this.queueUrlOfArn(arn);
+      for (let i = 0; i < events.length; i += 10) sends.push({ queueUrl, events: events.slice(i, i + 10) });
+    }
+    await mapLimit(sends, 8, async ({ queueUrl, events }) => {
+      const response = await this.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: events.map((event, j) => ({ Id: String(j), MessageBody: JSON.stringify(event) })),
+        }),
+      );
+      if (response.Failed?.length)
+        throw new Error(`could not queue ${response.Failed.length} event(s) on ${queueUrl}`);
+    });
     return unmatched;
   }
 
   /**
-   * Reads every pipe's queue in batches and hands each rendered batch to `start` (one
-   * execution per batch); messages are deleted once the batch was handed over, as a Pipe does
-   * after StartExecution succeeds.
+   * Every pipe reads its queue in batches and starts one execution per batch, the way a Pipe
+   * does for an SQS source and a Standard state machine target:
+   *
+   * - a batch closes at the Pipe's BatchSize, or earlier when one more record would take the
+   *   rendered input over the Step Functions target's payload limit ("the invocation payload
+   *   size quota is reached"; see local/limits.ts); the records left over open the next batch;
+   * - Standard workflows are started asynchronously (StartExecution; the Pipe does not wait for
+   *   the execution), and the batch's messages are deleted once StartExecution succeeded;
+   * - batches start concurrently: "When messages are available, EventBridge reads up to five
+   *   batches and sends them to your pipe. If messages are still available, EventBridge
+   *   increases the number of processes that are reading batches by up to 60 more instances per
+   *   minute" (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-sqs.html): the
+   *   first five batches start at once, each further one a second later than the one before.
+   *
+   * `start` is StartExecution: it resolves once the execution has started (not when it ends).
+   * Resolves with the number of batches started, once every one has been.
    */
-  async drain(start: (input: unknown[]) => Promise<void>): Promise<number> {
-    let batches = 0;
-    for (const pipe of this.pipes) {
-      const queueUrl = this.queueUrlOfArn(pipe.sourceArn);
-      for (;;) {
-        const messages: Message[] = [];
-        while (messages.length < pipe.batchSize) {
+  async drain(
+    start: (input: unknown[]) => Promise<void>,
+    options: { readonly rampUpMs?: number } = {},
+  ): Promise<number> {
+    const rampUpMs = options.rampUpMs ?? PIPE_RAMP_UP_MS;
+    const counts = await Promise.all(this.pipes.map((pipe) => this.drainPipe(pipe, start, rampUpMs)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  private async drainPipe(
+    pipe: PipeDefinition,
+    start: (input: unknown[]) => Promise<void>,
+    rampUpMs: number,
+  ): Promise<number> {
+    const queueUrl = this.queueUrlOfArn(pipe.sourceArn);
+    const render = (m: Message) =>
+      renderPipeTemplate(pipe.inputTemplate, {
+        messageId: m.MessageId!,
+        receiptHandle: m.ReceiptHandle!,
+        body: m.Body ?? '',
+        attributes: m.Attributes ?? {},
+        messageAttributes: m.MessageAttributes ?? {},
+        md5OfBody: m.MD5OfBody ?? '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: pipe.sourceArn,
+        awsRegion: REGION,
+      });
+    const began = Date.now();
+    const started: Promise<void>[] = [];
+    // Records received but not yet in a batch (they stay hidden by their visibility timeout).
+    const carried: { message: Message; record: unknown; json: string }[] = [];
+    let queueEmpty = false;
+    for (let index = 0; ; index++) {
+      const batch: { message: Message; record: unknown }[] = [];
+      // The rendered input is a JSON array: `[` + records joined by `,` + `]`.
+      let chars = 2;
+      let bytes = 2;
+      const fits = (json: string) =>
+        chars + json.length + (batch.length > 0 ? 1 : 0) <= PIPE_STEP_FUNCTIONS_PAYLOAD_LIMIT &&
+        bytes + utf8Bytes(json) + (batch.length > 0 ? 1 : 0) <= PIPE_STEP_FUNCTIONS_PAYLOAD_LIMIT;
+      let full = false;
+      while (batch.length < pipe.batchSize && !full) {
+        if (carried.length === 0) {
+          if (queueEmpty) break;
           const page = await this.sqs.send(
             new ReceiveMessageCommand({
               QueueUrl: queueUrl,
-              MaxNumberOfMessages: Math.min(10, pipe.batchSize - messages.length),
+              MaxNumberOfMessages: 10,
               WaitTimeSeconds: 0,
               VisibilityTimeout: 600,
             }),
           );
-          if (!page.Messages?.length) break;
-          messages.push(...page.Messages);
+          if (!page.Messages?.length) {
+            queueEmpty = true;
+            break;
+          }
+          for (const message of page.Messages) {
+            const record = render(message);
+            carried.push({ message, record, json: JSON.stringify(record) });
+          }
         }
-        if (messages.length === 0) break;
-        const input = messages.map((m) =>
-          renderPipeTemplate(pipe.inputTemplate, {
-            messageId: m.MessageId!,
-            receiptHandle: m.ReceiptHandle!,
-            body: m.Body ?? '',
-            attributes: m.Attributes ?? {},
-            messageAttributes: m.MessageAttributes ?? {},
-            md5OfBody: m.MD5OfBody ?? '',
-            eventSource: 'aws:sqs',
-            eventSourceARN: pipe.sourceArn,
-            awsRegion: REGION,
+        const next = carried[0]!;
+        if (!fits(next.json)) {
+          if (batch.length === 0) {
+            // The Pipe cannot invoke the target with it at all; on AWS the message returns to the
+            // queue until its receive count sends it to the dead-letter queue.
+            throw new PipeTargetLimitError(
+              `one record of ${queueUrl} renders to ${next.json.length} characters, over the Step Functions target's ${PIPE_STEP_FUNCTIONS_PAYLOAD_LIMIT}`,
+            );
+          }
+          full = true;
+          break;
+        }
+        carried.shift();
+        chars += next.json.length + (batch.length > 0 ? 1 : 0);
+        bytes += utf8Bytes(next.json) + (batch.length > 0 ? 1 : 0);
+        batch.push(next);
+      }
+      if (batch.length === 0) break;
+      // Five batches at once, then one more each `rampUpMs`.
+      const due = began + Math.max(0, index - (PIPE_INITIAL_BATCHES - 1)) * rampUpMs;
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      await start(batch.map((b) => b.record));
+      started.push(
+        this.deleteMessages(
+          queueUrl,
+          batch.map((b) => b.message),
+        ),
+      );
+    }
+    await Promise.all(started);
+    return started.length;
+  }
+
+  private async deleteMessages(queueUrl: string, messages: readonly Message[]): Promise<void> {
+    const chunks: Message[][] = [];
+    for (let i = 0; i < messages.length; i += 10) chunks.push(messages.slice(i, i + 10));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        const response = await this.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle! })),
           }),
         );
-        batches += 1;
-        await start(input);
-        for (let i = 0; i < messages.length; i += 10) {
-          await this.sqs.send(
-            new DeleteMessageBatchCommand({
-              QueueUrl: queueUrl,
-              Entries: messages
-                .slice(i, i + 10)
-                .map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle! })),
-            }),
-          );
-        }
-      }
-    }
-    return batches;
+        if (response.Failed?.length)
+          throw new Error(`could not delete ${response.Failed.length} message(s) from ${queueUrl}`);
+      }),
+    );
   }
 }
+
+/** A Pipe batch that cannot be delivered to its target (one record over the payload limit). */
+export class PipeTargetLimitError extends Error {
+  override readonly name = 'PipeTargetLimitError';
+}
+
+/** Batches a Pipe starts at once before it scales up (eb-pipes-sqs.html). */
+export const PIPE_INITIAL_BATCHES = 5;
+/** "up to 60 more instances per minute": one more batch a second. */
+export const PIPE_RAMP_UP_MS = 1000;

@@ -108,18 +108,23 @@ export class JobServer {
     return this.ready;
   }
 
-  /** Runs a script in the driver; resolves with its exit code. One run at a time. */
+  /**
+   * Runs a script in the driver; resolves with its exit code. One run at a time: `onStart` is
+   * called when this run's turn comes and the script is handed to the driver.
+   */
   run(
     script: string,
     argv: readonly string[],
     env: Record<string, string>,
     onLine: (line: string) => void,
     timeoutMs: number,
+    onStart?: () => void,
   ): Promise<number> {
     const next = this.queue.then(async () => {
       await this.start();
       if (this.exited || !this.child) throw new JobServerError('local Spark driver is not running');
       const child = this.child;
+      onStart?.();
       return new Promise<number>((resolve, reject) => {
         const timer = setTimeout(() => {
           this.pending = undefined;

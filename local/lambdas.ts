@@ -2,7 +2,9 @@ import { createClients } from '../lambdas/common/aws';
 import { type Env, readPipelineEnv } from '../lambdas/common/env';
 import type { CfnTemplate, IntrinsicResolver } from './cfn';
 import { resolveIntrinsics, resourcesOfType } from './cfn';
+import type { LocalFaults } from './faults';
 import type { Credentials } from './iam';
+import { checkLambdaResponse, ServiceLimitError } from './limits';
 
 /** Handler name (the function's PIPELINE_HANDLER) -> the environment the stack gives it. */
 export function functionEnvironments(
@@ -20,9 +22,30 @@ export function functionEnvironments(
   return environments;
 }
 
+/** Handler name -> the function's Timeout in seconds (Lambda's default is 3). */
+export function functionTimeouts(template: CfnTemplate, resolver: IntrinsicResolver): Map<string, number> {
+  const timeouts = new Map<string, number>();
+  for (const [, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+    const props = resolveIntrinsics(fn.Properties ?? {}, resolver) as {
+      Timeout?: number;
+      Environment?: { Variables?: Record<string, string> };
+    };
+    const handler = props.Environment?.Variables?.PIPELINE_HANDLER;
+    if (handler) timeouts.set(handler, props.Timeout ?? 3);
+  }
+  return timeouts;
+}
+
 type Invoke = (event: unknown) => Promise<unknown>;
 
 export interface LocalLambdaOptions {
+  /** Faults to inject (throttling, timeouts). */
+  readonly faults?: LocalFaults;
+  /**
+   * Handler -> the TimeoutSeconds of the Task states that invoke it: with a function timeout at
+   * least as long, an invocation that runs too long ends at Step Functions' deadline first.
+   */
+  readonly taskTimeoutSeconds?: ReadonlyMap<string, number>;
   /**
    * Handler -> the credentials its AWS clients sign with: those of its function's role, so the
    * local authorizer decides its calls as that role's (local/iam). @default the environment's
@@ -42,6 +65,7 @@ export async function localLambdas(
   options: LocalLambdaOptions = {},
 ): Promise<(handler: string, event: unknown) => Promise<unknown>> {
   const environments = functionEnvironments(template, resolver);
+  const timeouts = functionTimeouts(template, resolver);
   const invokers = new Map<string, Invoke>();
   const envOf = (handler: string): Env => {
     const variables = environments.get(handler);
@@ -80,12 +104,38 @@ export async function localLambdas(
         throw new Error(`no local handler module for "${handler}"`);
     }
   };
+  const faults = options.faults;
   return async (handler, event) => {
     let invoke = invokers.get(handler);
     if (!invoke) {
       invoke = await build(handler);
       invokers.set(handler, invoke);
     }
-    return invoke(event);
+    // A throttled invocation never reaches the function (Lambda answers 429 to Step Functions).
+    if (faults?.take('lambda:throttle', (target) => target === handler)) {
+      throw new ServiceLimitError(
+        'Lambda.TooManyRequestsException',
+        `Rate Exceeded. (Service: Lambda, Status Code: 429, Error Code: TooManyRequestsException) [injected: lambda:throttle:${handler}]`,
+      );
+    }
+    const timeout = faults?.take('lambda:timeout', (target) => target === handler);
+    const result = await invoke(event);
+    if (timeout) {
+      // The function did its work (side effects and all) but did not answer in time.
+      const functionSeconds = timeouts.get(handler) ?? 3;
+      const taskSeconds = options.taskTimeoutSeconds?.get(handler);
+      if (taskSeconds !== undefined && taskSeconds <= functionSeconds) {
+        throw new ServiceLimitError(
+          'States.Timeout',
+          `The task timed out after ${taskSeconds} seconds [injected: lambda:timeout:${handler}]`,
+        );
+      }
+      throw new ServiceLimitError(
+        'Lambda.Unknown',
+        `Sandbox.Timedout: Task timed out after ${functionSeconds}.00 seconds [injected: lambda:timeout:${handler}]`,
+      );
+    }
+    checkLambdaResponse(handler, result);
+    return result;
   };
 }

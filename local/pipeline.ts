@@ -13,7 +13,7 @@ import { GlueClient } from '@aws-sdk/client-glue';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { getJson } from '../lambdas/common/s3';
+import { getJson, mapLimit } from '../lambdas/common/s3';
 import { loadDatasets } from '../lib/config';
 import type { ResolvedDataset } from '../lib/config/types';
 import type { FileOutcome } from '../lib/contracts/batch';
@@ -22,15 +22,25 @@ import type { CfnTemplate } from './cfn';
 import { ACCOUNT, LocalCloud, listFiles, REGION } from './cloud';
 import { LocalCrawler } from './crawler';
 import { type Emulator, startEmulator } from './emulator';
+import { type FaultProxy, startFaultProxy } from './fault-proxy';
+import { LocalFaults } from './faults';
 import { LocalGlueJobs } from './glue-job';
 import { ADMIN_CREDENTIALS, type IamReportEntry, LocalIam } from './iam';
 import { RunIam } from './iam/run';
 import { type DroppedObject, LocalIntake } from './intake';
 import { JobServer } from './job-server';
 import { localLambdas } from './lambdas';
+import { checkSnsPublish } from './limits';
 import { onInterrupt, REPO_ROOT, spawnTied, VENV_PYTHON } from './processes';
 import { type ResetResult, readStateJson, resetState, StateFolder } from './state';
-import { type EventLog, type ExecutionResult, executeStateMachine, loadStateMachine } from './state-machine';
+import {
+  type EventLog,
+  type ExecutionResult,
+  executeStateMachine,
+  type LoadedStateMachine,
+  loadStateMachine,
+  localTaskTimeoutSeconds,
+} from './state-machine';
 
 export { StateError } from './state';
 
@@ -89,6 +99,8 @@ export interface RunReport {
    * resource and why.
    */
   readonly iam?: IamReportEntry[];
+  /** Injected faults (only with a fault plan): each as planned and how many times it fired. */
+  readonly faults?: { readonly fault: string; readonly planned: number; readonly injected: number }[];
 }
 
 export interface RunOptions {
@@ -109,6 +121,11 @@ export interface RunOptions {
    * see the run fail as it would on AWS). Gets a copy.
    */
   readonly templateTransform?: (template: CfnTemplate) => CfnTemplate;
+  /**
+   * Faults to inject (local/faults.ts), e.g. `lambda:throttle:normalize:2,s3:slowdown:GetObject:3`.
+   * @default the environment variable PIPELINE_LOCAL_FAULTS, else none
+   */
+  readonly faults?: string;
 }
 
 export class InputError extends Error {
@@ -264,11 +281,17 @@ export async function runPipeline(
 ): Promise<{ report: RunReport; ok: boolean }> {
   const progress = options.onProgress ?? (() => undefined);
   const inputs = resolveInputs(paths, options.dataset);
+  let faults: LocalFaults;
+  try {
+    faults = LocalFaults.fromPlan(options.faults ?? process.env.PIPELINE_LOCAL_FAULTS);
+  } catch (error) {
+    throw new InputError(`PIPELINE_LOCAL_FAULTS: ${(error as Error).message}`);
+  }
   const state = await openStateFolder({ ...options, mode: 'write', command: 'run', onWait: progress });
   // (A state folder given by the caller is the caller's to describe and release.)
   const forget = options.state ? () => undefined : onInterrupt(() => state.describeKept());
   try {
-    return await runInState(state, inputs, options, progress);
+    return await runInState(state, inputs, options, progress, faults);
   } finally {
     forget();
     if (!options.state) await state.release();
@@ -300,6 +323,7 @@ async function runInState(
   inputs: readonly Input[],
   options: RunOptions,
   progress: (line: string) => void,
+  faults: LocalFaults,
 ): Promise<{ report: RunReport; ok: boolean }> {
   // This run's state is written into a folder of its own and swapped in whole when complete.
   const next = state.prepareNext();
@@ -312,6 +336,7 @@ async function runInState(
   server.start().catch(() => undefined);
   const booting = startEmulator({ region: REGION });
   let iam: LocalIam | undefined;
+  let faultProxy: Promise<FaultProxy> | undefined;
   try {
     const synthesized = await synthesize();
     const { assets } = synthesized;
@@ -319,8 +344,10 @@ async function runInState(
       ? options.templateTransform(structuredClone(synthesized.template))
       : synthesized.template;
     const emulator = await booting;
+    // S3 faults are injected at the HTTP boundary the handlers and the job talk to.
+    if (faults.needsHttpBoundary) faultProxy = startFaultProxy(emulator.endpoint, faults);
     // Every AWS call of the run is authorized against the template before it is served (local/iam).
-    iam = await LocalIam.start(emulator.endpoint, {
+    iam = await LocalIam.start((await faultProxy)?.endpoint ?? emulator.endpoint, {
       onDenied: (message) => progress(`[iam] denied: ${message}`),
     });
     return await runWithEmulator({
@@ -333,9 +360,12 @@ async function runInState(
       next,
       options,
       progress,
+      faults,
+      faultProxy: await faultProxy,
       iam,
     });
   } finally {
+    await faultProxy?.then((p) => p.stop()).catch(() => undefined);
     await iam?.stop().catch(() => undefined);
     await booting.then((e) => e.stop()).catch(() => undefined);
     await server.stop();
@@ -356,11 +386,14 @@ interface RunContext {
   readonly progress: (line: string) => void;
   /** The authorizing proxy every AWS client of the run talks to (local/iam). */
   readonly iam: LocalIam;
+  readonly faults: LocalFaults;
+  /** Where handlers and jobs send AWS requests when S3 faults are injected. */
+  readonly faultProxy?: FaultProxy;
 }
 
 async function runWithEmulator(context: RunContext): Promise<{ report: RunReport; ok: boolean }> {
-  const { template, assets, emulator, server, inputs, state, next, options, progress } = context;
-  // Handlers and jobs reach AWS through the local authorizer.
+  const { template, assets, emulator, server, inputs, state, next, options, progress, faults } = context;
+  // Handlers and jobs reach AWS through the local authorizer (and behind it the fault boundary, if any).
   const endpointEnv = { ...emulator.env, AWS_ENDPOINT_URL: context.iam.endpoint };
   // The handlers run in this process and resolve credentials as on Lambda: from the environment.
   Object.assign(process.env, {
@@ -399,6 +432,7 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
   }
 
   const machine = loadStateMachine(template, cloud.resolver);
+  faults.setCuratedBucket(cloud.bucket('Curated'));
   const invoke = await localLambdas(
     template,
     cloud.resolver,
@@ -406,11 +440,12 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
       ...endpointEnv,
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
     },
-    { credentials: runIam.handlerCredentials },
+    { faults, taskTimeoutSeconds: lambdaTaskTimeouts(machine), credentials: runIam.handlerCredentials },
   );
   // The crawler's and the jobs' own state (seen objects, bookmarks) is updated in the next state.
-  const crawler = new LocalCrawler(template, cloud.resolver, runIam.crawlerClients, next);
+  const crawler = new LocalCrawler(template, cloud.resolver, runIam.crawlerClients, next, faults);
   const jobs = new LocalGlueJobs(template, cloud.resolver, {
+    faults,
     env: { ...endpointEnv, AWSGLUE_LOCAL_TMPDIR: state.tmpDir },
     envOf: runIam.jobEnv,
     server,
@@ -428,38 +463,60 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
   // Drop the files into the landing bucket; S3 events go to the rules.
   const landing = cloud.bucket('Landing');
   const sources = new Map<string, string>();
-  const dropped: DroppedObject[] = [];
-  for (const input of inputs) {
+  // Puts run a few at a time; versions of one key keep the order of the inputs.
+  const lastPutOfKey = new Map<string, Promise<unknown>>();
+  const dropped: DroppedObject[] = await mapLimit(inputs, 16, async (input) => {
     const body = readFileSync(input.file);
-    const put = await clients.s3.send(new PutObjectCommand({ Bucket: landing, Key: input.key, Body: body }));
+    const before = lastPutOfKey.get(input.key);
+    const putting = (before ?? Promise.resolve()).then(() =>
+      clients.s3.send(new PutObjectCommand({ Bucket: landing, Key: input.key, Body: body })),
+    );
+    lastPutOfKey.set(input.key, putting);
+    const put = await putting;
     sources.set(input.key, path.relative(process.cwd(), input.file) || input.file);
-    dropped.push({
+    return {
       bucket: landing,
       key: input.key,
       versionId: put.VersionId ?? null,
       size: body.length,
       etag: put.ETag ?? '',
-    });
-  }
+    };
+  });
   progress(`dropped ${dropped.length} file(s) into s3://${landing}/`);
   const unmatched = await intake.publish(dropped);
   if (unmatched.length > 0)
     throw new InputError(`no intake rule matches ${unmatched.map((o) => o.key).join(', ')}`);
 
+  // The Pipe starts a burst's executions concurrently (see LocalIntake.drain); each one's
+  // progress lines name it (`[dataset #n]`) when its dataset has more than one batch.
   const executions: { result: ExecutionResult; dataset: string; files: number; etlRuns: number }[] = [];
+  const running: Promise<void>[] = [];
+  const filesPerDataset = new Map<string, number>();
+  for (const input of inputs)
+    filesPerDataset.set(input.dataset.name, (filesPerDataset.get(input.dataset.name) ?? 0) + 1);
+  const batchesPerDataset = new Map<string, number>();
   let counter = 0;
+  faults.armHttpBoundary(true);
   const batches = await intake.drain(async (batchInput) => {
     counter += 1;
     const dataset = String((batchInput[0] as { dataset?: string })?.dataset ?? 'unknown');
     // The Pipe's StartExecution, as the Pipe's role.
     await runIam.startExecution(dataset);
+    const number = (batchesPerDataset.get(dataset) ?? 0) + 1;
+    batchesPerDataset.set(dataset, number);
+    const batchSize = inputs.find((i) => i.dataset.name === dataset)?.dataset.batching.batchSize ?? 0;
+    const label =
+      (filesPerDataset.get(dataset) ?? 0) > batchSize || number > 1 ? `${dataset} #${number}` : dataset;
     const name = `local-${new Date()
       .toISOString()
       .replace(/[-:.TZ]/g, '')
       .slice(0, 14)}-${counter}`;
-    progress(`[${dataset}] execution ${name}: ${batchInput.length} file(s)`);
-    const runsBefore = jobs.runs.length;
-    const result = await executeStateMachine(
+    progress(`[${label}] execution ${name}: ${batchInput.length} file(s)`);
+    // Slot in start order: the report lists executions as they were started.
+    const slot = executions.length;
+    executions.push(undefined as never);
+    let etlRuns = 0;
+    const execution = executeStateMachine(
       machine,
       batchInput,
       // The state machine's integrations, as its role.
@@ -468,11 +525,13 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
         startCrawler: (input) => crawler.start(input.Name),
         getCrawler: (input) => crawler.get(input.Name),
         runJob: async (input) => {
+          etlRuns += 1;
           const run = await jobs.run(input);
           const { output: _output, Arguments: _args, ...view } = run;
           return view;
         },
         publish: async (input) => {
+          checkSnsPublish(input);
           const response = await runIam.stateMachineSns.send(
             new PublishCommand({
               TopicArn: input.TopicArn,
@@ -488,14 +547,21 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
         executionName: name,
         waitMs: 250,
         retryMs: 250,
-        onEvent: (event) => describeEvent(dataset, event, progress),
+        onEvent: (event) => describeEvent(dataset, event, progress, label),
       },
     );
-    progress(
-      `[${dataset}] execution ${result.status === 'SUCCEEDED' ? 'succeeded' : `FAILED: ${result.error}: ${truncate(result.cause ?? '', 300)}`}`,
+    // StartExecution returns at once; the execution runs on.
+    running.push(
+      execution.then((result) => {
+        progress(
+          `[${label}] execution ${result.status === 'SUCCEEDED' ? 'succeeded' : `FAILED: ${result.error}: ${truncate(result.cause ?? '', 300)}`}`,
+        );
+        executions[slot] = { result, dataset, files: batchInput.length, etlRuns };
+      }),
     );
-    executions.push({ result, dataset, files: batchInput.length, etlRuns: jobs.runs.length - runsBefore });
   });
+  await Promise.all(running);
+  faults.armHttpBoundary(false);
   progress(`${batches} batch(es) executed`);
   await crawler.idle();
 
@@ -572,8 +638,29 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
       etlRuns,
     })),
     iam: context.iam.report(),
+    ...(faults.empty ? {} : { faults: faults.summary() }),
   };
   return { report, ok: executions.every((e) => e.result.status === 'SUCCEEDED') };
+}
+
+/** Per handler, the shortest deadline of the Task states that invoke it (Step Functions' TimeoutSeconds). */
+function lambdaTaskTimeouts(machine: LoadedStateMachine): Map<string, number> {
+  const timeouts = new Map<string, number>();
+  const visit = (states: LoadedStateMachine['definition']['States']) => {
+    for (const [name, state] of Object.entries(states)) {
+      const route = machine.routes.get(name);
+      if (route?.kind === 'lambda') {
+        const seconds = localTaskTimeoutSeconds(state);
+        if (seconds !== undefined)
+          timeouts.set(route.handler, Math.min(seconds, timeouts.get(route.handler) ?? seconds));
+      }
+      if (state.ItemProcessor) visit(state.ItemProcessor.States);
+      if (state.Iterator) visit(state.Iterator.States);
+      for (const branch of state.Branches ?? []) visit(branch.States);
+    }
+  };
+  visit(machine.definition.States);
+  return timeouts;
 }
 
 /** The batch's file outcomes: the final state's `files`, or the Map's output when it failed later. */
@@ -594,7 +681,12 @@ function truncate(text: string, max: number): string {
 }
 
 /** One readable line per stage of interest. */
-function describeEvent(dataset: string, event: EventLog, progress: (line: string) => void): void {
+function describeEvent(
+  dataset: string,
+  event: EventLog,
+  progress: (line: string) => void,
+  label = dataset,
+): void {
   const name = event.state?.name ?? '';
   const stage = name.startsWith(`${dataset}.`) ? name.slice(dataset.length + 1) : name;
   const output = event.state?.output as Record<string, unknown> | undefined;
@@ -604,22 +696,22 @@ function describeEvent(dataset: string, event: EventLog, progress: (line: string
       o?.status === 'normalized'
         ? `${o.rows} rows, ${o.rejectedRows} rejected, template ${o.template ?? 'unknown'}`
         : (o?.reason ?? o?.duplicateOf ?? '');
-    progress(`[${dataset}]   ${o?.status ?? '?'}: ${o?.key ?? ''}${detail ? ` (${detail})` : ''}`);
+    progress(`[${label}]   ${o?.status ?? '?'}: ${o?.key ?? ''}${detail ? ` (${detail})` : ''}`);
     return;
   }
   if (event.index !== undefined) return;
   if (event.type === 'StateEntered') {
     const input = event.state?.input as Record<string, unknown> | undefined;
     if (stage === 'NormalizeFiles')
-      progress(`[${dataset}] normalizing ${(input?.files as unknown[] | undefined)?.length ?? 0} file(s)`);
-    if (stage === 'StartCrawler') progress(`[${dataset}] crawling the normalized zone`);
+      progress(`[${label}] normalizing ${(input?.files as unknown[] | undefined)?.length ?? 0} file(s)`);
+    if (stage === 'StartCrawler') progress(`[${label}] crawling the normalized zone`);
     if (stage === 'RunEtl') {
       const p = input?.progress as { remainingObjects?: number; pushDownPredicate?: string } | undefined;
       progress(
-        `[${dataset}] ETL run: ${p?.remainingObjects} normalized object(s) left, predicate ${p?.pushDownPredicate}`,
+        `[${label}] ETL run: ${p?.remainingObjects} normalized object(s) left, predicate ${p?.pushDownPredicate}`,
       );
     }
-    if (name === 'Reconcile') progress(`[${dataset}] reconciling control totals`);
+    if (name === 'Reconcile') progress(`[${label}] reconciling control totals`);
   }
   if (event.type === 'StateExited') {
     if (stage === 'CrawlerFinished?') return;
@@ -631,21 +723,21 @@ function describeEvent(dataset: string, event: EventLog, progress: (line: string
       const outcome = drift?.firstSighting
         ? `table ${drift.table ? `${drift.table} ` : ''}created (its schema is the baseline for drift notices)`
         : `schema ${drift?.changed ? 'CHANGED (notice published)' : 'unchanged'}`;
-      progress(`[${dataset}] crawl done; ${outcome}`);
+      progress(`[${label}] crawl done; ${outcome}`);
     }
     const etl = output?.etl as { id?: string; state?: string } | undefined;
-    if (stage === 'RunEtl' && etl) progress(`[${dataset}] ETL run ${etl.id} ${etl.state}`);
+    if (stage === 'RunEtl' && etl) progress(`[${label}] ETL run ${etl.id} ${etl.state}`);
     if (name === 'Reconcile') {
       const r = output?.reconciliation as
         | { status?: string; failedChecks?: number; pendingChecks?: number }
         | undefined;
       progress(
-        `[${dataset}] reconciliation ${r?.status}: ${r?.failedChecks} failed, ${r?.pendingChecks} pending`,
+        `[${label}] reconciliation ${r?.status}: ${r?.failedChecks} failed, ${r?.pendingChecks} pending`,
       );
     }
   }
   if (event.type === 'StateFailed' || event.type === 'StateCaught') {
-    progress(`[${dataset}] ${name}: ${event.Error ?? 'error'}`);
+    progress(`[${label}] ${name}: ${event.Error ?? 'error'}`);
   }
 }
 
