@@ -1,6 +1,7 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -14,7 +15,7 @@ import { IngestionStateMachine } from './constructs/ingestion-state-machine';
 import { acknowledgeFindings } from './constructs/nag';
 import { NormalizedCrawler } from './constructs/normalized-crawler';
 import { PipelineFunction } from './constructs/pipeline-function';
-import { PipelineKey } from './constructs/pipeline-key';
+import { KMS_PUBLISH_ACTIONS, PipelineKey } from './constructs/pipeline-key';
 import { SecureBucket } from './constructs/secure-bucket';
 import { controlPrefixes } from './contracts/layout';
 import { type PipelineNames, pipelineNames } from './contracts/naming';
@@ -117,6 +118,7 @@ export class PipelineStack extends Stack {
       [PIPELINE_ENV_VARS.quarantineBucket]: quarantine.bucketName,
       [PIPELINE_ENV_VARS.controlBucket]: control.bucketName,
       [PIPELINE_ENV_VARS.glueDatabase]: this.names.database,
+      [PIPELINE_ENV_VARS.alertTopicArn]: this.alerts.topic.topicArn,
     };
     const normalize = new PipelineFunction(this, 'NormalizeHandler', {
       handlerName: 'normalize',
@@ -140,13 +142,15 @@ export class PipelineStack extends Stack {
     });
     const notify = new PipelineFunction(this, 'NotifyHandler', {
       handlerName: 'notify',
-      description: 'Formats failure and quarantine alerts',
+      description:
+        'Formats and publishes failure, quarantine and unknown-template alerts; the backstop for executions that ended without one',
       environment,
       memorySize: 256,
       timeout: Duration.seconds(30),
     });
     this.functions = { normalize, quarantine: quarantineFn, reconcile, notify };
     this.grantHandlers(datasets);
+    this.grantAlerts(key, datasets);
 
     // Catalog, crawlers, jobs.
     const catalog = new GlueCatalog(this, 'Catalog', { databaseName: this.names.database, key, datasets });
@@ -304,6 +308,48 @@ export class PipelineStack extends Stack {
     }
   }
 
+  /**
+   * The notify and reconcile Lambdas publish their alerts themselves (the alert text stays out
+   * of the execution state): sns:Publish on the topic and the key actions an encrypted topic
+   * needs. Notify also reads the reasons the compact state leaves out (quarantine reason
+   * documents, manifests) and keeps the per-execution failure-alert markers.
+   */
+  private grantAlerts(key: kms.IKey, datasets: readonly ResolvedDataset[]): void {
+    const { control, quarantine } = this.buckets;
+    const { notify, reconcile } = this.functions;
+    for (const fn of [notify, reconcile]) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.alerts.topic.topicArn] }),
+      );
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: KMS_PUBLISH_ACTIONS, resources: [key.keyArn] }));
+    }
+    notify.grantObjects(quarantine, ['s3:GetObject'], ['files/']);
+    notify.grantObjects(control, ['s3:GetObject'], [controlPrefixes.manifests]);
+    notify.grantObjects(control, ['s3:GetObject', 's3:PutObject'], ['alerts/']);
+    for (const bucket of [control, quarantine]) {
+      notify.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+      );
+    }
+    // Registering the batch's partitions a crawl missed (normalized tables only).
+    reconcile.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['glue:BatchGetPartition', 'glue:BatchCreatePartition'],
+        resources: [
+          this.formatArn({ service: 'glue', resource: 'catalog' }),
+          this.formatArn({ service: 'glue', resource: 'database', resourceName: this.names.database }),
+          ...datasets.map((d) =>
+            this.formatArn({
+              service: 'glue',
+              resource: 'table',
+              resourceName: `${this.names.database}/${this.names.normalizedTable(d.name)}`,
+            }),
+          ),
+        ],
+      }),
+    );
+  }
+
   private addAlarms(): void {
     const sm = this.stateMachine.stateMachine;
     const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => {
@@ -336,6 +382,11 @@ export class PipelineStack extends Stack {
       );
     for (const [name, intake] of this.intakes)
       dlqAlarm(`IntakeDlqAlarm-${name}`, intake.deadLetterQueue, `the ${name} intake`);
+    dlqAlarm(
+      'BackstopDlqAlarm',
+      this.stateMachine.backstopDeadLetterQueue,
+      'the execution backstop (failure alerts that could not be sent)',
+    );
     for (const [name, crawler] of this.crawlers) {
       dlqAlarm(
         `CrawlerEventsDlqAlarm-${name}`,
