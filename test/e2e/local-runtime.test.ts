@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { REPO_ROOT } from '../../local/emulator';
 import { queryPipeline, type RunReport, runPipeline } from '../../local/pipeline';
+import { actingPrincipals, expectEveryCallAllowed } from '../iam/expectations';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -56,6 +57,8 @@ describe('the FOCUS billing sample through the local pipeline', () => {
     expect(first.report.reconciliation.length).toBeGreaterThan(0);
     expect(first.report.reconciliation.filter((c) => c.status !== 'pass')).toEqual([]);
     expect(first.report.alerts).toEqual([]);
+    // Every AWS call of the run was allowed by the synthesized template's policies.
+    expectEveryCallAllowed(first.report, actingPrincipals('cloud_billing'));
   });
 
   it('lands BilledCost exactly 20.52022672899 (a decimal(38,18)) in the curated table, with the account hierarchy joined', async () => {
@@ -114,6 +117,7 @@ describe('capacity plans in two template versions', () => {
       stateDir,
     });
     expect(second.ok, JSON.stringify(second.report.executions)).toBe(true);
+    expectEveryCallAllowed(second.report, actingPrincipals('workforce_capacity'));
     const table = second.report.tables.find((t) => t.table === 'workforce_capacity')!;
     expect(table.columns).toEqual(
       expect.arrayContaining([
@@ -181,6 +185,7 @@ describe('a bad file in a batch', () => {
     expect(byName['empty_plan.csv']!.status).toBe('quarantined');
     expect(byName['notes.pdf']!.status).toBe('quarantined');
     expect(byName['plan.csv']).toMatchObject({ status: 'processed', rows: 1, rejectedRows: 1 });
+    expectEveryCallAllowed(report, [...actingPrincipals('workforce_capacity'), 'quarantine handler']);
     const alert = report.alerts.find((a) => a.kind === 'quarantine')!;
     expect(alert.message).toContain('empty_plan.csv');
     expect(alert.message).toContain('notes.pdf');
@@ -207,6 +212,7 @@ describe('a burst larger than the file cap', () => {
     expect(report.executions).toHaveLength(1);
     expect(report.executions[0]!.etlRuns).toBe(3);
     expect(report.files.filter((f) => f.status === 'processed')).toHaveLength(400);
+    expectEveryCallAllowed(report, actingPrincipals('workforce_capacity'));
     const [totals] = await query(
       stateDir,
       'select count(*) as n, sum(headcount) as hc from workforce_capacity',

@@ -1,0 +1,104 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import type { CfnTemplate } from '../../local/cfn';
+import { REPO_ROOT } from '../../local/emulator';
+import { type RunReport, runPipeline } from '../../local/pipeline';
+import { formatRunSummary } from '../../local/summary';
+
+/**
+ * A needed statement removed from the synthesized template makes the local run fail as the
+ * deployed stack would, with an error naming the principal, the action and the resource.
+ * (The unmodified template's runs, with no denial at all, are checked in
+ * test/e2e/local-runtime.test.ts.)
+ */
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
+
+const FOCUS = path.join(REPO_ROOT, 'samples', 'cloud_billing', 'focus_sample.csv');
+const newState = () => mkdtempSync(path.join(tmpdir(), 'pipeline-iam-'));
+
+interface Statement {
+  Sid?: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+/** Removes the statements `drop` selects from the AWS::IAM::Policy resources whose id starts with `policy`. */
+function withoutStatements(policy: string, drop: (s: Statement) => boolean) {
+  return (template: CfnTemplate): CfnTemplate => {
+    let removed = 0;
+    for (const [id, resource] of Object.entries(template.Resources)) {
+      if (resource.Type !== 'AWS::IAM::Policy' || !id.startsWith(policy)) continue;
+      const document = resource.Properties!.PolicyDocument as { Statement: Statement[] };
+      const kept = document.Statement.filter((s) => !drop(s));
+      removed += document.Statement.length - kept.length;
+      document.Statement = kept;
+    }
+    if (removed !== 1) throw new Error(`expected to remove one statement of ${policy}*, removed ${removed}`);
+    return template;
+  };
+}
+
+const denialsOf = (report: RunReport, principal: string) =>
+  report.iam?.find((p) => p.principal === principal)?.denied ?? [];
+
+describe('a statement removed from the template fails the local run', () => {
+  it('the normalize role without its landing read: the file is not processed, and the denial names principal, action and resource', async () => {
+    const { report } = await runPipeline([FOCUS], {
+      stateDir: newState(),
+      templateTransform: withoutStatements(
+        'NormalizeHandlerRoleDefaultPolicy',
+        (s) =>
+          [s.Action].flat().includes('s3:GetObject') && JSON.stringify(s.Resource).includes('LandingBucket'),
+      ),
+    });
+
+    expect(report.files.map((f) => f.status)).not.toContain('processed');
+    const [denial, ...more] = denialsOf(report, 'normalize handler');
+    expect(more).toEqual([]);
+    // The handler reads the event's object version (s3:GetObjectVersion; s3:GetObject without one).
+    expect(denial).toMatchObject({
+      action: expect.stringMatching(/^s3:GetObject(Version)?$/),
+      resource: 'arn:aws:s3:::ingestion-landing/cloud_billing/focus_sample.csv',
+      reason: expect.stringContaining(
+        'no matching Allow in the identity-based policies of role NormalizeHandlerRole',
+      ),
+    });
+    // No other principal was denied anything.
+    expect(report.iam!.filter((p) => p.principal !== 'normalize handler' && p.denied.length > 0)).toEqual([]);
+    const summary = formatRunSummary(report);
+    expect(summary).toContain(
+      `DENIED normalize handler (role ${report.iam!.find((p) => p.principal === 'normalize handler')!.role}): ${denial!.action} on arn:aws:s3:::ingestion-landing/cloud_billing/focus_sample.csv`,
+    );
+  });
+
+  it('the curate job without s3:ListBucket on its dimension file (finding 1): the Glue read lists, and the execution fails with AccessDenied', async () => {
+    const { report, ok } = await runPipeline([FOCUS], {
+      stateDir: newState(),
+      templateTransform: withoutStatements(
+        'JobcloudbillingRoleDefaultPolicy',
+        (s) => s.Sid === 'ListDimensionObjects',
+      ),
+    });
+
+    expect(ok).toBe(false);
+    expect(report.executions).toEqual([expect.objectContaining({ status: 'FAILED' })]);
+    expect(report.files.map((f) => f.status)).toEqual(['failed']);
+    const denials = denialsOf(report, 'job ingestion-cloud_billing-curate');
+    expect(denials).toEqual([
+      expect.objectContaining({
+        action: 's3:ListBucket',
+        resource: 'arn:aws:s3:::cdk-hnb659fds-assets-000000000000-us-east-1',
+      }),
+    ]);
+    // The job's own error (boto3's AccessDenied) reaches the execution's failure cause.
+    const cause = report.executions[0]!.cause ?? '';
+    expect(cause).toContain('AccessDenied');
+    expect(cause).toContain('s3:ListBucket');
+    expect(cause).toContain('JobcloudbillingRole');
+  });
+});
