@@ -70,6 +70,54 @@ interface Ledger {
   readonly denied: Map<string, Denial & { count: number }>;
 }
 
+type Outcome = { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
+
+/**
+ * An ARN pattern of a policy as IAM matches it: the six colon-separated parts each, `*` matching
+ * any characters within the part (the resource part, the last, may itself hold `:` and `/`).
+ */
+export function arnPattern(pattern: string): (arn: string) => boolean {
+  const glob = (text: string) =>
+    new RegExp(
+      `^${text
+        .split('*')
+        .map((piece) => piece.replace(/[.+^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+      's',
+    );
+  if (pattern === '*') return () => true;
+  const parts = splitArn(pattern);
+  if (!parts) {
+    const whole = glob(pattern);
+    return (arn) => whole.test(arn);
+  }
+  const matchers = parts.map(glob);
+  return (arn) => {
+    const target = splitArn(arn);
+    return target !== undefined && matchers.every((m, i) => m.test(target[i]!));
+  };
+}
+
+function splitArn(arn: string): string[] | undefined {
+  const parts = arn.split(':');
+  if (parts.length < 6 || parts[0] !== 'arn') return undefined;
+  return [...parts.slice(0, 5), parts.slice(5).join(':')];
+}
+
+/** The service/region/account of an ARN, and its resource type (S3: bucket or object; else the part before `/` or `:`). */
+function resourceShape(arn: string): [string, string] {
+  const parts = splitArn(arn);
+  if (!parts) return [arn, ''];
+  const resource = parts[5]!;
+  const type =
+    parts[2] === 's3'
+      ? resource.includes('/')
+        ? 'object'
+        : 'bucket'
+      : (/^[^/:]*/.exec(resource)?.[0] ?? '');
+  return [parts.slice(0, 5).join(':'), type];
+}
+
 export class AccessDeniedError extends Error {
   override readonly name = 'AccessDenied';
   constructor(readonly decision: Extract<Decision, { allowed: false }>) {
@@ -80,7 +128,9 @@ export class AccessDeniedError extends Error {
 export class Authorizer {
   private readonly byKey = new Map<string, LocalPrincipal>();
   private readonly ledgers = new Map<string, Ledger>();
-  private readonly cache = new Map<string, Promise<Decision>>();
+  private readonly cache = new Map<string, Promise<Outcome>>();
+  /** Per principal and resource policy: a matcher per resource pattern, or null (no generalization). */
+  private readonly patterns = new Map<string, ((arn: string) => boolean)[] | null>();
   readonly secureTransport: boolean;
 
   constructor(
@@ -204,7 +254,11 @@ export class Authorizer {
     return this.model.resourcePolicies.get(resource);
   }
 
-  private decide(principal: LocalPrincipal, permission: Permission, operation: string): Promise<Decision> {
+  private async decide(
+    principal: LocalPrincipal,
+    permission: Permission,
+    operation: string,
+  ): Promise<Decision> {
     const context: Record<string, string | string[]> = {
       'aws:SecureTransport': String(this.secureTransport),
       ...(this.secureTransport ? { 's3:TlsVersion': '1.3' } : {}),
@@ -221,21 +275,59 @@ export class Authorizer {
           }),
       ...permission.context,
     };
-    const key = JSON.stringify([principal.accessKeyId, permission.action, permission.resource, context]);
-    let decision = this.cache.get(key);
-    if (!decision) {
-      decision = this.simulate(principal, permission, context, operation);
-      this.cache.set(key, decision);
+    const key = JSON.stringify([
+      principal.accessKeyId,
+      permission.action,
+      this.resourceKey(principal, permission.resource),
+      context,
+    ]);
+    let outcome = this.cache.get(key);
+    if (!outcome) {
+      outcome = this.simulate(principal, permission, context);
+      this.cache.set(key, outcome);
     }
-    return decision;
+    const decided = await outcome;
+    return decided.allowed
+      ? { allowed: true }
+      : this.denial(principal, operation, permission, decided.reason);
+  }
+
+  /**
+   * What the decision can depend on of a resource ARN: its service, region, account and resource
+   * type, and which resource patterns of the policies in play match it. Two objects under the same
+   * prefix get one evaluation, not one each (a 2,000-file burst asks about thousands of keys).
+   * Without generalization (the exact ARN) when a pattern holds a policy variable or `?`.
+   */
+  private resourceKey(principal: LocalPrincipal, resource: string): string {
+    const resourcePolicy = this.resourcePolicyOf(resource);
+    const patternsKey = `${principal.accessKeyId}\0${resourcePolicy?.name ?? ''}`;
+    let patterns = this.patterns.get(patternsKey);
+    if (!patterns) {
+      const role = principal.role ? this.model.roles.get(principal.role) : undefined;
+      const documents = [
+        ...(role?.identityPolicies ?? []).map((p) => p.policy),
+        ...(resourcePolicy ? [resourcePolicy.policy] : []),
+      ];
+      const texts = documents.flatMap((d) =>
+        (d.Statement as { Resource?: unknown; NotResource?: unknown }[]).flatMap((st) =>
+          [st.Resource, st.NotResource].flat().filter((r): r is string => typeof r === 'string'),
+        ),
+      );
+      patterns = texts.some((t) => t.includes('${') || t.includes('?'))
+        ? null
+        : [...new Set(texts)].map(arnPattern);
+      this.patterns.set(patternsKey, patterns);
+    }
+    if (patterns === null) return resource;
+    const [prefix, type] = resourceShape(resource);
+    return `${resourcePolicy?.name ?? ''}|${prefix}|${type}|${patterns.map((p) => (p(resource) ? '1' : '0')).join('')}`;
   }
 
   private async simulate(
     principal: LocalPrincipal,
     permission: Permission,
     context: Record<string, string | string[]>,
-    operation: string,
-  ): Promise<Decision> {
+  ): Promise<Outcome> {
     const role = principal.role ? this.model.roles.get(principal.role)! : undefined;
     const resourcePolicy = this.resourcePolicyOf(permission.resource);
     const result = await runSimulation(
@@ -254,12 +346,7 @@ export class Authorizer {
       { simulationMode: 'Strict' },
     );
     if (result.resultType === 'error') {
-      return this.denial(
-        principal,
-        operation,
-        permission,
-        `the policies could not be evaluated: ${result.errors.message}`,
-      );
+      return { allowed: false, reason: `the policies could not be evaluated: ${result.errors.message}` };
     }
     if (result.overallResult === 'Allowed') return { allowed: true };
     const analysis = result.resultType === 'single' ? result.result.analysis : result.results[0]?.analysis;
@@ -287,7 +374,7 @@ export class Authorizer {
         resourcePolicy ? ` nor in the resource-based policy ${resourcePolicy.name}` : ''
       }`;
     }
-    return this.denial(principal, operation, permission, reason);
+    return { allowed: false, reason };
   }
 
   private denial(

@@ -4,7 +4,7 @@ import { DATASET_DEFINITIONS } from '../../lib/datasets';
 import type { CfnTemplate } from '../../local/cfn';
 import { ACCOUNT, type LocalClients, LocalCloud, REGION } from '../../local/cloud';
 import { Authorizer, type LocalPrincipals, localPrincipals } from '../../local/iam';
-import type { Decision } from '../../local/iam/authorizer';
+import { arnPattern, type Decision } from '../../local/iam/authorizer';
 import { buildIamModel } from '../../local/iam/model';
 import { synthesize } from '../helpers/synth';
 
@@ -100,9 +100,9 @@ describe('identity policies of the roles', () => {
       permissions: [{ action: 'sns:Publish', resource: topic, context: {} }],
     };
     expect(await auth.authorize(sm, publish)).toEqual({ allowed: true });
-    // The reconcile handler may not publish: neither sns:Publish nor the key.
-    const reconcile = principals.handlers.get('reconcile')!;
-    expect(denial(await auth.authorize(reconcile, publish)).denial.action).toBe('sns:Publish');
+    // The quarantine handler does not publish alerts: neither sns:Publish nor the key.
+    const quarantine = principals.handlers.get('quarantine')!;
+    expect(denial(await auth.authorize(quarantine, publish)).denial.action).toBe('sns:Publish');
   });
 });
 
@@ -182,5 +182,64 @@ describe('the report', () => {
       }),
     );
     expect(decision.denial.reason).toContain('refuses calls it cannot evaluate');
+  });
+});
+
+describe('evaluations shared between resources', () => {
+  it('ARN patterns match part by part, * within a part (the resource part may hold / and :)', () => {
+    expect(arnPattern('arn:aws:s3:::b/cloud_billing/*')('arn:aws:s3:::b/cloud_billing/x/y.csv')).toBe(true);
+    expect(arnPattern('arn:aws:s3:::b/cloud_billing/*')('arn:aws:s3:::b/cloud_billing')).toBe(false);
+    expect(arnPattern('arn:aws:s3:::b*')('arn:aws:s3:::b/k')).toBe(true);
+    expect(
+      arnPattern('arn:aws:logs:*:*:log-group:/aws-glue/*')(
+        'arn:aws:logs:us-east-1:0:log-group:/aws-glue/jobs:log-stream:x',
+      ),
+    ).toBe(true);
+    expect(arnPattern('arn:aws:glue:us-east-1:0:table/db/t')('arn:aws:glue:us-east-1:0:table/db/t2')).toBe(
+      false,
+    );
+    expect(arnPattern('*')('anything')).toBe(true);
+  });
+
+  it('decide every resource as a fresh evaluation of that one ARN would', async () => {
+    const shared = authorizer();
+    const buckets = ['Landing', 'Normalized', 'Control', 'Quarantine', 'Curated'] as const;
+    const keys = [
+      'cloud_billing/a.csv',
+      'cloud_billing/b/c.csv',
+      'workforce_capacity/x.csv',
+      'manifests/m.json',
+      'etl/processed/cloud_billing/p',
+      'rows/r.jsonl',
+      'other/z',
+    ];
+    const resources = [
+      ...buckets.flatMap((b) => keys.map((k) => object(cloud.bucket(b), k))),
+      ...buckets.map((b) => `arn:aws:s3:::${cloud.bucket(b)}`),
+    ];
+    const actions = ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:ListBucket'];
+    const principals = ['normalize', 'quarantine', 'reconcile'];
+    let allowed = 0;
+    let denied = 0;
+    for (const handler of principals) {
+      for (const resource of resources) {
+        for (const action of actions) {
+          const permission = [{ action, resource, context: {} }];
+          const viaShared = await shared.auth.check(
+            shared.principals.handlers.get(handler)!,
+            action,
+            permission,
+          );
+          const fresh = authorizer();
+          const alone = await fresh.auth.check(fresh.principals.handlers.get(handler)!, action, permission);
+          expect([handler, action, resource, viaShared]).toEqual([handler, action, resource, alone]);
+          if (alone.allowed) allowed += 1;
+          else denied += 1;
+        }
+      }
+    }
+    // Both outcomes occur, so the comparison means something.
+    expect(allowed).toBeGreaterThan(10);
+    expect(denied).toBeGreaterThan(10);
   });
 });
