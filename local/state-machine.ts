@@ -104,6 +104,144 @@ export class StatesError extends Error {
   }
 }
 
+/**
+ * Step Functions' hard limits on an execution
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/limits.html, "Quotas for Standard
+ * Workflows"): "Maximum input or output size for a task, state, or execution: 262,144 bytes of
+ * data as a UTF-8 encoded string. This quota affects tasks (activity, Lambda function, or
+ * integrated service), state or execution output, and input data when scheduling a task,
+ * entering a state, or starting an execution"; "Maximum execution history size: 25,000 events.
+ * If the execution history reaches this quota, the execution will fail."
+ */
+export const STATE_PAYLOAD_LIMIT_BYTES = 262_144;
+export const HISTORY_EVENT_LIMIT = 25_000;
+
+/**
+ * An error no Retry or Catch sees, as on AWS: `States.DataLimitExceeded` ("a terminal error
+ * that can't be caught by the States.ALL error type",
+ * https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html) and
+ * `States.Runtime` (the history limit: "The execution reached the maximum number of history
+ * events (25000)."). aws-local-stepfunctions consults `isRetryable`/`isCatchable` on errors.
+ */
+export class TerminalStatesError extends StatesError {
+  get isRetryable(): boolean {
+    return false;
+  }
+  get isCatchable(): boolean {
+    return false;
+  }
+}
+
+const utf8Bytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value ?? null), 'utf8');
+
+function dataLimitExceeded(what: string, bytes: number): TerminalStatesError {
+  return new TerminalStatesError(
+    'States.DataLimitExceeded',
+    `${what} has a size of ${bytes} bytes, exceeding the maximum of ${STATE_PAYLOAD_LIMIT_BYTES} bytes (UTF-8) [local limit]`,
+  );
+}
+
+/**
+ * History events AWS records for one event of the local log (an estimate that errs high): a
+ * state entered and exited are one event each; a Task attempt adds Scheduled, Started and
+ * Succeeded/Failed; a Map adds MapStateStarted and MapStateSucceeded/Failed, and each
+ * iteration MapIterationStarted/Succeeded (its states count as the top-level ones do); a
+ * caught error adds the state's exit.
+ */
+export function historyEventsOf(event: { type: string; state?: { type?: string } }): number {
+  const type = event.state?.type;
+  switch (event.type) {
+    case 'StateEntered':
+      return type === 'Map' ? 2 : 1;
+    case 'StateExited':
+      return type === 'Task' ? 4 : type === 'Map' ? 2 : 1;
+    case 'StateFailed':
+      return type === 'Task' ? 3 : type === 'Map' ? 1 : 0;
+    case 'StateCaught':
+      return 1;
+    case 'StateRetried':
+      return 0;
+    default:
+      return 1;
+  }
+}
+
+/** What the limits saw during an execution (measured by the path tests). */
+export interface LimitMeasures {
+  /** Estimated AWS history events (see historyEventsOf). */
+  historyEvents: number;
+  /** Largest state input or output, task input or result, in UTF-8 bytes. */
+  largestPayloadBytes: number;
+  /** Where the largest payload was. */
+  largestPayloadAt: string;
+}
+
+/**
+ * Enforces the payload and history limits on one execution, synchronously, where the library
+ * dispatches its events (state entered with its input, state exited with its output): the
+ * execution fails there with an error no Catch sees, before the next state runs. Events of Map
+ * iterations arrive from the iterations' own loops: a breach there fails the execution at the
+ * next top-level event (the Map's exit), which is what AWS reports for the Map too.
+ */
+class LimitGuard {
+  readonly measures: LimitMeasures = { historyEvents: 0, largestPayloadBytes: 0, largestPayloadAt: '' };
+  private pending: TerminalStatesError | undefined;
+
+  payload(what: string, value: unknown): TerminalStatesError | undefined {
+    const bytes = utf8Bytes(value);
+    if (bytes > this.measures.largestPayloadBytes) {
+      this.measures.largestPayloadBytes = bytes;
+      this.measures.largestPayloadAt = what;
+    }
+    return bytes > STATE_PAYLOAD_LIMIT_BYTES ? dataLimitExceeded(what, bytes) : undefined;
+  }
+
+  /** Wraps the execution's event logger: every dispatched event is checked before it is logged. */
+  attach(logger: { dispatch(event: unknown): void }): void {
+    const dispatch = logger.dispatch.bind(logger);
+    logger.dispatch = (raw: unknown) => {
+      const event = raw as EventLog & { input?: unknown };
+      const terminal = ['ExecutionFailed', 'ExecutionSucceeded', 'ExecutionAborted', 'ExecutionTimeout'];
+      if (terminal.includes(event.type)) {
+        dispatch(raw);
+        return;
+      }
+      const nested = event.index !== undefined || event.type.startsWith('MapIteration');
+      let breach: TerminalStatesError | undefined;
+      this.measures.historyEvents += historyEventsOf(event);
+      // Event 25,000 is the ExecutionFailed event itself.
+      if (this.measures.historyEvents > HISTORY_EVENT_LIMIT - 1) {
+        breach = new TerminalStatesError(
+          'States.Runtime',
+          `The execution reached the maximum number of history events (${HISTORY_EVENT_LIMIT}). [local limit]`,
+        );
+      }
+      const name = event.state?.name ?? '';
+      if (!breach && event.type === 'ExecutionStarted')
+        breach = this.payload('The execution input', event.input);
+      if (!breach && event.type === 'StateEntered')
+        breach = this.payload(`The input of state "${name}"`, event.state?.input);
+      if (!breach && event.type === 'StateExited')
+        breach = this.payload(`The output of state "${name}"`, event.state?.output);
+      if (nested) {
+        // Thrown here it would be lost in the iteration's event loop: fail at the next top-level event.
+        this.pending ??= breach;
+        dispatch(raw);
+        return;
+      }
+      breach ??= this.pending;
+      if (breach) throw breach;
+      dispatch(raw);
+    };
+  }
+
+  /** A task's input after Parameters, and its result before ResultSelector. */
+  check(what: string, value: unknown): void {
+    const breach = this.payload(what, value);
+    if (breach) throw breach;
+  }
+}
+
 export interface LoadedStateMachine {
   readonly definition: AslDefinition;
   /** Every Task state (including those inside Map/Parallel) and where it is routed. */
@@ -184,62 +322,73 @@ function serviceError(service: string, error: unknown): StatesError {
 export function taskHandlers(
   routes: ReadonlyMap<string, TaskRoute>,
   backends: TaskBackends,
+  guard?: { check(what: string, value: unknown): void },
 ): Record<string, (input: unknown) => Promise<unknown>> {
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   for (const [state, route] of routes) {
+    const call = callOf(route, backends);
     handlers[state] = async (input: unknown) => {
-      switch (route.kind) {
-        case 'lambda':
-          try {
-            // A Lambda result is serialized JSON: undefined fields vanish as they would on AWS.
-            return JSON.parse(JSON.stringify((await backends.invokeLambda(route.handler, input)) ?? null));
-          } catch (error) {
-            const e = error as Error;
-            throw new StatesError(
-              e?.name ?? 'Error',
-              JSON.stringify({
-                errorType: e?.name ?? 'Error',
-                errorMessage: e?.message ?? String(error),
-                trace: (e?.stack ?? '').split('\n').slice(0, 10),
-              }),
-            );
-          }
-        case 'glue-start-crawler':
-          try {
-            await backends.startCrawler(input as { Name: string });
-            return {};
-          } catch (error) {
-            throw serviceError('Glue', error);
-          }
-        case 'glue-get-crawler':
-          try {
-            return await backends.getCrawler(input as { Name: string });
-          } catch (error) {
-            throw serviceError('Glue', error);
-          }
-        case 'glue-job-sync': {
-          let run: GlueJobRunView;
-          try {
-            run = await backends.runJob(
-              input as { JobName: string; Arguments?: Record<string, string>; Timeout?: number },
-            );
-          } catch (error) {
-            throw serviceError('Glue', error);
-          }
-          if (run.JobRunState !== 'SUCCEEDED')
-            throw new StatesError('States.TaskFailed', JSON.stringify(run));
-          return run;
-        }
-        case 'sns-publish':
-          try {
-            return await backends.publish(input as SnsPublishInput);
-          } catch (error) {
-            throw serviceError('SNS', error);
-          }
-      }
+      guard?.check(`The input of task "${state}"`, input);
+      const result = await call(input);
+      guard?.check(`The result of task "${state}"`, result);
+      return result;
     };
   }
   return handlers;
+}
+
+/** One Task state's call to its backend, with the error names Step Functions gives. */
+function callOf(route: TaskRoute, backends: TaskBackends): (input: unknown) => Promise<unknown> {
+  return async (input: unknown) => {
+    switch (route.kind) {
+      case 'lambda':
+        try {
+          // A Lambda result is serialized JSON: undefined fields vanish as they would on AWS.
+          return JSON.parse(JSON.stringify((await backends.invokeLambda(route.handler, input)) ?? null));
+        } catch (error) {
+          const e = error as Error;
+          throw new StatesError(
+            e?.name ?? 'Error',
+            JSON.stringify({
+              errorType: e?.name ?? 'Error',
+              errorMessage: e?.message ?? String(error),
+              trace: (e?.stack ?? '').split('\n').slice(0, 10),
+            }),
+          );
+        }
+      case 'glue-start-crawler':
+        try {
+          await backends.startCrawler(input as { Name: string });
+          return {};
+        } catch (error) {
+          throw serviceError('Glue', error);
+        }
+      case 'glue-get-crawler':
+        try {
+          return await backends.getCrawler(input as { Name: string });
+        } catch (error) {
+          throw serviceError('Glue', error);
+        }
+      case 'glue-job-sync': {
+        let run: GlueJobRunView;
+        try {
+          run = await backends.runJob(
+            input as { JobName: string; Arguments?: Record<string, string>; Timeout?: number },
+          );
+        } catch (error) {
+          throw serviceError('Glue', error);
+        }
+        if (run.JobRunState !== 'SUCCEEDED') throw new StatesError('States.TaskFailed', JSON.stringify(run));
+        return run;
+      }
+      case 'sns-publish':
+        try {
+          return await backends.publish(input as SnsPublishInput);
+        } catch (error) {
+          throw serviceError('SNS', error);
+        }
+    }
+  };
 }
 
 /**
@@ -323,6 +472,8 @@ export interface ExecutionResult {
   readonly cause?: string;
   /** State transitions and task events, in order (Map iterations included). */
   readonly events: readonly EventLog[];
+  /** Estimated history events and the largest payload, as the limits saw them. */
+  readonly limits: LimitMeasures;
 }
 
 export interface ExecuteOptions {
@@ -361,9 +512,25 @@ export async function executeStateMachine(
   const machine = new StateMachine(withServiceTimeouts(loaded.definition) as never, {
     validationOptions: { checkPaths: true, checkArn: false },
   });
+  // The library's run() passes its event logger to execute(): this execution's limits wrap it.
+  const guard = new LimitGuard();
+  const instance = machine as unknown as {
+    execute: (
+      input: unknown,
+      options: { eventLogger: { dispatch(event: unknown): void } },
+      ...rest: unknown[]
+    ) => unknown;
+  };
+  const execute = instance.execute;
+  if (typeof execute !== 'function')
+    throw new Error('aws-local-stepfunctions no longer has StateMachine.execute');
+  instance.execute = function (this: unknown, runInput, runOptions, ...rest) {
+    guard.attach(runOptions.eventLogger);
+    return execute.call(this, runInput, runOptions, ...rest);
+  };
   const execution = machine.run(input as never, {
     overrides: {
-      taskResourceLocalHandlers: taskHandlers(loaded.routes, backends) as never,
+      taskResourceLocalHandlers: taskHandlers(loaded.routes, backends, guard) as never,
       waitTimeOverrides: waits,
       retryIntervalOverrides: retries,
     },
@@ -388,11 +555,18 @@ export async function executeStateMachine(
   try {
     const output = await execution.result;
     await logging;
-    return { executionArn, status: 'SUCCEEDED', output, events };
+    return { executionArn, status: 'SUCCEEDED', output, events, limits: guard.measures };
   } catch (error) {
     await logging.catch(() => undefined);
     const cause = (error as { cause?: Error }).cause ?? (error as Error);
-    return { executionArn, status: 'FAILED', error: cause.name, cause: cause.message, events };
+    return {
+      executionArn,
+      status: 'FAILED',
+      error: cause.name,
+      cause: cause.message,
+      events,
+      limits: guard.measures,
+    };
   }
 }
 

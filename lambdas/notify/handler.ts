@@ -9,7 +9,8 @@ import {
   failureAlertMarkerKey,
   type NoticeOutcomes,
 } from '../../lib/contracts/alerts';
-import type { StatesError } from '../../lib/contracts/batch';
+import { manifestKeyOf, type StatesError } from '../../lib/contracts/batch';
+import { quarantineFilePrefix } from '../../lib/contracts/layout';
 import type { NormalizerManifest } from '../../lib/contracts/manifest';
 import {
   type AlertFile,
@@ -190,21 +191,33 @@ export const MAX_REASONS_READ = 50;
 const CONCURRENCY = 16;
 
 /**
- * The execution state keeps outcomes compact: a quarantined file's reason is in its reason
- * document (`<quarantineKey>reason.json`), a flagged file's in its manifest. Read them back
- * for the files the alert will name.
+ * The execution state keeps outcomes compact (lib/contracts/batch.ts): the manifest and
+ * quarantine locations are derived from dataset and source id; a quarantined file's reason is
+ * in its reason document (`<quarantine prefix>reason.json`), a flagged file's in its manifest.
+ * Locations are filled in for every file, reasons read back for the first MAX_REASONS_READ the
+ * alert names.
  */
-export async function withReasons(deps: NotifyDeps, files: readonly AlertFile[]): Promise<AlertFile[]> {
-  const wanted = files
+export async function withReasons(
+  deps: NotifyDeps,
+  dataset: string,
+  files: readonly AlertFile[],
+): Promise<AlertFile[]> {
+  const out = files.map((f) => {
+    const ds = (f as { dataset?: string }).dataset ?? dataset;
+    if (!f.sourceId) return f;
+    if (f.status === 'quarantined' && !f.quarantineKey) {
+      return { ...f, quarantineKey: quarantineFilePrefix(ds, f.sourceId) };
+    }
+    if (f.status === 'normalized' && f.flag === 'unknown_template' && !f.manifestKey) {
+      return { ...f, manifestKey: manifestKeyOf({ dataset: ds, sourceId: f.sourceId }) };
+    }
+    return f;
+  });
+  const wanted = out
     .map((f, i) => ({ f, i }))
-    .filter(
-      ({ f }) =>
-        !f.reason &&
-        ((f.status === 'quarantined' && f.quarantineKey) ||
-          (f.status === 'normalized' && f.flag === 'unknown_template' && f.manifestKey)),
-    )
+    .filter(({ f }) => !f.reason && (f.quarantineKey || (f.flag === 'unknown_template' && f.manifestKey)))
+    .filter(({ f }) => f.status === 'quarantined' || f.status === 'normalized')
     .slice(0, MAX_REASONS_READ);
-  const out = [...files];
   await mapLimit(wanted, CONCURRENCY, async ({ f, i }) => {
     if (f.status === 'quarantined') {
       const doc = await getJson<{ reason?: string; detail?: string; errorName?: string }>(
@@ -278,7 +291,7 @@ export function makeNotifyHandler(
       const input = backstopAlertInput(event);
       const alert = formatAlert({
         ...input,
-        files: await withReasons(deps, input.files ?? []),
+        files: await withReasons(deps, input.dataset, input.files ?? []),
         region: env.region,
         quarantineBucket: env.quarantineBucket,
       });
@@ -291,7 +304,8 @@ export function makeNotifyHandler(
     }
 
     const parsed = parseNotifyEvent(event);
-    const files = 'files' in parsed && parsed.files ? await withReasons(deps, parsed.files) : undefined;
+    const files =
+      'files' in parsed && parsed.files ? await withReasons(deps, parsed.dataset, parsed.files) : undefined;
     const alert = formatNotifyAlert({ ...parsed, ...(files ? { files } : {}) } as NotifyEvent, context);
     const receipt = await publishAlert(clients.sns, topic, alert);
     if (parsed.kind === 'failure') {

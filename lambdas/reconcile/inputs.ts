@@ -1,5 +1,6 @@
 /** Reads the control documents reconciliation works from (manifests, markers, run reports, aggregates). */
 import type { FileOutcome } from '../../lib/contracts/batch';
+import { manifestKeyOf } from '../../lib/contracts/batch';
 import { aggregatesKey, etlRunReportKey, processedMarkerKey } from '../../lib/contracts/layout';
 import type { NormalizerManifest } from '../../lib/contracts/manifest';
 import type { EtlRunReport, PartitionAggregates, ProcessedMarker } from '../../lib/contracts/run-report';
@@ -16,12 +17,13 @@ export async function loadManifests(
 ): Promise<NormalizerManifest[]> {
   const normalized = files.filter((f) => f.status === 'normalized');
   return mapLimit(normalized, CONCURRENCY, async (file) => {
-    if (!file.manifestKey) {
+    const key = manifestKeyOf(file);
+    if (!key) {
       throw new ManifestMissingError(`the outcome of normalized file ${file.key} names no manifest`);
     }
-    const manifest = await getJson<NormalizerManifest>(deps.s3, deps.env.controlBucket, file.manifestKey);
+    const manifest = await getJson<NormalizerManifest>(deps.s3, deps.env.controlBucket, key);
     if (!manifest) {
-      throw new ManifestMissingError(`manifest ${file.manifestKey} of ${file.key} does not exist`);
+      throw new ManifestMissingError(`manifest ${key} of ${file.key} does not exist`);
     }
     return manifest;
   });

@@ -487,7 +487,8 @@ export class IngestionStateMachine extends Construct {
 
     // Normalize every file. Transient errors are retried; a named file error quarantines the
     // file; anything else marks it failed. Each outcome is kept compact (no reasons, no
-    // partition lists): the reason documents and manifests hold the rest.
+    // partition lists, no manifest keys): reason documents and manifests hold the rest
+    // (lib/contracts/batch.ts).
     const normalize = this.lambdaTask(s.normalize, props.normalize, { fileErrors: FILE_ERROR_NAMES });
     const quarantine = this.lambdaTask(s.quarantine, props.quarantine, {
       payload: sfn.TaskInput.fromObject({
@@ -502,7 +503,6 @@ export class IngestionStateMachine extends Construct {
         key: sfn.JsonPath.stringAt('$.key'),
         versionId: sfn.JsonPath.stringAt('$.versionId'),
         sourceId: sfn.JsonPath.stringAt('$.sourceId'),
-        quarantineKey: sfn.JsonPath.stringAt('$.quarantineKey'),
         errorName: sfn.JsonPath.stringAt('$.errorName'),
       },
       retryAll: true,
@@ -548,7 +548,6 @@ export class IngestionStateMachine extends Construct {
       key: sfn.JsonPath.stringAt('$.key'),
       versionId: sfn.JsonPath.stringAt('$.versionId'),
       sourceId: sfn.JsonPath.stringAt('$.sourceId'),
-      manifestKey: sfn.JsonPath.stringAt('$.manifestKey'),
     };
     const counted = {
       template: sfn.JsonPath.stringAt('$.template'),
@@ -635,12 +634,7 @@ export class IngestionStateMachine extends Construct {
       action: 'getCrawler',
       parameters: { Name: workflow.crawlerName },
       iamResources: [crawlerArn],
-      resultSelector: {
-        Crawler: {
-          State: sfn.JsonPath.stringAt('$.Crawler.State'),
-          LastCrawl: sfn.JsonPath.objectAt('$.Crawler.LastCrawl'),
-        },
-      },
+      resultSelector: { Crawler: sfn.JsonPath.objectAt('$.Crawler') },
       resultPath: '$.crawler',
     });
     getCrawler.addRetry({

@@ -1,7 +1,17 @@
+import { manifestKey } from './layout';
+
 /**
  * What flows through the state machine: the batch the EventBridge Pipe delivers and the
  * per-file outcomes the Normalize Map produces. Kept small: a batch's whole state must stay
- * under the Step Functions 256 KiB payload limit (see LIMITS.maxBatchSize).
+ * under the Step Functions 256 KiB payload limit (see LIMITS.maxBatchSize), which an overflow
+ * breaks with States.DataLimitExceeded, an error no Catch sees.
+ *
+ * In the execution state the Map keeps each outcome compact (lib/constructs/
+ * ingestion-state-machine.ts, `<dataset>.CompactOutcome`): `reason` (up to 500 characters),
+ * `partitions`, `manifestKey` and `quarantineKey` are dropped: the manifest (`manifestKeyOf`)
+ * and the quarantine reason document (`quarantineFilePrefix(dataset, sourceId)` +
+ * `reason.json`) hold them, and the Lambdas that need them derive the keys and read them there.
+ * Measured by test/state-machine/limits.test.ts for 500 files with 110-character keys.
  */
 
 /** One landing object, as the Pipe's input template renders an S3 `Object Created` event. */
@@ -61,4 +71,12 @@ export interface FileOutcome {
 export interface StatesError {
   readonly Error: string;
   readonly Cause?: string;
+}
+
+/** The manifest of a normalized or duplicate outcome: named, or derived from dataset and sourceId. */
+export function manifestKeyOf(
+  outcome: Pick<FileOutcome, 'manifestKey' | 'dataset' | 'sourceId'>,
+): string | undefined {
+  if (outcome.manifestKey) return outcome.manifestKey;
+  return outcome.dataset && outcome.sourceId ? manifestKey(outcome.dataset, outcome.sourceId) : undefined;
 }

@@ -174,7 +174,6 @@ describe('notify: notices read the reasons the compact state leaves out', () => 
           key: 'workforce_capacity/team.csv',
           versionId: 'v1',
           sourceId: 'sid1',
-          quarantineKey: 'files/workforce_capacity/sid1/',
           errorName: 'UnknownTemplateError',
         },
       ],
@@ -218,8 +217,8 @@ describe('notify: notices read the reasons the compact state leaves out', () => 
           status: 'normalized',
           key: 'workforce_capacity/team.csv',
           versionId: 'v1',
+          dataset: 'workforce_capacity',
           sourceId: 'sid2',
-          manifestKey: 'manifests/workforce_capacity/sid2.json',
           rows: 3,
           rejectedRows: 0,
           flag: 'unknown_template',
@@ -227,7 +226,9 @@ describe('notify: notices read the reasons the compact state leaves out', () => 
       ],
     });
 
+    // The compact state names no manifest: notify derives it from dataset and source id.
     expect(sns.published[0]!.Message).toContain('unmatched headers: "Team"');
+    expect(sns.published[0]!.Message).toContain('manifest manifests/workforce_capacity/sid2.json');
     expect(sns.published[0]!.MessageAttributes?.kind?.StringValue).toBe('unknown_template');
   });
 });

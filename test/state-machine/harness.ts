@@ -1,6 +1,11 @@
+import { outcomeOf } from '../../lambdas/normalize/core';
+import type { AlertKind, AlertReceipt } from '../../lib/contracts/alerts';
 import type { FileOutcome } from '../../lib/contracts/batch';
+import { manifestKey, sourceIdOf } from '../../lib/contracts/layout';
+import type { NormalizerManifest } from '../../lib/contracts/manifest';
 import { placeholderResolver } from '../../local/cfn';
 import {
+  type ExecuteOptions,
   type ExecutionResult,
   executeStateMachine,
   type GlueCrawlerView,
@@ -54,19 +59,152 @@ export function batch(dataset: string, count: number, prefix = 'file'): BatchFil
 
 type LambdaCall = { handler: string; payload: Record<string, unknown> };
 
+/** An alert as the doubles saw it published (by a Lambda, or by the state machine itself). */
+export interface PublishedAlert {
+  readonly kind: string;
+  readonly subject: string;
+  readonly by: 'notify' | 'reconcile' | 'state-machine';
+  readonly payload?: Record<string, unknown>;
+}
+
+/**
+ * The normalizer's outcome for a file, built by the real `outcomeOf` from a manifest, so that
+ * the state machine's compaction of outcomes meets the normalizer's actual contract.
+ */
+export function normalizedOutcome(
+  dataset: string,
+  file: BatchFileInput,
+  options: {
+    readonly rows?: number;
+    readonly rejectedRows?: number;
+    readonly unknownTemplate?: string;
+    readonly duplicateOf?: string;
+    readonly partitions?: readonly string[];
+  } = {},
+): FileOutcome {
+  const sourceId = sourceIdOf(file.key, file.versionId);
+  const partitions = (options.partitions ?? ['2024-09']).map((value) => ({
+    value,
+    key: `${dataset}/billing_period=${value}/${sourceId}.jsonl.gz`,
+    rowCount: options.rows ?? 10,
+    measures: {},
+  }));
+  const manifest: NormalizerManifest = {
+    schemaVersion: 1,
+    dataset,
+    status: options.duplicateOf ? 'duplicate' : 'normalized',
+    source: {
+      bucket: file.bucket,
+      key: file.key,
+      versionId: file.versionId,
+      sourceId,
+      size: file.size,
+      etag: '"e"',
+      contentSha256: sourceId.padEnd(64, '0'),
+    },
+    duplicateOf: options.duplicateOf
+      ? { key: options.duplicateOf, versionId: 'v0', sourceId: sourceIdOf(options.duplicateOf, 'v0') }
+      : null,
+    template: options.unknownTemplate
+      ? { name: null, version: null, match: 'unknown' }
+      : { name: 'focus', version: '1.0', match: 'exact' },
+    format: { kind: 'csv', compression: null, encoding: 'utf-8', delimiter: ',', sheets: null },
+    columns: ['id', 'billed_cost'],
+    unknownColumns: [],
+    rowCount: options.rows ?? 10,
+    rejectedRowCount: options.rejectedRows ?? 0,
+    measures: {},
+    partitions: options.duplicateOf ? [] : partitions,
+    normalizedKeys: options.duplicateOf ? [] : partitions.map((p) => p.key),
+    rejectedRowsKey: null,
+    normalizedAt: '2025-01-01T00:00:00.000Z',
+    unknownTemplate: options.unknownTemplate
+      ? {
+          sheet: null,
+          headers: ['Team', 'People'],
+          unmatchedHeaders: ['Team', 'People'],
+          closestTemplate: 'focus',
+          missingColumns: ['id'],
+          detail: options.unknownTemplate,
+        }
+      : null,
+  };
+  return outcomeOf(manifest, manifestKey(dataset, sourceId));
+}
+
+/**
+ * The Glue job of a dataset as several executions see it: one run at a time
+ * (MaxConcurrentRuns 1), and a run merges every unmerged object of the partitions its
+ * predicate names, whichever execution's batch they belong to (bookmarks).
+ */
+export class SharedJob {
+  private busy = false;
+  readonly unmerged = new Set<string>();
+  readonly runs: { execution: string; merged: number }[] = [];
+  readonly refusals: string[] = [];
+
+  constructor(private readonly runMs = 15) {}
+
+  /** Registers a batch's objects (what its Normalize wrote). */
+  add(keys: readonly string[]): void {
+    for (const key of keys) this.unmerged.add(key);
+  }
+
+  remaining(keys: readonly string[]): number {
+    return keys.filter((k) => this.unmerged.has(k)).length;
+  }
+
+  /** Refuse this many starts as if another execution's run held the slot. */
+  refuseNext = 0;
+
+  async run(execution: string): Promise<GlueJobRunView['JobRunState']> {
+    if (this.busy || this.refuseNext > 0) {
+      this.refuseNext = Math.max(0, this.refuseNext - 1);
+      this.refusals.push(execution);
+      throw new NamedError(
+        'ConcurrentRunsExceededException',
+        'Concurrent runs exceeded for ingestion-cloud_billing-curate',
+      );
+    }
+    this.busy = true;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, this.runMs));
+      const merged = this.unmerged.size;
+      this.unmerged.clear();
+      this.runs.push({ execution, merged });
+      return 'SUCCEEDED';
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
 /**
  * Scriptable test doubles for every task. Defaults describe a healthy pipeline: every file
- * normalizes, the crawler runs once then succeeds, one ETL run processes everything, the
- * reconciliation passes and the schema did not change.
+ * normalizes, the crawler runs once then succeeds, the catalog has every partition, one ETL
+ * run processes everything, the reconciliation passes and the schema did not change.
  */
 export class FakeBackends implements TaskBackends {
   readonly lambdaCalls: LambdaCall[] = [];
   readonly crawlerStarts: string[] = [];
-  readonly jobRuns: { JobName: string; Arguments?: Record<string, string> }[] = [];
+  readonly jobRuns: { JobName: string; Arguments?: Record<string, string>; Timeout?: number }[] = [];
+  /** Published by the state machine's own SNS task (the plain failure alert). */
   readonly published: SnsPublishInput[] = [];
+  /** Every alert that went out, by whichever component published it, in order. */
+  readonly alerts: PublishedAlert[] = [];
 
-  /** Per file key: throw this error from Normalize. */
+  /** Per file key: throw this error from Normalize every time. */
   normalizeFailures = new Map<string, Error>();
+  /** Per file key: errors thrown by successive Normalize calls before it succeeds. */
+  normalizeErrors = new Map<string, Error[]>();
+  /** Per file key: how the normalizer's outcome differs from a clean file's. */
+  normalizeAs = new Map<string, Parameters<typeof normalizedOutcome>[2]>();
+  /** Errors thrown by successive Quarantine calls before one succeeds (all calls). */
+  quarantineErrors: Error[] = [];
+  /** Errors thrown by successive notify calls before one succeeds. */
+  notifyErrors: Error[] = [];
+  /** Notices SNS refuses (the notify/reconcile Lambdas then return an unpublished receipt). */
+  refusedNotices = new Set<string>();
   /** Errors thrown by successive StartCrawler calls before it succeeds. */
   startCrawlerErrors: Error[] = [];
   /** Successive GetCrawler answers; the last one repeats. */
@@ -74,10 +212,14 @@ export class FakeBackends implements TaskBackends {
     { Name: 'crawler', State: 'RUNNING' },
     { Name: 'crawler', State: 'READY', LastCrawl: { Status: 'SUCCEEDED' } },
   ];
+  /** Successive answers of the partitions action about the table; the last one repeats. */
+  tableMissing: boolean[] = [false];
   /** Errors thrown by successive job starts before one starts. */
   jobStartErrors: Error[] = [];
   /** Final states of successive job runs; the last one repeats. */
   jobStates: GlueJobRunView['JobRunState'][] = ['SUCCEEDED'];
+  /** A job shared with other executions (replaces jobStartErrors/jobStates/remaining). */
+  sharedJob: { readonly job: SharedJob; readonly execution: string } | undefined;
   /** Remaining normalized objects reported by successive progress checks (the plan included). */
   remaining: number[] | undefined;
   reconcileResult: Record<string, unknown> = {
@@ -85,12 +227,16 @@ export class FakeBackends implements TaskBackends {
     failedChecks: 0,
     pendingChecks: 0,
     resultKey: 'r',
-    alert: null,
   };
+  /** The discrepancy alert reconcile publishes (none by default). */
+  discrepancy: { subject: string } | undefined;
   reconcileError: Error | undefined;
-  drift: Record<string, unknown> = { changed: false, alert: null };
+  /** The schema-drift notice the drift action publishes (none by default). */
+  drift: { subject: string } | undefined;
+  driftError: Error | undefined;
   private polls = 0;
   private progressCalls = 0;
+  private catalogCalls = 0;
 
   async invokeLambda(handler: string, payload: unknown): Promise<unknown> {
     const p = payload as Record<string, unknown>;
@@ -98,77 +244,122 @@ export class FakeBackends implements TaskBackends {
     switch (handler) {
       case 'normalize': {
         const file = p.file as BatchFileInput;
-        const failure = this.normalizeFailures.get(file.key);
+        const failure = this.normalizeFailures.get(file.key) ?? this.normalizeErrors.get(file.key)?.shift();
         if (failure) throw failure;
-        return {
-          status: 'normalized',
-          dataset: String(p.dataset),
-          key: file.key,
-          versionId: file.versionId,
-          sourceId: `id-${file.key}`,
-          manifestKey: `manifests/${file.key}.json`,
-          template: 'focus',
-          rows: 10,
-          rejectedRows: 0,
-          partitions: ['2024-09'],
-        } satisfies FileOutcome;
+        return normalizedOutcome(String(p.dataset), file, this.normalizeAs.get(file.key));
       }
       case 'quarantine': {
+        const error = this.quarantineErrors.shift();
+        if (error) throw error;
         const file = p.file as BatchFileInput;
-        const error = p.error as { Error: string; Cause: string };
-        const cause = JSON.parse(error.Cause) as { errorMessage: string };
+        const cause = p.error as { Error: string; Cause: string };
+        const message = (JSON.parse(cause.Cause) as { errorMessage: string }).errorMessage;
+        const sourceId = sourceIdOf(file.key, file.versionId);
         return {
           status: 'quarantined',
           dataset: String(p.dataset),
           key: file.key,
           versionId: file.versionId,
-          sourceId: `id-${file.key}`,
-          quarantineKey: `files/${file.key}/`,
-          errorName: error.Error,
-          reason: cause.errorMessage,
+          sourceId,
+          quarantineKey: `files/${String(p.dataset)}/${sourceId}/`,
+          errorName: cause.Error,
+          reason: `reason: ${message}`.padEnd(500, '.').slice(0, 500),
         } satisfies FileOutcome;
       }
       case 'reconcile':
         return this.reconcile(p);
-      case 'notify':
-        return {
-          kind: p.kind,
-          severity: p.kind === 'failure' ? 'critical' : 'warning',
-          dataset: String(p.dataset),
-          subject: `[${String(p.dataset)}] ${String(p.kind)}${p.stage ? ` at ${String(p.stage)}` : ''}`,
-          message: JSON.stringify(p),
-        };
+      case 'notify': {
+        const error = this.notifyErrors.shift();
+        if (error) throw error;
+        const kind = String(p.kind);
+        const subject = `[${String(p.dataset)}] ${kind}${p.stage ? ` at ${String(p.stage)}` : ''}`;
+        return this.publishFrom('notify', kind as AlertKind, subject, p);
+      }
       default:
         throw new Error(`no double for handler ${handler}`);
     }
   }
 
+  /** What a Lambda that publishes returns: a receipt (the alert recorded when SNS took it). */
+  private publishFrom(
+    by: PublishedAlert['by'],
+    kind: AlertKind,
+    subject: string,
+    payload?: Record<string, unknown>,
+  ): AlertReceipt {
+    const severity = kind === 'failure' || kind === 'discrepancy' ? 'critical' : 'warning';
+    if (this.refusedNotices.has(kind)) {
+      if (kind === 'failure') throw new NamedError('AlertPublishError', 'failure alert not published');
+      return { kind, severity, subject, published: false, error: 'KMSThrottlingException: Rate exceeded' };
+    }
+    this.alerts.push({ kind, subject, by, ...(payload ? { payload } : {}) });
+    return { kind, severity, subject, published: true, messageId: `m${this.alerts.length}` };
+  }
+
   private reconcile(p: Record<string, unknown>): unknown {
     const files = (p.files as FileOutcome[]) ?? [];
     if (p.action === 'progress') {
-      const normalized = files.filter((f) => f.status === 'normalized').length;
-      const remaining =
-        this.remaining?.[Math.min(this.progressCalls, this.remaining.length - 1)] ??
-        (this.progressCalls === 0 ? normalized : 0);
+      const normalized = files.filter((f) => f.status === 'normalized');
+      const keys = normalized.map((f) => `${f.sourceId}`);
       const previous = p.previous as { remainingObjects: number; round: number } | undefined;
+      let remaining: number;
+      if (this.sharedJob) {
+        if (previous === undefined) this.sharedJob.job.add(keys);
+        remaining = this.sharedJob.job.remaining(keys);
+      } else {
+        remaining =
+          this.remaining?.[Math.min(this.progressCalls, this.remaining.length - 1)] ??
+          (this.progressCalls === 0 ? normalized.length : 0);
+      }
       this.progressCalls += 1;
       return {
         round: (previous?.round ?? 0) + 1,
-        totalObjects: normalized,
-        processedObjects: normalized - remaining,
+        totalObjects: normalized.length,
+        processedObjects: normalized.length - remaining,
         remainingObjects: remaining,
         remainingFiles: remaining,
         partitions: remaining > 0 ? ['2024-09'] : [],
         pushDownPredicate: remaining > 0 ? "billing_period in ('2024-09')" : '',
         madeProgress: previous === undefined || remaining < previous.remainingObjects,
-        quarantinedFiles: files.filter((f) => f.status === 'quarantined' || f.status === 'failed').length,
-        rejectedRows: files.reduce((sum, f) => sum + (f.rejectedRows ?? 0), 0),
+        quarantinedFiles: files.filter((f) => f.status === 'quarantined').length,
+        failedFiles: files.filter((f) => f.status === 'failed').length,
+        rejectedRows: files.reduce(
+          (sum, f) => sum + (f.status === 'normalized' ? (f.rejectedRows ?? 0) : 0),
+          0,
+        ),
         flaggedFiles: files.filter((f) => f.status === 'normalized' && f.flag === 'unknown_template').length,
       };
     }
-    if (p.action === 'schema-drift') return this.drift;
+    if (p.action === 'partitions') {
+      const missing = this.tableMissing[Math.min(this.catalogCalls, this.tableMissing.length - 1)]!;
+      this.catalogCalls += 1;
+      return {
+        table: 'normalized_cloud_billing',
+        tableMissing: missing,
+        partitions: 1,
+        registered: missing ? 0 : 1,
+      };
+    }
+    if (p.action === 'schema-drift') {
+      if (this.driftError) throw this.driftError;
+      const alert = this.drift ? this.publishFrom('reconcile', 'schema_drift', this.drift.subject) : null;
+      return {
+        changed: Boolean(this.drift),
+        table: 'normalized_cloud_billing',
+        versionId: '2',
+        firstSighting: false,
+        alert,
+      };
+    }
     if (this.reconcileError) throw this.reconcileError;
-    return this.reconcileResult;
+    const alert = this.discrepancy
+      ? this.publishFrom('reconcile', 'discrepancy', this.discrepancy.subject)
+      : null;
+    return {
+      ...this.reconcileResult,
+      ...(this.discrepancy ? { status: 'fail', failedChecks: 1 } : {}),
+      alert,
+    };
   }
 
   async startCrawler(input: { Name: string }): Promise<void> {
@@ -184,7 +375,16 @@ export class FakeBackends implements TaskBackends {
     return { Crawler: { ...state, Name: input.Name } };
   }
 
-  async runJob(input: { JobName: string; Arguments?: Record<string, string> }): Promise<GlueJobRunView> {
+  async runJob(input: {
+    JobName: string;
+    Arguments?: Record<string, string>;
+    Timeout?: number;
+  }): Promise<GlueJobRunView> {
+    if (this.sharedJob) {
+      const state = await this.sharedJob.job.run(this.sharedJob.execution);
+      this.jobRuns.push(input);
+      return { Id: `jr_${this.jobRuns.length}`, JobName: input.JobName, JobRunState: state };
+    }
     const error = this.jobStartErrors.shift();
     if (error) throw error;
     this.jobRuns.push(input);
@@ -199,11 +399,22 @@ export class FakeBackends implements TaskBackends {
 
   async publish(input: SnsPublishInput): Promise<{ MessageId: string }> {
     this.published.push(input);
-    return { MessageId: `m${this.published.length}` };
+    this.alerts.push({
+      kind: input.MessageAttributes?.kind?.StringValue ?? 'unknown',
+      subject: input.Subject ?? '',
+      by: 'state-machine',
+    });
+    return { MessageId: `m${this.alerts.length}` };
   }
 
-  calls(handler: string): Record<string, unknown>[] {
-    return this.lambdaCalls.filter((c) => c.handler === handler).map((c) => c.payload);
+  calls(handler: string, action?: string): Record<string, unknown>[] {
+    return this.lambdaCalls
+      .filter((c) => c.handler === handler && (action === undefined || c.payload.action === action))
+      .map((c) => c.payload);
+  }
+
+  subjects(): string[] {
+    return this.alerts.map((a) => a.subject);
   }
 }
 
@@ -213,7 +424,19 @@ export async function run(
   machine: LoadedStateMachine,
   input: unknown,
   backends: FakeBackends,
+  options: Partial<ExecuteOptions> = {},
 ): Promise<ExecutionResult> {
   counter += 1;
-  return executeStateMachine(machine, input, backends, { executionName: `test-${counter}` });
+  return executeStateMachine(machine, input, backends, { executionName: `test-${counter}`, ...options });
+}
+
+/** The final state's file outcomes (the execution output, or the Map's output when it failed later). */
+export function outcomes(result: ExecutionResult): FileOutcome[] {
+  const output = result.output as { files?: FileOutcome[] } | undefined;
+  if (output?.files) return output.files;
+  for (const event of [...result.events].reverse()) {
+    const files = (event.state?.output as { files?: FileOutcome[] } | undefined)?.files;
+    if (event.type === 'StateExited' && event.index === undefined && files?.[0]?.status) return files;
+  }
+  return [];
 }

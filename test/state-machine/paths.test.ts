@@ -1,7 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { STATE } from '../../lib/constructs/ingestion-state-machine';
-import { type LoadedStateMachine, statesEntered } from '../../local/state-machine';
-import { batch, FakeBackends, loadSynthesizedStateMachine, NamedError, run } from './harness';
+import * as normalizeErrors from '../../lambdas/normalize/errors';
+import { FILE_ERROR_NAMES, MAX_CRAWLS, STATE } from '../../lib/constructs/ingestion-state-machine';
+import { type ExecutionResult, type LoadedStateMachine, statesEntered } from '../../local/state-machine';
+import {
+  batch,
+  FakeBackends,
+  loadSynthesizedStateMachine,
+  NamedError,
+  outcomes,
+  run,
+  SharedJob,
+} from './harness';
 
 const billing = STATE.of('cloud_billing');
 let machine: LoadedStateMachine;
@@ -10,9 +19,9 @@ beforeAll(() => {
   machine = loadSynthesizedStateMachine();
 });
 
-function subjects(backends: FakeBackends): string[] {
-  return backends.published.map((p) => p.Subject ?? '');
-}
+const retriesOf = (result: ExecutionResult, state: string) =>
+  result.events.filter((e) => e.type === 'StateRetried' && e.state?.name === state).length;
+const throttled = () => new NamedError('Lambda.TooManyRequestsException', 'Rate Exceeded.');
 
 describe('the synthesized state machine', () => {
   it('routes every Task state to a local backend', () => {
@@ -32,10 +41,21 @@ describe('the synthesized state machine', () => {
       ]),
     );
   });
+
+  it('quarantines on exactly the named errors of lambdas/normalize/errors.ts, listed from the module', () => {
+    const named = Object.entries(normalizeErrors)
+      .filter(([, value]) => typeof value === 'function' && value.prototype instanceof Error)
+      .map(([exported]) => exported)
+      .filter((exported) => exported !== 'FileRejectedError')
+      .sort();
+    expect(FILE_ERROR_NAMES).toEqual(named);
+    expect(FILE_ERROR_NAMES).toContain('UnknownTemplateError');
+    expect(FILE_ERROR_NAMES).not.toContain('States.Timeout');
+  });
 });
 
 describe('happy path', () => {
-  it('normalizes every file, crawls, runs the ETL once, reconciles and ends without alerts', async () => {
+  it('normalizes every file, crawls, checks the partitions, runs the ETL once, reconciles, and alerts nobody', async () => {
     const backends = new FakeBackends();
     const result = await run(machine, batch('cloud_billing', 3), backends);
 
@@ -47,26 +67,34 @@ describe('happy path', () => {
     expect(backends.jobRuns[0]!.Arguments?.['--push_down_predicate']).toBe("billing_period in ('2024-09')");
     expect(backends.calls('reconcile').map((p) => p.action)).toEqual([
       'progress',
+      'partitions',
       'schema-drift',
       'progress',
       'reconcile',
     ]);
-    expect(backends.published).toEqual([]);
+    expect(backends.alerts).toEqual([]);
     const entered = statesEntered(result);
-    expect(entered.indexOf(billing.startCrawler)).toBeLessThan(entered.indexOf(billing.runEtl));
+    expect(entered.indexOf(billing.startCrawler)).toBeLessThan(entered.indexOf(billing.ensurePartitions));
+    expect(entered.indexOf(billing.ensurePartitions)).toBeLessThan(entered.indexOf(billing.runEtl));
     expect(entered.at(-1)).toBe(STATE.done);
   });
 
-  it('passes the batch files, their outcomes and the execution id to Reconcile', async () => {
+  it('passes the batch files, their compact outcomes and the execution id to Reconcile', async () => {
     const backends = new FakeBackends();
     const result = await run(machine, batch('cloud_billing', 2), backends);
 
-    const reconcile = backends.calls('reconcile').find((p) => p.action === 'reconcile')!;
+    const reconcile = backends.calls('reconcile', 'reconcile')[0]!;
     expect(reconcile.executionId).toBe(result.executionArn);
-    expect((reconcile.files as { key: string; status: string }[]).map((f) => [f.key, f.status])).toEqual([
+    const files = reconcile.files as Record<string, unknown>[];
+    expect(files.map((f) => [f.key, f.status])).toEqual([
       ['cloud_billing/file-1.csv', 'normalized'],
       ['cloud_billing/file-2.csv', 'normalized'],
     ]);
+    // Partition lists and the manifest key stay out (the manifest, whose key derives from
+    // dataset and sourceId, holds them): outcomes carry what the later states need.
+    expect(Object.keys(files[0]!).sort()).toEqual(
+      ['dataset', 'key', 'rejectedRows', 'rows', 'sourceId', 'status', 'template', 'versionId'].sort(),
+    );
   });
 
   it('runs the workforce dataset through its own crawler and job', async () => {
@@ -91,7 +119,7 @@ describe('happy path', () => {
 });
 
 describe('crawler', () => {
-  it('retries StartCrawler while another crawl is running, then succeeds', async () => {
+  it('retries StartCrawler while another crawl is running (the crawler already running), then succeeds', async () => {
     const backends = new FakeBackends();
     backends.startCrawlerErrors = [
       new NamedError(
@@ -105,6 +133,7 @@ describe('crawler', () => {
     expect(result.status).toBe('SUCCEEDED');
     expect(backends.crawlerStarts).toHaveLength(3);
     expect(backends.jobRuns).toHaveLength(1);
+    expect(backends.calls('quarantine')).toEqual([]);
   });
 
   it('fails with an alert when the crawl ends FAILED', async () => {
@@ -121,7 +150,7 @@ describe('crawler', () => {
     expect(backends.jobRuns).toEqual([]);
     const failure = backends.calls('notify').find((p) => p.kind === 'failure')!;
     expect(failure.stage).toBe(billing.getCrawler);
-    expect(subjects(backends)).toEqual([`[cloud_billing] failure at ${billing.getCrawler}`]);
+    expect(backends.subjects()).toEqual([`[cloud_billing] failure at ${billing.getCrawler}`]);
   });
 
   it('fails with CrawlerTimeoutError when the poll limit is reached', async () => {
@@ -132,7 +161,7 @@ describe('crawler', () => {
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('CrawlerTimeoutError');
     expect(statesEntered(result).filter((s) => s === billing.getCrawler)).toHaveLength(60);
-    expect(backends.published).toHaveLength(1);
+    expect(backends.alerts).toHaveLength(1);
   });
 
   it('fails when StartCrawler keeps failing with an error that is not retried', async () => {
@@ -147,6 +176,47 @@ describe('crawler', () => {
   });
 });
 
+describe('partitions the crawl missed (finding 5)', () => {
+  it('crawls again when the table is not in the catalog yet (events late for the first crawl), then merges', async () => {
+    const backends = new FakeBackends();
+    backends.tableMissing = [true, false];
+    const result = await run(machine, batch('cloud_billing', 2), backends);
+
+    expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');
+    expect(backends.crawlerStarts).toHaveLength(2);
+    expect(backends.calls('reconcile', 'partitions')).toHaveLength(2);
+    expect(backends.jobRuns).toHaveLength(1);
+    const entered = statesEntered(result);
+    expect(entered.indexOf(billing.waitBeforeRecrawl)).toBeLessThan(
+      entered.lastIndexOf(billing.startCrawler),
+    );
+  });
+
+  it(`fails with TableMissingError after ${MAX_CRAWLS} crawls that never catalogued the table, instead of running an ETL that reads nothing`, async () => {
+    const backends = new FakeBackends();
+    backends.tableMissing = [true];
+    const result = await run(machine, batch('cloud_billing', 1), backends);
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('TableMissingError');
+    expect(backends.crawlerStarts).toHaveLength(MAX_CRAWLS);
+    expect(backends.jobRuns).toEqual([]);
+    expect(backends.calls('notify')[0]!.stage).toBe(billing.ensurePartitions);
+  });
+
+  it('passes the batch outcomes to the partitions action', async () => {
+    const backends = new FakeBackends();
+    await run(machine, batch('cloud_billing', 2), backends);
+
+    const [call] = backends.calls('reconcile', 'partitions');
+    expect(call).toMatchObject({ dataset: 'cloud_billing' });
+    expect((call!.files as { key: string }[]).map((f) => f.key)).toEqual([
+      'cloud_billing/file-1.csv',
+      'cloud_billing/file-2.csv',
+    ]);
+  });
+});
+
 describe('ETL', () => {
   it('retries the job start on ConcurrentRunsExceededException, then succeeds', async () => {
     const backends = new FakeBackends();
@@ -154,10 +224,7 @@ describe('ETL', () => {
     const result = await run(machine, batch('cloud_billing', 1), backends);
 
     expect(result.status).toBe('SUCCEEDED');
-    const retried = result.events.filter(
-      (e) => e.type === 'StateRetried' && e.state?.name === billing.runEtl,
-    );
-    expect(retried).toHaveLength(1);
+    expect(retriesOf(result, billing.runEtl)).toBe(1);
     expect(backends.jobRuns).toHaveLength(1);
   });
 
@@ -185,66 +252,381 @@ describe('ETL', () => {
     expect(backends.calls('notify')[0]!.stage).toBe(billing.runEtl);
   });
 
-  it('fails with an alert when the job run fails', async () => {
+  it('runs a job that failed mid-run once more; a second success merges the batch', async () => {
     const backends = new FakeBackends();
-    backends.jobStates = ['FAILED'];
-    const result = await run(machine, batch('cloud_billing', 1), backends);
-
-    expect(result.status).toBe('FAILED');
-    expect(result.error).toBe('States.TaskFailed');
-    const failure = backends.calls('notify')[0]!;
-    expect(failure.stage).toBe(billing.runEtl);
-    expect((failure.error as { Cause: string }).Cause).toContain('"JobRunState":"FAILED"');
-  });
-});
-
-describe('reconciliation and alerts', () => {
-  it('publishes the discrepancy alert with its subject and attributes, and completes', async () => {
-    const backends = new FakeBackends();
-    backends.reconcileResult = {
-      status: 'fail',
-      failedChecks: 1,
-      pendingChecks: 0,
-      resultKey: 'reconciliation/x.json',
-      alert: {
-        kind: 'discrepancy',
-        severity: 'critical',
-        dataset: 'cloud_billing',
-        subject: '[cloud_billing] 1 reconciliation check failed',
-        message: 'rows: expected 10, actual 9',
-      },
-    };
+    backends.jobStates = ['FAILED', 'SUCCEEDED'];
     const result = await run(machine, batch('cloud_billing', 1), backends);
 
     expect(result.status).toBe('SUCCEEDED');
-    expect(backends.published).toHaveLength(1);
-    const [alert] = backends.published;
-    expect(alert!.Subject).toBe('[cloud_billing] 1 reconciliation check failed');
-    expect(alert!.Message).toBe('rows: expected 10, actual 9');
-    expect(alert!.MessageAttributes).toEqual({
-      severity: { DataType: 'String', StringValue: 'critical' },
-      dataset: { DataType: 'String', StringValue: 'cloud_billing' },
-      kind: { DataType: 'String', StringValue: 'discrepancy' },
+    expect(backends.jobRuns).toHaveLength(2);
+    expect(backends.alerts).toEqual([]);
+  });
+
+  it('fails with an alert when the job run fails again; no file is quarantined, and running again converges', async () => {
+    const backends = new FakeBackends();
+    backends.jobStates = ['FAILED'];
+    const files = batch('cloud_billing', 2);
+    const result = await run(machine, files, backends);
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('States.TaskFailed');
+    expect(backends.jobRuns).toHaveLength(2);
+    expect(backends.calls('quarantine')).toEqual([]);
+    const failure = backends.calls('notify')[0]!;
+    expect(failure.stage).toBe(billing.runEtl);
+    expect((failure.error as { Cause: string }).Cause).toContain('"JobRunState":"FAILED"');
+    expect((failure.files as { key: string; status: string }[]).map((f) => f.status)).toEqual([
+      'normalized',
+      'normalized',
+    ]);
+
+    const again = new FakeBackends();
+    const second = await run(machine, files, again);
+    expect(second.status).toBe('SUCCEEDED');
+    expect(outcomes(second).map((f) => f.status)).toEqual(['normalized', 'normalized']);
+  });
+
+  it('gives the job run exactly the configured timeout', async () => {
+    const backends = new FakeBackends();
+    await run(machine, batch('cloud_billing', 1), backends);
+
+    expect(backends.jobRuns[0]!.Timeout).toBe(60);
+  });
+});
+
+describe('the Glue job busy with another execution (finding 4)', () => {
+  const busy = () => new NamedError('ConcurrentRunsExceededException', 'Concurrent runs exceeded');
+
+  it('waits out ConcurrentRunsExceeded 20 times in a row (not counted as no progress), then merges', async () => {
+    const job = new SharedJob(1);
+    job.refuseNext = 20;
+    const backends = new FakeBackends();
+    backends.sharedJob = { job, execution: 'e' };
+    const result = await run(machine, batch('cloud_billing', 1), backends);
+
+    expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');
+    expect(job.refusals).toHaveLength(20);
+    expect(backends.jobRuns).toHaveLength(1);
+    expect(job.unmerged.size).toBe(0);
+    const entered = statesEntered(result);
+    expect(entered.filter((s) => s === billing.waitForEtlSlot).length).toBeGreaterThanOrEqual(6);
+    expect(entered).not.toContain(billing.noProgress);
+    const waits = result.events
+      .filter((e) => e.type === 'StateExited' && e.state?.name === billing.jitterEtlWait)
+      .map((e) => (e.state!.output as { etlWait: { seconds: number } }).etlWait.seconds);
+    expect(waits.length).toBeGreaterThanOrEqual(6);
+    for (const seconds of waits) {
+      expect(seconds).toBeGreaterThanOrEqual(60);
+      expect(seconds).toBeLessThanOrEqual(180);
+    }
+  });
+
+  it('needs no run of its own when another execution’s run merged its objects while it waited', async () => {
+    const backends = new FakeBackends();
+    backends.jobStartErrors = Array.from({ length: 3 }, busy);
+    backends.remaining = [2, 0];
+    const result = await run(machine, batch('cloud_billing', 2), backends);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(backends.jobRuns).toEqual([]);
+    expect(statesEntered(result)).toContain(billing.etlBusy);
+    expect(backends.calls('reconcile', 'reconcile')).toHaveLength(1);
+  });
+
+  it('five executions of a burst racing for MaxConcurrentRuns 1 all succeed, and every object is merged', async () => {
+    const job = new SharedJob(20);
+    const executions = Array.from({ length: 5 }, (_, i) => {
+      const backends = new FakeBackends();
+      backends.sharedJob = { job, execution: `e${i}` };
+      return { backends, files: batch('cloud_billing', 40, `burst-${i}`) };
+    });
+
+    const results = await Promise.all(
+      executions.map(({ backends, files }) => run(machine, files, backends, { waitMs: 5 })),
+    );
+
+    for (const result of results) expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');
+    expect(job.refusals.length).toBeGreaterThan(0);
+    expect(job.unmerged.size).toBe(0);
+    expect(job.runs.reduce((sum, r) => sum + r.merged, 0)).toBe(200);
+    expect(job.runs.length).toBeLessThanOrEqual(5);
+    for (const { backends } of executions) expect(backends.calls('quarantine')).toEqual([]);
+  });
+});
+
+describe('transient faults in Normalize (finding 2): retried, never quarantined', () => {
+  it('rides out Lambda throttling (TooManyRequests 5 times, then success)', async () => {
+    const backends = new FakeBackends();
+    backends.normalizeErrors.set('cloud_billing/file-2.csv', Array.from({ length: 5 }, throttled));
+    const result = await run(machine, batch('cloud_billing', 3), backends);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(backends.calls('quarantine')).toEqual([]);
+    expect(retriesOf(result, billing.normalize)).toBe(5);
+    expect(outcomes(result).map((f) => f.status)).toEqual(['normalized', 'normalized', 'normalized']);
+  });
+
+  it.each([
+    ['Lambda.ServiceException'],
+    ['Lambda.AWSLambdaException'],
+    ['Lambda.SdkClientException'],
+    ['Lambda.ClientExecutionTimeoutException'],
+  ])('retries %s, a transient Lambda service error', async (name) => {
+    const backends = new FakeBackends();
+    backends.normalizeErrors.set('cloud_billing/file-1.csv', [
+      new NamedError(name, 'x'),
+      new NamedError(name, 'y'),
+    ]);
+    const result = await run(machine, batch('cloud_billing', 1), backends);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(backends.calls('quarantine')).toEqual([]);
+  });
+
+  it('retries a Lambda timeout (States.Timeout) once', async () => {
+    const backends = new FakeBackends();
+    backends.normalizeErrors.set('cloud_billing/file-1.csv', [
+      new NamedError('States.Timeout', 'The task timed out after 900 seconds'),
+    ]);
+    const result = await run(machine, batch('cloud_billing', 1), backends);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(backends.calls('normalize')).toHaveLength(2);
+  });
+
+  it('marks a file failed when a timeout outlasts the retries: the rest is merged and reconciled first, then FAILED with an alert naming it; a retry converges', async () => {
+    const backends = new FakeBackends();
+    backends.normalizeFailures.set(
+      'cloud_billing/file-2.csv',
+      new NamedError('States.Timeout', 'The task timed out after 900 seconds'),
+    );
+    const files = batch('cloud_billing', 3);
+    const result = await run(machine, files, backends);
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('FilesFailedError');
+    expect(backends.calls('quarantine')).toEqual([]);
+    expect(backends.jobRuns).toHaveLength(1);
+    const entered = statesEntered(result);
+    expect(entered.indexOf(STATE.reconcile)).toBeLessThan(entered.indexOf(STATE.notifyFailure));
+    const failure = backends.calls('notify').find((p) => p.kind === 'failure')!;
+    expect(failure.stage).toBe(STATE.failedFilesStage);
+    const named = (failure.files as { key: string; status: string; errorName?: string }[]).filter(
+      (f) => f.status === 'failed',
+    );
+    expect(named).toEqual([
+      expect.objectContaining({ key: 'cloud_billing/file-2.csv', errorName: 'States.Timeout' }),
+    ]);
+    expect(backends.subjects()).toEqual([`[cloud_billing] failure at ${STATE.failedFilesStage}`]);
+
+    // Dropped again (issue 9: a file that never reached curated is processed again).
+    const again = new FakeBackends();
+    const retried = await run(machine, [files[1]!], again);
+    expect(retried.status).toBe('SUCCEEDED');
+    expect(outcomes(retried)).toEqual([expect.objectContaining({ status: 'normalized' })]);
+  });
+
+  it('retries any other error (an S3 SlowDown that outlasted the SDK) twice before marking the file failed', async () => {
+    const backends = new FakeBackends();
+    backends.normalizeFailures.set(
+      'cloud_billing/file-1.csv',
+      new NamedError('SlowDown', 'Please reduce your request rate.'),
+    );
+    const result = await run(machine, batch('cloud_billing', 2), backends);
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('FilesFailedError');
+    expect(
+      backends
+        .calls('normalize')
+        .filter((p) => (p.file as { key: string }).key === 'cloud_billing/file-1.csv'),
+    ).toHaveLength(3);
+    expect(backends.calls('quarantine')).toEqual([]);
+    expect(outcomes(result).map((f) => f.status)).toEqual(['failed', 'normalized']);
+  });
+});
+
+describe('a bad file (named file error)', () => {
+  it.each(FILE_ERROR_NAMES.map((name) => [name]))(
+    '%s: quarantined at once, without retries',
+    async (name) => {
+      const backends = new FakeBackends();
+      backends.normalizeFailures.set('cloud_billing/file-1.csv', new NamedError(name, 'bad file'));
+      const result = await run(machine, batch('cloud_billing', 2), backends);
+
+      expect(result.status).toBe('SUCCEEDED');
+      expect(backends.calls('normalize')).toHaveLength(2);
+      expect(backends.calls('quarantine')).toHaveLength(1);
+      expect(outcomes(result).map((f) => f.status)).toEqual(['quarantined', 'normalized']);
+    },
+  );
+
+  it('is quarantined inside the Map while the other files go on, and the batch ends with a quarantine notice', async () => {
+    const backends = new FakeBackends();
+    backends.normalizeFailures.set(
+      'cloud_billing/file-2.csv',
+      new NamedError('EmptyFileError', '"cloud_billing/file-2.csv" is empty (0 bytes)'),
+    );
+    const result = await run(machine, batch('cloud_billing', 3), backends);
+
+    expect(result.status).toBe('SUCCEEDED');
+    const [quarantine] = backends.calls('quarantine');
+    expect(quarantine!.file).toMatchObject({ key: 'cloud_billing/file-2.csv' });
+    expect(quarantine!.error).toMatchObject({ Error: 'EmptyFileError' });
+    expect(backends.jobRuns).toHaveLength(1);
+    const alert = backends.calls('notify').find((p) => p.kind === 'quarantine')!;
+    const files = alert.files as { key: string; status: string; reason?: string; sourceId?: string }[];
+    expect(files.map((f) => f.status)).toEqual(['normalized', 'quarantined', 'normalized']);
+    // The reason stays in the reason document (notify derives its key from dataset and
+    // sourceId and reads it): the state stays small.
+    expect(files[1]!.reason).toBeUndefined();
+    expect(files[1]!.sourceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(backends.subjects()).toEqual(['[cloud_billing] quarantine']);
+  });
+
+  it('is recorded as failed when quarantining it fails too: the batch is merged, then FAILED with an alert', async () => {
+    const backends = new FakeBackends();
+    backends.normalizeFailures.set('cloud_billing/file-1.csv', new NamedError('UnreadableFileError', 'bad'));
+    backends.quarantineErrors = Array.from({ length: 3 }, () => new NamedError('AccessDenied', 'no access'));
+    const result = await run(machine, batch('cloud_billing', 2), backends);
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('FilesFailedError');
+    expect(backends.jobRuns).toHaveLength(1);
+    const failure = backends.calls('notify').find((p) => p.kind === 'failure')!;
+    expect((failure.files as { status: string; reason: string }[])[0]).toMatchObject({
+      status: 'failed',
+      reason: 'normalize failed (UnreadableFileError) and quarantine failed (AccessDenied)',
+    });
+  });
+
+  it('raises the quarantine notice for rejected rows even when every file was normalized', async () => {
+    const backends = new FakeBackends();
+    backends.normalizeAs.set('cloud_billing/file-1.csv', { rejectedRows: 2 });
+    const result = await run(machine, batch('cloud_billing', 1), backends);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(backends.subjects()).toEqual(['[cloud_billing] quarantine']);
+  });
+});
+
+describe('a file that landed with an unknown template', () => {
+  const detail = 'header matches no template of cloud_billing; closest template: focus (missing columns: id)';
+
+  it('raises an unknown_template warning of its own naming the file, after the tail decides on quarantine', async () => {
+    const backends = new FakeBackends();
+    backends.normalizeAs.set('cloud_billing/file-2.csv', { unknownTemplate: detail });
+    const result = await run(machine, batch('cloud_billing', 2), backends);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(backends.subjects()).toEqual(['[cloud_billing] unknown_template']);
+    const alert = backends.calls('notify').find((p) => p.kind === 'unknown_template')!;
+    expect(alert).toMatchObject({
+      dataset: 'cloud_billing',
+      executionId: expect.stringContaining(':execution:'),
+    });
+    const flagged = (
+      alert.files as { key: string; flag?: string; sourceId?: string; reason?: string }[]
+    ).filter((f) => f.flag === 'unknown_template');
+    expect(flagged.map((f) => f.key)).toEqual(['cloud_billing/file-2.csv']);
+    expect(flagged[0]!.sourceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(flagged[0]!.reason).toBeUndefined();
+    const entered = statesEntered(result);
+    expect(entered.indexOf(STATE.filesQuarantined)).toBeLessThan(entered.indexOf(STATE.templatesFlagged));
+    expect(entered.slice(-5)).toEqual([
+      STATE.templatesFlagged,
+      STATE.notifyUnknownTemplate,
+      STATE.filesFailed,
+      STATE.noticesPublished,
+      STATE.done,
+    ]);
+  });
+
+  it('publishes the quarantine notice first, then the unknown_template warning, when a batch has both', async () => {
+    const backends = new FakeBackends();
+    backends.normalizeAs.set('cloud_billing/file-1.csv', { unknownTemplate: detail, rejectedRows: 1 });
+    const result = await run(machine, batch('cloud_billing', 1), backends);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(backends.subjects()).toEqual(['[cloud_billing] quarantine', '[cloud_billing] unknown_template']);
+  });
+
+  it('keeps a duplicate as a compact outcome naming the content it duplicates', async () => {
+    const backends = new FakeBackends();
+    backends.normalizeAs.set('cloud_billing/file-1.csv', { duplicateOf: 'cloud_billing/earlier.csv' });
+    const result = await run(machine, batch('cloud_billing', 1), backends);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(outcomes(result)[0]).toEqual(
+      expect.objectContaining({ status: 'duplicate', duplicateOf: 'cloud_billing/earlier.csv' }),
+    );
+  });
+});
+
+describe('reconciliation and notices', () => {
+  it('lets Reconcile publish the discrepancy alert and records its receipt with the notices', async () => {
+    const backends = new FakeBackends();
+    backends.discrepancy = { subject: '[cloud_billing] 1 reconciliation check failed' };
+    const result = await run(machine, batch('cloud_billing', 1), backends);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(backends.alerts).toEqual([
+      { kind: 'discrepancy', subject: '[cloud_billing] 1 reconciliation check failed', by: 'reconcile' },
+    ]);
+    expect(backends.published).toEqual([]);
+    expect((result.output as { notices: Record<string, unknown> }).notices.discrepancy).toMatchObject({
+      kind: 'discrepancy',
+      published: true,
     });
   });
 
   it('publishes a schema-drift notice and goes on to the ETL', async () => {
     const backends = new FakeBackends();
-    backends.drift = {
-      changed: true,
-      alert: {
-        kind: 'schema_drift',
-        severity: 'info',
-        dataset: 'cloud_billing',
-        subject: 'drift',
-        message: 'added x',
-      },
-    };
+    backends.drift = { subject: 'drift' };
     const result = await run(machine, batch('cloud_billing', 1), backends);
 
     expect(result.status).toBe('SUCCEEDED');
-    expect(subjects(backends)).toEqual(['drift']);
+    expect(backends.subjects()).toEqual(['drift']);
     expect(backends.jobRuns).toHaveLength(1);
+  });
+
+  it('merges and reconciles when the drift notice is refused, then ends FAILED (NoticeNotPublishedError) for the backstop to alert', async () => {
+    const backends = new FakeBackends();
+    backends.drift = { subject: 'drift' };
+    backends.refusedNotices.add('schema_drift');
+    const result = await run(machine, batch('cloud_billing', 1), backends);
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('NoticeNotPublishedError');
+    expect(result.cause).toContain('"schemaDrift"');
+    expect(result.cause).toContain('KMSThrottlingException');
+    expect(backends.jobRuns).toHaveLength(1);
+    expect(backends.calls('reconcile', 'reconcile')).toHaveLength(1);
+    // No failure alert of its own: publishing is what fails; the backstop (no marker) alerts.
+    expect(statesEntered(result)).not.toContain(STATE.notifyFailure);
+  });
+
+  it('does not let a failing drift detection block the merge', async () => {
+    const backends = new FakeBackends();
+    backends.driftError = new NamedError('ControlDocumentError', 'schema state is not JSON');
+    const result = await run(machine, batch('cloud_billing', 1), backends);
+
+    expect(backends.jobRuns).toHaveLength(1);
+    expect(backends.calls('reconcile', 'reconcile')).toHaveLength(1);
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('NoticeNotPublishedError');
+  });
+
+  it('finishes the other notices when the quarantine notice fails, then ends FAILED', async () => {
+    const backends = new FakeBackends();
+    backends.normalizeFailures.set('cloud_billing/file-1.csv', new NamedError('EmptyFileError', 'empty'));
+    backends.normalizeAs.set('cloud_billing/file-2.csv', { unknownTemplate: 'no template' });
+    backends.notifyErrors = [new Error('notify crashed')];
+    const result = await run(machine, batch('cloud_billing', 2), backends);
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('NoticeNotPublishedError');
+    expect(backends.subjects()).toEqual(['[cloud_billing] unknown_template']);
   });
 
   it('fails with a failure alert naming the stage when a later Lambda fails', async () => {
@@ -263,6 +645,7 @@ describe('reconciliation and alerts', () => {
       stage: STATE.reconcile,
       dataset: 'cloud_billing',
       executionId: result.executionArn,
+      notices: {},
     });
     expect(JSON.parse((failure.error as { Cause: string }).Cause).errorMessage).toBe(
       'manifest manifests/x.json does not exist',
@@ -271,17 +654,13 @@ describe('reconciliation and alerts', () => {
       'cloud_billing/file-1.csv',
       'cloud_billing/file-2.csv',
     ]);
-    expect(subjects(backends)).toEqual([`[cloud_billing] failure at ${STATE.reconcile}`]);
+    expect(backends.subjects()).toEqual([`[cloud_billing] failure at ${STATE.reconcile}`]);
   });
 
-  it('still publishes a plain failure alert when the alert formatter itself fails', async () => {
+  it('still publishes a plain failure alert when the notify Lambda itself fails', async () => {
     const backends = new FakeBackends();
     backends.reconcileError = new NamedError('Boom', 'reconcile broke');
-    const original = backends.invokeLambda.bind(backends);
-    backends.invokeLambda = async (handler, payload) => {
-      if (handler === 'notify') throw new Error('formatter broke');
-      return original(handler, payload);
-    };
+    backends.notifyErrors = [new Error('formatter broke')];
     const result = await run(machine, batch('cloud_billing', 1), backends);
 
     expect(result.status).toBe('FAILED');
@@ -289,113 +668,6 @@ describe('reconciliation and alerts', () => {
     expect(backends.published).toHaveLength(1);
     expect(backends.published[0]!.Subject).toBe('Ingestion pipeline failure');
     expect(backends.published[0]!.Message).toContain(`stage ${STATE.reconcile} (Boom)`);
-  });
-});
-
-describe('a file that fails normalization', () => {
-  it('is quarantined inside the Map while the other files go on, and the batch ends with an alert', async () => {
-    const backends = new FakeBackends();
-    backends.normalizeFailures.set(
-      'cloud_billing/file-2.csv',
-      new NamedError('EmptyFileError', '"cloud_billing/file-2.csv" is empty (0 bytes)'),
-    );
-    const result = await run(machine, batch('cloud_billing', 3), backends);
-
-    expect(result.status).toBe('SUCCEEDED');
-    const [quarantine] = backends.calls('quarantine');
-    expect(quarantine!.file).toMatchObject({ key: 'cloud_billing/file-2.csv' });
-    expect(quarantine!.error).toMatchObject({ Error: 'EmptyFileError' });
-    expect(backends.jobRuns).toHaveLength(1);
-    const alert = backends.calls('notify').find((p) => p.kind === 'quarantine')!;
-    const files = alert.files as { key: string; status: string; reason?: string }[];
-    expect(files.map((f) => f.status)).toEqual(['normalized', 'quarantined', 'normalized']);
-    expect(files[1]!.reason).toContain('is empty');
-    expect(subjects(backends)).toEqual(['[cloud_billing] quarantine']);
-  });
-
-  it('is recorded as failed when quarantining it fails too, and the batch still completes', async () => {
-    const backends = new FakeBackends();
-    backends.normalizeFailures.set('cloud_billing/file-1.csv', new NamedError('UnreadableFileError', 'bad'));
-    const original = backends.invokeLambda.bind(backends);
-    backends.invokeLambda = async (handler, payload) => {
-      if (handler === 'quarantine') throw new NamedError('AccessDenied', 'no access to quarantine');
-      return original(handler, payload);
-    };
-    const result = await run(machine, batch('cloud_billing', 2), backends);
-
-    expect(result.status).toBe('SUCCEEDED');
-    const alert = backends.calls('notify').find((p) => p.kind === 'quarantine')!;
-    expect((alert.files as { status: string; reason: string }[])[0]).toMatchObject({
-      status: 'failed',
-      reason: 'normalize failed (UnreadableFileError) and quarantine failed (AccessDenied)',
-    });
-  });
-
-  it('raises the quarantine alert for rejected rows even when every file was normalized', async () => {
-    const backends = new FakeBackends();
-    const original = backends.invokeLambda.bind(backends);
-    backends.invokeLambda = async (handler, payload) => {
-      const result = (await original(handler, payload)) as Record<string, unknown>;
-      return handler === 'normalize' ? { ...result, rejectedRows: 2 } : result;
-    };
-    const result = await run(machine, batch('cloud_billing', 1), backends);
-
-    expect(result.status).toBe('SUCCEEDED');
-    expect(subjects(backends)).toEqual(['[cloud_billing] quarantine']);
-  });
-});
-
-describe('a file that landed with an unknown template', () => {
-  /** Normalize outcomes as the normalizer returns them for a dataset with `unknownTemplate: 'flag'`. */
-  function flagging(backends: FakeBackends, keys: string[], extra: Record<string, unknown> = {}) {
-    const original = backends.invokeLambda.bind(backends);
-    backends.invokeLambda = async (handler, payload) => {
-      const result = (await original(handler, payload)) as Record<string, unknown>;
-      if (handler !== 'normalize' || !keys.includes(String(result.key))) return result;
-      return {
-        ...result,
-        ...extra,
-        template: null,
-        flag: 'unknown_template',
-        reason: 'header matches no template of cloud_billing; closest template: focus (missing columns: id)',
-      };
-    };
-  }
-
-  it('raises an unknown_template warning of its own naming the file, after the tail decides on quarantine', async () => {
-    const backends = new FakeBackends();
-    flagging(backends, ['cloud_billing/file-2.csv']);
-    const result = await run(machine, batch('cloud_billing', 2), backends);
-
-    expect(result.status).toBe('SUCCEEDED');
-    expect(subjects(backends)).toEqual(['[cloud_billing] unknown_template']);
-    const alert = backends.calls('notify').find((p) => p.kind === 'unknown_template')!;
-    expect(alert).toMatchObject({
-      dataset: 'cloud_billing',
-      executionId: expect.stringContaining(':execution:'),
-    });
-    const files = alert.files as { key: string; flag?: string; reason?: string }[];
-    expect(files.filter((f) => f.flag === 'unknown_template').map((f) => f.key)).toEqual([
-      'cloud_billing/file-2.csv',
-    ]);
-    expect(backends.published[0]!.MessageAttributes?.kind).toMatchObject({ StringValue: 'unknown_template' });
-    const entered = statesEntered(result);
-    expect(entered.indexOf(STATE.filesQuarantined)).toBeLessThan(entered.indexOf(STATE.templatesFlagged));
-    expect(entered.slice(-4)).toEqual([
-      STATE.templatesFlagged,
-      STATE.formatUnknownTemplateAlert,
-      STATE.publishUnknownTemplateAlert,
-      STATE.done,
-    ]);
-  });
-
-  it('publishes the quarantine notice first, then the unknown_template warning, when a batch has both', async () => {
-    const backends = new FakeBackends();
-    flagging(backends, ['cloud_billing/file-1.csv'], { rejectedRows: 1 });
-    const result = await run(machine, batch('cloud_billing', 1), backends);
-
-    expect(result.status).toBe('SUCCEEDED');
-    expect(subjects(backends)).toEqual(['[cloud_billing] quarantine', '[cloud_billing] unknown_template']);
   });
 });
 
@@ -417,26 +689,5 @@ describe('invalid input', () => {
     expect(result.error).toBe('UnknownDatasetError');
     expect(result.cause).toBe('No dataset named payroll is configured');
     expect(backends.calls('normalize')).toEqual([]);
-  });
-});
-
-describe('a burst', () => {
-  // Measured: about 170 KB for these 400 files (~420 bytes per file outcome), hence LIMITS.maxBatchSize.
-  it('handles 400 files in one execution with the state payload under the 256 KiB limit', async () => {
-    const backends = new FakeBackends();
-    backends.remaining = [400, 250, 100, 0];
-    const files = batch('cloud_billing', 400, 'billing-export-2024-09-hourly-detail-with-a-long-name');
-    const result = await run(machine, files, backends);
-
-    expect(result.status).toBe('SUCCEEDED');
-    expect(backends.calls('normalize')).toHaveLength(400);
-    expect(backends.jobRuns).toHaveLength(3);
-    const largest = Math.max(
-      ...result.events
-        .filter((e) => e.type === 'StateExited' && e.index === undefined)
-        .map((e) => Buffer.byteLength(JSON.stringify(e.state?.output ?? null))),
-    );
-    expect(largest).toBeGreaterThan(50_000);
-    expect(largest).toBeLessThan(256 * 1024);
   });
 });

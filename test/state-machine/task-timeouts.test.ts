@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadDatasets } from '../../lib/config';
-import { STATE } from '../../lib/constructs/ingestion-state-machine';
+import { RUN_ETL_GRACE_MINUTES, STATE } from '../../lib/constructs/ingestion-state-machine';
 import {
   type AslDefinition,
   type AslState,
@@ -66,15 +66,15 @@ async function advanceUntil(done: () => boolean, maxMs: number, stepMs = 50): Pr
 }
 
 describe('the RunEtl state of the synthesized definition', () => {
-  it('sets the Glue job run Timeout (etl.timeoutMinutes + 10) and no TimeoutSeconds of its own', () => {
-    // CDK's GlueStartJobRun renders `taskTimeout` as the job run's `Timeout` (minutes) and leaves
-    // the state without TimeoutSeconds: Step Functions then applies its default to the state.
+  it('gives the Glue job run exactly etl.timeoutMinutes and the state 10 minutes more to learn its end', () => {
+    // CDK's GlueStartJobRun renders `taskTimeout` as the job run's `Timeout` (minutes) and strips
+    // the state's TimeoutSeconds; the construct puts the state's deadline back.
     const state = findState(machine.definition, billing.runEtl)!;
     const dataset = loadDatasets().find((d) => d.name === 'cloud_billing')!;
 
     expect(state.Resource).toMatch(/:states:::glue:startJobRun\.sync$/);
-    expect((state.Parameters as { Timeout?: number }).Timeout).toBe(dataset.etl.timeoutMinutes + 10);
-    expect(state.TimeoutSeconds).toBeUndefined();
+    expect((state.Parameters as { Timeout?: number }).Timeout).toBe(dataset.etl.timeoutMinutes);
+    expect(state.TimeoutSeconds).toBe((dataset.etl.timeoutMinutes + RUN_ETL_GRACE_MINUTES) * 60);
     expect(state.TimeoutSecondsPath).toBeUndefined();
     expect(state.HeartbeatSeconds).toBeUndefined();
   });
@@ -92,11 +92,11 @@ describe('task timeouts in local executions', () => {
       /not supported/,
     );
 
-    const runEtl = findState(withServiceTimeouts(machine.definition), billing.runEtl)!;
-    expect(runEtl.TimeoutSeconds).toBe(MAX_LOCAL_TIMER_SECONDS);
+    const normalize = findState(withServiceTimeouts(machine.definition), billing.normalize)!;
+    expect(normalize.TimeoutSeconds).toBe(900);
   });
 
-  it('lets an ETL run go on for hours: the library default of 60 s does not apply', async () => {
+  it('lets an ETL run go on for an hour: the library default of 60 s does not apply', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     const backends = new SlowJobBackends();
 
@@ -105,8 +105,9 @@ describe('task timeouts in local executions', () => {
     });
     await advanceUntil(() => backends.started > 0, 10_000);
     expect(backends.started).toBe(1);
-    // Three hours of (fake) time with the job still running: far past the library's 60 s.
-    await vi.advanceTimersByTimeAsync(3 * 60 * 60 * 1000);
+    // 65 minutes of (fake) time with the job still running: far past the library's 60 s,
+    // within the state's 70-minute deadline.
+    await vi.advanceTimersByTimeAsync(65 * 60 * 1000);
     backends.endRun('SUCCEEDED');
     let settled = false;
     void execution.then(() => {
@@ -118,6 +119,28 @@ describe('task timeouts in local executions', () => {
     expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');
     expect(statesEntered(result)).toContain(billing.checkProgress);
     expect(backends.jobRuns).toHaveLength(1);
+  });
+
+  it('ends a run that hangs past the job timeout plus the grace with States.Timeout and a failure alert', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const backends = new SlowJobBackends();
+    const execution = executeStateMachine(machine, batch('cloud_billing', 1), backends, {
+      executionName: 'hung-etl',
+    });
+    let settled = false;
+    void execution.then(() => {
+      settled = true;
+    });
+    await advanceUntil(() => backends.started > 0, 10_000);
+    await vi.advanceTimersByTimeAsync(69 * 60 * 1000);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(2 * 60 * 1000);
+    await advanceUntil(() => settled, 60_000);
+    const result = await execution;
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('States.Timeout');
+    expect(backends.calls('notify')[0]).toMatchObject({ kind: 'failure', stage: billing.runEtl });
   });
 
   it('still fails a Task that sets TimeoutSeconds with States.Timeout once that time has passed', async () => {
