@@ -20,6 +20,8 @@ export interface BurstExpectation {
   readonly billedCost: string;
   /** Rows per billing period (`2024-09`, `2024-10`). */
   readonly rowsPerPeriod: Record<string, number>;
+  /** Every row written: its id, exact BilledCost (18 decimals) and billing period, sorted by id. */
+  readonly rowList: { id: string; billedCost: string; period: string }[];
 }
 
 const PERIODS = [
@@ -60,6 +62,7 @@ export function writeBurstFiles(dir: string, files = 2000, rowsPerFile = 3): Bur
   mkdirSync(dir, { recursive: true });
   let total = 0n;
   const rowsPerPeriod: Record<string, number> = {};
+  const rowList: BurstExpectation['rowList'] = [];
   for (let file = 0; file < files; file++) {
     const period = PERIODS[file % PERIODS.length]!;
     const lines = [header.map(cell).join(',')];
@@ -69,10 +72,12 @@ export function writeBurstFiles(dir: string, files = 2000, rowsPerFile = 3): Bur
       row[periodStart] = period.start;
       row[periodEnd] = period.end;
       total += toUnits(row[cost]!);
+      rowList.push({ id: row[id]!, billedCost: fromUnits(toUnits(row[cost]!)), period: period.period });
       lines.push(row.map(cell).join(','));
     }
     rowsPerPeriod[period.period] = (rowsPerPeriod[period.period] ?? 0) + rowsPerFile;
     writeFileSync(path.join(dir, `burst-${String(file + 1).padStart(5, '0')}.csv`), `${lines.join('\n')}\n`);
   }
-  return { files, rows: files * rowsPerFile, billedCost: fromUnits(total), rowsPerPeriod };
+  rowList.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { files, rows: files * rowsPerFile, billedCost: fromUnits(total), rowsPerPeriod, rowList };
 }

@@ -17,6 +17,7 @@ import {
   UpdateTableCommand,
 } from '@aws-sdk/client-glue';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { mapLimit } from '../lambdas/common/s3';
 import type { CfnTemplate, IntrinsicResolver } from './cfn';
 import { resolveIntrinsics, resourcesOfType } from './cfn';
 import type { LocalClients } from './cloud';
@@ -48,6 +49,8 @@ interface CrawlerRun {
 
 /** Lines sampled from each new object for schema inference (Glue samples the start of files too). */
 const SAMPLE_LINES = 1000;
+/** New objects read at once. */
+const SAMPLE_CONCURRENCY = 8;
 
 /**
  * What the Glue crawler does for the normalized zone, against the emulator's S3 and Data
@@ -171,6 +174,7 @@ export class LocalCrawler {
     const partitionKeys: string[] = [];
     const folders = new Map<string, string[]>();
     const inferred = new Map<string, string>();
+    const toSample: { key: string; etag: string }[] = [];
     for (const object of objects) {
       const relative = object.key.slice(definition.prefix.length).split('/');
       const segments = relative.slice(0, -1);
@@ -182,12 +186,18 @@ export class LocalCrawler {
       const unseen = seen[object.key] !== object.etag;
       if (unseen && eventsLate) continue;
       folders.set(segments.join('/'), values);
-      if (!unseen) continue;
-      for (const [column, type] of await sampleSchema(s3, definition.bucket, object.key)) {
+      if (unseen) toSample.push(object);
+    }
+    // New objects are read a few at a time; their schemas merge in listing order.
+    const schemas = await mapLimit(toSample, SAMPLE_CONCURRENCY, (object) =>
+      sampleSchema(s3, definition.bucket, object.key),
+    );
+    toSample.forEach((object, i) => {
+      for (const [column, type] of schemas[i]!) {
         if (!inferred.has(column) || inferred.get(column) === 'string') inferred.set(column, type);
       }
       seen[object.key] = object.etag;
-    }
+    });
     if (folders.size === 0) return;
 
     const existing = await getTable(glue, definition.database, definition.table);

@@ -129,6 +129,16 @@ export class LocalIntake {
     }
   }
 
+  /** The objects no rule matches (their events would go nowhere); checked before anything is dropped. */
+  unmatched(
+    objects: readonly Pick<DroppedObject, 'bucket' | 'key'>[],
+  ): Pick<DroppedObject, 'bucket' | 'key'>[] {
+    return objects.filter((object) => {
+      const event = objectCreatedEvent({ ...object, versionId: null, size: 0, etag: '' }, 0);
+      return !this.rules.some((r) => r.queueArns.length > 0 && matchesPattern(r.pattern, event));
+    });
+  }
+
   /** Routes the objects' events to the queues of the rules they match; returns unmatched objects. */
   async publish(objects: readonly DroppedObject[]): Promise<DroppedObject[]> {
     const unmatched: DroppedObject[] = [];
@@ -178,14 +188,28 @@ export class LocalIntake {
    *   first five batches start at once, each further one a second later than the one before.
    *
    * `start` is StartExecution: it resolves once the execution has started (not when it ends).
+   * `until` is the publishing of the events: while it runs, a batch that is not full waits for
+   * more records (as a Pipe's batching window does; the queue never holds the whole burst).
    * Resolves with the number of batches started, once every one has been.
    */
   async drain(
     start: (input: unknown[]) => Promise<void>,
-    options: { readonly rampUpMs?: number } = {},
+    options: { readonly rampUpMs?: number; readonly until?: Promise<unknown> } = {},
   ): Promise<number> {
     const rampUpMs = options.rampUpMs ?? PIPE_RAMP_UP_MS;
-    const counts = await Promise.all(this.pipes.map((pipe) => this.drainPipe(pipe, start, rampUpMs)));
+    const publishing = { done: options.until === undefined, error: undefined as unknown };
+    options.until?.then(
+      () => {
+        publishing.done = true;
+      },
+      (error: unknown) => {
+        publishing.done = true;
+        publishing.error = error ?? new Error('publishing failed');
+      },
+    );
+    const counts = await Promise.all(
+      this.pipes.map((pipe) => this.drainPipe(pipe, start, rampUpMs, publishing)),
+    );
     return counts.reduce((a, b) => a + b, 0);
   }
 
@@ -193,6 +217,7 @@ export class LocalIntake {
     pipe: PipeDefinition,
     start: (input: unknown[]) => Promise<void>,
     rampUpMs: number,
+    publishing: { readonly done: boolean; readonly error: unknown },
   ): Promise<number> {
     const queueUrl = this.queueUrlOfArn(pipe.sourceArn);
     const render = (m: Message) =>
@@ -224,6 +249,8 @@ export class LocalIntake {
       while (batch.length < pipe.batchSize && !full) {
         if (carried.length === 0) {
           if (queueEmpty) break;
+          // Read before the receive: publishing that ends during it may have sent more.
+          const publishedBefore = publishing.done;
           const page = await this.sqs.send(
             new ReceiveMessageCommand({
               QueueUrl: queueUrl,
@@ -233,6 +260,12 @@ export class LocalIntake {
             }),
           );
           if (!page.Messages?.length) {
+            if (publishing.error) throw publishing.error;
+            // Empty for now: more events are on their way while the files are still being dropped.
+            if (!publishedBefore) {
+              await new Promise((resolve) => setTimeout(resolve, PIPE_POLL_MS));
+              continue;
+            }
             queueEmpty = true;
             break;
           }
@@ -302,3 +335,5 @@ export class PipeTargetLimitError extends Error {
 export const PIPE_INITIAL_BATCHES = 5;
 /** "up to 60 more instances per minute": one more batch a second. */
 export const PIPE_RAMP_UP_MS = 1000;
+/** How often an empty queue is polled again while events are still being published. */
+const PIPE_POLL_MS = 25;

@@ -187,6 +187,9 @@ interface FileAsset {
   readonly key: string;
 }
 
+/** Files dropped (and their events published) per step while the Pipe drains the queue. */
+const DROP_CHUNK = 100;
+
 /** Everything the synthesized template depends on: a change to any of these invalidates the cache. */
 const SYNTH_INPUTS = [
   'bin/app.ts',
@@ -463,9 +466,14 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
   // Drop the files into the landing bucket; S3 events go to the rules.
   const landing = cloud.bucket('Landing');
   const sources = new Map<string, string>();
-  // Puts run a few at a time; versions of one key keep the order of the inputs.
+  const unmatched = intake.unmatched(inputs.map((input) => ({ bucket: landing, key: input.key })));
+  if (unmatched.length > 0)
+    throw new InputError(`no intake rule matches ${unmatched.map((o) => o.key).join(', ')}`);
+  // S3 emits each object's event as it lands: the files are dropped (a few puts at a time;
+  // versions of one key in the order given) and their events published while the Pipe already
+  // batches them, so the buffer queue never holds the whole burst.
   const lastPutOfKey = new Map<string, Promise<unknown>>();
-  const dropped: DroppedObject[] = await mapLimit(inputs, 16, async (input) => {
+  const drop = async (input: Input): Promise<DroppedObject> => {
     const body = readFileSync(input.file);
     const before = lastPutOfKey.get(input.key);
     const putting = (before ?? Promise.resolve()).then(() =>
@@ -481,11 +489,13 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
       size: body.length,
       etag: put.ETag ?? '',
     };
-  });
-  progress(`dropped ${dropped.length} file(s) into s3://${landing}/`);
-  const unmatched = await intake.publish(dropped);
-  if (unmatched.length > 0)
-    throw new InputError(`no intake rule matches ${unmatched.map((o) => o.key).join(', ')}`);
+  };
+  const dropping = (async () => {
+    for (let i = 0; i < inputs.length; i += DROP_CHUNK) {
+      await intake.publish(await mapLimit(inputs.slice(i, i + DROP_CHUNK), 16, drop));
+    }
+    progress(`dropped ${inputs.length} file(s) into s3://${landing}/`);
+  })();
 
   // The Pipe starts a burst's executions concurrently (see LocalIntake.drain); each one's
   // progress lines name it (`[dataset #n]`) when its dataset has more than one batch.
@@ -497,69 +507,79 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
   const batchesPerDataset = new Map<string, number>();
   let counter = 0;
   faults.armHttpBoundary(true);
-  const batches = await intake.drain(async (batchInput) => {
-    counter += 1;
-    const dataset = String((batchInput[0] as { dataset?: string })?.dataset ?? 'unknown');
-    // The Pipe's StartExecution, as the Pipe's role.
-    await runIam.startExecution(dataset);
-    const number = (batchesPerDataset.get(dataset) ?? 0) + 1;
-    batchesPerDataset.set(dataset, number);
-    const batchSize = inputs.find((i) => i.dataset.name === dataset)?.dataset.batching.batchSize ?? 0;
-    const label =
-      (filesPerDataset.get(dataset) ?? 0) > batchSize || number > 1 ? `${dataset} #${number}` : dataset;
-    const name = `local-${new Date()
-      .toISOString()
-      .replace(/[-:.TZ]/g, '')
-      .slice(0, 14)}-${counter}`;
-    progress(`[${label}] execution ${name}: ${batchInput.length} file(s)`);
-    // Slot in start order: the report lists executions as they were started.
-    const slot = executions.length;
-    executions.push(undefined as never);
-    let etlRuns = 0;
-    const execution = executeStateMachine(
-      machine,
-      batchInput,
-      // The state machine's integrations, as its role.
-      runIam.backends({
-        invokeLambda: invoke,
-        startCrawler: (input) => crawler.start(input.Name),
-        getCrawler: (input) => crawler.get(input.Name),
-        runJob: async (input) => {
-          etlRuns += 1;
-          const run = await jobs.run(input);
-          const { output: _output, Arguments: _args, ...view } = run;
-          return view;
+  dropping.catch(() => undefined);
+  const draining = intake.drain(
+    async (batchInput) => {
+      counter += 1;
+      const dataset = String((batchInput[0] as { dataset?: string })?.dataset ?? 'unknown');
+      // The Pipe's StartExecution, as the Pipe's role.
+      await runIam.startExecution(dataset);
+      const number = (batchesPerDataset.get(dataset) ?? 0) + 1;
+      batchesPerDataset.set(dataset, number);
+      const batchSize = inputs.find((i) => i.dataset.name === dataset)?.dataset.batching.batchSize ?? 0;
+      const label =
+        (filesPerDataset.get(dataset) ?? 0) > batchSize || number > 1 ? `${dataset} #${number}` : dataset;
+      const name = `local-${new Date()
+        .toISOString()
+        .replace(/[-:.TZ]/g, '')
+        .slice(0, 14)}-${counter}`;
+      progress(`[${label}] execution ${name}: ${batchInput.length} file(s)`);
+      // Slot in start order: the report lists executions as they were started.
+      const slot = executions.length;
+      executions.push(undefined as never);
+      let etlRuns = 0;
+      const execution = executeStateMachine(
+        machine,
+        batchInput,
+        // The state machine's integrations, as its role.
+        runIam.backends({
+          invokeLambda: invoke,
+          startCrawler: (input) => crawler.start(input.Name),
+          getCrawler: (input) => crawler.get(input.Name),
+          runJob: async (input) => {
+            etlRuns += 1;
+            const run = await jobs.run(input);
+            const { output: _output, Arguments: _args, ...view } = run;
+            return view;
+          },
+          publish: async (input) => {
+            checkSnsPublish(input);
+            const response = await runIam.stateMachineSns.send(
+              new PublishCommand({
+                TopicArn: input.TopicArn,
+                Message: input.Message,
+                Subject: input.Subject,
+                MessageAttributes: input.MessageAttributes,
+              }),
+            );
+            return { MessageId: response.MessageId ?? '' };
+          },
+        }),
+        {
+          executionName: name,
+          waitMs: 250,
+          retryMs: 250,
+          onEvent: (event) => describeEvent(dataset, event, progress, label),
         },
-        publish: async (input) => {
-          checkSnsPublish(input);
-          const response = await runIam.stateMachineSns.send(
-            new PublishCommand({
-              TopicArn: input.TopicArn,
-              Message: input.Message,
-              Subject: input.Subject,
-              MessageAttributes: input.MessageAttributes,
-            }),
+      );
+      // StartExecution returns at once; the execution runs on.
+      running.push(
+        execution.then((result) => {
+          progress(
+            `[${label}] execution ${result.status === 'SUCCEEDED' ? 'succeeded' : `FAILED: ${result.error}: ${truncate(result.cause ?? '', 300)}`}`,
           );
-          return { MessageId: response.MessageId ?? '' };
-        },
-      }),
-      {
-        executionName: name,
-        waitMs: 250,
-        retryMs: 250,
-        onEvent: (event) => describeEvent(dataset, event, progress, label),
-      },
-    );
-    // StartExecution returns at once; the execution runs on.
-    running.push(
-      execution.then((result) => {
-        progress(
-          `[${label}] execution ${result.status === 'SUCCEEDED' ? 'succeeded' : `FAILED: ${result.error}: ${truncate(result.cause ?? '', 300)}`}`,
-        );
-        executions[slot] = { result, dataset, files: batchInput.length, etlRuns };
-      }),
-    );
+          executions[slot] = { result, dataset, files: batchInput.length, etlRuns };
+        }),
+      );
+    },
+    { until: dropping },
+  );
+  // A failed drop or drain fails the run, once the executions already started have ended.
+  const batches = await draining.catch(async (error: unknown) => {
+    await Promise.allSettled(running);
+    throw error;
   });
+  await dropping;
   await Promise.all(running);
   faults.armHttpBoundary(false);
   progress(`${batches} batch(es) executed`);
