@@ -17,7 +17,7 @@
  * | `glue:concurrent-runs:<n>` | the next n StartJobRun calls are refused: `Glue.ConcurrentRunsExceededException` |
  * | `glue:fail-mid-write:<n>` | the next job run fails after it wrote n objects to the curated bucket: every later write of that run is answered `500 InternalError` (each SDK retry too), so the run ends FAILED with part of its output written |
  *
- * Counts are consumed in the order the calls arrive; `injected` says how many of each fired
+ * Counts are consumed in the order the calls arrive; `summary()` says how many of each fired
  * (the run report lists them), so a test can tell a fault that never fired from one handled.
  */
 
@@ -106,8 +106,8 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
  */
 export class LocalFaults {
   private readonly left: Map<FaultSpec, number>;
-  /** Fault text -> times injected. */
-  readonly injected = new Map<string, number>();
+  /** Fault -> times injected. */
+  private readonly injected = new Map<FaultSpec, number>();
   private curatedBucket: string | undefined;
   /** The run armed to fail mid-write, and the curated objects it may still write. */
   private midWrite: { runId: string; writesLeft: number } | undefined;
@@ -142,7 +142,7 @@ export class LocalFaults {
       const left = this.left.get(spec) ?? 0;
       if (left <= 0) continue;
       this.left.set(spec, left - 1);
-      this.injected.set(spec.text, (this.injected.get(spec.text) ?? 0) + 1);
+      this.injected.set(spec, (this.injected.get(spec) ?? 0) + 1);
       return spec;
     }
     return undefined;
@@ -217,7 +217,7 @@ export class LocalFaults {
     return this.specs.map((s) => ({
       fault: s.text,
       planned: s.kind === 'glue:fail-mid-write' ? 1 : s.count,
-      injected: this.injected.get(s.text) ?? 0,
+      injected: this.injected.get(s) ?? 0,
     }));
   }
 }

@@ -129,6 +129,18 @@ export class LocalIntake {
     }
   }
 
+  /** The BatchSize of the Pipe whose records name this dataset (its input template says which). */
+  batchSizeOf(dataset: string): number | undefined {
+    return this.pipes.find((pipe) => {
+      try {
+        const record = renderPipeTemplate(pipe.inputTemplate, { body: '{}' }) as { dataset?: unknown };
+        return record?.dataset === dataset;
+      } catch {
+        return false;
+      }
+    })?.batchSize;
+  }
+
   /** The objects no rule matches (their events would go nowhere); checked before anything is dropped. */
   unmatched(
     objects: readonly Pick<DroppedObject, 'bucket' | 'key'>[],

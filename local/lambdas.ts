@@ -92,13 +92,9 @@ export async function localLambdas(
         return makeReconcileHandler(pipelineEnv, createClients(pipelineEnv, clientOptions));
       }
       case 'notify': {
-        const { formatNotifyAlert, parseNotifyEvent } = await import('../lambdas/notify/handler');
+        const { makeNotifyHandler } = await import('../lambdas/notify/handler');
         const pipelineEnv = readPipelineEnv(env);
-        return async (event) =>
-          formatNotifyAlert(parseNotifyEvent(event), {
-            region: pipelineEnv.region,
-            quarantineBucket: pipelineEnv.quarantineBucket,
-          });
+        return makeNotifyHandler(pipelineEnv, createClients(pipelineEnv, clientOptions));
       }
       default:
         throw new Error(`no local handler module for "${handler}"`);

@@ -516,7 +516,7 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
       await runIam.startExecution(dataset);
       const number = (batchesPerDataset.get(dataset) ?? 0) + 1;
       batchesPerDataset.set(dataset, number);
-      const batchSize = inputs.find((i) => i.dataset.name === dataset)?.dataset.batching.batchSize ?? 0;
+      const batchSize = intake.batchSizeOf(dataset) ?? 0;
       const label =
         (filesPerDataset.get(dataset) ?? 0) > batchSize || number > 1 ? `${dataset} #${number}` : dataset;
       const name = `local-${new Date()

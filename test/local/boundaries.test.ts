@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CreateDatabaseCommand, GetPartitionsCommand, GlueClient } from '@aws-sdk/client-glue';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pipeInputTemplate } from '../../lib/contracts/pipe';
@@ -13,6 +14,7 @@ import { type Emulator, startEmulator } from '../../local/emulator';
 import { type FaultProxy, startFaultProxy } from '../../local/fault-proxy';
 import { LocalFaults } from '../../local/faults';
 import { type DroppedObject, LocalIntake } from '../../local/intake';
+import { localLambdas } from '../../local/lambdas';
 import { PIPE_STEP_FUNCTIONS_PAYLOAD_LIMIT } from '../../local/limits';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -158,6 +160,88 @@ describe('the local Pipe (SQS source, Step Functions target)', () => {
 
     expect(count).toBe(3);
     expect(sizes).toEqual([10, 10, 5]);
+  });
+});
+
+/** Two functions as the stack synthesizes them: a handler and its environment, a Timeout. */
+function lambdaTemplate(timeoutSeconds: number, topicArn: string) {
+  const Variables = {
+    PIPELINE_HANDLER: 'notify',
+    PIPELINE_NAME: 'ingestion',
+    LANDING_BUCKET: 'landing',
+    NORMALIZED_BUCKET: 'normalized',
+    CURATED_BUCKET: 'curated',
+    QUARANTINE_BUCKET: 'quarantine',
+    CONTROL_BUCKET: 'control-lambdas',
+    GLUE_DATABASE: 'ingestion',
+    ALERT_TOPIC_ARN: topicArn,
+  };
+  return {
+    Resources: {
+      Notify: {
+        Type: 'AWS::Lambda::Function',
+        Properties: { Timeout: timeoutSeconds, Environment: { Variables } },
+      },
+    },
+  };
+}
+
+const failureEvent = {
+  kind: 'failure',
+  dataset: 'cloud_billing',
+  stage: 'cloud_billing.RunEtl',
+  executionId: 'arn:aws:states:us-east-1:000000000000:execution:IngestionPipeline:local-1',
+  error: { Error: 'States.TaskFailed', Cause: 'boom' },
+  files: [],
+};
+
+describe('local Lambda invocations under injected faults', () => {
+  let topicArn: string;
+  const env = () => ({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: emulator.endpoint });
+
+  beforeAll(async () => {
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
+    topicArn = (await new SNSClient(config()).send(new CreateTopicCommand({ Name: 'alerts-lambdas' })))
+      .TopicArn!;
+    await new S3Client({ ...config(), forcePathStyle: true }).send(
+      new CreateBucketCommand({ Bucket: 'control-lambdas' }),
+    );
+  });
+
+  it('throttling fails the invocation as Lambda.TooManyRequestsException before the handler runs, then passes', async () => {
+    const invoke = await localLambdas(lambdaTemplate(30, topicArn), placeholderResolver(), env(), {
+      faults: LocalFaults.fromPlan('lambda:throttle:notify:2'),
+    });
+
+    const outcomes = await Promise.allSettled([1, 2, 3].map(() => invoke('notify', failureEvent)));
+
+    expect(outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).name : 'ok'))).toEqual([
+      'Lambda.TooManyRequestsException',
+      'Lambda.TooManyRequestsException',
+      'ok',
+    ]);
+  });
+
+  it("a timeout is States.Timeout when the Task's deadline is not longer than the function's Timeout", async () => {
+    const invoke = await localLambdas(lambdaTemplate(900, topicArn), placeholderResolver(), env(), {
+      faults: LocalFaults.fromPlan('lambda:timeout:notify'),
+      taskTimeoutSeconds: new Map([['notify', 900]]),
+    });
+
+    await expect(invoke('notify', failureEvent)).rejects.toMatchObject({ name: 'States.Timeout' });
+    await expect(invoke('notify', failureEvent)).resolves.toMatchObject({ kind: 'failure', published: true });
+  });
+
+  it('a timeout is the function timing out (Lambda.Unknown) when the function Timeout is shorter', async () => {
+    const invoke = await localLambdas(lambdaTemplate(30, topicArn), placeholderResolver(), env(), {
+      faults: LocalFaults.fromPlan('lambda:timeout:notify'),
+      taskTimeoutSeconds: new Map([['notify', 900]]),
+    });
+
+    await expect(invoke('notify', failureEvent)).rejects.toMatchObject({
+      name: 'Lambda.Unknown',
+      message: expect.stringContaining('Task timed out after 30.00 seconds'),
+    });
   });
 });
 

@@ -3,7 +3,6 @@ import { placeholderResolver } from '../../local/cfn';
 import { FaultPlanError, LocalFaults, parseFaultPlan } from '../../local/faults';
 import { LocalGlueJobs } from '../../local/glue-job';
 import type { JobServer } from '../../local/job-server';
-import { localLambdas } from '../../local/lambdas';
 import {
   checkGlueArguments,
   checkLambdaResponse,
@@ -52,6 +51,30 @@ describe('a fault plan', () => {
       { fault: 'lambda:throttle:normalize:2', planned: 2, injected: 2 },
       { fault: 'crawler:running', planned: 1, injected: 0 },
     ]);
+  });
+});
+
+describe('a fault planned twice', () => {
+  it('is two faults, each counted on its own (the first job run fails mid-write, then its retry)', () => {
+    const faults = LocalFaults.fromPlan('glue:fail-mid-write:1,glue:fail-mid-write:1');
+    faults.setCuratedBucket('curated');
+    faults.armHttpBoundary(true);
+    const write = () =>
+      faults.s3Fault({ operation: 'PutObject', method: 'PUT', bucket: 'curated', key: 'k' });
+
+    const runs = ['jr_1', 'jr_2', 'jr_3'].map((run) => {
+      faults.jobRunStarted(run);
+      const answers = [write(), write()].map((f) => f?.status ?? 200);
+      faults.jobRunEnded(run);
+      return answers;
+    });
+
+    expect(runs).toEqual([
+      [200, 500],
+      [200, 500],
+      [200, 200],
+    ]);
+    expect(faults.summary().map((f) => f.injected)).toEqual([1, 1]);
   });
 });
 
@@ -151,77 +174,6 @@ describe('service limits outside the state machine', () => {
     expect(() => checkGlueArguments('curate', { ...fits, '--x': '' })).toThrow(
       expect.objectContaining({ name: 'InvalidInputException' }),
     );
-  });
-});
-
-/** Two functions as the stack synthesizes them: a handler and its environment, a Timeout. */
-function lambdaTemplate(timeoutSeconds: number) {
-  const Variables = {
-    PIPELINE_HANDLER: 'notify',
-    PIPELINE_NAME: 'ingestion',
-    LANDING_BUCKET: 'landing',
-    NORMALIZED_BUCKET: 'normalized',
-    CURATED_BUCKET: 'curated',
-    QUARANTINE_BUCKET: 'quarantine',
-    CONTROL_BUCKET: 'control',
-    GLUE_DATABASE: 'ingestion',
-  };
-  return {
-    Resources: {
-      Notify: {
-        Type: 'AWS::Lambda::Function',
-        Properties: { Timeout: timeoutSeconds, Environment: { Variables } },
-      },
-    },
-  };
-}
-
-const failureEvent = {
-  kind: 'failure',
-  dataset: 'cloud_billing',
-  stage: 'cloud_billing.RunEtl',
-  executionId: 'arn:aws:states:us-east-1:000000000000:execution:IngestionPipeline:local-1',
-  error: { Error: 'States.TaskFailed', Cause: 'boom' },
-  files: [],
-};
-
-describe('local Lambda invocations under injected faults', () => {
-  const env = { AWS_REGION: 'us-east-1' };
-
-  it('throttling fails the invocation as Lambda.TooManyRequestsException before the handler runs, then passes', async () => {
-    const invoke = await localLambdas(lambdaTemplate(30), placeholderResolver(), env, {
-      faults: LocalFaults.fromPlan('lambda:throttle:notify:2'),
-    });
-
-    const outcomes = await Promise.allSettled([1, 2, 3].map(() => invoke('notify', failureEvent)));
-
-    expect(outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).name : 'ok'))).toEqual([
-      'Lambda.TooManyRequestsException',
-      'Lambda.TooManyRequestsException',
-      'ok',
-    ]);
-  });
-
-  it("a timeout is States.Timeout when the Task's deadline is not longer than the function's Timeout", async () => {
-    const invoke = await localLambdas(lambdaTemplate(900), placeholderResolver(), env, {
-      faults: LocalFaults.fromPlan('lambda:timeout:notify'),
-      taskTimeoutSeconds: new Map([['notify', 900]]),
-    });
-
-    await expect(invoke('notify', failureEvent)).rejects.toMatchObject({ name: 'States.Timeout' });
-    await expect(invoke('notify', failureEvent)).resolves.toMatchObject({ kind: 'failure' });
-  });
-
-  it('a timeout is the function timing out (Lambda.Unknown) when the function Timeout is shorter', async () => {
-    const invoke = await localLambdas(lambdaTemplate(30), placeholderResolver(), env, {
-      faults: LocalFaults.fromPlan('lambda:timeout:notify'),
-      taskTimeoutSeconds: new Map([['notify', 900]]),
-    });
-
-    await expect(invoke('notify', failureEvent)).rejects.toMatchObject({
-      name: 'Lambda.Unknown',
-      message: expect.stringContaining('Task timed out after 30.00 seconds'),
-    });
   });
 });
 
