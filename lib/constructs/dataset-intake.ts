@@ -1,7 +1,8 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as pipes from 'aws-cdk-lib/aws-pipes';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -30,6 +31,8 @@ export class DatasetIntake extends Construct {
   public readonly deadLetterQueue: sqs.Queue;
   public readonly pipe: pipes.CfnPipe;
   public readonly pipeRole: iam.Role;
+  /** Where the Pipe logs what fails (a StartExecution refused, a payload too large). */
+  public readonly pipeLogGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: DatasetIntakeProps) {
     super(scope, id);
@@ -69,6 +72,15 @@ export class DatasetIntake extends Construct {
         resources: [props.stateMachine.stateMachineArn],
       }),
     );
+    // Without a log configuration a failed StartExecution (throttled, payload over 256 KiB,
+    // access denied) is invisible: the messages only reach the dead-letter queue later. ERROR
+    // logs each failure with its error; execution data (the batch: file keys) is left out.
+    this.pipeLogGroup = new logs.LogGroup(this, 'PipeLogs', {
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // What the CDK's Pipes L2 grants for a CloudWatch Logs destination (logGroup.grantWrite).
+    this.pipeLogGroup.grantWrite(this.pipeRole);
     this.pipe = new pipes.CfnPipe(this, 'Pipe', {
       description: `Batches ${dataset.name} files into state machine executions`,
       roleArn: this.pipeRole.roleArn,
@@ -83,6 +95,10 @@ export class DatasetIntake extends Construct {
       targetParameters: {
         stepFunctionStateMachineParameters: { invocationType: 'FIRE_AND_FORGET' },
         inputTemplate: pipeInputTemplate(dataset.name),
+      },
+      logConfiguration: {
+        level: 'ERROR',
+        cloudwatchLogsLogDestination: { logGroupArn: this.pipeLogGroup.logGroupArn },
       },
     });
     this.pipe.node.addDependency(this.pipeRole);

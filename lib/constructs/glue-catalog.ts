@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { Aws } from 'aws-cdk-lib';
+import { Aws, Stack } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
@@ -36,13 +37,14 @@ export class GlueCatalog extends Construct {
         description: 'Ingestion pipeline: normalized_* tables (crawled) and curated tables (ETL)',
       },
     });
+    const encryptionConfiguration: glue.CfnSecurityConfiguration.EncryptionConfigurationProperty = {
+      s3Encryptions: [{ s3EncryptionMode: 'SSE-S3' }],
+      cloudWatchEncryption: { cloudWatchEncryptionMode: 'SSE-KMS', kmsKeyArn: props.key.keyArn },
+      jobBookmarksEncryption: { jobBookmarksEncryptionMode: 'CSE-KMS', kmsKeyArn: props.key.keyArn },
+    };
     this.securityConfiguration = new glue.CfnSecurityConfiguration(this, 'SecurityConfiguration', {
-      name: `${props.databaseName}-glue-security`,
-      encryptionConfiguration: {
-        s3Encryptions: [{ s3EncryptionMode: 'SSE-S3' }],
-        cloudWatchEncryption: { cloudWatchEncryptionMode: 'SSE-KMS', kmsKeyArn: props.key.keyArn },
-        jobBookmarksEncryption: { jobBookmarksEncryptionMode: 'CSE-KMS', kmsKeyArn: props.key.keyArn },
-      },
+      name: securityConfigurationName(props.databaseName, Stack.of(this).resolve(encryptionConfiguration)),
+      encryptionConfiguration,
     });
     this.script = new s3assets.Asset(this, 'Script', {
       path: path.join(REPO_ROOT, 'glue-scripts', 'jobs', 'curate.py'),
@@ -65,4 +67,17 @@ export class GlueCatalog extends Construct {
     }
     this.dimensions = dimensions;
   }
+}
+
+/**
+ * A Glue security configuration cannot be updated: any change of its properties replaces it,
+ * and CloudFormation refuses to replace a resource with a fixed name (it creates the new one
+ * before deleting the old, and the name is taken). The name therefore ends with a hash of the
+ * (resolved) encryption configuration: a change gives a new name, the crawlers and jobs that
+ * name it move to the new one, and the old one is deleted afterwards. Unchanged properties keep
+ * the name, so nothing is replaced on an ordinary deploy.
+ */
+export function securityConfigurationName(databaseName: string, resolvedEncryption: unknown): string {
+  const hash = createHash('sha256').update(JSON.stringify(resolvedEncryption)).digest('hex').slice(0, 10);
+  return `${databaseName}-glue-security-${hash}`;
 }
