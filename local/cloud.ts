@@ -1,4 +1,12 @@
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import {
   BatchCreatePartitionCommand,
@@ -239,29 +247,66 @@ export class LocalCloud {
    * Writes every bucket's objects, their identity (LastModified and ETag, `objects.json`) and
    * the Glue catalog (tables, versions, partitions) to `dir`, a folder of its own (see
    * local/state.ts: it becomes the current state only once complete).
+   *
+   * Only what changed is read from the emulator: an object whose LastModified and ETag are those
+   * it had in the `previous` state (restored, untouched since) is linked from that state's file;
+   * an object whose ETag is that of a file this run uploaded (`knownBodies`) is copied from that
+   * file; `exportObjects` (the emulator's local bulk export, when it offers one) writes the rest
+   * straight from its memory; anything else is read with GetObject.
    */
-  async save(dir: string): Promise<void> {
+  async save(dir: string, options: SaveOptions = {}): Promise<void> {
     const { s3 } = this.clients;
-    const metadata: ObjectsDump = {};
-    for (const [id, bucket] of this.bucketNames) {
-      if (id.startsWith('AccessLogs')) continue;
-      const folder = localName(id, 'Bucket');
-      const objects: Record<string, [string, string]> = {};
-      let token: string | undefined;
-      do {
-        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-        for (const object of page.Contents ?? []) {
-          objects[object.Key!] = [object.LastModified?.toISOString() ?? '', object.ETag ?? ''];
+    const previousFile = options.previous ? path.join(options.previous, 'objects.json') : undefined;
+    const previous =
+      previousFile && existsFile(previousFile) ? (readStateJson(previousFile) as ObjectsDump) : {};
+    const unchanged = (folder: string, key: string, identity: [string, string]): string | undefined => {
+      const before = previous[folder]?.[key];
+      if (!options.previous || !before || before[0] !== identity[0] || before[1] !== identity[1])
+        return undefined;
+      const file = path.join(options.previous, 's3', folder, ...key.split('/'));
+      return existsFile(file) ? file : undefined;
+    };
+    const buckets = Object.fromEntries(
+      [...this.bucketNames]
+        .filter(([id]) => !id.startsWith('AccessLogs'))
+        .map(([id, bucket]) => [bucket, localName(id, 'Bucket')]),
+    );
+    let metadata: ObjectsDump | undefined = await options.exportObjects?.(
+      buckets,
+      path.join(dir, 's3'),
+      previous,
+    );
+    if (metadata) {
+      for (const [folder, objects] of Object.entries(metadata)) {
+        for (const [key, identity] of Object.entries(objects)) {
+          const from = unchanged(folder, key, identity);
+          if (from) linkOrCopy(from, path.join(dir, 's3', folder, ...key.split('/')));
         }
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
-      metadata[folder] = objects;
-      await mapLimit(Object.keys(objects), 16, async (key) => {
-        const file = path.join(dir, 's3', folder, ...key.split('/'));
-        mkdirSync(path.dirname(file), { recursive: true });
-        const body = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        writeFileSync(file, await body.Body!.transformToByteArray());
-      });
+      }
+    } else {
+      metadata = {};
+      for (const [bucket, folder] of Object.entries(buckets)) {
+        const objects: Record<string, [string, string]> = {};
+        let token: string | undefined;
+        do {
+          const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+          for (const object of page.Contents ?? []) {
+            objects[object.Key!] = [object.LastModified?.toISOString() ?? '', object.ETag ?? ''];
+          }
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+        metadata[folder] = objects;
+        await mapLimit(Object.keys(objects), 16, async (key) => {
+          const file = path.join(dir, 's3', folder, ...key.split('/'));
+          mkdirSync(path.dirname(file), { recursive: true });
+          const from = unchanged(folder, key, objects[key]!);
+          if (from) return linkOrCopy(from, file);
+          const known = options.knownBodies?.get(`${bucket}\u0000${key}`);
+          if (known && known.etag === objects[key]![1]) return copyFileSync(known.file, file);
+          const body = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+          writeFileSync(file, await body.Body!.transformToByteArray());
+        });
+      }
     }
     writeFileSync(path.join(dir, 'objects.json'), `${JSON.stringify(metadata)}\n`);
     writeFileSync(path.join(dir, 'catalog.json'), `${JSON.stringify(await this.dumpCatalog(), null, 1)}\n`);
@@ -364,7 +409,33 @@ export class LocalCloud {
 }
 
 /** Per bucket folder, per key: [LastModified as ISO-8601, ETag] as listed when saved. */
-type ObjectsDump = Record<string, Record<string, [string, string]>>;
+export type ObjectsDump = Record<string, Record<string, [string, string]>>;
+
+export interface SaveOptions {
+  /** The state folder restored at the start (`current/`): unchanged objects are linked from it. */
+  readonly previous?: string;
+  /** `<bucket>\0<key>` -> a file this run uploaded there and the ETag the upload returned. */
+  readonly knownBodies?: ReadonlyMap<string, { readonly etag: string; readonly file: string }>;
+  /**
+   * Writes the buckets' objects (bucket -> folder) below `root`, skipping the `unchanged` ones, and
+   * returns every object's identity; undefined when the emulator has no such route.
+   */
+  readonly exportObjects?: (
+    buckets: Record<string, string>,
+    root: string,
+    unchanged: ObjectsDump,
+  ) => Promise<ObjectsDump | undefined>;
+}
+
+/** A hard link (the state folder's files are never modified in place), or a copy across devices. */
+function linkOrCopy(from: string, to: string): void {
+  mkdirSync(path.dirname(to), { recursive: true });
+  try {
+    linkSync(from, to);
+  } catch {
+    copyFileSync(from, to);
+  }
+}
 
 interface CatalogDump {
   readonly tables: { database: string; versions: TableInput[]; partitions: PartitionInput[] }[];

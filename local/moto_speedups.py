@@ -1,4 +1,4 @@
-"""Speed-ups for moto's SQS backend (the local emulator), with no change of behaviour.
+"""Speed-ups for the local emulator (moto), with no change of behaviour of any AWS API.
 
 moto 5.2 does work proportional to the queue's length for every message it sends or receives:
 
@@ -13,6 +13,11 @@ machine (quadratic in the queue's length). ``apply()`` replaces the two with equ
 the same answers in constant time per call: the retention check reads the one attribute it needs,
 and the current time is read with ``time.time()`` (the epoch seconds both compute). Times given as
 arguments are still converted by moto's own functions.
+
+``export_objects`` is for the local runtime's own state save (no AWS API does this): it writes the
+current version of every object of the given buckets to files straight from the emulator's
+memory, with the LastModified and ETag a listing reports, instead of one GetObject per object.
+Served by the emulator as ``POST /_pipeline_local/s3/export`` when it is wired there.
 
 ``python local/moto_speedups.py --self-test`` checks that a patched and an unpatched backend agree
 on visibility, delays, retention and attributes, and prints both timings.
@@ -47,6 +52,42 @@ def apply() -> None:
     models.unix_time_millis = unix_time_millis
     models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
     _applied = True
+
+
+def export_objects(buckets: dict[str, str], root: str, unchanged: dict | None = None) -> dict:
+    """Writes each bucket's objects (current versions, no delete markers) to ``root/<folder>/<key>``.
+
+    ``buckets`` maps bucket names to folders. ``unchanged`` (``{folder: {key: [lastModified, etag]}}``)
+    lists objects the caller already has as files: one whose LastModified and ETag are still those is
+    not written. Returns ``{folder: {key: [lastModified, etag]}}`` for every object, exactly as
+    ListObjectsV2 reports them (its ISO-8601 time; the quoted ETag).
+    """
+    import os
+
+    from moto.s3.models import FakeKey, s3_backends
+
+    result: dict[str, dict[str, list[str]]] = {}
+    for bucket_name, folder in buckets.items():
+        owner = s3_backends.bucket_accounts.get(bucket_name)
+        if owner is None:
+            raise KeyError(f"no bucket {bucket_name}")
+        partition, account = owner
+        bucket = s3_backends[account][partition].buckets[bucket_name]
+        objects: dict[str, list[str]] = {}
+        known = (unchanged or {}).get(folder, {})
+        for key_name, key in bucket.keys.items():
+            if not isinstance(key, FakeKey):
+                continue
+            identity = [key.last_modified_ISO8601, key.etag]
+            objects[key_name] = identity
+            if known.get(key_name) == identity:
+                continue
+            path = os.path.join(root, folder, *key_name.split("/"))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as out:
+                out.write(key.value)
+        result[folder] = objects
+    return result
 
 
 def _exercise(count: int) -> tuple[list, float]:
@@ -89,6 +130,42 @@ def _exercise(count: int) -> tuple[list, float]:
         return observed, time.time() - started
 
 
+def _export_matches_listing() -> bool:
+    """Exports a versioned bucket (an overwritten and a deleted key) and compares with a listing."""
+    import os
+    import tempfile
+
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws(), tempfile.TemporaryDirectory() as root:
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="exported")
+        s3.put_bucket_versioning(Bucket="exported", VersioningConfiguration={"Status": "Enabled"})
+        for key, body in [
+            ("a/1.txt", b"one"),
+            ("a/1.txt", b"one again"),
+            ("b/2.txt", b"two"),
+            ("c.txt", b"gone"),
+        ]:
+            s3.put_object(Bucket="exported", Key=key, Body=body)
+        s3.delete_object(Bucket="exported", Key="c.txt")
+        listed = {
+            o["Key"]: [o["LastModified"].strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", o["ETag"]]
+            for o in s3.list_objects_v2(Bucket="exported")["Contents"]
+        }
+        exported = export_objects({"exported": "folder"}, root)
+        again = export_objects(
+            {"exported": "folder"}, os.path.join(root, "again"), {"folder": {"b/2.txt": listed["b/2.txt"]}}
+        )
+        with open(os.path.join(root, "folder", "a", "1.txt"), "rb") as f:
+            body = f.read()
+        skipped = not os.path.exists(os.path.join(root, "again", "folder", "b", "2.txt"))
+        ok = exported == {"folder": listed} and again == exported and body == b"one again" and skipped
+        print(f"export: {'matches the listing' if ok else f'DIFFERS: {exported} vs {listed}'}")
+        return ok
+
+
 def _self_test(count: int) -> int:
     plain, plain_seconds = _exercise(count)
     apply()
@@ -100,7 +177,8 @@ def _self_test(count: int) -> int:
     )
     if not same:
         print(f"unpatched: {plain}\npatched:   {patched}")
-    return 0 if same and patched_seconds < plain_seconds else 1
+    exported = _export_matches_listing()
+    return 0 if same and patched_seconds < plain_seconds and exported else 1
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import type { ResolvedDataset } from '../lib/config/types';
 import type { FileOutcome } from '../lib/contracts/batch';
 import type { ReconciliationResult } from '../lib/contracts/reconciliation';
 import type { CfnTemplate } from './cfn';
-import { ACCOUNT, LocalCloud, listFiles, REGION } from './cloud';
+import { ACCOUNT, LocalCloud, listFiles, type ObjectsDump, REGION } from './cloud';
 import { LocalCrawler } from './crawler';
 import { type Emulator, startEmulator } from './emulator';
 import { type FaultProxy, startFaultProxy } from './fault-proxy';
@@ -473,6 +473,7 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
   // versions of one key in the order given) and their events published while the Pipe already
   // batches them, so the buffer queue never holds the whole burst.
   const lastPutOfKey = new Map<string, Promise<unknown>>();
+  const knownBodies = new Map<string, { etag: string; file: string }>();
   const drop = async (input: Input): Promise<DroppedObject> => {
     const body = readFileSync(input.file);
     const before = lastPutOfKey.get(input.key);
@@ -482,6 +483,8 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
     lastPutOfKey.set(input.key, putting);
     const put = await putting;
     sources.set(input.key, path.relative(process.cwd(), input.file) || input.file);
+    // The state save copies this file instead of reading the object back, if it is still the one in S3.
+    knownBodies.set(`${landing}\u0000${input.key}`, { etag: put.ETag ?? '', file: input.file });
     return {
       bucket: landing,
       key: input.key,
@@ -537,8 +540,9 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
           startCrawler: (input) => crawler.start(input.Name),
           getCrawler: (input) => crawler.get(input.Name),
           runJob: async (input) => {
-            etlRuns += 1;
             const run = await jobs.run(input);
+            // Runs Glue accepted (a refused StartJobRun is no run).
+            etlRuns += 1;
             const { output: _output, Arguments: _args, ...view } = run;
             return view;
           },
@@ -640,7 +644,12 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
   }
 
   progress('saving the local state');
-  await cloud.save(next);
+  await cloud.save(next, {
+    previous: state.currentDir,
+    knownBodies,
+    exportObjects: (buckets, root, unchanged) =>
+      exportObjects(emulator.endpoint, { buckets, root, unchanged }),
+  });
   state.commit(next, 'run');
   const tables = await listTables(state.currentDir);
   const report: RunReport = {
@@ -661,6 +670,25 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
     ...(faults.empty ? {} : { faults: faults.summary() }),
   };
   return { report, ok: executions.every((e) => e.result.status === 'SUCCEEDED') };
+}
+
+/**
+ * The emulator's local bulk export of S3 objects (local/moto_speedups.py `export_objects`, a
+ * local-only route: no AWS API), or undefined when this emulator does not serve it.
+ */
+async function exportObjects(
+  endpoint: string,
+  request: Record<string, unknown>,
+): Promise<ObjectsDump | undefined> {
+  const response = await fetch(`${endpoint}/_pipeline_local/s3/export`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(request),
+  });
+  if (response.status === 404) return undefined;
+  const body = (await response.json()) as { objects?: ObjectsDump; error?: string };
+  if (!response.ok || !body.objects) throw new Error(`saving the local state: export failed: ${body.error}`);
+  return body.objects;
 }
 
 /** Per handler, the shortest deadline of the Task states that invoke it (Step Functions' TimeoutSeconds). */
