@@ -63,6 +63,18 @@ export function queueRoles(json: CfnTemplate): { withDlq: string[]; deadLetter: 
     withDlq.push(id);
     deadLetter.add(referencedId(redrive.deadLetterTargetArn)!);
   }
+  // Dead-letter queues of EventBridge rule targets and of asynchronous Lambda invocations.
+  for (const [, rule] of resourcesOfType(json, 'AWS::Events::Rule')) {
+    for (const target of (rule.Properties?.Targets ?? []) as { DeadLetterConfig?: { Arn: unknown } }[]) {
+      if (target.DeadLetterConfig) deadLetter.add(referencedId(target.DeadLetterConfig.Arn)!);
+    }
+  }
+  for (const [, config] of resourcesOfType(json, 'AWS::Lambda::EventInvokeConfig')) {
+    const onFailure = (
+      config.Properties?.DestinationConfig as { OnFailure?: { Destination: unknown } } | undefined
+    )?.OnFailure;
+    if (onFailure) deadLetter.add(referencedId(onFailure.Destination)!);
+  }
   return { withDlq, deadLetter: [...deadLetter] };
 }
 

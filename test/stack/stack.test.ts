@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDatasets } from '../../lib/config';
+import { securityConfigurationName } from '../../lib/constructs/glue-catalog';
 import { STATE } from '../../lib/constructs/ingestion-state-machine';
 import { CRAWLER_CONFIGURATION } from '../../lib/constructs/normalized-crawler';
 import { pipeInputTemplate } from '../../lib/contracts/pipe';
@@ -127,9 +128,10 @@ describe('intake per dataset', () => {
     for (const [, queue] of queues) expect(queue.Properties?.SqsManagedSseEnabled).toBe(true);
     const { withDlq, deadLetter } = queueRoles(synth.json);
     expect([...withDlq, ...deadLetter].sort()).toEqual(queues.map(([id]) => id).sort());
-    // Per dataset: the intake's buffer queue and the crawler's event queue, each with its own DLQ.
+    // Per dataset: the intake's buffer queue and the crawler's event queue, each with its own DLQ;
+    // and the execution backstop's DLQ.
     expect(withDlq).toHaveLength(2 * datasets.length);
-    expect(deadLetter).toHaveLength(2 * datasets.length);
+    expect(deadLetter).toHaveLength(2 * datasets.length + 1);
   });
 });
 
@@ -292,8 +294,8 @@ describe('alerting', () => {
   it('alarms on failed and timed-out executions and on every dead-letter queue, to the topic', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm');
     const { deadLetter } = queueRoles(synth.json);
-    // Two dead-letter queues per dataset (intake, crawler events), one alarm each.
-    expect(deadLetter).toHaveLength(2 * datasets.length);
+    // Two dead-letter queues per dataset (intake, crawler events) and the backstop's, one alarm each.
+    expect(deadLetter).toHaveLength(2 * datasets.length + 1);
     const alarmedQueues = alarms.flatMap(([, a]) =>
       ((a.Properties!.Dimensions ?? []) as { Name: string; Value: unknown }[])
         .filter((d) => d.Name === 'QueueName')
@@ -321,12 +323,168 @@ describe('alerting', () => {
 });
 
 describe('state machine resource', () => {
-  it('is a Standard workflow logging ALL events to its own log group, with tracing', () => {
+  it('is a Standard workflow logging ALL events without execution data (file keys, alert text) to its own log group, with tracing', () => {
     synth.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineType: 'STANDARD',
-      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true, Destinations: [Match.anyValue()] },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false, Destinations: [Match.anyValue()] },
       TracingConfiguration: { Enabled: true },
     });
+  });
+
+  it('has a backstop: FAILED, TIMED_OUT and ABORTED executions of this state machine go to notify, with a dead-letter queue', () => {
+    const [stateMachine] = ofType('AWS::StepFunctions::StateMachine')[0]!;
+    const notify = ofType('AWS::Lambda::Function').find(
+      ([, f]) =>
+        (f.Properties!.Environment as { Variables?: Record<string, string> } | undefined)?.Variables
+          ?.PIPELINE_HANDLER === 'notify',
+    )![0];
+    const rules = ofType('AWS::Events::Rule').filter(([, r]) =>
+      ((r.Properties!.EventPattern as { source?: string[] }).source ?? []).includes('aws.states'),
+    );
+    expect(rules).toHaveLength(1);
+    const rule = rules[0]![1].Properties!;
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { stateMachineArn: [{ Ref: stateMachine }], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
+    });
+    const [target] = rule.Targets as {
+      Arn: unknown;
+      DeadLetterConfig?: { Arn: unknown };
+      RetryPolicy?: unknown;
+    }[];
+    expect(referencedId(target!.Arn)).toBe(notify);
+    const dlq = referencedId(target!.DeadLetterConfig?.Arn);
+    expect(synth.json.Resources[dlq!]?.Type).toBe('AWS::SQS::Queue');
+    expect(target!.RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 86400, MaximumRetryAttempts: 185 });
+    synth.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: notify },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq, 'Arn'] } } },
+    });
+  });
+
+  it('gives the Glue job run exactly etl.timeoutMinutes and the RunEtl state 10 minutes more', () => {
+    const states = stateMachineDefinition(synth.json).States;
+    for (const dataset of datasets) {
+      const runEtl = states[STATE.of(dataset.name).runEtl] as {
+        Parameters: { Timeout: number };
+        TimeoutSeconds: number;
+      };
+      expect(runEtl.Parameters.Timeout).toBe(dataset.etl.timeoutMinutes);
+      expect(runEtl.TimeoutSeconds).toBe((dataset.etl.timeoutMinutes + 10) * 60);
+    }
+  });
+});
+
+describe('intake logging and the Glue security configuration', () => {
+  it('logs each Pipe’s failures (ERROR, no execution data) to a log group with a retention its role may write to', () => {
+    const pipes = ofType('AWS::Pipes::Pipe');
+    expect(pipes).toHaveLength(datasets.length);
+    for (const [, pipe] of pipes) {
+      const config = pipe.Properties!.LogConfiguration as {
+        Level: string;
+        IncludeExecutionData?: unknown;
+        CloudwatchLogsLogDestination: { LogGroupArn: unknown };
+      };
+      expect(config.Level).toBe('ERROR');
+      expect(config.IncludeExecutionData).toBeUndefined();
+      const logGroup = referencedId(config.CloudwatchLogsLogDestination.LogGroupArn)!;
+      expect(synth.json.Resources[logGroup]).toMatchObject({
+        Type: 'AWS::Logs::LogGroup',
+        Properties: { RetentionInDays: 90 },
+      });
+      const role = referencedId(pipe.Properties!.RoleArn)!;
+      const statements = ofType('AWS::IAM::Policy')
+        .filter(([, p]) => (p.Properties!.Roles as unknown[]).some((r) => referencedId(r) === role))
+        .flatMap(
+          ([, p]) =>
+            (p.Properties!.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] })
+              .Statement,
+        );
+      expect(statements).toContainEqual(
+        expect.objectContaining({
+          Action: expect.arrayContaining(['logs:CreateLogStream', 'logs:PutLogEvents']),
+          Resource: { 'Fn::GetAtt': [logGroup, 'Arn'] },
+        }),
+      );
+    }
+  });
+
+  it('names the security configuration after a hash of its encryption, so a change deploys as a new name', () => {
+    const [[, config]] = ofType('AWS::Glue::SecurityConfiguration') as unknown as [
+      [string, { Properties: { Name: string } }],
+    ];
+    expect(config.Properties.Name).toMatch(/^ingestion-glue-security-[0-9a-f]{10}$/);
+    for (const [, job] of ofType('AWS::Glue::Job'))
+      expect(job.Properties!.SecurityConfiguration).toBe(config.Properties.Name);
+    for (const [, crawler] of ofType('AWS::Glue::Crawler'))
+      expect(crawler.Properties!.CrawlerSecurityConfiguration).toBe(config.Properties.Name);
+    const base = { CloudWatchEncryption: { CloudWatchEncryptionMode: 'SSE-KMS' } };
+    expect(securityConfigurationName('ingestion', base)).toBe(
+      securityConfigurationName('ingestion', { ...base }),
+    );
+    expect(securityConfigurationName('ingestion', base)).not.toBe(
+      securityConfigurationName('ingestion', {
+        CloudWatchEncryption: { CloudWatchEncryptionMode: 'DISABLED' },
+      }),
+    );
+  });
+});
+
+describe('alert publishing rights', () => {
+  const policyOf = (handler: string) => {
+    const fn = ofType('AWS::Lambda::Function').find(
+      ([, f]) =>
+        (f.Properties!.Environment as { Variables?: Record<string, string> } | undefined)?.Variables
+          ?.PIPELINE_HANDLER === handler,
+    )![1];
+    const role = referencedId(fn.Properties!.Role)!;
+    return ofType('AWS::IAM::Policy')
+      .filter(([, p]) => (p.Properties!.Roles as unknown[]).some((r) => referencedId(r) === role))
+      .flatMap(
+        ([, p]) =>
+          (p.Properties!.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] })
+            .Statement,
+      )
+      .map((st) => ({ actions: [st.Action].flat(), resources: [st.Resource].flat() }));
+  };
+  const topicId = () => ofType('AWS::SNS::Topic')[0]![0];
+
+  it('lets notify and reconcile (only) publish to the alert topic, named in their environment', () => {
+    const topic = topicId();
+    for (const handler of ['notify', 'reconcile']) {
+      const publish = policyOf(handler).filter((st) => st.actions.includes('sns:Publish'));
+      expect(publish, handler).toEqual([{ actions: ['sns:Publish'], resources: [{ Ref: topic }] }]);
+      expect(
+        policyOf(handler).some((st) => st.actions.includes('kms:GenerateDataKey')),
+        handler,
+      ).toBe(true);
+    }
+    for (const handler of ['normalize', 'quarantine'])
+      expect(
+        policyOf(handler).some((st) => st.actions.includes('sns:Publish')),
+        handler,
+      ).toBe(false);
+    for (const [, fn] of ofType('AWS::Lambda::Function').filter(
+      ([id]) => !id.startsWith('BucketNotificationsHandler'),
+    ))
+      expect(
+        (fn.Properties!.Environment as { Variables: Record<string, unknown> }).Variables.ALERT_TOPIC_ARN,
+      ).toEqual({
+        Ref: topic,
+      });
+  });
+
+  it('lets reconcile register partitions of the normalized tables only', () => {
+    const [partitions] = policyOf('reconcile').filter((st) =>
+      st.actions.includes('glue:BatchCreatePartition'),
+    );
+    expect(partitions!.actions.sort()).toEqual(['glue:BatchCreatePartition', 'glue:BatchGetPartition']);
+    const tables = JSON.stringify(partitions!.resources.slice(2));
+    for (const dataset of datasets) expect(tables).toContain(`ingestion/normalized_${dataset.name}`);
+    expect(tables).not.toMatch(/ingestion\/(cloud_billing|workforce_capacity)"/);
+    expect(partitions!.resources).toHaveLength(2 + datasets.length);
   });
 });
 
