@@ -14,8 +14,10 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { getJson, mapLimit } from '../lambdas/common/s3';
+import { withReasons } from '../lambdas/notify/handler';
 import { loadDatasets } from '../lib/config';
 import type { ResolvedDataset } from '../lib/config/types';
+import { STATE } from '../lib/constructs/ingestion-state-machine';
 import type { FileOutcome } from '../lib/contracts/batch';
 import type { ReconciliationResult } from '../lib/contracts/reconciliation';
 import type { CfnTemplate } from './cfn';
@@ -34,9 +36,12 @@ import { checkSnsPublish } from './limits';
 import { onInterrupt, REPO_ROOT, spawnTied, VENV_PYTHON } from './processes';
 import { type ResetResult, readStateJson, resetState, StateFolder } from './state';
 import {
+  backstopTargets,
   type EventLog,
   type ExecutionResult,
   executeStateMachine,
+  executionStatusChangeEvent,
+  executionStatusOf,
   type LoadedStateMachine,
   loadStateMachine,
   localTaskTimeoutSeconds,
@@ -445,6 +450,8 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
     },
     { faults, taskTimeoutSeconds: lambdaTaskTimeouts(machine), credentials: runIam.handlerCredentials },
   );
+  // EventBridge's rule on execution status changes (the backstop), delivered to its handler.
+  const backstops = backstopTargets(template);
   // The crawler's and the jobs' own state (seen objects, bookmarks) is updated in the next state.
   const crawler = new LocalCrawler(template, cloud.resolver, runIam.crawlerClients, next, faults);
   const jobs = new LocalGlueJobs(template, cloud.resolver, {
@@ -568,11 +575,17 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
       );
       // StartExecution returns at once; the execution runs on.
       running.push(
-        execution.then((result) => {
+        execution.then(async (result) => {
           progress(
             `[${label}] execution ${result.status === 'SUCCEEDED' ? 'succeeded' : `FAILED: ${result.error}: ${truncate(result.cause ?? '', 300)}`}`,
           );
           executions[slot] = { result, dataset, files: batchInput.length, etlRuns };
+          for (const backstop of backstops) {
+            if (!backstop.statuses.includes(executionStatusOf(result))) continue;
+            await invoke(backstop.handler, executionStatusChangeEvent(result, batchInput)).catch((error) =>
+              progress(`[${label}] backstop alert failed: ${(error as Error).message}`),
+            );
+          }
         }),
       );
     },
@@ -599,15 +612,27 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
   const files: RunReport['files'] = [];
   const reconciliation: RunReport['reconciliation'] = [];
   for (const { result, dataset } of executions) {
-    const outcomes = fileOutcomes(result);
+    // Outcomes are compact in the state: reasons come from the reason documents and manifests.
+    const outcomes = await withReasons(
+      {
+        env: { controlBucket: cloud.bucket('Control'), quarantineBucket: cloud.bucket('Quarantine') },
+        clients: { s3: clients.s3 },
+      },
+      dataset,
+      fileOutcomes(result),
+      Number.POSITIVE_INFINITY,
+    );
     const batchKeys = new Set(outcomes.map((o) => o.key));
+    // An execution that failed after Reconcile (failed files, a notice not sent) merged its batch.
+    const merged = reconciliationOf(result) !== undefined;
     for (const outcome of outcomes) {
       // A failed execution fails its normalized files, and duplicates of a file in the same batch.
       const failedWithBatch =
-        outcome.status === 'normalized' ||
-        (outcome.status === 'duplicate' &&
-          outcome.duplicateOf !== undefined &&
-          batchKeys.has(outcome.duplicateOf));
+        !merged &&
+        (outcome.status === 'normalized' ||
+          (outcome.status === 'duplicate' &&
+            outcome.duplicateOf !== undefined &&
+            batchKeys.has(outcome.duplicateOf)));
       const status = result.status === 'FAILED' && failedWithBatch ? 'failed' : STATUS[outcome.status];
       files.push({
         source: sources.get(outcome.key) ?? outcome.key,
@@ -620,8 +645,7 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
         ...(outcome.reason ? { reason: outcome.reason } : {}),
       });
     }
-    const resultKey = (result.output as { reconciliation?: { resultKey?: string } } | undefined)
-      ?.reconciliation?.resultKey;
+    const resultKey = reconciliationOf(result)?.resultKey;
     if (resultKey) {
       const document = await getJson<ReconciliationResult>(clients.s3, cloud.bucket('Control'), resultKey);
       for (const check of document?.checks ?? []) {
@@ -724,6 +748,14 @@ function fileOutcomes(result: ExecutionResult): FileOutcome[] {
   return [];
 }
 
+/** What Reconcile returned, also when the execution failed after it. */
+function reconciliationOf(result: ExecutionResult): { resultKey?: string } | undefined {
+  const exited = result.events.find(
+    (e) => e.type === 'StateExited' && e.index === undefined && e.state?.name === STATE.reconcile,
+  );
+  return (exited?.state?.output as { reconciliation?: { resultKey?: string } } | undefined)?.reconciliation;
+}
+
 function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}...` : text;
 }
@@ -764,13 +796,18 @@ function describeEvent(
   if (event.type === 'StateExited') {
     if (stage === 'CrawlerFinished?') return;
     if (stage === 'DetectSchemaDrift') {
-      const drift = output?.drift as
-        | { changed?: boolean; firstSighting?: boolean; table?: string }
+      const drift = (output?.notices as { schemaDrift?: unknown } | undefined)?.schemaDrift as
+        | {
+            changed?: boolean;
+            firstSighting?: boolean;
+            table?: string;
+            alert?: { published?: boolean } | null;
+          }
         | undefined;
       // `firstSighting`: no schema was recorded for the table before this crawl, which created it.
       const outcome = drift?.firstSighting
         ? `table ${drift.table ? `${drift.table} ` : ''}created (its schema is the baseline for drift notices)`
-        : `schema ${drift?.changed ? 'CHANGED (notice published)' : 'unchanged'}`;
+        : `schema ${drift?.changed ? `CHANGED (notice ${drift.alert?.published ? 'published' : 'NOT published'})` : 'unchanged'}`;
       progress(`[${label}] crawl done; ${outcome}`);
     }
     const etl = output?.etl as { id?: string; state?: string } | undefined;

@@ -1,5 +1,6 @@
 import './polyfills';
 import { type RunOptions, StateMachine } from 'aws-local-stepfunctions';
+import { EXECUTION_STATUS_CHANGE, type ExecutionStatusChangeEvent } from '../lib/contracts/alerts';
 import {
   type CfnTemplate,
   type IntrinsicResolver,
@@ -573,4 +574,67 @@ export async function executeStateMachine(
 /** Names of the states entered, in order (outer states and Map iterations alike). */
 export function statesEntered(result: ExecutionResult): string[] {
   return result.events.filter((e) => e.type === 'StateEntered').map((e) => e.state?.name ?? '');
+}
+
+/**
+ * The handlers an EventBridge rule on this state machine's execution status changes invokes
+ * (the backstop), with the statuses its pattern matches. Read from the template: a rule whose
+ * pattern's `source` is `aws.states`, targeting a function that runs a pipeline handler.
+ */
+export function backstopTargets(template: CfnTemplate): { handler: string; statuses: string[] }[] {
+  const handlers = new Map<string, string>();
+  for (const [logicalId, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+    const env = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
+      ?.Variables;
+    const handler = env?.[HANDLER_ENV_VAR];
+    if (typeof handler === 'string') handlers.set(logicalId, handler);
+  }
+  const found: { handler: string; statuses: string[] }[] = [];
+  for (const [, rule] of resourcesOfType(template, 'AWS::Events::Rule')) {
+    const pattern = rule.Properties?.EventPattern as
+      | { source?: string[]; detail?: { status?: string[] } }
+      | undefined;
+    if (!pattern?.source?.includes('aws.states')) continue;
+    for (const target of (rule.Properties?.Targets ?? []) as {
+      Arn?: { 'Fn::GetAtt'?: [string, string] };
+    }[]) {
+      const handler = handlers.get(target.Arn?.['Fn::GetAtt']?.[0] ?? '');
+      if (handler) found.push({ handler, statuses: pattern.detail?.status ?? [] });
+    }
+  }
+  return found;
+}
+
+/** The status a local execution ended with, as Step Functions reports it to EventBridge. */
+export function executionStatusOf(result: ExecutionResult): 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' {
+  if (result.status === 'SUCCEEDED') return 'SUCCEEDED';
+  return result.error === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED';
+}
+
+/**
+ * The "Step Functions Execution Status Change" event EventBridge delivers for a local execution
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html): the input is left out,
+ * as there, when input and output pass 248 KB.
+ */
+export function executionStatusChangeEvent(
+  result: ExecutionResult,
+  input: unknown,
+): ExecutionStatusChangeEvent {
+  const status = executionStatusOf(result);
+  const inputText = JSON.stringify(input ?? null);
+  const included = Buffer.byteLength(inputText, 'utf8') <= 248 * 1024;
+  return {
+    source: 'aws.states',
+    'detail-type': EXECUTION_STATUS_CHANGE,
+    detail: {
+      executionArn: result.executionArn,
+      stateMachineArn: result.executionArn.replace(':execution:', ':stateMachine:').replace(/:[^:]+$/, ''),
+      name: result.executionArn.split(':').pop() ?? '',
+      status,
+      input: included ? inputText : null,
+      inputDetails: { included },
+      error: result.status === 'FAILED' ? (result.error ?? null) : null,
+      cause: result.status === 'FAILED' ? (result.cause ?? null) : null,
+    },
+  };
 }

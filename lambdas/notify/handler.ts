@@ -197,12 +197,16 @@ const CONCURRENCY = 16;
  * Locations are filled in for every file, reasons read back for the first MAX_REASONS_READ the
  * alert names.
  */
-export async function withReasons(
-  deps: NotifyDeps,
+export async function withReasons<F extends AlertFile>(
+  deps: {
+    readonly env: Pick<PipelineEnv, 'controlBucket' | 'quarantineBucket'>;
+    readonly clients: Pick<AwsClients, 's3'>;
+  },
   dataset: string,
-  files: readonly AlertFile[],
-): Promise<AlertFile[]> {
-  const out = files.map((f) => {
+  files: readonly F[],
+  limit = MAX_REASONS_READ,
+): Promise<F[]> {
+  const out = files.map((f): F => {
     const ds = (f as { dataset?: string }).dataset ?? dataset;
     if (!f.sourceId) return f;
     if (f.status === 'quarantined' && !f.quarantineKey) {
@@ -217,7 +221,7 @@ export async function withReasons(
     .map((f, i) => ({ f, i }))
     .filter(({ f }) => !f.reason && (f.quarantineKey || (f.flag === 'unknown_template' && f.manifestKey)))
     .filter(({ f }) => f.status === 'quarantined' || f.status === 'normalized')
-    .slice(0, MAX_REASONS_READ);
+    .slice(0, limit);
   await mapLimit(wanted, CONCURRENCY, async ({ f, i }) => {
     if (f.status === 'quarantined') {
       const doc = await getJson<{ reason?: string; detail?: string; errorName?: string }>(
