@@ -4,7 +4,7 @@ import type { CfnTemplate, IntrinsicResolver } from './cfn';
 import { resolveIntrinsics, resourcesOfType } from './cfn';
 import type { LocalFaults } from './faults';
 import type { Credentials } from './iam';
-import { checkLambdaResponse, ServiceLimitError } from './limits';
+import { checkLambdaResponse, enforceSnsLimits, ServiceLimitError } from './limits';
 
 /** Handler name (the function's PIPELINE_HANDLER) -> the environment the stack gives it. */
 export function functionEnvironments(
@@ -75,26 +75,32 @@ export async function localLambdas(
   const build = async (handler: string): Promise<Invoke> => {
     const env = envOf(handler);
     const clientOptions = { credentials: options.credentials?.(handler) };
+    // The handler's clients, with SNS's Publish limits applied as SNS applies them.
+    const clientsOf = (pipelineEnv: ReturnType<typeof readPipelineEnv>) => {
+      const clients = createClients(pipelineEnv, clientOptions);
+      enforceSnsLimits(clients.sns);
+      return clients;
+    };
     switch (handler) {
       case 'normalize': {
         const { makeNormalizeHandler } = await import('../lambdas/normalize/handler');
         const pipelineEnv = readPipelineEnv(env);
-        return makeNormalizeHandler(pipelineEnv, createClients(pipelineEnv, clientOptions));
+        return makeNormalizeHandler(pipelineEnv, clientsOf(pipelineEnv));
       }
       case 'quarantine': {
         const { makeQuarantineHandler } = await import('../lambdas/quarantine/handler');
         const pipelineEnv = readPipelineEnv(env);
-        return makeQuarantineHandler(pipelineEnv, createClients(pipelineEnv, clientOptions));
+        return makeQuarantineHandler(pipelineEnv, clientsOf(pipelineEnv));
       }
       case 'reconcile': {
         const { makeReconcileHandler } = await import('../lambdas/reconcile/handler');
         const pipelineEnv = readPipelineEnv(env);
-        return makeReconcileHandler(pipelineEnv, createClients(pipelineEnv, clientOptions));
+        return makeReconcileHandler(pipelineEnv, clientsOf(pipelineEnv));
       }
       case 'notify': {
         const { makeNotifyHandler } = await import('../lambdas/notify/handler');
         const pipelineEnv = readPipelineEnv(env);
-        return makeNotifyHandler(pipelineEnv, createClients(pipelineEnv, clientOptions));
+        return makeNotifyHandler(pipelineEnv, clientsOf(pipelineEnv));
       }
       default:
         throw new Error(`no local handler module for "${handler}"`);

@@ -5,6 +5,8 @@
  * AWS breaks locally too.
  */
 
+import type { SNSClient } from '@aws-sdk/client-sns';
+
 /** A limit broken: `name` is the error AWS raises (the state machine sees it with its service prefix). */
 export class ServiceLimitError extends Error {
   constructor(name: string, message: string) {
@@ -81,6 +83,22 @@ export function checkSnsPublish(request: SnsPublishRequest): void {
       );
     }
   }
+}
+
+/**
+ * Applies SNS's Publish limits to a client's requests before they are sent (the emulator checks the
+ * message's characters and the subject's length, not bytes, attributes or control characters):
+ * what a handler publishes fails as it would on AWS, with InvalidParameterException from `send`.
+ */
+export function enforceSnsLimits(client: SNSClient): SNSClient {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'PublishCommand') checkSnsPublish(args.input as SnsPublishRequest);
+      return next(args);
+    },
+    { step: 'initialize', name: 'localSnsLimits' },
+  );
+  return client;
 }
 
 /**

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CreateDatabaseCommand, GetPartitionsCommand, GlueClient } from '@aws-sdk/client-glue';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { CreateTopicCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pipeInputTemplate } from '../../lib/contracts/pipe';
@@ -15,7 +15,7 @@ import { type FaultProxy, startFaultProxy } from '../../local/fault-proxy';
 import { LocalFaults } from '../../local/faults';
 import { type DroppedObject, LocalIntake } from '../../local/intake';
 import { localLambdas } from '../../local/lambdas';
-import { PIPE_STEP_FUNCTIONS_PAYLOAD_LIMIT } from '../../local/limits';
+import { enforceSnsLimits, PIPE_STEP_FUNCTIONS_PAYLOAD_LIMIT } from '../../local/limits';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
@@ -242,6 +242,34 @@ describe('local Lambda invocations under injected faults', () => {
       name: 'Lambda.Unknown',
       message: expect.stringContaining('Task timed out after 30.00 seconds'),
     });
+  });
+});
+
+describe("SNS's Publish limits on a handler's client", () => {
+  it('refuse what the emulator would let through: 256 KiB counted in bytes, a subject with a line break', async () => {
+    const sns = new SNSClient(config());
+    const topic = (await sns.send(new CreateTopicCommand({ Name: 'limits' }))).TopicArn!;
+    const limited = enforceSnsLimits(new SNSClient(config()));
+    // 131,073 two-byte characters: within moto's character count, over SNS's 262,144 bytes.
+    const wide = { TopicArn: topic, Message: 'é'.repeat(131_073) };
+
+    const unchecked = await sns.send(new PublishCommand(wide));
+    const tooLong = await limited.send(new PublishCommand(wide)).catch((e: Error) => e);
+    const twoLines = await limited
+      .send(new PublishCommand({ TopicArn: topic, Message: 'm', Subject: 'two\nlines' }))
+      .catch((e: Error) => e);
+    const fits = await limited.send(new PublishCommand({ TopicArn: topic, Message: 'é'.repeat(131_072) }));
+
+    expect(unchecked.MessageId).toBeTruthy();
+    expect(tooLong).toMatchObject({
+      name: 'InvalidParameterException',
+      message: expect.stringContaining('too long'),
+    });
+    expect(twoLines).toMatchObject({
+      name: 'InvalidParameterException',
+      message: expect.stringContaining('Subject'),
+    });
+    expect(fits.MessageId).toBeTruthy();
   });
 });
 
