@@ -622,7 +622,14 @@ export function executionStatusChangeEvent(
 ): ExecutionStatusChangeEvent {
   const status = executionStatusOf(result);
   const inputText = JSON.stringify(input ?? null);
-  const included = Buffer.byteLength(inputText, 'utf8') <= 248 * 1024;
+  const outputText = result.status === 'SUCCEEDED' ? JSON.stringify(result.output ?? null) : null;
+  // "If the combined escaped input and escaped output ... exceeds 248KB, then the input will be
+  // excluded. Similarly, if the escaped output exceeds 248KB, then the output will be excluded."
+  const escaped = (text: string | null) =>
+    text === null ? 0 : Buffer.byteLength(JSON.stringify(text), 'utf8');
+  const limit = 248 * 1024;
+  const outputIncluded = escaped(outputText) <= limit;
+  const included = escaped(inputText) + (outputIncluded ? escaped(outputText) : 0) <= limit;
   return {
     source: 'aws.states',
     'detail-type': EXECUTION_STATUS_CHANGE,
@@ -633,6 +640,9 @@ export function executionStatusChangeEvent(
       status,
       input: included ? inputText : null,
       inputDetails: { included },
+      ...(outputText !== null
+        ? { output: outputIncluded ? outputText : null, outputDetails: { included: outputIncluded } }
+        : {}),
       error: result.status === 'FAILED' ? (result.error ?? null) : null,
       cause: result.status === 'FAILED' ? (result.cause ?? null) : null,
     },

@@ -389,11 +389,14 @@ function failure(input: FailureAlertInput): Alert {
   const failedFiles = files.filter((f) => f.status === 'failed');
   const unsent = unsentNotices(input.notices);
   const lines = [
-    input.backstop
-      ? `An ingestion execution for dataset ${input.dataset} ended ${input.backstop.status} without a failure alert of ` +
-        'its own (a failure no Catch of the state machine sees, a timeout or a stop): this alert comes from the ' +
-        'EventBridge backstop on the execution status.'
-      : `The ingestion pipeline for dataset ${input.dataset} stopped at stage ${input.stage}.`,
+    input.backstop?.status === 'SUCCEEDED'
+      ? `An ingestion execution for dataset ${input.dataset} merged and reconciled its batch, but some of its notices ` +
+        'could not be published (listed below): this alert comes from the EventBridge backstop on the execution status.'
+      : input.backstop
+        ? `An ingestion execution for dataset ${input.dataset} ended ${input.backstop.status} without a failure alert of ` +
+          'its own (a failure no Catch of the state machine sees, a timeout or a stop): this alert comes from the ' +
+          'EventBridge backstop on the execution status.'
+        : `The ingestion pipeline for dataset ${input.dataset} stopped at stage ${input.stage}.`,
     'Landing files are never modified or deleted by the pipeline; files that could not be processed are listed below.',
     '',
     `Error: ${input.error.Error}`,
@@ -432,9 +435,12 @@ function failure(input: FailureAlertInput): Alert {
     kind: 'failure',
     severity: 'critical',
     dataset: input.dataset,
-    subject: input.backstop
-      ? `execution ${input.backstop.status}: ${input.error.Error}`
-      : `failed at ${input.stage}: ${input.error.Error}`,
+    subject:
+      input.backstop?.status === 'SUCCEEDED'
+        ? `notices not published (${unsent.map((n) => n.name).join(', ')})`
+        : input.backstop
+          ? `execution ${input.backstop.status}: ${input.error.Error}`
+          : `failed at ${input.stage}: ${input.error.Error}`,
     lines,
     data: {
       executionId: input.executionId,

@@ -18,6 +18,7 @@ import {
   formatAlert,
   type QuarantineAlertInput,
   type UnknownTemplateAlertInput,
+  unsentNotices,
 } from '../common/alerts';
 import { type AwsClients, createClients } from '../common/aws';
 import { type Env, type PipelineEnv, readPipelineEnv } from '../common/env';
@@ -137,6 +138,7 @@ export function formatNotifyAlert(event: NotifyEvent, context: NotifyContext = {
  */
 export function backstopAlertInput(event: ExecutionStatusChangeEvent): Omit<FailureAlertInput, 'region'> {
   const { detail } = event;
+  const output = detail.status === 'SUCCEEDED' ? parseOutput(detail.output) : undefined;
   let files: AlertFile[] = [];
   let dataset = 'unknown';
   try {
@@ -150,6 +152,25 @@ export function backstopAlertInput(event: ExecutionStatusChangeEvent): Omit<Fail
     }
   } catch {
     // An input that is not JSON names no files.
+  }
+  if (output) {
+    // The outcomes say more than the batch: which files landed, which were quarantined.
+    files = output.files;
+    dataset = output.dataset ?? dataset;
+    const unsent = unsentNotices(output.notices);
+    return {
+      kind: 'failure',
+      dataset,
+      stage: 'notices',
+      executionId: detail.executionArn,
+      error: {
+        Error: 'NoticeNotPublishedError',
+        Cause: `The batch was merged and reconciled, but ${unsent.length} notice(s) could not be published: ${unsent.map((n) => n.name).join(', ')}`,
+      },
+      files,
+      notices: output.notices,
+      backstop: { status: detail.status },
+    };
   }
   const byStatus: Record<string, StatesError> = {
     TIMED_OUT: {
@@ -178,6 +199,28 @@ export function backstopAlertInput(event: ExecutionStatusChangeEvent): Omit<Fail
     files,
     backstop: { status: detail.status },
   };
+}
+
+/** A succeeded execution's output (`{dataset, files, notices}`), when EventBridge included it. */
+function parseOutput(
+  output: string | null | undefined,
+): { dataset?: string; files: AlertFile[]; notices: NoticeOutcomes } | undefined {
+  if (!output) return undefined;
+  try {
+    const value = JSON.parse(output) as { dataset?: unknown; files?: unknown; notices?: unknown };
+    if (!value || typeof value !== 'object') return undefined;
+    return {
+      ...(typeof value.dataset === 'string' ? { dataset: value.dataset } : {}),
+      files: Array.isArray(value.files)
+        ? value.files.filter(
+            (f): f is AlertFile => !!f && typeof f === 'object' && typeof (f as AlertFile).key === 'string',
+          )
+        : [],
+      notices: value.notices && typeof value.notices === 'object' ? (value.notices as NoticeOutcomes) : {},
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 export interface NotifyDeps {
@@ -283,6 +326,18 @@ export function makeNotifyHandler(
       const { detail } = event;
       if (!(BACKSTOP_STATUSES as readonly string[]).includes(detail.status)) {
         return { skipped: true, reason: `status ${detail.status} needs no alert` };
+      }
+      if (detail.status === 'SUCCEEDED') {
+        const output = parseOutput(detail.output);
+        if (!output) {
+          logger.warn('backstop: output of a succeeded execution not included', {
+            execution: detail.executionArn,
+          });
+          return { skipped: true, reason: 'no output in the event (over 248 KB): notices cannot be checked' };
+        }
+        if (unsentNotices(output.notices).length === 0) {
+          return { skipped: true, reason: 'every notice was published' };
+        }
       }
       const marker = await markerOf(deps, detail.executionArn);
       if (marker) {

@@ -72,11 +72,18 @@ export interface ExecutionStatusChangeEvent {
     readonly stopDate?: number | null;
     readonly input?: string | null;
     readonly inputDetails?: { readonly included: boolean };
+    /** The execution output (SUCCEEDED), left out past 248 KB. */
+    readonly output?: string | null;
+    readonly outputDetails?: { readonly included: boolean };
     readonly error?: string | null;
     readonly cause?: string | null;
   };
 }
 
 export const EXECUTION_STATUS_CHANGE = 'Step Functions Execution Status Change';
-/** Statuses the backstop alerts on. */
-export const BACKSTOP_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
+/**
+ * Statuses the backstop sees: every end. FAILED, TIMED_OUT and ABORTED are alerted unless the
+ * execution's own failure alert went out; SUCCEEDED only when its output records a notice that
+ * was not published (the batch was merged and reconciled; the notice is what is missing).
+ */
+export const BACKSTOP_STATUSES = ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'] as const;

@@ -301,17 +301,78 @@ describe('notify: the backstop on execution status changes', () => {
     expect(sns.published).toHaveLength(1);
   });
 
-  it('alerts for timed-out and aborted executions, and ignores other statuses', async () => {
+  it('alerts for timed-out and aborted executions, not for one that succeeded with every notice sent', async () => {
     const { sns, notify } = await setup();
 
     await notify(statusChange(execution(), 'TIMED_OUT'));
     await notify(statusChange(execution(), 'ABORTED'));
-    expect(await notify(statusChange(execution(), 'SUCCEEDED'))).toMatchObject({ skipped: true });
+    const output = {
+      dataset: 'cloud_billing',
+      files: [],
+      notices: { schemaDrift: { changed: false, alert: null } },
+    };
+    expect(
+      await notify(statusChange(execution(), 'SUCCEEDED', { output: JSON.stringify(output) })),
+    ).toMatchObject({
+      skipped: true,
+      reason: 'every notice was published',
+    });
+    expect(await notify(statusChange(execution(), 'RUNNING'))).toMatchObject({ skipped: true });
 
     expect(sns.published.map((p) => p.Subject)).toEqual([
       '[cloud_billing] execution TIMED_OUT: States.Timeout',
       '[cloud_billing] execution ABORTED: ExecutionAborted',
     ]);
+  });
+
+  it('alerts once for an execution that succeeded (batch merged) with a notice it could not publish', async () => {
+    const { sns, notify } = await setup();
+    const executionId = execution();
+    const output = {
+      dataset: 'cloud_billing',
+      files: [
+        {
+          status: 'normalized',
+          dataset: 'cloud_billing',
+          key: 'cloud_billing/a.csv',
+          versionId: 'v1',
+          sourceId: 's1',
+          rows: 3,
+        },
+      ],
+      notices: {
+        schemaDrift: {
+          changed: true,
+          alert: { kind: 'schema_drift', published: false, error: 'KMSThrottlingException: Rate exceeded' },
+        },
+        quarantine: { Error: 'Lambda.Unknown', Cause: 'out of memory' },
+      },
+    };
+    const event = statusChange(executionId, 'SUCCEEDED', { output: JSON.stringify(output) });
+
+    const receipt = await notify(event);
+    const again = await notify(event);
+
+    expect(receipt).toMatchObject({ kind: 'failure', published: true });
+    expect(again).toMatchObject({ skipped: true });
+    expect(sns.published).toHaveLength(1);
+    expect(sns.published[0]!.Subject).toBe('[cloud_billing] notices not published (schemaDrift, quarantine)');
+    const message = sns.published[0]!.Message!;
+    expect(message).toContain(
+      'merged and reconciled its batch, but some of its notices could not be published',
+    );
+    expect(message).toContain('- schemaDrift: KMSThrottlingException: Rate exceeded');
+    expect(message).toContain('cloud_billing/a.csv (version v1) [normalized]');
+  });
+
+  it('skips a succeeded execution whose output EventBridge left out (over 248 KB)', async () => {
+    const { sns, notify } = await setup();
+    expect(
+      await notify(
+        statusChange(execution(), 'SUCCEEDED', { output: null, outputDetails: { included: false } }),
+      ),
+    ).toMatchObject({ skipped: true });
+    expect(sns.published).toEqual([]);
   });
 
   it('throws when the backstop alert cannot be published, so Lambda retries it and then dead-letters it', async () => {

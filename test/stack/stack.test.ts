@@ -331,7 +331,7 @@ describe('state machine resource', () => {
     });
   });
 
-  it('has a backstop: FAILED, TIMED_OUT and ABORTED executions of this state machine go to notify, with a dead-letter queue', () => {
+  it('has a backstop: every end of an execution of this state machine goes to notify (which alerts failures, timeouts, stops and unsent notices), with a dead-letter queue', () => {
     const [stateMachine] = ofType('AWS::StepFunctions::StateMachine')[0]!;
     const notify = ofType('AWS::Lambda::Function').find(
       ([, f]) =>
@@ -346,7 +346,10 @@ describe('state machine resource', () => {
     expect(rule.EventPattern).toEqual({
       source: ['aws.states'],
       'detail-type': ['Step Functions Execution Status Change'],
-      detail: { stateMachineArn: [{ Ref: stateMachine }], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
+      detail: {
+        stateMachineArn: [{ Ref: stateMachine }],
+        status: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'],
+      },
     });
     const [target] = rule.Targets as {
       Arn: unknown;

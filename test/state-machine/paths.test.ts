@@ -590,19 +590,28 @@ describe('reconciliation and notices', () => {
     expect(backends.jobRuns).toHaveLength(1);
   });
 
-  it('merges and reconciles when the drift notice is refused, then ends FAILED (NoticeNotPublishedError) for the backstop to alert', async () => {
+  const notices = (result: ExecutionResult) =>
+    (result.output as { notices: Record<string, Record<string, unknown> | null> }).notices;
+
+  it('merges and reconciles when the drift notice is refused, and records it for the backstop instead of failing the batch', async () => {
     const backends = new FakeBackends();
     backends.drift = { subject: 'drift' };
     backends.refusedNotices.add('schema_drift');
     const result = await run(machine, batch('cloud_billing', 1), backends);
 
-    expect(result.status).toBe('FAILED');
-    expect(result.error).toBe('NoticeNotPublishedError');
-    expect(result.cause).toContain('"schemaDrift"');
-    expect(result.cause).toContain('KMSThrottlingException');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(statesEntered(result).at(-1)).toBe(STATE.noticesNotPublished);
+    expect(notices(result).schemaDrift).toMatchObject({
+      changed: true,
+      alert: {
+        kind: 'schema_drift',
+        published: false,
+        error: expect.stringContaining('KMSThrottlingException'),
+      },
+    });
     expect(backends.jobRuns).toHaveLength(1);
     expect(backends.calls('reconcile', 'reconcile')).toHaveLength(1);
-    // No failure alert of its own: publishing is what fails; the backstop (no marker) alerts.
+    // No failure alert: publishing is what failed; the backstop alerts from the output.
     expect(statesEntered(result)).not.toContain(STATE.notifyFailure);
   });
 
@@ -613,20 +622,32 @@ describe('reconciliation and notices', () => {
 
     expect(backends.jobRuns).toHaveLength(1);
     expect(backends.calls('reconcile', 'reconcile')).toHaveLength(1);
-    expect(result.status).toBe('FAILED');
-    expect(result.error).toBe('NoticeNotPublishedError');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(notices(result).schemaDrift).toMatchObject({ Error: 'ControlDocumentError' });
+    expect(statesEntered(result).at(-1)).toBe(STATE.noticesNotPublished);
   });
 
-  it('finishes the other notices when the quarantine notice fails, then ends FAILED', async () => {
+  it('finishes the other notices when the quarantine notice fails, and records the failure', async () => {
     const backends = new FakeBackends();
     backends.normalizeFailures.set('cloud_billing/file-1.csv', new NamedError('EmptyFileError', 'empty'));
     backends.normalizeAs.set('cloud_billing/file-2.csv', { unknownTemplate: 'no template' });
     backends.notifyErrors = [new Error('notify crashed')];
     const result = await run(machine, batch('cloud_billing', 2), backends);
 
-    expect(result.status).toBe('FAILED');
-    expect(result.error).toBe('NoticeNotPublishedError');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(notices(result).quarantine).toMatchObject({ Error: 'Error' });
+    expect(notices(result).unknownTemplate).toMatchObject({ published: true });
     expect(backends.subjects()).toEqual(['[cloud_billing] unknown_template']);
+    expect(statesEntered(result).at(-1)).toBe(STATE.noticesNotPublished);
+  });
+
+  it('ends at Done when every notice went out', async () => {
+    const backends = new FakeBackends();
+    backends.drift = { subject: 'drift' };
+    backends.discrepancy = { subject: 'discrepancy' };
+    const result = await run(machine, batch('cloud_billing', 1), backends);
+
+    expect(statesEntered(result).at(-1)).toBe(STATE.done);
   });
 
   it('fails with a failure alert naming the stage when a later Lambda fails', async () => {
