@@ -538,6 +538,7 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
       const slot = executions.length;
       executions.push(undefined as never);
       let etlRuns = 0;
+      const reportedRuns = new Set<string>();
       const execution = executeStateMachine(
         machine,
         batchInput,
@@ -570,7 +571,7 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
           executionName: name,
           waitMs: 250,
           retryMs: 250,
-          onEvent: (event) => describeEvent(dataset, event, progress, label),
+          onEvent: (event) => describeEvent(dataset, event, progress, label, reportedRuns),
         },
       );
       // StartExecution returns at once; the execution runs on.
@@ -760,12 +761,14 @@ function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}...` : text;
 }
 
-/** One readable line per stage of interest. */
-function describeEvent(
+/** One readable line per stage of interest (exported for tests). */
+export function describeEvent(
   dataset: string,
   event: EventLog,
   progress: (line: string) => void,
   label = dataset,
+  /** Job runs already reported for this execution (a run's result stays in the state after a Catch). */
+  reportedRuns: Set<string> = new Set(),
 ): void {
   const name = event.state?.name ?? '';
   const stage = name.startsWith(`${dataset}.`) ? name.slice(dataset.length + 1) : name;
@@ -811,7 +814,10 @@ function describeEvent(
       progress(`[${label}] crawl done; ${outcome}`);
     }
     const etl = output?.etl as { id?: string; state?: string } | undefined;
-    if (stage === 'RunEtl' && etl) progress(`[${label}] ETL run ${etl.id} ${etl.state}`);
+    if (stage === 'RunEtl' && etl?.id && !reportedRuns.has(etl.id)) {
+      reportedRuns.add(etl.id);
+      progress(`[${label}] ETL run ${etl.id} ${etl.state}`);
+    }
     if (name === 'Reconcile') {
       const r = output?.reconciliation as
         | { status?: string; failedChecks?: number; pendingChecks?: number }

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { describeEvent } from '../../local/pipeline';
+import type { EventLog } from '../../local/state-machine';
+
+/** A RunEtl state exit as the runner logs it, with the job run result the state holds. */
+const runEtlExited = (id: string, extra: Record<string, unknown> = {}) =>
+  ({
+    type: 'StateExited',
+    state: { name: 'cloud_billing.RunEtl', output: { etl: { id, state: 'SUCCEEDED' }, ...extra } },
+  }) as unknown as EventLog;
+
+describe('progress lines of concurrent executions', () => {
+  it("name the execution and report each job run once, though the run's result stays in the state after a Catch", () => {
+    const lines: string[] = [];
+    const reported = new Set<string>();
+    const describe_ = (event: EventLog) =>
+      describeEvent('cloud_billing', event, (l) => lines.push(l), 'cloud_billing #2', reported);
+
+    describe_(runEtlExited('jr_1'));
+    // The next RunEtl met ConcurrentRunsExceeded: caught, the state still holds jr_1's result.
+    describe_(runEtlExited('jr_1', { etlBusy: { Error: 'Glue.ConcurrentRunsExceededException' } }));
+    describe_(runEtlExited('jr_2'));
+
+    expect(lines).toEqual([
+      '[cloud_billing #2] ETL run jr_1 SUCCEEDED',
+      '[cloud_billing #2] ETL run jr_2 SUCCEEDED',
+    ]);
+  });
+});
