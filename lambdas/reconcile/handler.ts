@@ -28,6 +28,8 @@ export type ReconcileEvent =
       readonly dataset: string;
       readonly files: FileOutcome[];
       readonly previous?: Progress;
+      /** The ETL run that just ended (CheckProgress): a run that read files made progress. */
+      readonly lastRunId?: string;
     }
   | {
       readonly action: 'reconcile';
@@ -64,6 +66,7 @@ export function parseReconcileEvent(event: unknown): ReconcileEvent {
     files: unknown;
     executionId: string;
     previous: unknown;
+    lastRunId: unknown;
   }> | null;
   const show = () => JSON.stringify(event)?.slice(0, 300);
   if (!e || typeof e !== 'object' || typeof e.dataset !== 'string' || !Array.isArray(e.files)) {
@@ -90,6 +93,7 @@ export function parseReconcileEvent(event: unknown): ReconcileEvent {
         dataset: e.dataset,
         files: e.files as FileOutcome[],
         ...(p ? { previous: p as Progress } : {}),
+        ...(typeof e.lastRunId === 'string' && e.lastRunId !== '' ? { lastRunId: e.lastRunId } : {}),
       };
     }
     case 'partitions':
@@ -133,7 +137,7 @@ export function makeReconcileHandler(
     const deps = { s3: clients.s3, glue: clients.glue, env, reportWait: options.reportWait };
     switch (input.action) {
       case 'progress': {
-        const progress = await batchProgress(deps, dataset, input.files, input.previous);
+        const progress = await batchProgress(deps, dataset, input.files, input.previous, input.lastRunId);
         logger.info('progress', {
           dataset: dataset.name,
           ...progress,

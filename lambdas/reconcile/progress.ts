@@ -1,8 +1,9 @@
 import type { ResolvedDataset } from '../../lib/config/types';
 import type { FileOutcome } from '../../lib/contracts/batch';
-import { processedMarkerKey } from '../../lib/contracts/layout';
+import { etlRunReportKey, processedMarkerKey } from '../../lib/contracts/layout';
 import type { NormalizerManifest } from '../../lib/contracts/manifest';
-import { mapLimit, objectExists } from '../common/s3';
+import type { EtlRunReport } from '../../lib/contracts/run-report';
+import { getJson, mapLimit, objectExists } from '../common/s3';
 import type { ReconcileDeps } from './deps';
 import { loadManifests } from './inputs';
 
@@ -17,8 +18,16 @@ export interface Progress {
   readonly partitions: readonly string[];
   /** Spark SQL predicate over the partition column for those values ('' when none remain). */
   readonly pushDownPredicate: string;
-  /** False when a round left as many objects unprocessed as the round before. */
+  /**
+   * False when a round left as many objects unprocessed as the round before AND its ETL run
+   * read no file. A run that read files made progress even if none was this batch's: the job
+   * takes the oldest unmerged objects of the predicate's partitions (other batches' older
+   * objects first, in a burst into one partition) and marks every object it reads, so the
+   * loop still ends.
+   */
   readonly madeProgress: boolean;
+  /** Files the last ETL run read (from its run report), when the round followed a run. */
+  readonly lastRunFilesRead?: number;
   /** Files of the batch that were quarantined (a named file error: the file itself is bad). */
   readonly quarantinedFiles: number;
   /**
@@ -63,6 +72,7 @@ export function progressOf(
   objects: readonly BatchObject[],
   processed: readonly boolean[],
   previous?: Pick<Progress, 'round' | 'remainingObjects'>,
+  lastRunFilesRead?: number,
 ): Progress {
   const remaining = objects.filter((_, i) => !processed[i]);
   const partitions = [...new Set(remaining.map((o) => o.partition))].sort();
@@ -74,7 +84,11 @@ export function progressOf(
     remainingFiles: new Set(remaining.map((o) => o.sourceId)).size,
     partitions,
     pushDownPredicate: partitionPredicate(dataset.partition.column, partitions),
-    madeProgress: previous === undefined || remaining.length < previous.remainingObjects,
+    madeProgress:
+      previous === undefined ||
+      remaining.length < previous.remainingObjects ||
+      (lastRunFilesRead !== undefined && lastRunFilesRead > 0),
+    ...(lastRunFilesRead !== undefined ? { lastRunFilesRead } : {}),
     quarantinedFiles: files.filter((f) => f.status === 'quarantined').length,
     failedFiles: files.filter((f) => f.status === 'failed').length,
     rejectedRows: files.reduce((sum, f) => sum + (f.status === 'normalized' ? (f.rejectedRows ?? 0) : 0), 0),
@@ -92,11 +106,16 @@ export async function batchProgress(
   dataset: ResolvedDataset,
   files: readonly FileOutcome[],
   previous?: Pick<Progress, 'round' | 'remainingObjects'>,
+  lastRunId?: string,
 ): Promise<Progress> {
   const manifests = await loadManifests(deps, files);
   const objects = batchObjects(manifests);
   const processed = await mapLimit(objects, 16, (o) =>
     objectExists(deps.s3, deps.env.controlBucket, processedMarkerKey(o.normalizedKey)),
   );
-  return progressOf(dataset, files, objects, processed, previous);
+  // The job writes its run report before its markers: a finished run always has one.
+  const report = lastRunId
+    ? await getJson<EtlRunReport>(deps.s3, deps.env.controlBucket, etlRunReportKey(dataset.name, lastRunId))
+    : undefined;
+  return progressOf(dataset, files, objects, processed, previous, report?.filesRead);
 }

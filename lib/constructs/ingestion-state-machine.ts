@@ -573,12 +573,14 @@ export class IngestionStateMachine extends Construct {
     normalizeFiles.itemProcessor(normalize);
     this.catchStage(normalizeFiles, s.normalizeFiles);
 
-    const progressPayload = (withPrevious: boolean) =>
+    const progressPayload = (withPrevious: boolean, afterRun = false) =>
       sfn.TaskInput.fromObject({
         action: 'progress',
         dataset: sfn.JsonPath.stringAt('$.dataset'),
         files: sfn.JsonPath.listAt('$.files'),
         ...(withPrevious ? { previous: sfn.JsonPath.objectAt('$.progress') } : {}),
+        // A run that read files made progress even if none of them was this batch's.
+        ...(afterRun ? { lastRunId: sfn.JsonPath.stringAt('$.etl.id') } : {}),
       });
     const planEtl = this.lambdaTask(s.planEtl, props.reconcile, {
       payload: progressPayload(false),
@@ -744,7 +746,7 @@ export class IngestionStateMachine extends Construct {
       maxAttempts: 1,
     });
     const checkProgress = this.lambdaTask(s.checkProgress, props.reconcile, {
-      payload: progressPayload(true),
+      payload: progressPayload(true, true),
       resultPath: '$.progress',
     });
     this.catchStage(checkProgress, s.checkProgress);
@@ -752,7 +754,7 @@ export class IngestionStateMachine extends Construct {
       parameters: {
         Error: 'NoProgressError',
         Cause: sfn.JsonPath.format(
-          'ETL run left {} of {} normalized objects of this batch unprocessed, no fewer than the run before',
+          'ETL run read no file and left {} of {} normalized objects of this batch unprocessed, no fewer than the run before',
           sfn.JsonPath.stringAt('$.progress.remainingObjects'),
           sfn.JsonPath.stringAt('$.progress.totalObjects'),
         ),

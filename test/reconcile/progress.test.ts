@@ -59,6 +59,7 @@ async function progress(
   env: Awaited<ReturnType<TestAws['newEnv']>>,
   outcomes: FileOutcome[],
   previous?: Progress,
+  lastRunId?: string,
 ) {
   const handler = makeReconcileHandler(env, { s3: aws.s3, glue: aws.glue });
   return (await handler({
@@ -66,10 +67,33 @@ async function progress(
     dataset: 'workforce_capacity',
     files: outcomes,
     ...(previous ? { previous } : {}),
+    ...(lastRunId ? { lastRunId } : {}),
   })) as Progress;
 }
 
 describe('batch progress (the drain loop input)', () => {
+  it("counts a run that read only other batches' objects as progress; a run that read nothing is not", async () => {
+    const env = await aws.newEnv();
+    const { a, b, outcomes } = files();
+    await writeManifests(aws.s3, env.controlBucket, [a, b]);
+    const first = await progress(env, outcomes);
+    // In a burst into one partition the job takes the oldest unmerged objects: another batch's.
+    const other = sourceFile('workforce_capacity/plans/older.csv', [
+      plan('Ops', '2025-Q1', 'Legal', '1', '1'),
+    ]);
+    await writeManifests(aws.s3, env.controlBucket, [other]);
+    await writeEtlRun(aws.s3, env.controlBucket, 'jr_other', [{ file: other }]);
+    await writeEtlRun(aws.s3, env.controlBucket, 'jr_empty', []);
+
+    const afterOther = await progress(env, outcomes, first, 'jr_other');
+    const afterEmpty = await progress(env, outcomes, afterOther, 'jr_empty');
+
+    expect(afterOther).toMatchObject({ remainingObjects: 3, madeProgress: true, lastRunFilesRead: 1 });
+    expect(afterEmpty).toMatchObject({ remainingObjects: 3, madeProgress: false, lastRunFilesRead: 0 });
+    // Without a run report to read, only fewer remaining objects count.
+    expect(await progress(env, outcomes, afterOther, 'jr_missing')).toMatchObject({ madeProgress: false });
+  });
+
   it('counts every normalized object as remaining before the first ETL run, with the predicate for them', async () => {
     const env = await aws.newEnv();
     const { a, b, outcomes } = files();

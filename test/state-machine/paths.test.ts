@@ -249,6 +249,9 @@ describe('ETL', () => {
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('NoProgressError');
     expect(backends.jobRuns).toHaveLength(2);
+    // CheckProgress names the run that just ended (a run that read files made progress).
+    const checks = backends.calls('reconcile', 'progress').filter((c) => c.previous !== undefined);
+    expect(checks.map((c) => c.lastRunId)).toEqual(backends.jobRuns.map((_, i) => `jr_${i + 1}`));
     expect(backends.calls('notify')[0]!.stage).toBe(billing.runEtl);
   });
 
