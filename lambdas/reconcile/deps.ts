@@ -15,9 +15,10 @@ export interface ReconcileDeps {
 }
 
 /**
- * The ETL writes its processed markers before its run report, so a run of another execution
- * that is finishing can have markers without a report for a few seconds. Missing reports are
- * read up to `attempts` times, `delayMs` apart, before the check fails.
+ * The ETL writes its run report before its processed markers, so every marker names a run
+ * whose report exists; the wait only covers a store that shows a new object late (S3 is
+ * strongly consistent, so on AWS it is a safety margin). Missing reports are read up to
+ * `attempts` times, `delayMs` apart, before the check fails.
  */
 export interface ReportWait {
   readonly attempts: number;

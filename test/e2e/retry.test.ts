@@ -1,9 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { listFiles } from '../../local/cloud';
 import { REPO_ROOT } from '../../local/emulator';
 
 // Each run starts the emulator and local Spark.
@@ -11,24 +10,42 @@ vi.setConfig({ testTimeout: 900_000, hookTimeout: 900_000 });
 
 const TSX = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const CLI = path.join(REPO_ROOT, 'bin', 'pipeline.ts');
-const SAMPLES = path.join(REPO_ROOT, 'samples', 'workforce_capacity');
-const roster = path.join(SAMPLES, 'org_roster_2025Q1.csv');
-const plan = path.join(SAMPLES, 'capacity_plan_2025Q1_v1.csv');
+const roster = path.join(REPO_ROOT, 'samples', 'workforce_capacity', 'org_roster_2025Q1.csv');
+// Two quarters: the job writes two partitions, so a failure after its first write leaves part
+// of its output written.
+const plan = path.join(
+  REPO_ROOT,
+  'test',
+  'fixtures',
+  'retry',
+  'workforce_capacity',
+  'capacity_plan_2025H1.csv',
+);
 
 interface Report {
   files: { source: string; status: string; rows: number | null; reason?: string }[];
   reconciliation: { check: string; status: string; detail?: string }[];
   alerts: { kind: string; severity: string; subject: string }[];
+  faults?: { fault: string; planned: number; injected: number }[];
 }
 
-function cli(args: string[]) {
-  return spawnSync(TSX, [CLI, ...args], { cwd: REPO_ROOT, encoding: 'utf-8', timeout: 600_000 });
+function cli(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(TSX, [CLI, ...args], {
+    cwd: REPO_ROOT,
+    encoding: 'utf-8',
+    timeout: 600_000,
+    env: { ...process.env, ...env },
+  });
 }
 
-function run(stateDir: string, file: string): { status: number | null; stderr: string; report: Report } {
+function run(
+  stateDir: string,
+  file: string,
+  env: Record<string, string> = {},
+): { status: number | null; stderr: string; report: Report } {
   const reportFile = `${stateDir}-report.json`;
   rmSync(reportFile, { force: true });
-  const result = cli(['run', file, '--state', stateDir, '--report', reportFile]);
+  const result = cli(['run', file, '--state', stateDir, '--report', reportFile], env);
   return {
     status: result.status,
     stderr: result.stderr,
@@ -54,25 +71,24 @@ describe('a file whose execution failed after normalizing, dropped again', () =>
   const stateDir = mkdtempSync(path.join(tmpdir(), 'pipeline-retry-'));
 
   it('is processed again (not a duplicate), reaches curated, and only then is a later copy a duplicate', () => {
-    // A first run creates the job's bookmark; then the bookmark is corrupted, as a reviewer did.
+    // Earlier data in the table, then a run whose Glue job fails after its first curated write,
+    // twice (the state machine runs a failed job once more): the execution fails after the
+    // file was normalized, with part of a run's output written.
     const first = run(stateDir, roster);
     expect(first.status, first.stderr.slice(-3000)).toBe(0);
-    const bookmark = listFiles(stateDir).find(
-      (f) => f.includes(`${path.sep}glue-bookmarks${path.sep}`) && f.includes('workforce_capacity'),
-    );
-    expect(bookmark, 'the workforce_capacity job bookmark').toBeDefined();
-    writeFileSync(bookmark!, '{"contexts": {"normalized_source": ');
 
-    const failed = run(stateDir, plan);
+    const failed = run(stateDir, plan, {
+      PIPELINE_LOCAL_FAULTS: 'glue:fail-mid-write:1,glue:fail-mid-write:1',
+    });
 
-    expect(failed.status).toBe(1);
+    expect(failed.status, failed.stderr.slice(-3000)).toBe(1);
+    expect(failed.report.faults?.reduce((n, f) => n + f.injected, 0)).toBe(2);
     expect(failed.report.files).toEqual([
       expect.objectContaining({ source: path.relative(REPO_ROOT, plan), status: 'failed' }),
     ]);
     expect(failed.report.alerts.map((a) => a.kind)).toContain('failure');
 
-    // The operator removes the broken bookmark (the job re-reads, merging by key) and drops the file again.
-    rmSync(bookmark!);
+    // The file is dropped again, with no fault this time.
     const retried = run(stateDir, plan);
 
     expect(retried.status, retried.stderr.slice(-3000)).toBe(0);

@@ -177,7 +177,7 @@ describe('Glue', () => {
   );
 
   it.each(datasets.map((d) => [d.name] as const))(
-    '%s: Glue 5.0 job, G.1X, bookmarks on, one run at a time, cap 450',
+    '%s: Glue 5.0 job, G.1X, bookmarks off (input selected by markers), one run at a time, cap 450',
     (name) => {
       synth.template.hasResourceProperties('AWS::Glue::Job', {
         Name: `ingestion-${name}-curate`,
@@ -187,7 +187,7 @@ describe('Glue', () => {
         Command: { Name: 'glueetl', PythonVersion: '3', ScriptLocation: Match.anyValue() },
         SecurityConfiguration: Match.anyValue(),
         DefaultArguments: Match.objectLike({
-          '--job-bookmark-option': 'job-bookmark-enable',
+          '--job-bookmark-option': 'job-bookmark-disable',
           '--enable-metrics': 'true',
           '--enable-continuous-cloudwatch-log': 'true',
           '--bounded_files': '450',
