@@ -192,6 +192,9 @@ interface FileAsset {
   readonly key: string;
 }
 
+/** Local seconds per AWS second for Wait states and retries (local work runs about 10x faster too). */
+const LOCAL_TIME_SCALE = 0.1;
+
 /** Files dropped (and their events published) per step while the Pipe drains the queue. */
 const DROP_CHUNK = 100;
 
@@ -569,8 +572,8 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
         }),
         {
           executionName: name,
-          waitMs: 250,
-          retryMs: 250,
+          timeScale: LOCAL_TIME_SCALE,
+          pathWaitSeconds: 120,
           onEvent: (event) => describeEvent(dataset, event, progress, label, reportedRuns),
         },
       );

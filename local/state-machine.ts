@@ -484,8 +484,31 @@ export interface ExecuteOptions {
   readonly waitMs?: number;
   /** Milliseconds every Retry waits (instead of its interval and backoff). @default 0 */
   readonly retryMs?: number;
+  /**
+   * Local seconds per AWS second (e.g. 0.1): every Wait lasts its `Seconds` x timeScale (a
+   * `SecondsPath` wait: `pathWaitSeconds` x timeScale), and each retrier waits the mean of its
+   * backoff sequence (interval, rate, cap, full jitter) x timeScale, at least 50 ms. Keeps waits
+   * in proportion to local work, which is also faster than on AWS. Overrides waitMs/retryMs.
+   */
+  readonly timeScale?: number;
+  /** AWS seconds assumed for a Wait with `SecondsPath` under timeScale. @default 60 */
+  readonly pathWaitSeconds?: number;
   /** Called for every event as it happens (progress display). */
   readonly onEvent?: (event: EventLog) => void;
+}
+
+/** The mean wait (seconds) between a retrier's attempts: its interval, backoff rate, cap and jitter. */
+export function meanRetryDelaySeconds(retrier: Record<string, unknown>): number {
+  const interval = typeof retrier.IntervalSeconds === 'number' ? retrier.IntervalSeconds : 1;
+  const rate = typeof retrier.BackoffRate === 'number' ? retrier.BackoffRate : 2;
+  const attempts = typeof retrier.MaxAttempts === 'number' ? retrier.MaxAttempts : 3;
+  const cap =
+    typeof retrier.MaxDelaySeconds === 'number' ? retrier.MaxDelaySeconds : Number.POSITIVE_INFINITY;
+  if (attempts <= 0) return 0;
+  let sum = 0;
+  for (let k = 0; k < attempts; k++) sum += Math.min(interval * rate ** k, cap);
+  const mean = sum / attempts;
+  return retrier.JitterStrategy === 'FULL' ? mean / 2 : mean;
 }
 
 /** Runs one execution of the loaded definition with local backends. */
@@ -502,8 +525,18 @@ export async function executeStateMachine(
   const retries: Record<string, number> = {};
   const collect = (asl: AslDefinition) => {
     for (const [name, state] of Object.entries(asl.States)) {
-      if (state.Type === 'Wait') waits[name] = options.waitMs ?? 0;
-      if (Array.isArray(state.Retry)) retries[name] = options.retryMs ?? 0;
+      const scale = options.timeScale;
+      const ms = (seconds: number) => Math.max(50, Math.round(seconds * 1000 * (scale ?? 0)));
+      if (state.Type === 'Wait')
+        waits[name] =
+          scale === undefined
+            ? (options.waitMs ?? 0)
+            : ms(typeof state.Seconds === 'number' ? state.Seconds : (options.pathWaitSeconds ?? 60));
+      if (Array.isArray(state.Retry))
+        retries[name] =
+          scale === undefined
+            ? (options.retryMs ?? 0)
+            : ((state.Retry as Record<string, unknown>[]).map((r) => ms(meanRetryDelaySeconds(r))) as never);
       if (state.ItemProcessor) collect(state.ItemProcessor);
       if (state.Iterator) collect(state.Iterator);
       for (const branch of state.Branches ?? []) collect(branch);
