@@ -30,8 +30,22 @@ LINEAGE = (
     "ingest_time",
     "ingest_template",
     "ingest_template_version",
+    "ingest_landed_at",
+    "ingest_sequencer",
     "ingest_row_number",
 )
+#: Table properties as lib/glue/job-config.ts sets them (Athena-compatible Iceberg v2).
+ICEBERG_PROPERTIES = {
+    "format-version": "2",
+    "write.format.default": "parquet",
+    "write.parquet.compression-codec": "snappy",
+    "write.delete.mode": "merge-on-read",
+    "write.update.mode": "merge-on-read",
+    "write.merge.mode": "merge-on-read",
+    "write.distribution-mode": "hash",
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "100",
+}
 REGION = "us-east-1"
 
 
@@ -115,7 +129,14 @@ class World:
         self.curated_bucket = f"curated-{self.name}"
         self.control_bucket = f"control-{self.name}"
         self.assets_bucket = f"assets-{self.name}"
-        for bucket in (self.normalized_bucket, self.curated_bucket, self.control_bucket, self.assets_bucket):
+        self.quarantine_bucket = f"quarantine-{self.name}"
+        for bucket in (
+            self.normalized_bucket,
+            self.curated_bucket,
+            self.control_bucket,
+            self.assets_bucket,
+            self.quarantine_bucket,
+        ):
             self.s3.create_bucket(Bucket=bucket)
         with contextlib.suppress(self.glue.exceptions.AlreadyExistsException):
             self.glue.create_database(DatabaseInput={"Name": self.database})
@@ -132,7 +153,9 @@ class World:
         columns: Iterable[dict] = (),
         dimensions: Iterable[dict] = (),
         rules: Iterable[dict] = (),
-        retention_days: float = 3,
+        scope: Iterable[str] = (),
+        policy: str = "latest",
+        partition_spec: Iterable[dict] | None = None,
     ) -> dict:
         measures = {"amount": (38, 18)} if measures is None else dict(measures)
         return {
@@ -160,9 +183,20 @@ class World:
                 "runs": f"etl/runs/{dataset}/",
                 "processed": "etl/processed/",
                 "aggregates": f"etl/aggregates/{dataset}/",
-                "swaps": f"etl/swaps/{dataset}/",
             },
-            "supersededRetentionDays": retention_days,
+            "restatement": {"replacementScope": list(scope), "conflictPolicy": policy},
+            "quarantineBucket": self.quarantine_bucket,
+            "quarantinePrefixes": {"conflicts": f"rows/{dataset}/conflicts/"},
+            "iceberg": {
+                "catalog": "glue_catalog",
+                "location": f"s3://{self.curated_bucket}/{dataset}",
+                "partitionSpec": list(partition_spec or [{"transform": "identity", "column": partition}]),
+                "tableProperties": dict(ICEBERG_PROPERTIES),
+                "snapshotRetentionDays": 7,
+                "retainLastSnapshots": 10,
+                "compactionMinInputFiles": 10,
+                "targetFileSizeBytes": 128 * 1024 * 1024,
+            },
         }
 
     def put_dimension(self, name: str, csv_text: str) -> str:
@@ -188,6 +222,8 @@ class World:
         source_key: str | None = None,
         template: str | None = None,
         register: bool = True,
+        landed_at: str | None = None,
+        sequencer: str = "0",
     ) -> str:
         """One normalized object (gzip JSON Lines, values as strings, lineage columns added)."""
         key = self.normalized_key(config, value, source_id)
@@ -195,7 +231,13 @@ class World:
             Bucket=self.normalized_bucket,
             Key=key,
             Body=normalized_body(
-                rows, source_id, ingest_time, source_key or f"landing/{source_id}.csv", template
+                rows,
+                source_id,
+                ingest_time,
+                source_key or f"landing/{source_id}.csv",
+                template,
+                landed_at=landed_at or ingest_time,
+                sequencer=sequencer,
             ),
         )
         if register:
@@ -309,17 +351,41 @@ class World:
             rows.extend(pq.read_table(io.BytesIO(body)).to_pylist())
         return rows
 
-    def curated_rows(self, config: dict) -> list[dict]:
-        """What a catalog reader (Athena) sees: each partition's rows at its current location."""
-        pc = config["partitionColumn"]
+    def curated_rows(self, config: dict, snapshot: str | None = None) -> list[dict]:
+        """What a reader of the curated Iceberg table sees (its current snapshot, or ``snapshot``)."""
+        from pyspark.sql import SparkSession
+
+        from pipeline_etl import iceberg
+        from pipeline_etl.config import EtlConfig
+
+        spark = SparkSession.getActiveSession()
+        parsed = EtlConfig.from_dict(config)
+        iceberg.configure_catalog(spark, parsed)
+        version = f" VERSION AS OF {snapshot}" if snapshot else ""
+        frame = spark.sql(f"SELECT * FROM {parsed.curated_identifier}{version}")
+        return [row.asDict() for row in frame.collect()]
+
+    def rejected_rows(self, config: dict) -> list[dict]:
+        """Rows the job quarantined as conflicting (gzip JSON Lines below the conflicts prefix)."""
         rows: list[dict] = []
-        for value, location in sorted(self.partitions(config["curatedTable"]).items()):
-            rows.extend({**r, pc: value} for r in self.read_location(location))
+        prefix = config["quarantinePrefixes"]["conflicts"]
+        for key in self.keys(self.quarantine_bucket, prefix):
+            body = self.s3.get_object(Bucket=self.quarantine_bucket, Key=key)["Body"].read()
+            if key.endswith(".gz"):
+                body = gzip.decompress(body)
+            rows.extend(json.loads(line) for line in body.decode().splitlines() if line.strip())
         return rows
 
 
 def normalized_body(
-    rows: list[dict], source_id: str, ingest_time: str, source_key: str, template: str | None
+    rows: list[dict],
+    source_id: str,
+    ingest_time: str,
+    source_key: str,
+    template: str | None,
+    *,
+    landed_at: str | None = None,
+    sequencer: str = "0",
 ) -> bytes:
     lines = []
     for number, row in enumerate(rows, start=2):
@@ -331,6 +397,8 @@ def normalized_body(
             ingest_time=ingest_time,
             ingest_template=template,
             ingest_template_version=None,
+            ingest_landed_at=landed_at or ingest_time,
+            ingest_sequencer=sequencer,
             ingest_row_number=number,
         )
         lines.append(json.dumps(record))

@@ -1,5 +1,6 @@
-"""The curate job end to end on local Spark and the emulator: incrementality, the file cap,
-pushdown, schema evolution, deduplication, failures and retries, control documents."""
+"""The curate job end to end on local Spark, the Iceberg runtime and the emulator: incrementality,
+the file cap, pushdown, schema evolution, deduplication, failures and retries, control documents,
+table maintenance. Restatement and conflict policies: test_restatement.py."""
 
 from __future__ import annotations
 
@@ -13,10 +14,9 @@ from decimal import Decimal
 import pytest
 from localaws import REPO, job_argv, normalized_body, typescript_config
 
-from awsglue import _aws
-from pipeline_etl import glue_io
+from pipeline_etl import glue_io, iceberg
 from pipeline_etl.config import EtlConfig
-from pipeline_etl.curation import CastError, DimensionKeyError, SourceObjectError, remove_expired_locations
+from pipeline_etl.curation import CastError, DimensionKeyError, SourceObjectError
 
 T1 = "2024-10-01T00:00:00.000Z"
 T2 = "2024-10-02T00:00:00.000Z"
@@ -42,23 +42,47 @@ def _bookmark(bookmarks, job_name="curate-test") -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _clients():
-    return glue_io.Clients(s3=_aws.client("s3"), glue=_aws.client("glue"))
+def _snapshots(config) -> list[dict]:
+    """The curated table's snapshots, oldest first (id, parent, operation, summary)."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    parsed = EtlConfig.from_dict(config)
+    iceberg.configure_catalog(spark, parsed)
+    rows = spark.sql(
+        f"SELECT snapshot_id, parent_id, operation, summary FROM {parsed.curated_identifier}.snapshots"
+        " ORDER BY committed_at"
+    ).collect()
+    return [r.asDict() for r in rows]
+
+
+def _data_files(config) -> set[str]:
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    parsed = EtlConfig.from_dict(config)
+    iceberg.configure_catalog(spark, parsed)
+    return {
+        r[0] for r in spark.sql(f"SELECT file_path FROM {parsed.curated_identifier}.data_files").collect()
+    }
 
 
 def test_a_second_run_with_no_new_files_processes_nothing(world, run_job):
     config = world.config()
     world.write_normalized(config, "2024-09", "a", _rows(range(3)))
     first, _ = run_job(config)
-    assert first["filesRead"] == 1 and first["partitionsWritten"][0]["rows"] == 3
-    locations = world.partitions("sales")
+    assert first["filesRead"] == 1 and first["partitionsWritten"] == [
+        {"value": "2024-09", "rowsAdded": 3, "rowsDeleted": 0}
+    ]
+    assert first["snapshotId"] == str(_snapshots(config)[-1]["snapshot_id"])
     markers = world.keys(world.control_bucket, "etl/processed/")
 
     second, glue_context = run_job(config)
 
     assert second["filesRead"] == 0 and second["sources"] == [] and second["partitionsWritten"] == []
     assert _normalized_reads(world, glue_context) == []
-    assert world.partitions("sales") == locations
+    # Nothing committed: the table is at the first run's snapshot.
+    assert second["snapshotId"] == first["snapshotId"] and len(_snapshots(config)) == 1
     assert world.keys(world.control_bucket, "etl/processed/") == markers
     assert world.json(f"etl/runs/sales/{second['runId']}.json") == second
 
@@ -66,12 +90,20 @@ def test_a_second_run_with_no_new_files_processes_nothing(world, run_job):
 def test_new_files_are_merged_incrementally(world, run_job):
     config = world.config()
     world.write_normalized(config, "2024-09", "a", _rows(range(3)), ingest_time=T1)
-    run_job(config)
+    first, _ = run_job(config)
+    files = _data_files(config)
     world.write_normalized(config, "2024-09", "b", _rows(range(3, 5)), ingest_time=T2)
     report, glue_context = run_job(config)
     assert [f.rsplit("/", 1)[-1] for f in _normalized_reads(world, glue_context)] == ["b.jsonl.gz"]
-    assert report["partitionsWritten"][0]["rows"] == 5
+    assert report["partitionsWritten"] == [{"value": "2024-09", "rowsAdded": 2, "rowsDeleted": 0}]
     assert sorted(int(r["id"]) for r in world.curated_rows(config)) == [0, 1, 2, 3, 4]
+    # One commit, an append: the first run's data files are still the table's, untouched.
+    snapshots = _snapshots(config)
+    assert [s["operation"] for s in snapshots] == ["append", "append"]
+    assert report["previousSnapshotId"] == first["snapshotId"] == str(snapshots[0]["snapshot_id"])
+    assert files < _data_files(config)
+    # Time travel: the first snapshot still says what the table said then.
+    assert len(world.curated_rows(config, snapshot=first["snapshotId"])) == 3
 
 
 def test_a_burst_is_drained_450_files_per_run(world, run_job, bookmarks):
@@ -117,7 +149,7 @@ def test_pushdown_reads_exactly_the_files_of_the_matching_partitions(world, run_
     assert sorted(_normalized_reads(world, glue_context)) == expected
     assert report["filesRead"] == len(expected) == 4
     assert report["pushDownPredicate"] == predicate
-    assert sorted(world.partitions("sales")) == ["2024-09", "2024-10"]
+    assert sorted({r["period"] for r in world.curated_rows(config)}) == ["2024-09", "2024-10"]
     # Files outside the predicate were not marked read: a run without it picks them up.
     later, glue_context = run_job(config)
     assert sorted(_normalized_reads(world, glue_context)) == sorted(
@@ -182,25 +214,28 @@ def test_rows_that_name_another_object_fail_the_run_before_anything_is_written(w
     assert world.keys(world.curated_bucket) == []
 
 
-def test_a_new_column_appears_in_curated_and_is_null_for_older_rows(world, run_job):
+def test_a_new_column_appears_in_curated_and_is_null_for_older_rows(world, run_job, spark):
     config = world.config()
     world.write_normalized(config, "2024-09", "a", _rows([1, 2]), ingest_time=T1)
     world.write_normalized(config, "2024-10", "b", _rows([3]), ingest_time=T1)
     run_job(config)
+    files = _data_files(config)
     world.write_normalized(config, "2024-09", "c", _rows([4], region="EU"), ingest_time=T2)
 
     report, _ = run_job(config)
 
     assert report["addedColumns"] == ["region"]
-    assert ("region", "string") in world.table_columns("sales")
+    schema = iceberg.table_schema(spark, EtlConfig.from_dict(config))
+    assert schema["region"] == "string" and schema["amount"] == "decimal(38,18)"
     regions = {r["id"]: r.get("region") for r in world.curated_rows(config)}
     assert regions == {"1": None, "2": None, "3": None, "4": "EU"}
-    # The rewritten partition's files carry the new column; the untouched one still lacks it.
-    sept = world.read_location(world.partitions("sales")["2024-09"])
-    assert all("region" in r for r in sept)
+    # Schema evolution is metadata only: no earlier data file was rewritten.
+    assert files < _data_files(config)
 
 
 def test_rows_are_deduplicated_within_the_batch_and_against_curated(world, run_job):
+    """Policy `latest`: the later landing wins (event time, not processing time); within one file
+    the later row. "c" is processed last but landed first: its row loses to "a"'s."""
     config = world.config()
     world.write_normalized(config, "2024-09", "a", _rows([1, 2, 3], amount="1"), ingest_time=T1)
     run_job(config)
@@ -212,7 +247,12 @@ def test_rows_are_deduplicated_within_the_batch_and_against_curated(world, run_j
         ingest_time=T2,
     )
     world.write_normalized(
-        config, "2024-09", "c", [{"id": "1", "amount": "5"}], ingest_time="2024-09-30T00:00:00Z"
+        config,
+        "2024-09",
+        "c",
+        [{"id": "1", "amount": "5"}],
+        ingest_time="2024-10-05T00:00:00Z",
+        landed_at="2024-09-30T00:00:00Z",
     )
 
     report, _ = run_job(config)
@@ -220,59 +260,22 @@ def test_rows_are_deduplicated_within_the_batch_and_against_curated(world, run_j
     amounts = {r["id"]: r["amount"] for r in world.curated_rows(config)}
     assert amounts == {"1": Decimal(1), "2": Decimal(20), "3": Decimal(1), "4": Decimal(41)}
     sources = {s["sourceId"]: s for s in report["sources"]}
-    assert (sources["b"]["rowsRead"], sources["b"]["rowsWritten"], sources["b"]["duplicateRows"]) == (3, 2, 1)
-    assert sources["b"]["measures"] == {"amount": "61"}
-    assert (sources["c"]["rowsRead"], sources["c"]["rowsWritten"], sources["c"]["duplicateRows"]) == (1, 0, 1)
-    assert sources["c"]["measures"] == {"amount": "0"}
+    b, c = sources["b"], sources["c"]
+    assert (b["rowsRead"], b["rowsWritten"], b["supersededRows"], b["duplicateRows"]) == (3, 2, 1, 1)
+    assert b["measures"] == {"amount": "61"} and b["supersededMeasures"] == {"amount": "40"}
+    assert [(d["sourceId"], d["reason"], d["rows"]) for d in b["supersededBy"]] == [("b", "key", 1)]
+    assert (c["rowsRead"], c["rowsWritten"], c["supersededRows"]) == (1, 0, 1)
+    assert [(d["sourceId"], d["reason"]) for d in c["supersededBy"]] == [("a", "key")]
     marker = world.json("etl/processed/sales/period=2024-09/b.jsonl.gz.json")
-    assert marker["rowsRead"] == 3 and marker["rowsWritten"] == 2 and marker["duplicateRows"] == 1
-    assert report["partitionsWritten"][0]["rows"] == 4
-
-
-def test_the_same_rows_delivered_twice_count_as_identical_not_as_key_collisions(world, run_job):
-    config = world.config()
-    # A file whose first execution failed before the ETL ("a"), and its retry ("retry"): the
-    # same rows under two sources, merged by one run. "other" collides on a key with new values.
-    world.write_normalized(config, "2024-09", "a", _rows([1, 2, 3], amount="1.5"), ingest_time=T1)
-    world.write_normalized(config, "2024-09", "retry", _rows([1, 2, 3], amount="1.5"), ingest_time=T2)
-    world.write_normalized(
-        config, "2024-09", "other", [{"id": "3", "amount": "9"}], ingest_time="2024-09-30T00:00:00Z"
-    )
-
-    report, _ = run_job(config)
-
-    amounts = {r["id"]: (r["amount"], r["ingest_source_id"]) for r in world.curated_rows(config)}
-    assert amounts == {
-        "1": (Decimal("1.5"), "retry"),
-        "2": (Decimal("1.5"), "retry"),
-        "3": (Decimal("1.5"), "retry"),
+    assert marker["rowsRead"] == 3 and marker["rowsWritten"] == 2 and marker["supersededRows"] == 1
+    assert report["partitionsWritten"] == [{"value": "2024-09", "rowsAdded": 2, "rowsDeleted": 1}]
+    restated = {
+        (r["sourceId"], r["supersededSourceId"], r["reason"]): r["rows"] for r in report["restatements"]
     }
-    sources = {s["sourceId"]: s for s in report["sources"]}
-    first = sources["a"]
-    assert (first["rowsRead"], first["rowsWritten"], first["duplicateRows"], first["identicalRows"]) == (
-        3,
-        0,
-        3,
-        3,
-    )
-    assert first["identicalMeasures"] == {"amount": "4.5"} and first["measures"] == {"amount": "0"}
-    other = sources["other"]
-    assert (other["duplicateRows"], other["identicalRows"], other["identicalMeasures"]) == (
-        1,
-        0,
-        {"amount": "0"},
-    )
-    retry = sources["retry"]
-    assert (retry["rowsWritten"], retry["duplicateRows"], retry["identicalRows"]) == (3, 0, 0)
-    marker = world.json("etl/processed/sales/period=2024-09/a.jsonl.gz.json")
-    assert marker["identicalRows"] == 3 and marker["identicalMeasures"] == {"amount": "4.5"}
-
-    # The same rows once more, in a later run: the curated rows are replaced by equal ones.
-    world.write_normalized(config, "2024-09", "again", _rows([1, 2, 3], amount="1.5"), ingest_time=T1)
-    later, _ = run_job(config)
-    (again,) = later["sources"]
-    assert (again["rowsWritten"], again["duplicateRows"], again["identicalRows"]) == (0, 3, 3)
-    assert len(world.curated_rows(config)) == 3
+    assert restated == {("b", "a", "key"): 1, ("b", "b", "key"): 1, ("a", "c", "key"): 1}
+    # One commit deleted a's row 2 and added b's rows: an overwrite snapshot (merge-on-read).
+    (snapshot,) = [s for s in _snapshots(config) if str(s["snapshot_id"]) == report["snapshotId"]]
+    assert snapshot["operation"] == "overwrite" and snapshot["summary"]["added-position-deletes"] == "1"
 
 
 def test_control_documents_follow_the_contracts(world, run_job):
@@ -306,31 +309,38 @@ def test_control_documents_follow_the_contracts(world, run_job):
     assert report["executionId"] == "exec-42" and report["jobName"] == "curate-test"
     assert report["boundedFiles"] == 450 and report["capReached"] is False and report["filesLeft"] == 0
     assert report["curatedTable"] == "workforce_capacity"
-    (write,) = report["partitionsWritten"]
-    assert write["value"] == "2025-Q1" and write["previousLocation"] is None and write["rows"] == 5
-    assert write["location"] == (
-        f"s3://{world.curated_bucket}/workforce_capacity/quarter=2025-Q1/run={report['runId']}/"
-    )
-    assert world.partitions("workforce_capacity") == {"2025-Q1": write["location"]}
+    assert report["partitionsWritten"] == [{"value": "2025-Q1", "rowsAdded": 5, "rowsDeleted": 0}]
+    assert report["tableLocation"] == f"s3://{world.curated_bucket}/workforce_capacity"
+    assert report["snapshotId"] is not None and report["previousSnapshotId"] is None
+    assert report["restatements"] == [] and report["conflicts"] == []
     plan_source = next(s for s in report["sources"] if s["sourceId"] == "plan1")
     assert plan_source["normalizedKeys"] == [plan_key]
     assert plan_source["measures"]["headcount"] == "9.5" and plan_source["measures"]["fte"] == "0"
     marker = world.json(f"etl/processed/{plan_key}.json")
+    zero = {m: "0" for m in plan_source["measures"]}
     assert marker == {
-        "schemaVersion": 1,
+        "schemaVersion": 2,
         "dataset": "workforce_capacity",
         "runId": report["runId"],
         "normalizedKey": plan_key,
         "sourceId": "plan1",
+        "snapshotId": report["snapshotId"],
         "rowsRead": 3,
         "rowsWritten": 3,
-        "duplicateRows": 0,
         "identicalRows": 0,
+        "supersededRows": 0,
+        "rejectedRows": 0,
+        "duplicateRows": 0,
         "measures": plan_source["measures"],
-        "identicalMeasures": {m: "0" for m in plan_source["measures"]},
+        "identicalMeasures": zero,
+        "supersededMeasures": zero,
+        "rejectedMeasures": zero,
+        "supersededBy": [],
+        "conflictsWith": [],
+        "rejectedKey": None,
     }
     aggregates = world.json("etl/aggregates/workforce_capacity/2025-Q1.json")
-    assert aggregates["partition"] == "2025-Q1" and aggregates["location"] == write["location"]
+    assert aggregates["partition"] == "2025-Q1" and aggregates["snapshotId"] == report["snapshotId"]
     (rule,) = aggregates["rules"]
     assert rule["rule"] == "headcount_matches_roster" and rule["groupBy"] == ["org_unit", "quarter"]
     assert rule["sums"] == [
@@ -339,8 +349,6 @@ def test_control_documents_follow_the_contracts(world, run_job):
         {"template": "org_roster", "group": {"org_unit": "Data", "quarter": "2025-Q1"}, "sum": "7.5"},
         {"template": "org_roster", "group": {"org_unit": "Ops", "quarter": "2025-Q1"}, "sum": "3"},
     ]
-    swap = world.json(f"etl/swaps/workforce_capacity/{report['runId']}.json")
-    assert swap["state"] == "swapped" and swap["partitions"][0]["location"] == write["location"]
 
 
 def _two_partition_world(world, run_job):
@@ -349,10 +357,10 @@ def _two_partition_world(world, run_job):
     world.write_normalized(config, "2024-10", "b", _rows([3]), ingest_time=T1)
     run_job(config)
     before_rows = world.curated_rows(config)
-    before_locations = world.partitions("sales")
+    before_snapshots = _snapshots(config)
     world.write_normalized(config, "2024-09", "c", _rows([2, 4], amount="7"), ingest_time=T2)
     world.write_normalized(config, "2024-10", "d", _rows([5], amount="7"), ingest_time=T2)
-    return config, before_rows, before_locations
+    return config, before_rows, before_snapshots
 
 
 def _by_id(rows):
@@ -362,34 +370,32 @@ def _by_id(rows):
 def test_a_failure_mid_write_leaves_curated_as_it_was_and_the_rerun_completes_it(
     world, run_job, monkeypatch, bookmarks
 ):
-    config, before_rows, before_locations = _two_partition_world(world, run_job)
-    uploads: list[str] = []
-    real_upload = _aws.upload_file
+    """A Spark task fails while the commit's data files are being written (after other tasks
+    wrote theirs): Iceberg commits nothing, readers keep the previous snapshot."""
+    from pyspark.sql import functions as F
 
-    def failing_upload(s3, path, bucket, key):
-        if len(uploads) == 1:  # the first partition is written, the second is not
-            raise ConnectionError("injected: worker lost mid-write")
-        uploads.append(key)
-        real_upload(s3, path, bucket, key)
+    config, before_rows, before_snapshots = _two_partition_world(world, run_job)
+    real_commit = iceberg.commit
+    explode = F.udf(lambda value: 1 // 0 if value == "4" else True, "boolean")
 
-    monkeypatch.setattr(_aws, "upload_file", failing_upload)
-    with pytest.raises(ConnectionError):
+    def failing_commit(spark, parsed, inserts, deletes, has_sheet, view):
+        real_commit(spark, parsed, inserts.where(explode(F.col("id"))), deletes, has_sheet, view)
+
+    monkeypatch.setattr(iceberg, "commit", failing_commit)
+    with pytest.raises(Exception, match="ZeroDivisionError"):
         run_job(config)
-    monkeypatch.setattr(_aws, "upload_file", real_upload)
+    monkeypatch.setattr(iceberg, "commit", real_commit)
 
-    # Readers still see every committed row: nothing swapped, nothing marked, nothing bookmarked.
-    assert world.partitions("sales") == before_locations
+    # Readers still see every committed row: no new snapshot, nothing marked.
+    assert _snapshots(config) == before_snapshots
     assert _by_id(world.curated_rows(config)) == _by_id(before_rows)
     assert world.json("etl/processed/sales/period=2024-09/c.jsonl.gz.json") is None
     assert _marked(world) == 2
-    assert _bookmark(bookmarks)["run"] == 1  # the failed run committed nothing
-    orphan = "s3://" + world.curated_bucket + "/" + uploads[0].rsplit("/", 1)[0] + "/"
 
     report, _ = run_job(config)
 
     assert report["filesRead"] == 2
-    rows = world.curated_rows(config)
-    assert _by_id(rows) == [
+    assert _by_id(world.curated_rows(config)) == [
         ("2024-09", "1", Decimal(1)),
         ("2024-09", "2", Decimal(7)),
         ("2024-09", "4", Decimal(7)),
@@ -398,14 +404,7 @@ def test_a_failure_mid_write_leaves_curated_as_it_was_and_the_rerun_completes_it
     ]
     assert world.json("etl/processed/sales/period=2024-09/c.jsonl.gz.json")["rowsWritten"] == 2
     assert _marked(world) == 4
-    # The failed run's half-written location is an orphan; it goes once its retention has passed.
-    assert world.keys(world.curated_bucket, orphan.split("/", 3)[3])
-    removed = remove_expired_locations(
-        _clients(), EtlConfig.from_dict(config), datetime.now(UTC) + timedelta(days=3, minutes=1)
-    )
-    assert orphan in removed
-    assert not world.keys(world.curated_bucket, orphan.split("/", 3)[3])
-    assert _by_id(world.curated_rows(config)) == _by_id(rows)
+    assert report["previousSnapshotId"] == str(before_snapshots[-1]["snapshot_id"])
 
 
 def test_a_failure_after_the_swap_is_retried_without_duplicates(world, run_job, monkeypatch, bookmarks):
@@ -420,7 +419,7 @@ def test_a_failure_after_the_swap_is_retried_without_duplicates(world, run_job, 
         run_job(config)
     monkeypatch.setattr(glue_io, "put_json_many", real_put)
     swapped_rows = world.curated_rows(config)
-    assert len(swapped_rows) == 5  # the new rows are visible already ...
+    assert len(swapped_rows) == 5  # the commit is visible already ...
     assert world.json("etl/processed/sales/period=2024-09/c.jsonl.gz.json") is None  # ... but not marked
     assert _marked(world) == 2
     assert _bookmark(bookmarks)["run"] == 1
@@ -429,7 +428,12 @@ def test_a_failure_after_the_swap_is_retried_without_duplicates(world, run_job, 
 
     assert _by_id(world.curated_rows(config)) == _by_id(swapped_rows)
     source = next(s for s in report["sources"] if s["sourceId"] == "c")
-    assert (source["rowsRead"], source["rowsWritten"], source["duplicateRows"]) == (2, 2, 0)
+    # Its rows were found in curated by identity: counted written (and identical), not inserted again.
+    assert (source["rowsRead"], source["rowsWritten"], source["identicalRows"]) == (2, 2, 2)
+    assert source["supersededRows"] == 0 and report["partitionsWritten"] == [
+        {"value": "2024-09", "rowsAdded": 0, "rowsDeleted": 0},
+        {"value": "2024-10", "rowsAdded": 0, "rowsDeleted": 0},
+    ]
     assert report["filesRead"] == 2 and _marked(world) == 4
 
 
@@ -458,35 +462,22 @@ def test_every_marker_names_a_run_whose_report_exists_even_when_the_report_write
     assert len(world.curated_rows(config)) == 5
 
 
-def test_superseded_locations_are_kept_for_the_retention_then_removed(world, run_job):
-    config = world.config(retention_days=0)
-    locations = []
-    for n, source in enumerate(["a", "b", "c"]):
-        world.write_normalized(config, "2024-09", source, _rows([n]), ingest_time=T1)
-        run_job(config)
-        locations.append(world.partitions("sales")["2024-09"])
-    # Run 2 superseded run 1's location, and run 3 removed it (retention 0: at its next run);
-    # run 3 superseded run 2's, which is still there until the run after.
-    prefix = lambda url: url.split("/", 3)[3]  # noqa: E731
-    assert not world.keys(world.curated_bucket, prefix(locations[0]))
-    assert world.keys(world.curated_bucket, prefix(locations[1]))
-    assert world.keys(world.curated_bucket, prefix(locations[2]))
-    assert sorted(r["id"] for r in world.curated_rows(config)) == ["0", "1", "2"]
+def test_maintenance_expires_old_snapshots_and_compacts_small_files(world, run_job, spark):
+    config = world.config()
+    config["iceberg"].update(snapshotRetentionDays=0, retainLastSnapshots=2, compactionMinInputFiles=3)
+    reports = []
+    for n, source in enumerate(["a", "b", "c", "d"]):
+        world.write_normalized(config, "2024-09", source, _rows([n], amount=f"{n}.5"), ingest_time=T1)
+        reports.append(run_job(config)[0])
 
-
-def test_retention_counts_from_the_swap(world, run_job):
-    config = world.config(retention_days=3)
-    world.write_normalized(config, "2024-09", "a", _rows([1]), ingest_time=T1)
-    run_job(config)
-    first = world.partitions("sales")["2024-09"]
-    world.write_normalized(config, "2024-09", "b", _rows([2]), ingest_time=T1)
-    run_job(config)
-    parsed = EtlConfig.from_dict(config)
-    assert remove_expired_locations(_clients(), parsed, datetime.now(UTC) + timedelta(days=2)) == []
-    assert remove_expired_locations(_clients(), parsed, datetime.now(UTC) + timedelta(days=3, minutes=1)) == [
-        first
-    ]
-    assert len(world.curated_rows(config)) == 2
+    # Compaction rewrote the partition's small files into one (a replace snapshot, no row changed).
+    assert reports[2]["maintenance"]["rewrittenDataFiles"] >= 3
+    assert len(_data_files(config)) <= 2
+    assert _by_id(world.curated_rows(config)) == [("2024-09", str(n), Decimal(f"{n}.5")) for n in range(4)]
+    # Snapshots past the retention are expired, keeping the last two: time travel to the first fails.
+    assert len(_snapshots(config)) == 2
+    with pytest.raises(Exception, match="snapshot"):
+        world.curated_rows(config, snapshot=reports[0]["snapshotId"])
 
 
 def test_values_that_do_not_cast_fail_the_run_before_anything_is_written(world, run_job, bookmarks):

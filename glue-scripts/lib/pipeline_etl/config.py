@@ -47,7 +47,38 @@ class ControlPrefixes:
     runs: str
     processed: str
     aggregates: str
-    swaps: str
+
+
+CONFLICT_POLICIES = ("latest", "reject", "keep")
+PARTITION_TRANSFORMS = ("month", "identity")
+
+
+@dataclass(frozen=True)
+class Restatement:
+    """How files replace each other's rows (docs/etl.md, "Restatement and conflicts")."""
+
+    replacement_scope: tuple[str, ...]
+    conflict_policy: str
+
+
+@dataclass(frozen=True)
+class PartitionField:
+    transform: str
+    column: str
+
+
+@dataclass(frozen=True)
+class Iceberg:
+    """The curated Iceberg table: catalog, location, partition spec, properties, maintenance."""
+
+    catalog: str
+    location: str
+    partition_spec: tuple[PartitionField, ...]
+    table_properties: dict[str, str]
+    snapshot_retention_days: float
+    retain_last_snapshots: int
+    compaction_min_input_files: int
+    target_file_size_bytes: int
 
 
 @dataclass(frozen=True)
@@ -67,11 +98,19 @@ class EtlConfig:
     dimensions: tuple[Dimension, ...]
     cross_template_rules: tuple[CrossTemplateRule, ...]
     control_prefixes: ControlPrefixes
-    superseded_retention_days: float
+    restatement: Restatement
+    quarantine_bucket: str
+    conflicts_prefix: str
+    iceberg: Iceberg
 
     @property
     def curated_location(self) -> str:
         return f"s3://{self.curated_bucket}/{self.curated_prefix}"
+
+    @property
+    def curated_identifier(self) -> str:
+        """The curated table as Spark SQL names it: ``<catalog>.<database>.<table>``, quoted."""
+        return ".".join(f"`{part}`" for part in (self.iceberg.catalog, self.database, self.curated_table))
 
     @classmethod
     def from_json(cls, text: str) -> EtlConfig:
@@ -87,6 +126,8 @@ class EtlConfig:
             raise ConfigError("--dataset_config must be a JSON object")
         reader = _Reader(raw)
         prefixes = reader.obj("controlPrefixes")
+        restatement = reader.obj("restatement")
+        iceberg = reader.obj("iceberg")
         config = cls(
             dataset=reader.text("dataset"),
             database=reader.text("database"),
@@ -137,9 +178,26 @@ class EtlConfig:
                 runs=prefixes.text("runs"),
                 processed=prefixes.text("processed"),
                 aggregates=prefixes.text("aggregates"),
-                swaps=prefixes.text("swaps"),
             ),
-            superseded_retention_days=reader.number("supersededRetentionDays"),
+            restatement=Restatement(
+                replacement_scope=tuple(restatement.texts("replacementScope")),
+                conflict_policy=restatement.text("conflictPolicy"),
+            ),
+            quarantine_bucket=reader.text("quarantineBucket"),
+            conflicts_prefix=reader.obj("quarantinePrefixes").text("conflicts"),
+            iceberg=Iceberg(
+                catalog=iceberg.text("catalog"),
+                location=iceberg.text("location"),
+                partition_spec=tuple(
+                    PartitionField(transform=f.text("transform"), column=f.text("column"))
+                    for f in iceberg.objects("partitionSpec")
+                ),
+                table_properties=iceberg.text_map("tableProperties"),
+                snapshot_retention_days=iceberg.number("snapshotRetentionDays"),
+                retain_last_snapshots=iceberg.integer("retainLastSnapshots", 1, 10_000),
+                compaction_min_input_files=iceberg.integer("compactionMinInputFiles", 2, 100_000),
+                target_file_size_bytes=iceberg.integer("targetFileSizeBytes", 1 << 20, 1 << 40),
+            ),
         )
         config.check()
         return config
@@ -157,8 +215,27 @@ class EtlConfig:
                 raise ConfigError(f"dimensions.{d.name}.joinKeys: at least one join key is required")
             if not d.path.startswith("s3://"):
                 raise ConfigError(f"dimensions.{d.name}.path must be an s3:// URL")
-        if self.superseded_retention_days < 0:
-            raise ConfigError("supersededRetentionDays must not be negative")
+        if self.restatement.conflict_policy not in CONFLICT_POLICIES:
+            raise ConfigError(
+                f"restatement.conflictPolicy must be one of {', '.join(CONFLICT_POLICIES)},"
+                f" got {self.restatement.conflict_policy!r}"
+            )
+        if not self.conflicts_prefix.endswith("/"):
+            raise ConfigError("quarantinePrefixes.conflicts must end with '/'")
+        if not self.iceberg.location.startswith("s3://"):
+            raise ConfigError("iceberg.location must be an s3:// URL")
+        if not self.iceberg.partition_spec:
+            raise ConfigError("iceberg.partitionSpec: at least one field is required")
+        for f in self.iceberg.partition_spec:
+            if f.transform not in PARTITION_TRANSFORMS:
+                raise ConfigError(
+                    f"iceberg.partitionSpec: transform must be one of {', '.join(PARTITION_TRANSFORMS)},"
+                    f" got {f.transform!r}"
+                )
+        if self.iceberg.snapshot_retention_days < 0:
+            raise ConfigError("iceberg.snapshotRetentionDays must not be negative")
+        if not self.iceberg.catalog.replace("_", "").isalnum():
+            raise ConfigError(f"iceberg.catalog must be an identifier, got {self.iceberg.catalog!r}")
 
 
 class _Reader:

@@ -1,48 +1,45 @@
-"""One run of the curate job: read new normalized rows, merge them into the touched curated
-partitions by staged write and catalog swap, write the control documents.
+"""One run of the curate job: read new normalized rows, resolve restatements and conflicts
+against the curated Iceberg table, commit once, write the control documents.
 
 Order (what makes a failed run safe to retry in full):
-  1. remove superseded locations whose retention has passed (best effort);
-  2. select the oldest normalized objects without a processed marker in the predicate's
+  1. select the oldest normalized objects without a processed marker in the predicate's
      partitions (at most the cap) and read exactly those;
-  3. cast, join dimensions, merge with the touched partitions' current rows, deduplicate;
-  4. record the planned locations (swap record ``staged``), write each partition's Parquet
-     to a new ``run=<runId>/`` location, never touching the current one;
-  5. add new columns to the curated table, then point each partition at its new location
-     (one catalog call per partition; readers see the old or the new data, never a mix);
-  6. swap record ``swapped``, aggregates per partition, run report, processed markers;
-  7. the caller calls ``job.commit()`` last (no source of this job is bookmarked).
-A failure before 6 writes no marker, so the rerun selects the same objects again; the merge
-(deduplication by key, latest ingest_time wins) is idempotent.
-A row dropped for a kept row with the same values in every data column (the same content
-delivered twice, e.g. a file uploaded again after its first execution failed) is counted in
-``identicalRows``: delivered, not a key collision.
+  2. cast, join dimensions; add new columns to the table (metadata only);
+  3. read the curated rows this batch may displace (same landing object, same replacement
+     scope, same key, same source), resolve (``restate.resolve``);
+  4. one Iceberg commit: new rows appended and displaced rows deleted together (``MERGE INTO``,
+     or an append when nothing is deleted); readers see the snapshot before or after;
+  5. rejected rows to the quarantine bucket, aggregates, the run report, then the markers;
+  6. table maintenance (best effort), then the caller calls ``job.commit()``.
+A failure before 4 leaves the table as it was; after 4 and before the markers, the rerun reads
+the same objects again, finds their rows already in curated by identity (partition, source id,
+sheet, row number) and inserts nothing twice.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from pipeline_etl import glue_io, layout, transforms
+from pipeline_etl import glue_io, iceberg, layout, restate, transforms
 from pipeline_etl.config import EtlConfig
 from pipeline_etl.decimals import add_decimal_strings, format_decimal
-from pipeline_etl.transforms import INGEST_SOURCE_ID, INGEST_TEMPLATE, NEW_FLAG, col
+from pipeline_etl.transforms import INGEST_ROW_NUMBER, INGEST_SOURCE_ID, INGEST_TEMPLATE, NEW_FLAG, col
 
 log = logging.getLogger("pipeline_etl")
 
-ROWS_PER_FILE = 1_000_000
-INGEST_SOURCE_KEY = "ingest_source_key"
+INGEST_SOURCE_KEY = restate.INGEST_SOURCE_KEY
 INGEST_SOURCE_VERSION = "ingest_source_version"
+#: The XLSX sheet a row came from (the normalizer adds it to XLSX rows; see lambdas/normalize/core.ts).
+SHEET_COLUMN = restate.SHEET_COLUMN
 
 
 class CastError(ValueError):
@@ -74,10 +71,6 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def _group_value(value) -> str | None:
     if value is None:
         return None
@@ -88,76 +81,7 @@ def _group_value(value) -> str | None:
     return str(value)
 
 
-# --- retention of superseded locations ------------------------------------------------------
-
-
-def remove_expired_locations(clients: glue_io.Clients, config: EtlConfig, now: datetime) -> list[str]:
-    """Deletes curated locations that no reader can reach any more, once
-    ``supersededRetentionDays`` have passed since they stopped being current:
-
-    - ``swapped`` records: each partition's previous location (superseded at ``swappedAt``);
-    - ``staged`` records (a run that failed): locations that never became current are
-      orphans; for partitions that were swapped before the failure, the previous location.
-    A location that is current in the catalog is never deleted. Returns the locations removed.
-    """
-    s3, glue = clients.s3, clients.glue
-    bucket = config.control_bucket
-    keys = [k for k in glue_io.list_keys(s3, bucket, config.control_prefixes.swaps) if k.endswith(".json")]
-    if not keys:
-        return []
-    records = {k: glue_io.get_json(s3, bucket, k) for k in keys}
-    records = {k: r for k, r in records.items() if r}
-    retention = timedelta(days=config.superseded_retention_days)
-    expired = {
-        k: r
-        for k, r in records.items()
-        if now - _parse_iso(r.get("swappedAt") or r["createdAt"]) >= retention
-    }
-    if not expired:
-        return []
-    values = {p["value"] for r in expired.values() for p in r["partitions"]}
-    current = glue_io.partition_locations(glue, config, config.curated_table, values) if values else {}
-    # Locations some record still remembers as superseded by it: their clock runs there.
-    superseded_later = {
-        p["previousLocation"]
-        for k, r in records.items()
-        for p in r["partitions"]
-        if p.get("previousLocation")
-    }
-    own_root = f"s3://{config.curated_bucket}/{config.curated_prefix}"
-    removed: list[str] = []
-
-    def remove(location: str | None, value: str) -> None:
-        if not location or location == current.get(value):
-            return
-        if not location.startswith(own_root) or "/run=" not in location:
-            log.warning("not removing %s: outside %s run locations", location, own_root)
-            return
-        glue_io.delete_prefix(s3, location)
-        removed.append(location)
-
-    for key, record in expired.items():
-        for p in record["partitions"]:
-            value, location, previous = p["value"], p["location"], p.get("previousLocation")
-            if record.get("state") == "swapped":
-                remove(previous, value)
-                continue
-            became_current = location == current.get(value) or location in superseded_later
-            if became_current:
-                remove(previous, value)
-            else:
-                remove(location, value)
-        s3.delete_object(Bucket=bucket, Key=key)
-    if removed:
-        log.info("removed %d superseded or orphaned location(s)", len(removed))
-    return removed
-
-
 # --- the run ---------------------------------------------------------------------------------
-
-
-def _empty_report(config: EtlConfig, options: RunOptions, started: datetime, now: datetime) -> dict:
-    return _report(config, options, started, now, files_read=0, files_left=0, sources=[], writes=[], added=[])
 
 
 def _write_report(clients: glue_io.Clients, config: EtlConfig, options: RunOptions, report: dict) -> dict:
@@ -167,7 +91,7 @@ def _write_report(clients: glue_io.Clients, config: EtlConfig, options: RunOptio
 
 def _report(config, options, started, finished, *, files_read, files_left, sources, writes, added) -> dict:
     return {
-        "schemaVersion": 1,
+        "schemaVersion": 2,
         "dataset": config.dataset,
         "runId": options.run_id,
         "jobName": options.job_name,
@@ -195,12 +119,8 @@ def run_curate(
 ) -> dict:
     """Runs one curate pass and returns its run report (already written to the control bucket)."""
     started = now()
-    pc = config.partition_column
-    try:
-        remove_expired_locations(clients, config, started)
-    except Exception:  # retention is housekeeping: never fail a run for it
-        log.exception("removing superseded locations failed; will retry next run")
-
+    spark = glue_context.spark_session
+    iceberg.configure_catalog(spark, config)
     source_table = glue_io.get_table(clients.glue, config.database, config.source_table)
     if source_table is None:
         raise LookupError(f"source table {config.database}.{config.source_table} does not exist")
@@ -215,12 +135,17 @@ def run_curate(
     )
     raw = glue_io.read_normalized(glue_context, config, selection)
     if raw is None:
-        return _write_report(clients, config, options, _empty_report(config, options, started, now()))
+        exists = iceberg.table_exists(spark, config)
+        snapshot = iceberg.current_snapshot(spark, config) if exists else None
+        report = _report(
+            config, options, started, now(), files_read=0, files_left=0, sources=[], writes=[], added=[]
+        )
+        report.update(snapshotId=_sid(snapshot), previousSnapshotId=_sid(snapshot))
+        return _write_report(clients, config, options, report)
     catalog_columns = [c["Name"] for c in glue_io.table_columns(source_table)]
     # Declared columns are in curated from the first run on, even before a file carries them.
     declared = [c.name for c in config.columns] + [m.name for m in config.measures]
-    raw = transforms.with_columns(raw, [*catalog_columns, *declared, pc, *config.lineage_columns])
-    # The batch is scanned twice (control totals, then the merge): read the objects once.
+    raw = transforms.with_columns(raw, [*catalog_columns, *declared, pc_of(config), *config.lineage_columns])
     raw = raw.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         return _curate_batch(
@@ -230,9 +155,23 @@ def run_curate(
         raw.unpersist()
 
 
+def pc_of(config: EtlConfig) -> str:
+    return config.partition_column
+
+
+def _sid(snapshot: int | None) -> str | None:
+    """Snapshot ids are 64-bit: written as decimal strings (JSON readers lose digits past 2^53)."""
+    return None if snapshot is None else str(snapshot)
+
+
+def _zero(measures: list[str]) -> dict[str, str]:
+    return {m: "0" for m in measures}
+
+
 def _curate_batch(
     glue_context, config, options, clients, now, started, raw, catalog_columns, declared, selection
 ) -> dict:
+    spark = glue_context.spark_session
     pc = config.partition_column
     data_columns = [c for c in raw.columns if c != pc]
     types = transforms.target_types(config, data_columns)
@@ -286,13 +225,15 @@ def _curate_batch(
             )
         batch = transforms.join_dimension(batch, dim, dimension.join_keys, dimension.columns)
         first_columns += list(dimension.columns)
+    batch = transforms.order_columns(batch, [*first_columns, pc, *config.lineage_columns])
 
     touched = sorted({row[pc] for row in read_stats})
-    curated_table = glue_io.get_table(clients.glue, config.database, config.curated_table)
-    current: dict[str, str] = {}
+    exists = iceberg.table_exists(spark, config)
+    previous = iceberg.current_snapshot(spark, config) if exists else None
+    added: list[str] = []
     existing: DataFrame | None = None
-    if curated_table is not None:
-        table_types = {c["Name"]: c["Type"] for c in glue_io.table_columns(curated_table)}
+    if exists:
+        table_types = iceberg.table_schema(spark, config)
         batch = batch.select(
             *[
                 col(c).cast(table_types[c]).alias(c)
@@ -301,88 +242,134 @@ def _curate_batch(
                 for c in batch.columns
             ]
         )
-        current = glue_io.partition_locations(clients.glue, config, config.curated_table, touched)
-        if current:
-            existing = glue_io.read_curated(glue_context, config, sorted(current))
-        first_columns = [c["Name"] for c in glue_io.table_columns(curated_table)] + first_columns
-
-    if existing is not None:
-        merged = transforms.union_with_existing(existing, batch)
+        new_columns = [
+            (c, batch.schema[c].dataType.simpleString()) for c in batch.columns if c not in table_types
+        ]
+        iceberg.add_columns(spark, config, new_columns)
+        added = [name for name, _ in new_columns]
+        existing = _displaceable(spark, config, batch, touched)
     else:
-        merged = batch.withColumn(NEW_FLAG, F.lit(1))
-    compared = [c for c in merged.columns if c not in (NEW_FLAG, *config.lineage_columns)]
-    ranked = transforms.rank_duplicates(merged, [pc, *config.keys], compared)
-    if log.isEnabledFor(logging.DEBUG):
-        log.debug("merge plan:\n%s", ranked._jdf.queryExecution().executedPlan().toString())
-    ranked = ranked.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        identical = _identical_totals(config, ranked)
-        merged = transforms.order_columns(
-            transforms.kept_rows(ranked), [*first_columns, *config.lineage_columns]
+        added = list(batch.columns)
+
+    has_sheet = SHEET_COLUMN in batch.columns or (existing is not None and SHEET_COLUMN in existing.columns)
+    identity = [pc, INGEST_SOURCE_ID, INGEST_ROW_NUMBER] + ([SHEET_COLUMN] if has_sheet else [])
+    if existing is not None:
+        existing = transforms.with_columns(existing, identity).persist(StorageLevel.MEMORY_AND_DISK)
+        batch = transforms.with_columns(batch, identity)
+        # The same object read again (a retry after a commit whose markers were not written):
+        # its rows are matched to those already in curated, never inserted twice.
+        batch = batch.join(existing.select(*[col(c) for c in identity]), on=identity, how="left_anti")
+        union = existing.withColumn(NEW_FLAG, F.lit(0)).unionByName(
+            batch.withColumn(NEW_FLAG, F.lit(1)), allowMissingColumns=True
         )
-        return _write_and_swap(
+    else:
+        union = batch.withColumn(NEW_FLAG, F.lit(1))
+    resolved = restate.resolve(union, config)
+    mine = spark.createDataFrame(
+        [(row[pc], row[INGEST_SOURCE_ID]) for row in read_stats],
+        f"`{pc}` string, `{INGEST_SOURCE_ID}` string",
+    )
+    resolved = resolved.join(
+        F.broadcast(mine.withColumn(_MINE, F.lit(True))), on=[pc, INGEST_SOURCE_ID], how="left"
+    )
+    resolved = resolved.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        return _commit_and_account(
             glue_context,
             config,
             options,
             clients,
             now,
             started,
-            merged,
+            resolved,
+            batch.columns if not exists else list(iceberg.table_schema(spark, config)),
             read_stats,
             touched,
-            current,
-            curated_table,
-            identical,
+            exists,
+            previous,
+            added,
+            has_sheet,
             selection,
         )
     finally:
-        ranked.unpersist()
+        resolved.unpersist()
+        if existing is not None:
+            existing.unpersist()
 
 
-def _identical_totals(config: EtlConfig, ranked: DataFrame) -> dict[tuple[str, str], dict]:
-    """Per (partition, source): this run's rows dropped for a kept row with the same values (the
-    same data delivered twice), with their measure sums: delivered, though not written again."""
+_MINE = "_curate_mine"
+
+
+def _displaceable(spark, config: EtlConfig, batch: DataFrame, touched: list[str]) -> DataFrame:
+    """The curated rows this batch may displace or that are its own rows already: rows of the
+    same landing objects and sources (any partition: a corrected file may move rows between
+    partitions), and in the touched partitions the rows sharing a replacement-scope value or a
+    key with the batch. Read from the current snapshot."""
     pc = config.partition_column
-    measures = [m.name for m in config.measures if m.name in ranked.columns]
-    rows = (
-        ranked.where(
-            (F.col(transforms.DUPLICATE_RANK) > 1) & (col(NEW_FLAG) == 1) & F.col(transforms.IDENTICAL_FLAG)
-        )
-        .groupBy(col(pc), col(INGEST_SOURCE_ID))
-        .agg(
-            F.count(F.lit(1)).alias("rows"),
-            *[F.sum(col(m)).alias(f"sum_{i}") for i, m in enumerate(measures)],
-        )
-        .collect()
-    )
-    return {
-        (row[pc], row[INGEST_SOURCE_ID]): {
-            "rows": row["rows"],
-            "measures": {m: format_decimal(row[f"sum_{i}"]) for i, m in enumerate(measures)},
-        }
-        for row in rows
-    }
+    table = spark.table(config.curated_identifier)
+    probes = []
+    for name in (INGEST_SOURCE_KEY, INGEST_SOURCE_ID):
+        values = batch.select(col(name)).distinct()
+        probes.append(table.join(F.broadcast(values), on=[name], how="left_semi"))
+    in_touched = table.where(col(pc).isin(touched))
+    groups = []
+    if config.restatement.replacement_scope:
+        groups.append(list(config.restatement.replacement_scope))
+    if config.restatement.conflict_policy != "keep":
+        groups.append([pc, *config.keys])
+    for names in groups:
+        present = [n for n in names if n in batch.columns and n in table.columns]
+        if len(present) != len(names):
+            continue
+        values = batch.select(*[col(n) for n in names]).distinct()
+        condition = None
+        for n in names:
+            clause = in_touched[n].eqNullSafe(values[n])
+            condition = clause if condition is None else condition & clause
+        probes.append(in_touched.join(F.broadcast(values), on=condition, how="left_semi"))
+    found = probes[0]
+    for frame in probes[1:]:
+        found = found.unionByName(frame)
+    return found.distinct()
 
 
-def _write_and_swap(
+def _commit_and_account(
     glue_context,
     config,
     options,
     clients,
     now,
     started,
-    merged,
+    resolved,
+    table_columns,
     read_stats,
     touched,
-    current,
-    curated_table,
-    identical,
+    exists,
+    previous,
+    added,
+    has_sheet,
     selection,
 ) -> dict:
+    spark = glue_context.spark_session
     pc = config.partition_column
-    measures = [m.name for m in config.measures if m.name in merged.columns]
+    measures = [m.name for m in config.measures if m.name in resolved.columns]
+    outcome, reason = col(restate.OUTCOME), col(restate.REASON)
+    by_id, by_key = col(restate.BY_SOURCE_ID), col(restate.BY_SOURCE_KEY)
+    is_new = col(NEW_FLAG) == 1
+
+    # Everything the control documents need, in one aggregation.
     stats = (
-        merged.groupBy(col(pc), col(NEW_FLAG), col(INGEST_SOURCE_ID))
+        resolved.groupBy(
+            col(pc),
+            col(INGEST_SOURCE_ID),
+            col(INGEST_SOURCE_KEY),
+            col(NEW_FLAG),
+            F.coalesce(col(_MINE), F.lit(False)).alias("mine"),
+            outcome.alias("outcome"),
+            reason.alias("reason"),
+            by_id.alias("by_id"),
+            by_key.alias("by_key"),
+        )
         .agg(
             F.count(F.lit(1)).alias("rows"),
             *[F.sum(col(m)).alias(f"sum_{i}") for i, m in enumerate(measures)],
@@ -390,154 +377,194 @@ def _write_and_swap(
         )
         .collect()
     )
-    partition_rows: dict[str, int] = defaultdict(int)
-    written: dict[tuple[str, str], dict] = {}
     for row in stats:
-        partition_rows[row[pc]] += row["rows"]
-        if row[NEW_FLAG] != 1:
-            continue
-        sums = {}
         for i, m in enumerate(measures):
             if row[f"sum_{i}"] is None and row[f"count_{i}"]:
                 raise MeasureOverflowError(f"sum of {m} in partition {row[pc]} overflows its decimal type")
-            sums[m] = format_decimal(row[f"sum_{i}"])
-        written[(row[pc], row[INGEST_SOURCE_ID])] = {"rows": row["rows"], "measures": sums}
 
-    aggregates = _cross_template_sums(config, merged)
+    inserts = resolved.where(is_new & (outcome == "kept"))
+    inserts = transforms.with_columns(inserts, table_columns).select(*[col(c) for c in table_columns])
+    has_deletes = any(r[NEW_FLAG] == 0 and r["outcome"] != "kept" for r in stats)
+    deletes = resolved.where((col(NEW_FLAG) == 0) & (outcome != "kept")) if has_deletes else None
+    has_inserts = any(r[NEW_FLAG] == 1 and r["outcome"] == "kept" for r in stats)
 
-    # Stage: record the plan, then write every touched partition to its new location.
-    output_columns = [c for c in merged.columns if c not in (pc, NEW_FLAG)]
-    catalog_columns = [{"Name": c, "Type": merged.schema[c].dataType.simpleString()} for c in output_columns]
-    plan = [
-        {
-            "value": v,
-            "location": layout.curated_partition_location(config, v, options.run_id),
-            "previousLocation": current.get(v),
-        }
-        for v in touched
-    ]
-    swap_key = layout.swap_record_key(config, options.run_id)
-    swap_record = {
-        "schemaVersion": 1,
-        "dataset": config.dataset,
-        "runId": options.run_id,
-        "state": "staged",
-        "createdAt": iso(now()),
-        "swappedAt": None,
-        "partitions": plan,
-    }
-    glue_io.put_json(clients.s3, config.control_bucket, swap_key, swap_record)
-    for entry in plan:
-        rows = partition_rows[entry["value"]]
-        files = max(1, math.ceil(rows / ROWS_PER_FILE))
-        part = (
-            merged.where(col(pc) == entry["value"]).select(*[col(c) for c in output_columns]).coalesce(files)
+    # The run's one commit.
+    if not exists:
+        iceberg.create_table(spark, config, inserts)
+    elif has_inserts or has_deletes:
+        iceberg.commit(spark, config, inserts, deletes, has_sheet, f"curate_{options.run_id[-16:]}")
+    snapshot = iceberg.current_snapshot(spark, config)
+    committed = snapshot if snapshot != previous else None
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("merge plan:\n%s", resolved._jdf.queryExecution().executedPlan().toString())
+
+    # Rejected rows (policy reject) go to the quarantine bucket, naming the file they collided with.
+    rejected_prefix = None
+    if any(r["outcome"] == "rejected" for r in stats):
+        rejected_prefix = f"{config.conflicts_prefix}{options.run_id}/"
+        rows = resolved.where(outcome == "rejected").select(
+            *[col(c) for c in table_columns if c in resolved.columns],
+            by_id.alias("conflicts_with_source_id"),
+            by_key.alias("conflicts_with_source_key"),
+            F.lit("key_conflict").alias("_reason"),
         )
-        glue_io.write_parquet(glue_context, part, entry["location"])
+        glue_io.write_json_lines(glue_context, rows, f"s3://{config.quarantine_bucket}/{rejected_prefix}")
 
-    # Swap: the table learns new columns first, then each partition moves in one call.
-    added = glue_io.ensure_curated_table(clients.glue, config, catalog_columns, curated_table)
-    for entry in plan:
-        glue_io.swap_partition(
-            clients.glue,
-            config,
-            entry["value"],
-            entry["location"],
-            catalog_columns,
-            exists=entry["previousLocation"] is not None,
-        )
-    swap_record.update(state="swapped", swappedAt=iso(now()))
-    glue_io.put_json(clients.s3, config.control_bucket, swap_key, swap_record)
+    aggregates = _cross_template_sums(spark, config, touched, snapshot) if config.cross_template_rules else {}
+    return _documents(
+        config,
+        options,
+        clients,
+        now,
+        started,
+        stats,
+        measures,
+        read_stats,
+        touched,
+        previous,
+        snapshot,
+        committed,
+        added,
+        aggregates,
+        rejected_prefix,
+        selection,
+        spark,
+    )
 
-    # Control documents: aggregates, the run report, then the markers (only now are the rows
-    # committed; a marker's run always has its report). A failure before the last marker leaves
-    # the unmarked objects to the next run, which merges them again (idempotent) under its own
-    # run id and report.
-    documents: dict[str, dict] = {}
-    markers: dict[str, dict] = {}
-    for entry in plan:
-        v = entry["value"]
-        documents[layout.aggregates_key(config, v)] = {
-            "schemaVersion": 1,
-            "dataset": config.dataset,
-            "partition": v,
-            "runId": options.run_id,
-            "location": entry["location"],
-            "rules": [
-                {
-                    "rule": rule.name,
-                    "measure": rule.measure,
-                    "groupBy": list(rule.group_by),
-                    "sums": aggregates.get((rule.name, v), []),
-                }
-                for rule in config.cross_template_rules
-            ],
-        }
-    sources: dict[str, dict] = {}
+
+def _displaced(entries: dict, by_id: str, by_key: str, reason: str, rows: int, sums: dict) -> None:
+    entry = entries.setdefault(
+        (by_id, reason), {"sourceId": by_id, "sourceKey": by_key, "reason": reason, "rows": 0, "measures": {}}
+    )
+    entry["rows"] += rows
+    entry["measures"] = {m: add_decimal_strings(entry["measures"].get(m, "0"), v) for m, v in sums.items()}
+
+
+def _documents(
+    config,
+    options,
+    clients,
+    now,
+    started,
+    stats,
+    measures,
+    read_stats,
+    touched,
+    previous,
+    snapshot,
+    committed,
+    added,
+    aggregates,
+    rejected_prefix,
+    selection,
+    spark,
+) -> dict:
+    pc = config.partition_column
+
+    def sums(row) -> dict[str, str]:
+        return {m: format_decimal(row[f"sum_{i}"]) for i, m in enumerate(measures)}
+
+    # Per normalized object of this run: where each of its rows ended up.
+    objects: dict[tuple[str, str], dict] = {}
     for row in read_stats:
-        v, source_id = row[pc], row[INGEST_SOURCE_ID]
-        normalized_key = layout.normalized_object_key(config.dataset, pc, v, source_id)
-        out = written.get((v, source_id), {"rows": 0, "measures": {m: "0" for m in measures}})
-        same = identical.get((v, source_id), {"rows": 0, "measures": {m: "0" for m in measures}})
-        marker = {
-            "schemaVersion": 1,
-            "dataset": config.dataset,
-            "runId": options.run_id,
-            "normalizedKey": normalized_key,
-            "sourceId": source_id,
+        objects[(row[pc], row[INGEST_SOURCE_ID])] = {
             "rowsRead": row["rows"],
-            "rowsWritten": out["rows"],
-            "duplicateRows": row["rows"] - out["rows"],
-            "identicalRows": same["rows"],
-            "identicalMeasures": same["measures"],
-            "measures": out["measures"],
+            "sourceKey": row[INGEST_SOURCE_KEY],
+            "sourceVersion": row[INGEST_SOURCE_VERSION] or None,
+            "rowsWritten": 0,
+            "identicalRows": 0,
+            "supersededRows": 0,
+            "rejectedRows": 0,
+            "measures": _zero(measures),
+            "identicalMeasures": _zero(measures),
+            "supersededMeasures": _zero(measures),
+            "rejectedMeasures": _zero(measures),
+            "supersededBy": {},
+            "conflictsWith": {},
         }
+    restatements: dict[tuple, int] = defaultdict(int)
+    conflicts: dict[tuple, int] = defaultdict(int)
+    rows_added: dict[str, int] = defaultdict(int)
+    rows_deleted: dict[str, int] = defaultdict(int)
+    for row in stats:
+        kept = row["outcome"] == "kept"
+        if row[NEW_FLAG] == 1 and kept:
+            rows_added[row[pc]] += row["rows"]
+        if row[NEW_FLAG] == 0 and not kept:
+            rows_deleted[row[pc]] += row["rows"]
+        if row["outcome"] == "superseded":
+            restatements[
+                (row["by_id"], row["by_key"], row[INGEST_SOURCE_ID], row[INGEST_SOURCE_KEY], row["reason"])
+            ] += row["rows"]
+        elif row["outcome"] == "rejected":
+            conflicts[(row[INGEST_SOURCE_ID], row[INGEST_SOURCE_KEY], row["by_id"], row["by_key"])] += row[
+                "rows"
+            ]
+        if not row["mine"]:
+            continue
+        target = objects[(row[pc], row[INGEST_SOURCE_ID])]
+        amounts = sums(row)
+        if kept:
+            target["rowsWritten"] += row["rows"]
+            target["measures"] = _add(target["measures"], amounts)
+            if row[NEW_FLAG] == 0:
+                target["identicalRows"] += row["rows"]
+                target["identicalMeasures"] = _add(target["identicalMeasures"], amounts)
+        elif row["outcome"] == "superseded":
+            target["supersededRows"] += row["rows"]
+            target["supersededMeasures"] = _add(target["supersededMeasures"], amounts)
+            _displaced(
+                target["supersededBy"], row["by_id"], row["by_key"], row["reason"], row["rows"], amounts
+            )
+        else:
+            target["rejectedRows"] += row["rows"]
+            target["rejectedMeasures"] = _add(target["rejectedMeasures"], amounts)
+            _displaced(target["conflictsWith"], row["by_id"], row["by_key"], "conflict", row["rows"], amounts)
+    for (value, source_id), target in objects.items():
+        accounted = target["rowsWritten"] + target["supersededRows"] + target["rejectedRows"]
+        if accounted != target["rowsRead"]:
+            raise AccountingError(
+                f"{layout.normalized_object_key(config.dataset, pc, value, source_id)}: read"
+                f" {target['rowsRead']} row(s) but accounted for {accounted}"
+            )
+
+    documents: dict[str, dict] = {}
+    for value, entries in aggregates.items():
+        documents[layout.aggregates_key(config, value)] = {
+            "schemaVersion": 2,
+            "dataset": config.dataset,
+            "partition": value,
+            "runId": options.run_id,
+            "snapshotId": _sid(snapshot),
+            "rules": entries,
+        }
+    markers: dict[str, dict] = {}
+    sources: dict[str, dict] = {}
+    for (value, source_id), target in objects.items():
+        normalized_key = layout.normalized_object_key(config.dataset, pc, value, source_id)
+        marker = _marker(config, options, normalized_key, source_id, target, snapshot, rejected_prefix)
         markers[layout.processed_marker_key(config, normalized_key)] = marker
-        source = sources.setdefault(
-            source_id,
-            {
-                "sourceId": source_id,
-                "sourceKey": row[INGEST_SOURCE_KEY],
-                "sourceVersion": row[INGEST_SOURCE_VERSION] or None,
-                "normalizedKeys": [],
-                "rowsRead": 0,
-                "rowsWritten": 0,
-                "duplicateRows": 0,
-                "identicalRows": 0,
-                "measures": {m: "0" for m in measures},
-                "identicalMeasures": {m: "0" for m in measures},
-            },
-        )
-        source["normalizedKeys"].append(normalized_key)
-        source["rowsRead"] += marker["rowsRead"]
-        source["rowsWritten"] += marker["rowsWritten"]
-        source["duplicateRows"] += marker["duplicateRows"]
-        source["identicalRows"] += marker["identicalRows"]
-        source["identicalMeasures"] = {
-            m: add_decimal_strings(source["identicalMeasures"][m], marker["identicalMeasures"][m])
-            for m in measures
-        }
-        source["measures"] = {
-            m: add_decimal_strings(source["measures"][m], marker["measures"][m]) for m in measures
-        }
+        _add_source(sources, source_id, target, marker, normalized_key, measures)
     # A selected object without rows is consumed too (a marker with zero rows), or every later
     # run would select it again; the reconciliation compares it with its manifest.
     for obj in selection.objects:
         marker_key = layout.processed_marker_key(config, obj.key)
         if marker_key not in markers:
-            markers[marker_key] = {
-                "schemaVersion": 1,
-                "dataset": config.dataset,
-                "runId": options.run_id,
-                "normalizedKey": obj.key,
-                "sourceId": obj.key.rsplit("/", 1)[-1].removesuffix(layout.NORMALIZED_EXTENSION),
+            source_id = obj.key.rsplit("/", 1)[-1].removesuffix(layout.NORMALIZED_EXTENSION)
+            empty = {
                 "rowsRead": 0,
                 "rowsWritten": 0,
-                "duplicateRows": 0,
                 "identicalRows": 0,
-                "identicalMeasures": {m: "0" for m in measures},
-                "measures": {m: "0" for m in measures},
+                "supersededRows": 0,
+                "rejectedRows": 0,
+                "measures": _zero(measures),
+                "identicalMeasures": _zero(measures),
+                "supersededMeasures": _zero(measures),
+                "rejectedMeasures": _zero(measures),
+                "supersededBy": {},
+                "conflictsWith": {},
             }
+            markers[marker_key] = _marker(config, options, obj.key, source_id, empty, snapshot, None)
     glue_io.put_json_many(clients.s3, config.control_bucket, documents)
 
     report = _report(
@@ -547,32 +574,131 @@ def _write_and_swap(
         now(),
         files_read=len(selection.objects),
         files_left=selection.left,
-        sources=sorted(
-            ({**s, "normalizedKeys": sorted(s["normalizedKeys"])} for s in sources.values()),
-            key=lambda s: s["sourceId"],
-        ),
+        sources=sorted(sources.values(), key=lambda s: s["sourceId"]),
         writes=[
-            {
-                "value": e["value"],
-                "location": e["location"],
-                "previousLocation": e["previousLocation"],
-                "rows": partition_rows[e["value"]],
-            }
-            for e in plan
+            {"value": v, "rowsAdded": rows_added.get(v, 0), "rowsDeleted": rows_deleted.get(v, 0)}
+            for v in sorted(set(touched) | set(rows_added) | set(rows_deleted))
         ],
         added=added,
     )
+    report.update(
+        snapshotId=_sid(committed),
+        previousSnapshotId=_sid(previous),
+        restatements=[
+            {
+                "sourceId": by_id,
+                "sourceKey": by_key,
+                "supersededSourceId": sid,
+                "supersededSourceKey": skey,
+                "reason": why,
+                "rows": n,
+            }
+            for (by_id, by_key, sid, skey, why), n in sorted(restatements.items(), key=lambda kv: str(kv[0]))
+        ],
+        conflicts=[
+            {
+                "sourceId": sid,
+                "sourceKey": skey,
+                "conflictsWithSourceId": by_id,
+                "conflictsWithSourceKey": by_key,
+                "rows": n,
+                "quarantineKey": rejected_prefix,
+            }
+            for (sid, skey, by_id, by_key), n in sorted(conflicts.items(), key=lambda kv: str(kv[0]))
+        ],
+        tableLocation=config.iceberg.location,
+    )
     _write_report(clients, config, options, report)
     glue_io.put_json_many(clients.s3, config.control_bucket, markers)
+    try:
+        report["maintenance"] = iceberg.maintain(spark, config, now(), touched)
+        log.info("table maintenance: %s", report["maintenance"])
+    except Exception:  # housekeeping never fails a committed run; the next run tries again
+        log.exception("table maintenance failed; the next run tries again")
     return report
 
 
-def _cross_template_sums(config: EtlConfig, merged: DataFrame) -> dict[tuple[str, str], list[dict]]:
-    """Per (rule, partition): sum of the rule's measure by template and group, whole partition."""
+class AccountingError(RuntimeError):
+    """The rows of an object do not add up to the rows read (a bug: fail before any marker)."""
+
+
+def _add(left: dict[str, str], right: dict[str, str]) -> dict[str, str]:
+    return {m: add_decimal_strings(left.get(m, "0"), right.get(m, "0")) for m in {*left, *right}}
+
+
+def _marker(config, options, normalized_key, source_id, target, snapshot, rejected_prefix) -> dict:
+    return {
+        "schemaVersion": 2,
+        "dataset": config.dataset,
+        "runId": options.run_id,
+        "normalizedKey": normalized_key,
+        "sourceId": source_id,
+        "snapshotId": _sid(snapshot),
+        "rowsRead": target["rowsRead"],
+        "rowsWritten": target["rowsWritten"],
+        "identicalRows": target["identicalRows"],
+        "supersededRows": target["supersededRows"],
+        "rejectedRows": target["rejectedRows"],
+        "duplicateRows": target["supersededRows"] + target["rejectedRows"],
+        "measures": target["measures"],
+        "identicalMeasures": target["identicalMeasures"],
+        "supersededMeasures": target["supersededMeasures"],
+        "rejectedMeasures": target["rejectedMeasures"],
+        "supersededBy": sorted(target["supersededBy"].values(), key=lambda d: (d["sourceId"], d["reason"])),
+        "conflictsWith": sorted(target["conflictsWith"].values(), key=lambda d: (d["sourceId"], d["reason"])),
+        "rejectedKey": rejected_prefix if target["rejectedRows"] else None,
+    }
+
+
+_SUMMED = (
+    "rowsRead",
+    "rowsWritten",
+    "identicalRows",
+    "supersededRows",
+    "rejectedRows",
+    "duplicateRows",
+)
+_SUMMED_MEASURES = ("measures", "identicalMeasures", "supersededMeasures", "rejectedMeasures")
+
+
+def _add_source(sources, source_id, target, marker, normalized_key, measures) -> None:
+    source = sources.setdefault(
+        source_id,
+        {
+            "sourceId": source_id,
+            "sourceKey": target.get("sourceKey"),
+            "sourceVersion": target.get("sourceVersion"),
+            "normalizedKeys": [],
+            **dict.fromkeys(_SUMMED, 0),
+            **{name: _zero(measures) for name in _SUMMED_MEASURES},
+            "supersededBy": [],
+            "conflictsWith": [],
+        },
+    )
+    source["normalizedKeys"] = sorted([*source["normalizedKeys"], normalized_key])
+    for name in _SUMMED:
+        source[name] += marker[name]
+    for name in _SUMMED_MEASURES:
+        source[name] = _add(source[name], marker[name])
+    for name in ("supersededBy", "conflictsWith"):
+        merged: dict = {(d["sourceId"], d["reason"]): dict(d) for d in source[name]}
+        for d in marker[name]:
+            _displaced(merged, d["sourceId"], d["sourceKey"], d["reason"], d["rows"], d["measures"])
+        source[name] = sorted(merged.values(), key=lambda d: (d["sourceId"], d["reason"]))
+
+
+def _cross_template_sums(spark, config: EtlConfig, touched: list[str], snapshot) -> dict[str, list[dict]]:
+    """Per touched partition: per cross-template rule, the sum of its measure by template and
+    group over the whole partition as committed (the run's snapshot)."""
     pc = config.partition_column
-    out: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    if snapshot is None:
+        return {}
+    table = spark.sql(f"SELECT * FROM {config.curated_identifier} VERSION AS OF {snapshot}").where(
+        col(pc).isin(touched)
+    )
+    out: dict[str, list[dict]] = {v: [] for v in touched}
     for rule in config.cross_template_rules:
-        frame = transforms.with_columns(merged, [rule.measure, *rule.group_by, INGEST_TEMPLATE])
+        frame = transforms.with_columns(table, [rule.measure, *rule.group_by, INGEST_TEMPLATE])
         group = list(dict.fromkeys([pc, INGEST_TEMPLATE, *rule.group_by]))
         rows = (
             frame.where(col(INGEST_TEMPLATE).isin(list(rule.templates)))
@@ -580,14 +706,24 @@ def _cross_template_sums(config: EtlConfig, merged: DataFrame) -> dict[tuple[str
             .agg(F.sum(col(rule.measure)).alias("sum"), F.count(col(rule.measure)).alias("n"))
             .collect()
         )
+        by_partition: dict[str, list[dict]] = defaultdict(list)
         for row in sorted(rows, key=lambda r: tuple(str(r[c]) for c in group)):
             if row["sum"] is None and row["n"]:
                 raise MeasureOverflowError(f"sum of {rule.measure} for rule {rule.name} overflows")
-            out[(rule.name, row[pc])].append(
+            by_partition[row[pc]].append(
                 {
                     "template": row[INGEST_TEMPLATE],
                     "group": {g: _group_value(row[g]) for g in rule.group_by},
                     "sum": format_decimal(row["sum"]),
+                }
+            )
+        for v in touched:
+            out[v].append(
+                {
+                    "rule": rule.name,
+                    "measure": rule.measure,
+                    "groupBy": list(rule.group_by),
+                    "sums": by_partition.get(v, []),
                 }
             )
     return out

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,28 +16,9 @@ from pyspark.sql import functions as F
 
 from pipeline_etl import layout
 from pipeline_etl.config import Dimension, EtlConfig
-from pipeline_etl.layout import partition_predicate
 
 log = logging.getLogger("pipeline_etl")
 
-PARQUET_STORAGE = {
-    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-    "SerdeInfo": {
-        "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
-        "Parameters": {"serialization.format": "1"},
-    },
-}
-_TABLE_INPUT_FIELDS = (
-    "Name",
-    "Description",
-    "Owner",
-    "Retention",
-    "StorageDescriptor",
-    "PartitionKeys",
-    "TableType",
-    "Parameters",
-)
 CONTROL_WRITERS = 16
 
 
@@ -157,28 +137,16 @@ def read_dimension(glue_context, dimension: Dimension) -> DataFrame:
     return frame.toDF()
 
 
-def read_curated(glue_context, config: EtlConfig, values: list[str]) -> DataFrame:
-    """The committed rows of the given curated partitions, through the catalog (whatever
-    location each partition points at now). Not bookmarked: the merge needs them all."""
-    predicate = partition_predicate(config.partition_column, values)
-    frame = glue_context.create_dynamic_frame.from_catalog(
-        database=config.database,
-        table_name=config.curated_table,
-        push_down_predicate=predicate,
-        additional_options={"catalogPartitionPredicate": predicate},
-    )
-    return frame.toDF()
-
-
-def write_parquet(glue_context, df: DataFrame, location: str) -> None:
+def write_json_lines(glue_context, df: DataFrame, location: str) -> None:
+    """Writes rows as gzip JSON Lines below an S3 folder (quarantined rows)."""
     from awsglue.dynamicframe import DynamicFrame  # the Glue runtime's (or the local stand-in's)
 
     glue_context.write_dynamic_frame.from_options(
-        frame=DynamicFrame.fromDF(df, glue_context, "curated"),
+        frame=DynamicFrame.fromDF(df, glue_context, "rejected"),
         connection_type="s3",
         connection_options={"path": location},
-        format="parquet",
-        format_options={"compression": "snappy"},
+        format="json",
+        format_options={"compression": "gzip"},
     )
 
 
@@ -194,89 +162,6 @@ def get_table(glue, database: str, name: str) -> dict | None:
 
 def table_columns(table: dict) -> list[dict]:
     return list(table.get("StorageDescriptor", {}).get("Columns", []))
-
-
-def ensure_curated_table(glue, config: EtlConfig, columns: list[dict], table: dict | None) -> list[str]:
-    """Creates the curated table, or appends the columns it lacks (existing columns and their
-    types are kept). Returns the names of the columns added."""
-    if table is None:
-        glue.create_table(
-            DatabaseName=config.database,
-            TableInput={
-                "Name": config.curated_table,
-                "Description": f"Curated {config.dataset} (written by the curate job; do not edit)",
-                "TableType": "EXTERNAL_TABLE",
-                "Parameters": {
-                    "classification": "parquet",
-                    "EXTERNAL": "TRUE",
-                    "parquet.compression": "SNAPPY",
-                },
-                "PartitionKeys": [{"Name": config.partition_column, "Type": "string"}],
-                "StorageDescriptor": {
-                    **PARQUET_STORAGE,
-                    "Columns": columns,
-                    "Location": config.curated_location,
-                },
-            },
-        )
-        return [c["Name"] for c in columns]
-    known = {c["Name"] for c in table_columns(table)}
-    added = [c for c in columns if c["Name"] not in known]
-    if not added:
-        return []
-    table_input = {k: v for k, v in table.items() if k in _TABLE_INPUT_FIELDS}
-    table_input["StorageDescriptor"] = {
-        **table_input["StorageDescriptor"],
-        "Columns": table_columns(table) + added,
-    }
-    glue.update_table(DatabaseName=config.database, TableInput=table_input)
-    return [c["Name"] for c in added]
-
-
-def partition_locations(glue, config: EtlConfig, table: str, values: Iterable[str]) -> dict[str, str]:
-    """Current location of each given partition that exists (value -> S3 URL)."""
-    values = list(dict.fromkeys(values))
-    found: dict[str, str] = {}
-    for start in range(0, len(values), 1000):
-        chunk = values[start : start + 1000]
-        response = glue.batch_get_partition(
-            DatabaseName=config.database,
-            TableName=table,
-            PartitionsToGet=[{"Values": [v]} for v in chunk],
-        )
-        for partition in response.get("Partitions", []):
-            found[partition["Values"][0]] = partition["StorageDescriptor"]["Location"]
-    return found
-
-
-def swap_partition(
-    glue, config: EtlConfig, value: str, location: str, columns: list[dict], exists: bool
-) -> None:
-    """Points one curated partition at ``location`` in one catalog call (create or update)."""
-    partition_input = {
-        "Values": [value],
-        "Parameters": {"classification": "parquet"},
-        "StorageDescriptor": {**PARQUET_STORAGE, "Columns": columns, "Location": location},
-    }
-    if exists:
-        glue.update_partition(
-            DatabaseName=config.database,
-            TableName=config.curated_table,
-            PartitionValueList=[value],
-            PartitionInput=partition_input,
-        )
-        return
-    try:
-        glue.create_partition(
-            DatabaseName=config.database, TableName=config.curated_table, PartitionInput=partition_input
-        )
-    except glue.exceptions.AlreadyExistsException:
-        glue.update_partition(
-            DatabaseName=config.database,
-            TableName=config.curated_table,
-            PartitionValueList=[value],
-            PartitionInput=partition_input,
-        )
 
 
 # --- S3 objects (boto3) ---------------------------------------------------------------------
@@ -323,15 +208,3 @@ def list_keys(s3, bucket: str, prefix: str) -> list[str]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys.extend(item["Key"] for item in page.get("Contents", []))
     return keys
-
-
-def delete_prefix(s3, url: str) -> int:
-    """Deletes every object below an S3 folder URL; returns how many."""
-    bucket, prefix = split_s3_url(url)
-    if not prefix.endswith("/"):
-        prefix += "/"
-    keys = list_keys(s3, bucket, prefix)
-    for start in range(0, len(keys), 1000):
-        chunk = keys[start : start + 1000]
-        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
-    return len(keys)

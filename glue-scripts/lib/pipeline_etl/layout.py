@@ -33,18 +33,6 @@ def aggregates_key(config: EtlConfig, partition_value: str) -> str:
     return f"{config.control_prefixes.aggregates}{encode_partition_value(partition_value)}.json"
 
 
-def swap_record_key(config: EtlConfig, run_id: str) -> str:
-    return f"{config.control_prefixes.swaps}{run_id}.json"
-
-
-def curated_partition_location(config: EtlConfig, value: str, run_id: str) -> str:
-    """``s3://<curated>/<dataset>/<partition>=<value>/run=<runId>/``."""
-    return (
-        f"s3://{config.curated_bucket}/{config.curated_prefix}"
-        f"{config.partition_column}={encode_partition_value(value)}/run={run_id}/"
-    )
-
-
 def partition_predicate(column: str, values: list[str]) -> str:
     """Spark SQL (and catalog expression) ``col in ('a', 'b')``; '' for no values."""
     if not values:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     BooleanType,
@@ -26,7 +26,11 @@ INGEST_ROW_NUMBER = "ingest_row_number"
 INGEST_TEMPLATE = "ingest_template"
 
 #: Lineage columns stored typed in curated (the others stay strings).
-LINEAGE_TYPES: dict[str, DataType] = {INGEST_TIME: TimestampType(), INGEST_ROW_NUMBER: LongType()}
+LINEAGE_TYPES: dict[str, DataType] = {
+    INGEST_TIME: TimestampType(),
+    "ingest_landed_at": TimestampType(),
+    INGEST_ROW_NUMBER: LongType(),
+}
 
 _SIMPLE_TYPES: dict[str, DataType] = {
     "string": StringType(),
@@ -94,50 +98,6 @@ def cast_failure_counts(df: DataFrame, types: Mapping[str, DataType]) -> Column 
     return F.struct(*checks) if checks else None
 
 
-#: Internal columns of ``rank_duplicates``: 1 for the row kept per key; whether a dropped row
-#: equals the kept one in every compared column.
-DUPLICATE_RANK = "_curate_rank"
-IDENTICAL_FLAG = "_curate_identical"
-_DIGEST = "_curate_digest"
-
-
-def rank_duplicates(df: DataFrame, keys: Iterable[str], compared: Iterable[str]) -> DataFrame:
-    """Ranks the rows of each key: rank 1 is kept (the latest ``ingest_time``; on a tie this
-    run's rows win over curated rows, then the greater source id, then the later row of the
-    file). ``IDENTICAL_FLAG`` is true for a dropped row whose ``compared`` columns all equal the
-    kept row's (nulls equal): the same data arriving twice, e.g. a file uploaded again, which
-    reconciliation counts as delivered rather than as a key collision. The digest is computed
-    only for keys with more than one row."""
-    keys = list(keys)
-    order = [
-        col(INGEST_TIME).desc_nulls_last(),
-        col(NEW_FLAG).desc(),
-        col(INGEST_SOURCE_ID).desc_nulls_last(),
-        col(INGEST_ROW_NUMBER).desc_nulls_last(),
-    ]
-    ranked_window = Window.partitionBy(*[col(k) for k in keys]).orderBy(*order)
-    key_window = Window.partitionBy(*[col(k) for k in keys])
-    # The compared values as one JSON document (nulls kept, so no two different rows collide).
-    compared = [c for c in dict.fromkeys(compared) if c in df.columns]
-    document = F.to_json(F.struct(*[col(c).alias(c) for c in compared]), {"ignoreNullFields": "false"})
-    digest = F.sha2(document, 256) if compared else F.lit("")
-    ranked = df.withColumn(DUPLICATE_RANK, F.row_number().over(ranked_window)).withColumn(
-        _DIGEST, F.when(F.count(F.lit(1)).over(key_window) > 1, digest)
-    )
-    identical = (F.col(DUPLICATE_RANK) > 1) & (F.col(_DIGEST) == F.first(F.col(_DIGEST)).over(ranked_window))
-    return ranked.withColumn(IDENTICAL_FLAG, F.coalesce(identical, F.lit(False))).drop(_DIGEST)
-
-
-def kept_rows(ranked: DataFrame) -> DataFrame:
-    """The rows ``rank_duplicates`` keeps, without its internal columns."""
-    return ranked.where(F.col(DUPLICATE_RANK) == 1).drop(DUPLICATE_RANK, IDENTICAL_FLAG)
-
-
-def deduplicate(df: DataFrame, keys: Iterable[str]) -> DataFrame:
-    """One row per key (the order of ``rank_duplicates``)."""
-    return kept_rows(rank_duplicates(df, keys, []))
-
-
 def join_dimension(
     facts: DataFrame, dimension: DataFrame, join_keys: Mapping[str, str], columns: Iterable[str]
 ) -> DataFrame:
@@ -168,26 +128,6 @@ def join_dimension(
         condition = clause if condition is None else condition & clause
     joined = facts.join(F.broadcast(small), on=condition, how="left")
     return joined.drop(*key_aliases.values())
-
-
-def union_with_existing(existing: DataFrame, batch: DataFrame) -> DataFrame:
-    """Existing curated rows (``NEW_FLAG`` 0) and this run's rows (``NEW_FLAG`` 1), by name.
-
-    Columns the existing rows have keep their curated type (batch values are cast to it);
-    columns only one side has are null on the other side.
-    """
-    existing_types = {f.name: f.dataType for f in existing.schema.fields}
-    batch = batch.select(
-        *[
-            col(c).cast(existing_types[c]).alias(c)
-            if c in existing_types and batch.schema[c].dataType != existing_types[c]
-            else col(c)
-            for c in batch.columns
-        ]
-    )
-    return existing.withColumn(NEW_FLAG, F.lit(0)).unionByName(
-        batch.withColumn(NEW_FLAG, F.lit(1)), allowMissingColumns=True
-    )
 
 
 def order_columns(df: DataFrame, first: Iterable[str]) -> DataFrame:

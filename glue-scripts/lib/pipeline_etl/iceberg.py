@@ -1,0 +1,184 @@
+"""The curated Iceberg table: catalog set-up, creation, schema evolution, the one commit of a
+run, snapshots and maintenance. Same code on AWS Glue 5.1 (Iceberg 1.10.0, ``--datalake-formats
+iceberg``) and on local Spark with the same Iceberg runtime jar.
+
+Iceberg facts this module relies on (Apache Iceberg documentation, "Spark Writes" and
+"Procedures"): every write (``append``, ``MERGE INTO``) commits exactly one new snapshot, or
+nothing when it fails, so readers see the table before or after a run, never part of it; a
+snapshot stays readable (time travel) until ``expire_snapshots`` removes it; with
+``write.merge.mode=merge-on-read`` a MERGE that deletes rows writes delete files instead of
+rewriting the data files that hold them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timedelta
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from pipeline_etl.config import EtlConfig
+from pipeline_etl.transforms import col
+
+log = logging.getLogger("pipeline_etl")
+
+SPARK_CATALOG = "org.apache.iceberg.spark.SparkCatalog"
+GLUE_CATALOG = "org.apache.iceberg.aws.glue.GlueCatalog"
+S3_FILE_IO = "org.apache.iceberg.aws.s3.S3FileIO"
+
+
+def configure_catalog(spark: SparkSession, config: EtlConfig) -> None:
+    """Registers the Iceberg catalog the curated tables live in: the Glue Data Catalog, files
+    through S3FileIO. Catalog properties are read when the catalog is first used, so setting them
+    at run time works on Glue as locally. ``AWS_ENDPOINT_URL`` (the AWS SDKs' standard variable,
+    set only by the local runtime) points the catalog's Glue and S3 clients at the emulator."""
+    prefix = f"spark.sql.catalog.{config.iceberg.catalog}"
+    settings = {
+        prefix: SPARK_CATALOG,
+        f"{prefix}.catalog-impl": GLUE_CATALOG,
+        f"{prefix}.io-impl": S3_FILE_IO,
+        f"{prefix}.warehouse": config.iceberg.location,
+        # No table cache: a run must see the catalog's current metadata pointer every time it
+        # looks (a warm driver, as the local job server keeps, would otherwise reuse another
+        # run's metadata; Glue starts a driver per run, so it costs nothing there).
+        f"{prefix}.cache-enabled": "false",
+    }
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        settings.update(
+            {
+                f"{prefix}.glue.endpoint": endpoint,
+                f"{prefix}.s3.endpoint": endpoint,
+                f"{prefix}.s3.path-style-access": "true",
+                f"{prefix}.client.region": region,
+            }
+        )
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+
+
+def table_exists(spark: SparkSession, config: EtlConfig) -> bool:
+    return bool(
+        spark.sql(
+            f"SHOW TABLES IN `{config.iceberg.catalog}`.`{config.database}` LIKE '{config.curated_table}'"
+        ).collect()
+    )
+
+
+def current_snapshot(spark: SparkSession, config: EtlConfig) -> int | None:
+    """The table's current snapshot id (None for a table without one)."""
+    rows = (
+        spark.sql(f"SELECT snapshot_id FROM {config.curated_identifier}.history WHERE is_current_ancestor")
+        .orderBy(F.col("made_current_at").desc())
+        .limit(1)
+        .collect()
+    )
+    return rows[0]["snapshot_id"] if rows else None
+
+
+def partition_transforms(config: EtlConfig) -> list:
+    out = []
+    for field in config.iceberg.partition_spec:
+        if field.transform == "month":
+            out.append(F.months(col(field.column)))
+        else:
+            out.append(col(field.column))
+    return out
+
+
+def create_table(spark: SparkSession, config: EtlConfig, rows: DataFrame) -> None:
+    """Creates the curated table with ``rows`` as its first snapshot (one commit: create and
+    data together). Fails if the table exists (another writer created it meanwhile)."""
+    writer = rows.writeTo(config.curated_identifier).using("iceberg")
+    writer = writer.tableProperty("location", config.iceberg.location)
+    for key, value in sorted(config.iceberg.table_properties.items()):
+        writer = writer.tableProperty(key, value)
+    writer.partitionedBy(*partition_transforms(config)).create()
+
+
+def table_schema(spark: SparkSession, config: EtlConfig) -> dict[str, str]:
+    """Column name -> Spark SQL type of the curated table."""
+    return {f.name: f.dataType.simpleString() for f in spark.table(config.curated_identifier).schema.fields}
+
+
+def add_columns(spark: SparkSession, config: EtlConfig, columns: list[tuple[str, str]]) -> None:
+    """Schema evolution: adds columns (name, Spark SQL type) at the end. A metadata-only
+    change: no data file is touched and the current snapshot's rows read the new columns as null."""
+    if not columns:
+        return
+    ddl = ", ".join(f"`{name.replace('`', '``')}` {kind}" for name, kind in columns)
+    spark.sql(f"ALTER TABLE {config.curated_identifier} ADD COLUMNS ({ddl})")
+
+
+def identity_condition(config: EtlConfig, has_sheet: bool, left: str = "t", right: str = "s") -> str:
+    """A curated row's identity: partition, source file, (sheet,) row number of the file."""
+    parts = [config.partition_column, "ingest_source_id", "ingest_row_number"]
+    clauses = [f"{left}.`{p}` = {right}.`{p}`" for p in parts]
+    if has_sheet:
+        clauses.append(f"{left}.`source_sheet` <=> {right}.`source_sheet`")
+    return " AND ".join(clauses)
+
+
+def commit(
+    spark: SparkSession,
+    config: EtlConfig,
+    inserts: DataFrame,
+    deletes: DataFrame | None,
+    has_sheet: bool,
+    view: str,
+) -> None:
+    """The run's one commit: ``inserts`` appended and ``deletes`` (rows matched by identity)
+    removed in the same snapshot. Without deletes it is an append (no scan of the table)."""
+    columns = inserts.columns
+    if deletes is None:
+        inserts.writeTo(config.curated_identifier).append()
+        return
+    op = "_curate_op"
+    source = inserts.withColumn(op, F.lit("insert")).unionByName(
+        deletes.select(*[col(c) for c in deletes.columns if c in columns]).withColumn(op, F.lit("delete")),
+        allowMissingColumns=True,
+    )
+    source.createOrReplaceTempView(view)
+    names = ", ".join(f"`{c.replace('`', '``')}`" for c in columns)
+    values = ", ".join(f"s.`{c.replace('`', '``')}`" for c in columns)
+    spark.sql(
+        f"MERGE INTO {config.curated_identifier} t USING `{view}` s "
+        f"ON {identity_condition(config, has_sheet)} "
+        f"WHEN MATCHED AND s.`{op}` = 'delete' THEN DELETE "
+        f"WHEN NOT MATCHED AND s.`{op}` = 'insert' THEN INSERT ({names}) VALUES ({values})"
+    )
+    spark.catalog.dropTempView(view)
+
+
+def maintain(spark: SparkSession, config: EtlConfig, now: datetime, partitions: list[str]) -> dict:
+    """Table maintenance after a run: expires snapshots older than the retention (keeping the
+    last ``retainLastSnapshots``), then compacts the touched partitions: once at least
+    ``compactionMinInputFiles`` files are smaller than the target size, or a file has 30% or more
+    of its rows deleted (Iceberg's ``delete-ratio-threshold`` default), they are rewritten.
+    Each procedure commits its own snapshot that changes no row."""
+    ice = config.iceberg
+    identifier = f"{config.database}.{config.curated_table}"
+    catalog = f"`{ice.catalog}`"
+    done: dict = {}
+    if partitions:
+        literals = ", ".join("'" + v.replace("'", "''") + "'" for v in partitions)
+        where = f"{config.partition_column} IN ({literals})"
+        rows = spark.sql(
+            f"CALL {catalog}.system.rewrite_data_files(table => '{identifier}', where => \"{where}\", "
+            f"options => map('min-input-files', '{ice.compaction_min_input_files}', "
+            f"'target-file-size-bytes', '{ice.target_file_size_bytes}'))"
+        ).collect()
+        done["rewrittenDataFiles"] = rows[0]["rewritten_data_files_count"] if rows else 0
+        done["addedDataFiles"] = rows[0]["added_data_files_count"] if rows else 0
+    cutoff = (now - timedelta(days=ice.snapshot_retention_days)).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    rows = spark.sql(
+        f"CALL {catalog}.system.expire_snapshots(table => '{identifier}', "
+        f"older_than => TIMESTAMP '{cutoff}', retain_last => {ice.retain_last_snapshots})"
+    ).collect()
+    if rows:
+        done["deletedDataFiles"] = rows[0]["deleted_data_files_count"]
+        done["deletedManifestFiles"] = rows[0]["deleted_manifest_files_count"]
+    return done

@@ -1,0 +1,130 @@
+"""Restatement and conflict resolution (pure ``df -> df``; no I/O).
+
+Input: this run's rows (``NEW_FLAG`` 1) and the curated rows they may displace (``NEW_FLAG`` 0).
+Output: the same rows with an outcome. Rules, in this order (docs/etl.md, "Restatement and
+conflicts"); "newer" is the later landing, ordered by the S3 event time, then the event's
+sequencer, then the landing key and source id: never by processing time, so the result does not
+depend on which Lambda or which run finished first.
+
+1. ``same_object``: rows of every older version of a landing object are replaced by its newest
+   version, including rows the newer version no longer has.
+2. ``scope`` (when the dataset declares ``replacementScope``): per combination of the scope
+   columns, the newest file covering it replaces the other files' rows of it.
+3. ``key`` policy over the remaining rows, per partition and dataset key:
+   ``latest``: the newest file's row wins (the later row of a file on a tie), the others are
+   superseded; ``reject``: the first landed row wins, the others are rejected (quarantined,
+   naming the file they collided with); ``keep``: no key deduplication.
+
+A row keeps its identity (partition, source id, sheet, row number) for as long as it is in
+curated; the same object read again (a retry) yields the same identities, which the caller
+matches to the rows already there instead of inserting them twice.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from pipeline_etl.config import EtlConfig
+from pipeline_etl.transforms import INGEST_ROW_NUMBER, INGEST_SOURCE_ID, col
+
+INGEST_SOURCE_KEY = "ingest_source_key"
+INGEST_LANDED_AT = "ingest_landed_at"
+INGEST_SEQUENCER = "ingest_sequencer"
+SHEET_COLUMN = "source_sheet"
+
+#: Outcome columns added by ``resolve``.
+OUTCOME = "_curate_outcome"  # 'kept' | 'superseded' | 'rejected'
+REASON = "_curate_reason"  # None | 'same_object' | 'scope' | 'key' | 'conflict'
+BY_SOURCE_ID = "_curate_by_source_id"
+BY_SOURCE_KEY = "_curate_by_source_key"
+_FILE = "_curate_file"
+_ROW = "_curate_row"
+_WINNER = "_curate_winner"
+
+#: Sequencers are hexadecimal strings of varying length; S3 says to compare them after padding
+#: the shorter one with leading zeros (Amazon S3 User Guide, "Event message structure").
+SEQUENCER_WIDTH = 32
+
+
+def landing_order(df: DataFrame) -> Column:
+    """A struct ordering files by landing: event time, sequencer, landing key, source id."""
+    landed = (
+        F.coalesce(col(INGEST_LANDED_AT).cast("timestamp"), F.lit("1970-01-01 00:00:00").cast("timestamp"))
+        if INGEST_LANDED_AT in df.columns
+        else F.lit("1970-01-01 00:00:00").cast("timestamp")
+    )
+    sequencer = (
+        F.lpad(F.coalesce(F.upper(col(INGEST_SEQUENCER)), F.lit("")), SEQUENCER_WIDTH, "0")
+        if INGEST_SEQUENCER in df.columns
+        else F.lit("")
+    )
+    return F.struct(
+        landed.alias("landed"),
+        sequencer.alias("sequencer"),
+        F.coalesce(col(INGEST_SOURCE_KEY), F.lit("")).alias("key"),
+        F.coalesce(col(INGEST_SOURCE_ID), F.lit("")).alias("id"),
+    )
+
+
+def _displace(df: DataFrame, group: list[Column], reason: str, outcome: str, newest: bool) -> DataFrame:
+    """Among rows still kept, per ``group``: rows of any file other than the group's winning file
+    (the newest, or the first landed) get ``outcome`` with ``reason`` and the winner named."""
+    active = F.col(OUTCOME) == "kept"
+    window = Window.partitionBy(*group)
+    candidate = F.when(active, F.col(_FILE))
+    winner = (F.max if newest else F.min)(candidate).over(window)
+    df = df.withColumn(_WINNER, winner)
+    lost = active & (F.col(_FILE) != F.col(_WINNER))
+    return df.select(
+        *[c for c in df.columns if c not in (OUTCOME, REASON, BY_SOURCE_ID, BY_SOURCE_KEY, _WINNER)],
+        F.when(lost, F.lit(outcome)).otherwise(F.col(OUTCOME)).alias(OUTCOME),
+        F.when(lost, F.lit(reason)).otherwise(F.col(REASON)).alias(REASON),
+        F.when(lost, F.col(_WINNER)["id"]).otherwise(F.col(BY_SOURCE_ID)).alias(BY_SOURCE_ID),
+        F.when(lost, F.col(_WINNER)["key"]).otherwise(F.col(BY_SOURCE_KEY)).alias(BY_SOURCE_KEY),
+    )
+
+
+def resolve(df: DataFrame, config: EtlConfig) -> DataFrame:
+    """Adds OUTCOME, REASON, BY_SOURCE_ID, BY_SOURCE_KEY to every row (see the module doc)."""
+    df = df.select(
+        "*",
+        landing_order(df).alias(_FILE),
+        F.lit("kept").alias(OUTCOME),
+        F.lit(None).cast("string").alias(REASON),
+        F.lit(None).cast("string").alias(BY_SOURCE_ID),
+        F.lit(None).cast("string").alias(BY_SOURCE_KEY),
+    )
+    df = _displace(df, [col(INGEST_SOURCE_KEY)], "same_object", "superseded", newest=True)
+    scope = list(config.restatement.replacement_scope)
+    if scope:
+        df = _displace(df, [col(c) for c in scope], "scope", "superseded", newest=True)
+    policy = config.restatement.conflict_policy
+    if policy != "keep":
+        keys = [col(config.partition_column), *[col(k) for k in config.keys]]
+        # The row (not only the file) decides: within one file the later row wins for
+        # `latest`; for `reject` the first row of the first file stays, later ones collide.
+        row_fields = [F.col(_FILE).alias("file"), col(INGEST_ROW_NUMBER).alias("row")]
+        if SHEET_COLUMN in df.columns:
+            row_fields.append(F.coalesce(col(SHEET_COLUMN), F.lit("")).alias("sheet"))
+        df = df.withColumn(_ROW, F.struct(*row_fields))
+        active = F.col(OUTCOME) == "kept"
+        window = Window.partitionBy(*keys)
+        candidate = F.when(active, F.col(_ROW))
+        newest = policy == "latest"
+        winner = (F.max if newest else F.min)(candidate).over(window)
+        df = df.withColumn(_WINNER, winner)
+        lost = active & (F.col(_ROW) != F.col(_WINNER))
+        outcome, reason = ("superseded", "key") if newest else ("rejected", "conflict")
+        df = df.select(
+            *[
+                c
+                for c in df.columns
+                if c not in (OUTCOME, REASON, BY_SOURCE_ID, BY_SOURCE_KEY, _WINNER, _ROW)
+            ],
+            F.when(lost, F.lit(outcome)).otherwise(F.col(OUTCOME)).alias(OUTCOME),
+            F.when(lost, F.lit(reason)).otherwise(F.col(REASON)).alias(REASON),
+            F.when(lost, F.col(_WINNER)["file"]["id"]).otherwise(F.col(BY_SOURCE_ID)).alias(BY_SOURCE_ID),
+            F.when(lost, F.col(_WINNER)["file"]["key"]).otherwise(F.col(BY_SOURCE_KEY)).alias(BY_SOURCE_KEY),
+        )
+    return df.drop(_FILE)
