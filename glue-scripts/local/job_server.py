@@ -59,7 +59,11 @@ def warm_up(spark) -> None:
 
 
 def run(request: dict) -> int:
-    os.environ.update(request.get("env") or {})
+    env = request.get("env") or {}
+    if "AWS_ACCESS_KEY_ID" in env and "AWS_SESSION_TOKEN" not in env:
+        # Credentials of another role: a session token of an earlier run's must not come with them.
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.update(env)
     script = request["script"]
     sys.argv = [script, *request.get("argv", [])]
     try:
@@ -77,9 +81,13 @@ def main() -> int:
     from pyspark.context import SparkContext
     from pyspark.sql import SparkSession
 
-    import awsglue  # noqa: F401 - sets the local Spark defaults before the context starts
+    import awsglue  # noqa: F401 - sets the local Spark defaults (and the Iceberg jars) before the context starts
+    from awsglue import _jvm
 
-    SparkContext.getOrCreate()
+    sc = SparkContext.getOrCreate()
+    # Fails before "ready" when `npm run setup` has not downloaded the Iceberg jars. (Each run's
+    # GlueContext copies that run's AWS credentials into the JVM: see awsglue._jvm.)
+    _jvm.require_iceberg(sc)
     spark = SparkSession.builder.getOrCreate()
     if os.environ.get("JOB_SERVER_WARM_UP", "false") == "true":
         warm_up(spark)

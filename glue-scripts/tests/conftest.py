@@ -13,6 +13,10 @@ from localaws import Emulator, World, job_argv
 def spark():
     from pyspark.sql import SparkSession
 
+    # The stand-in sets the local Spark submit arguments (the Iceberg jars and SQL extensions, as
+    # Glue's --datalake-formats iceberg) when imported: before the JVM starts.
+    import awsglue  # noqa: F401
+
     session = (
         SparkSession.builder.master("local[2]")
         .appName("glue-scripts-tests")

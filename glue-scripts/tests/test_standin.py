@@ -375,3 +375,191 @@ def test_staged_files_are_released_at_commit(world, spark, tmp_path):
     assert any(p.is_file() for p in staging.rglob("*"))
     job.commit()
     assert not any(p.is_file() for p in staging.rglob("*"))
+
+
+# --- Iceberg through the local JVM ----------------------------------------------------------
+
+
+class _RecordingProxy:
+    """An HTTP proxy in front of the emulator that records, per request, the access key id that
+    signed it (``Authorization: AWS4-HMAC-SHA256 Credential=<key>/...``): what the local IAM
+    authorizer decides on."""
+
+    def __init__(self, upstream: str):
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        target = urlsplit(upstream)
+        self.calls: list[dict] = []
+        calls = self.calls
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _forward(self):
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    body = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0], 16)
+                        chunk = self.rfile.read(size + 2)[:size]
+                        if size == 0:
+                            break
+                        body += chunk
+                else:
+                    body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                authorization = self.headers.get("Authorization", "")
+                key = (
+                    authorization.split("Credential=", 1)[1].split("/", 1)[0]
+                    if "Credential=" in authorization
+                    else None
+                )
+                calls.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "target": self.headers.get("X-Amz-Target"),
+                        "key": key,
+                        "sha256": self.headers.get("x-amz-content-sha256"),
+                    }
+                )
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length")
+                }
+                connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+                connection.request(self.command, self.path, body=body, headers=headers)
+                response = connection.getresponse()
+                payload = response.read()
+                self.send_response(response.status)
+                for k, v in response.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(k, v)
+                # (A HEAD response carries the object's length, without a body.)
+                length = response.getheader("Content-Length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", length or str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+                connection.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def recording_proxy(emulator):
+    proxy = _RecordingProxy(emulator.endpoint)
+    yield proxy
+    proxy.stop()
+
+
+def _iceberg_catalog(spark, name: str, endpoint: str, warehouse: str) -> None:
+    """The catalog settings the curate job makes (pipeline_etl.iceberg.configure_catalog)."""
+    prefix = f"spark.sql.catalog.{name}"
+    for key, value in {
+        prefix: "org.apache.iceberg.spark.SparkCatalog",
+        f"{prefix}.catalog-impl": "org.apache.iceberg.aws.glue.GlueCatalog",
+        f"{prefix}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+        f"{prefix}.warehouse": warehouse,
+        f"{prefix}.cache-enabled": "false",
+        f"{prefix}.glue.endpoint": endpoint,
+        f"{prefix}.s3.endpoint": endpoint,
+        f"{prefix}.s3.path-style-access": "true",
+        f"{prefix}.client.region": "us-east-1",
+    }.items():
+        spark.conf.set(key, value)
+
+
+def test_an_iceberg_table_is_written_merged_and_read_with_the_credentials_of_each_run(
+    world, spark, recording_proxy, monkeypatch
+):
+    # Prepare: the catalog (a name of this test's own: a Spark catalog is configured once per
+    # session) in the emulated Glue Data Catalog, every call through a recorder.
+    catalog = f"standin_{world.name}"
+    _iceberg_catalog(spark, catalog, recording_proxy.endpoint, f"s3://{world.curated_bucket}/t")
+    table = f"{catalog}.{world.database}.costs"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "LOCALJOBROLEFIRSTRUN")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "first-secret")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "first-token")
+
+    # Act: one run creates and fills the table, a later run (another role) merges into it.
+    first = GlueContext(spark.sparkContext)
+    first.spark_session.sql(
+        f"CREATE TABLE {table} (id string, amount decimal(38,18)) USING iceberg "
+        "TBLPROPERTIES ('format-version'='2', 'write.merge.mode'='merge-on-read')"
+    )
+    first.spark_session.sql(f"INSERT INTO {table} VALUES ('a', 1.000000000000000001), ('b', 2)")
+    first_calls = list(recording_proxy.calls)
+    recording_proxy.calls.clear()
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "LOCALJOBROLESECONDRUN")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "second-secret")
+    monkeypatch.delenv("AWS_SESSION_TOKEN")
+    second = GlueContext(spark.sparkContext)
+    second.spark_session.createDataFrame([("b", "5"), ("c", "3.25")], "id string, amount string").selectExpr(
+        "id", "cast(amount as decimal(38,18)) amount"
+    ).createOrReplaceTempView("changes")
+    second.spark_session.sql(
+        f"MERGE INTO {table} t USING changes s ON t.id = s.id "
+        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+    )
+    rows = {r["id"]: str(r["amount"]) for r in second.spark_session.sql(f"SELECT * FROM {table}").collect()}
+    snapshots = second.spark_session.sql(f"SELECT operation FROM {table}.snapshots").collect()
+    second_calls = list(recording_proxy.calls)
+
+    # Assess: the table is in the catalog as an Iceberg table, with exact decimals, two commits ...
+    stored = world.glue.get_table(DatabaseName=world.database, Name="costs")["Table"]
+    assert stored["Parameters"]["table_type"].upper() == "ICEBERG"
+    assert stored["Parameters"]["metadata_location"].startswith(f"s3://{world.curated_bucket}/t/")
+    assert rows == {"a": "1.000000000000000001", "b": "5.000000000000000000", "c": "3.250000000000000000"}
+    assert [s["operation"] for s in snapshots] == ["append", "overwrite"]
+    # ... and the JVM's Glue and S3 calls of each run were signed with that run's credentials.
+    for calls, key in ((first_calls, "LOCALJOBROLEFIRSTRUN"), (second_calls, "LOCALJOBROLESECONDRUN")):
+        assert {c["key"] for c in calls} == {key}
+        assert any(c["target"] and c["target"].startswith("AWSGlue.") for c in calls)
+        assert any(c["method"] == "PUT" for c in calls)  # S3 PutObject of data or metadata files
+    assert any(c["target"] == "AWSGlue.CreateTable" for c in first_calls)
+    assert any(c["target"] == "AWSGlue.UpdateTable" for c in second_calls)
+
+
+def test_the_jvm_credentials_follow_the_environment_and_are_cleared_when_absent(spark, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "LOCALONE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "one")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "token-one")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    GlueContext(spark.sparkContext)
+    system = spark.sparkContext._jvm.java.lang.System
+    assert [system.getProperty(p) for p in ("aws.accessKeyId", "aws.sessionToken", "aws.region")] == [
+        "LOCALONE",
+        "token-one",
+        "eu-west-1",
+    ]
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "LOCALTWO")
+    monkeypatch.delenv("AWS_SESSION_TOKEN")
+    GlueContext(spark.sparkContext)
+
+    assert system.getProperty("aws.accessKeyId") == "LOCALTWO"
+    assert system.getProperty("aws.sessionToken") is None
+
+
+def test_without_the_iceberg_jars_the_error_says_to_run_setup(tmp_path, monkeypatch):
+    import awsglue
+
+    monkeypatch.setenv(awsglue.ENV_ICEBERG_JARS, str(tmp_path))
+
+    with pytest.raises(awsglue.IcebergJarsMissingError, match="run `npm run setup`"):
+        awsglue.iceberg_jars()

@@ -17,7 +17,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from awsglue import _aws, bookmarks
+from awsglue import _aws, _jvm, bookmarks
 from awsglue.dynamicframe import DynamicFrame
 
 ENV_TMPDIR = "AWSGLUE_LOCAL_TMPDIR"
@@ -117,6 +117,10 @@ class GlueContext:
 
     def __init__(self, sparkContext: SparkContext, **options):
         self._sc = sparkContext
+        # Local only: the Iceberg runtime is there (else: run `npm run setup`), and the JVM's AWS SDK
+        # signs this run's Iceberg calls with the credentials in the environment now (the job role's).
+        _jvm.require_iceberg(sparkContext)
+        _jvm.use_environment_credentials(sparkContext)
         self.spark_session = SparkSession.builder.getOrCreate()
         self.create_dynamic_frame = DynamicFrameReader(self)
         self.write_dynamic_frame = DynamicFrameWriter(self)
