@@ -653,8 +653,14 @@ export function glueArns(
   const needs = GLUE_OPERATIONS[operation];
   if (!needs) return undefined;
   const base = `arn:aws:glue:${scope.region}:${String(params.CatalogId ?? scope.account)}`;
+  // Database operations name the database `Name` (GetDatabase: `{"Name": "<db>"}`, as Iceberg's
+  // GlueCatalog sends it before CreateTable); table and partition operations `DatabaseName`.
+  const databaseOperation = /^(Get|Create|Update|Delete)Database$/.test(operation);
   const database = String(
-    params.DatabaseName ?? (params.DatabaseInput as { Name?: string } | undefined)?.Name ?? '',
+    params.DatabaseName ??
+      (params.DatabaseInput as { Name?: string } | undefined)?.Name ??
+      (databaseOperation ? params.Name : undefined) ??
+      '',
   );
   const table = String(
     params.TableName ?? params.Name ?? (params.TableInput as { Name?: string } | undefined)?.Name ?? '',

@@ -239,3 +239,116 @@ describe('SQS, SNS, Glue, Step Functions and KMS requests', () => {
     });
   });
 });
+
+/**
+ * The requests Iceberg's GlueCatalog and S3FileIO make from the Glue job's JVM (AWS SDK for
+ * Java v2 2.33, as bundled by iceberg-aws-bundle 1.10.0), with the headers it sends over the
+ * local runtime's plain-HTTP endpoint (recorded by glue-scripts/tests/test_standin.py's proxy).
+ */
+describe("Iceberg's requests from the Glue job (SDK for Java v2)", () => {
+  const base = 'arn:aws:glue:us-east-1:000000000000';
+  const table = 's3://curated/cloud_billing';
+  /** An aws-chunked body as the Java SDK streams it over HTTP: signed chunks, a CRC32 trailer. */
+  const chunked = {
+    'content-encoding': 'aws-chunked',
+    'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER',
+    'x-amz-decoded-content-length': '759',
+    'x-amz-sdk-checksum-algorithm': 'CRC32',
+    'x-amz-trailer': 'x-amz-checksum-crc32',
+    'content-length': '1054',
+    expect: '100-continue',
+  };
+
+  it('GetDatabase names the database `Name`: glue:GetDatabase on the catalog and that database', () => {
+    const mapped = json('glue', 'AWSGlue.GetDatabase', { Name: 'ingestion' });
+    expect(mapped.operation).toBe('GetDatabase');
+    expect(actions(mapped)).toEqual([
+      ['glue:GetDatabase', `${base}:catalog`],
+      ['glue:GetDatabase', `${base}:database/ingestion`],
+    ]);
+  });
+
+  it('GetTable, CreateTable and UpdateTable (a commit: VersionId, SkipArchive) need catalog, database and table', () => {
+    const tableInput = {
+      Name: 'cloud_billing_curated',
+      TableType: 'EXTERNAL_TABLE',
+      Parameters: { table_type: 'ICEBERG', metadata_location: `${table}/metadata/00001-a.metadata.json` },
+      StorageDescriptor: { Location: table, Columns: [] },
+    };
+    const cases = [
+      json('glue', 'AWSGlue.GetTable', { DatabaseName: 'ingestion', Name: 'cloud_billing_curated' }),
+      json('glue', 'AWSGlue.CreateTable', { DatabaseName: 'ingestion', TableInput: tableInput }),
+      json('glue', 'AWSGlue.UpdateTable', {
+        DatabaseName: 'ingestion',
+        TableInput: tableInput,
+        VersionId: '1',
+        SkipArchive: true,
+      }),
+    ];
+    for (const mapped of cases) {
+      expect(mapped.permissions.map((p) => p.resource)).toEqual([
+        `${base}:catalog`,
+        `${base}:database/ingestion`,
+        `${base}:table/ingestion/cloud_billing_curated`,
+      ]);
+    }
+    expect(cases.map((m) => m.permissions[0]!.action)).toEqual([
+      'glue:GetTable',
+      'glue:CreateTable',
+      'glue:UpdateTable',
+    ]);
+  });
+
+  it('an aws-chunked PutObject (STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]) is s3:PutObject on the file', () => {
+    for (const sha of ['STREAMING-AWS4-HMAC-SHA256-PAYLOAD', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER']) {
+      const mapped = s3('PUT', '/curated/cloud_billing/data/00000-0-a.parquet', {
+        ...chunked,
+        'x-amz-content-sha256': sha,
+      });
+      expect(mapped.operation).toBe('PutObject');
+      expect(actions(mapped)).toEqual([
+        ['s3:PutObject', 'arn:aws:s3:::curated/cloud_billing/data/00000-0-a.parquet'],
+      ]);
+    }
+  });
+
+  it('a large file is a multipart upload whose chunked parts are s3:PutObject like the rest of it', () => {
+    const key = '/curated/cloud_billing/data/00001-0-b.parquet';
+    const steps = [
+      s3('POST', `${key}?uploads`),
+      s3('PUT', `${key}?partNumber=1&uploadId=u1`, chunked),
+      s3('PUT', `${key}?partNumber=2&uploadId=u1`, chunked),
+      s3('POST', `${key}?uploadId=u1`, { 'content-type': 'application/xml' }),
+      s3('DELETE', `${key}?uploadId=u1`),
+    ];
+    expect(steps.map((m) => [m.operation, m.permissions[0]!.action])).toEqual([
+      ['CreateMultipartUpload', 's3:PutObject'],
+      ['UploadPart', 's3:PutObject'],
+      ['UploadPart', 's3:PutObject'],
+      ['CompleteMultipartUpload', 's3:PutObject'],
+      ['AbortMultipartUpload', 's3:AbortMultipartUpload'],
+    ]);
+  });
+
+  it('a ranged GetObject and HeadObject are s3:GetObject; DeleteObject s3:DeleteObject; listing s3:ListBucket with s3:prefix', () => {
+    const manifest = '/curated/cloud_billing/metadata/snap-1-1-a.avro';
+    const ranged = s3('GET', manifest, { range: 'bytes=0-4095', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' });
+    expect([ranged.operation, ...actions(ranged)]).toEqual([
+      'GetObject',
+      ['s3:GetObject', 'arn:aws:s3:::curated/cloud_billing/metadata/snap-1-1-a.avro'],
+    ]);
+    expect(actions(s3('HEAD', manifest))).toEqual([
+      ['s3:GetObject', 'arn:aws:s3:::curated/cloud_billing/metadata/snap-1-1-a.avro'],
+    ]);
+    const metadata = '/curated/cloud_billing/metadata/00000-a.metadata.json';
+    expect(actions(s3('DELETE', metadata))).toEqual([
+      ['s3:DeleteObject', 'arn:aws:s3:::curated/cloud_billing/metadata/00000-a.metadata.json'],
+    ]);
+    const listing = s3('GET', '/curated?list-type=2&prefix=cloud_billing%2F');
+    expect(listing.permissions[0]).toMatchObject({
+      action: 's3:ListBucket',
+      resource: 'arn:aws:s3:::curated',
+      context: { 's3:prefix': 'cloud_billing/' },
+    });
+  });
+});
