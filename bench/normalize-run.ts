@@ -30,6 +30,8 @@ async function main() {
         key: encodeURIComponent(key).replace(/%2F/g, '/'),
         versionId: null,
         size,
+        eventTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        sequencer: '00',
       },
     },
   );

@@ -175,6 +175,7 @@ export class PipelineStack extends Stack {
           catalog,
           normalizedBucket: normalized,
           curatedBucket: curated,
+          quarantineBucket: quarantine,
           controlBucket: control,
           key,
         }),

@@ -104,7 +104,13 @@ export async function normalizeFile(deps: NormalizeDeps, input: NormalizeInput):
   const ref: ObjectRef = { bucket: input.file.bucket, key, versionId, size: head.size };
 
   // One pass: a text file's encoding is decided while it streams (text.ts), never by reading it again.
-  const run = new FileRun(deps, dataset, key, versionId, sourceId);
+  const run = new FileRun(deps, dataset, {
+    key,
+    versionId,
+    sourceId,
+    eventTime: input.file.eventTime,
+    sequencer: input.file.sequencer,
+  });
   let digest: ContentDigest;
   let format: FormatInfo;
   try {
@@ -316,6 +322,18 @@ export const MAX_HELD_ROWS = 10_000;
 export const MAX_HELD_CHARS = 8 * 1024 * 1024;
 
 /** The state of normalizing one file: header resolution, per-partition writers and totals. */
+/** The landing object a run normalizes: identity and landing order (lib/contracts/batch.ts). */
+interface RunSource {
+  /** Decoded object key. */
+  readonly key: string;
+  readonly versionId: string | null;
+  readonly sourceId: string;
+  /** The S3 event's `time`, written on every row as `ingest_landed_at`. */
+  readonly eventTime: string;
+  /** The S3 event's `detail.object.sequencer`, written on every row as `ingest_sequencer`. */
+  readonly sequencer: string;
+}
+
 class FileRun {
   outputColumns: string[] = [];
   unknownColumns: string[] = [];
@@ -338,14 +356,18 @@ class FileRun {
   private readonly nullTokens: Set<string>;
   private readonly maxNullTokenLength: number;
   private readonly writerOptions: LineWriterOptions;
+  private readonly key: string;
+  private readonly versionId: string | null;
+  private readonly sourceId: string;
 
   constructor(
     private readonly deps: NormalizeDeps,
     private readonly dataset: ResolvedDataset,
-    private readonly key: string,
-    private readonly versionId: string | null,
-    private readonly sourceId: string,
+    private readonly source: RunSource,
   ) {
+    this.key = source.key;
+    this.versionId = source.versionId;
+    this.sourceId = source.sourceId;
     this.ingestTime = (deps.now?.() ?? new Date()).toISOString();
     this.nullTokens = new Set(dataset.nullTokens.map((t) => t.trim()));
     this.maxNullTokenLength = Math.max(0, ...dataset.nullTokens.map((t) => t.length));
@@ -498,6 +520,8 @@ class FileRun {
       ingest_time: this.ingestTime,
       ingest_template: template.name,
       ingest_template_version: template.version,
+      ingest_landed_at: this.source.eventTime,
+      ingest_sequencer: this.source.sequencer,
       ingest_row_number: null,
     };
     const parts = LINEAGE_COLUMNS.filter((c) => c !== 'ingest_row_number').map(

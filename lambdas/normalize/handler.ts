@@ -17,6 +17,14 @@ export interface NormalizeEvent {
   readonly executionId?: string;
 }
 
+/**
+ * The S3 event's `time` as EventBridge writes it: ISO-8601 UTC (`2024-09-01T10:00:00Z`;
+ * fractional seconds accepted). The ETL orders files by it, so a file without one cannot land.
+ */
+const EVENT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+/** A sequencer is hexadecimal; empty when an event carries none (ordered as all zeros). */
+const SEQUENCER = /^[0-9A-Fa-f]*$/;
+
 export function parseNormalizeEvent(event: unknown): NormalizeInput {
   const e = event as Partial<NormalizeEvent> | null;
   const file = e?.file as Partial<BatchFile> | undefined;
@@ -26,10 +34,13 @@ export function parseNormalizeEvent(event: unknown): NormalizeInput {
     !file ||
     typeof file.bucket !== 'string' ||
     typeof file.key !== 'string' ||
-    !(file.versionId === null || file.versionId === undefined || typeof file.versionId === 'string')
+    !(file.versionId === null || file.versionId === undefined || typeof file.versionId === 'string') ||
+    typeof file.eventTime !== 'string' ||
+    !EVENT_TIME.test(file.eventTime) ||
+    !(file.sequencer === undefined || (typeof file.sequencer === 'string' && SEQUENCER.test(file.sequencer)))
   ) {
     throw new InvalidEventError(
-      `expected {dataset, file: {bucket, key, versionId}}, got ${JSON.stringify(event)?.slice(0, 300)}`,
+      `expected {dataset, file: {bucket, key, versionId, eventTime (ISO-8601 UTC), sequencer (hex)}}, got ${JSON.stringify(event)?.slice(0, 300)}`,
     );
   }
   return {
@@ -42,6 +53,9 @@ export function parseNormalizeEvent(event: unknown): NormalizeInput {
       // The Pipe renders a missing version id as an empty string.
       versionId: file.versionId ? file.versionId : null,
       size: typeof file.size === 'number' ? file.size : 0,
+      eventTime: file.eventTime,
+      // The Pipe renders a missing sequencer as an empty string, as it does a missing version id.
+      sequencer: file.sequencer ?? '',
     },
   };
 }

@@ -111,8 +111,45 @@ export interface EtlConfig {
   readonly workers?: number;
   /** Job timeout in minutes. @default 60 */
   readonly timeoutMinutes?: number;
-  /** Days superseded curated partition locations are kept after a swap. @default 3 */
-  readonly supersededRetentionDays?: number;
+  /**
+   * Days an expired Iceberg snapshot is kept before snapshot expiry removes it (and the data
+   * files only it references): the window time travel can reach back. @default 7
+   */
+  readonly snapshotRetentionDays?: number;
+  /** Snapshots always kept, however old (expiry never goes below this many). @default 10 */
+  readonly retainLastSnapshots?: number;
+  /**
+   * Compaction rewrites a partition's data files only when it has at least this many
+   * files smaller than the target (Iceberg `rewrite_data_files` `min-input-files`). @default 10
+   */
+  readonly compactionMinInputFiles?: number;
+  /** Target size of the curated table's data files in MiB (`write.target-file-size-bytes`). @default 128 */
+  readonly targetFileSizeMb?: number;
+}
+
+/**
+ * How rows of different files of a dataset relate when they describe the same things
+ * (docs/etl.md, "Restatement and conflicts"). A newer version of the same landing object
+ * always replaces every row of the version it supersedes, whatever is declared here.
+ *
+ * - `latest`: of rows colliding on `keys`, the row of the file that landed last wins (landing
+ *   order: the S3 event's time, then its sequencer; never the processing time);
+ * - `reject`: the later file's colliding rows are quarantined, naming the file they collide with;
+ * - `keep`: no deduplication on `keys` beyond exact redelivery of the same object.
+ */
+export type ConflictPolicy = 'latest' | 'reject' | 'keep';
+
+export interface RestatementConfig {
+  /**
+   * Columns whose value combination a file covers: a newer file covering a combination
+   * replaces every older file's rows of that combination (also rows the newer file no longer
+   * has). Declared columns or the partition column. @default [] (no scope: files replace
+   * only earlier versions of themselves). `ingest_template` may be one of them (a scope per
+   * template, when templates of one dataset share the other scope columns).
+   */
+  readonly replacementScope?: readonly string[];
+  /** Rows of different files colliding on `keys`. @default 'latest' */
+  readonly conflictPolicy?: ConflictPolicy;
 }
 
 export interface DatasetConfig {
@@ -148,6 +185,8 @@ export interface DatasetConfig {
   readonly reconciliation?: ReconciliationConfig;
   readonly batching?: BatchingConfig;
   readonly etl?: EtlConfig;
+  /** Restatement and conflict semantics of the curated table. @default { replacementScope: [], conflictPolicy: 'latest' } */
+  readonly restatement?: RestatementConfig;
 }
 
 /** A dataset with every default applied; what code downstream of validation works with. */
@@ -161,4 +200,5 @@ export interface ResolvedDataset extends DatasetConfig {
   readonly reconciliation: Required<ReconciliationConfig>;
   readonly batching: Required<BatchingConfig>;
   readonly etl: Required<EtlConfig>;
+  readonly restatement: Required<RestatementConfig>;
 }

@@ -1,5 +1,12 @@
 import { canonicalName } from './canonical';
-import type { ColumnConfig, DatasetConfig, FileKind, ResolvedDataset, UnknownTemplatePolicy } from './types';
+import type {
+  ColumnConfig,
+  ConflictPolicy,
+  DatasetConfig,
+  FileKind,
+  ResolvedDataset,
+  UnknownTemplatePolicy,
+} from './types';
 
 /** Raised when a dataset definition is invalid; `cdk synth` and every handler fail fast on it. */
 export class DatasetConfigError extends Error {
@@ -29,14 +36,30 @@ export const LIMITS = {
   maxWindowSeconds: 300,
   maxNormalizeConcurrency: 40,
   maxBoundedFiles: 10_000,
+  maxSnapshotRetentionDays: 3650,
+  maxRetainLastSnapshots: 10_000,
+  maxCompactionMinInputFiles: 100_000,
+  /** Iceberg data files from 1 MiB to 1 TiB (the Glue job refuses anything outside). */
+  minTargetFileSizeMb: 1,
+  maxTargetFileSizeMb: 1024 * 1024,
 } as const;
 
 const UNKNOWN_TEMPLATE_POLICIES: readonly UnknownTemplatePolicy[] = ['quarantine', 'flag'];
+export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['latest', 'reject', 'keep'];
 const FILE_KINDS: readonly FileKind[] = ['csv', 'tsv', 'txt', 'xlsx', 'json', 'jsonl', 'parquet'];
 const COLUMN_TYPES = ['string', 'decimal', 'integer', 'date', 'timestamp', 'boolean'];
 const NAME = /^[a-z][a-z0-9_]{0,62}$/;
 const DECIMAL = /^\d+(\.\d+)?$/;
-/** Columns the normalizer adds to every row; datasets may not declare them. */
+/**
+ * Columns the normalizer adds to every row; datasets may not declare them. `ingest_row_number`
+ * stays last (the normalizer appends it after the rest of a row's lineage).
+ *
+ * - `ingest_time`: when the normalizer read the file (its clock; never an ordering key);
+ * - `ingest_landed_at`: the S3 event's `time` (when the object was created in the landing bucket);
+ * - `ingest_sequencer`: the S3 event's `detail.object.sequencer`.
+ * A file's landing order is (`ingest_landed_at`, `ingest_sequencer` left-padded with "0" to 32
+ * characters, `ingest_source_key`, `ingest_source_id`), ascending (lib/contracts/batch.ts).
+ */
 export const LINEAGE_COLUMNS = [
   'ingest_source_key',
   'ingest_source_version',
@@ -44,6 +67,8 @@ export const LINEAGE_COLUMNS = [
   'ingest_time',
   'ingest_template',
   'ingest_template_version',
+  'ingest_landed_at',
+  'ingest_sequencer',
   'ingest_row_number',
 ] as const;
 
@@ -69,7 +94,14 @@ export function resolveDataset(config: DatasetConfig): ResolvedDataset {
       boundedFiles: config.etl?.boundedFiles ?? 450,
       workers: config.etl?.workers ?? 2,
       timeoutMinutes: config.etl?.timeoutMinutes ?? 60,
-      supersededRetentionDays: config.etl?.supersededRetentionDays ?? 3,
+      snapshotRetentionDays: config.etl?.snapshotRetentionDays ?? 7,
+      retainLastSnapshots: config.etl?.retainLastSnapshots ?? 10,
+      compactionMinInputFiles: config.etl?.compactionMinInputFiles ?? 10,
+      targetFileSizeMb: config.etl?.targetFileSizeMb ?? 128,
+    },
+    restatement: {
+      replacementScope: config.restatement?.replacementScope ?? [],
+      conflictPolicy: config.restatement?.conflictPolicy ?? 'latest',
     },
   };
 }
@@ -285,7 +317,15 @@ function checkDataset(d: ResolvedDataset, add: Add, options: ValidateOptions): v
   ) {
     add('batching.normalizeConcurrency', `must be an integer from 1 to ${LIMITS.maxNormalizeConcurrency}`);
   }
-  const { boundedFiles, workers, timeoutMinutes, supersededRetentionDays } = d.etl;
+  const {
+    boundedFiles,
+    workers,
+    timeoutMinutes,
+    snapshotRetentionDays,
+    retainLastSnapshots,
+    compactionMinInputFiles,
+    targetFileSizeMb,
+  } = d.etl;
   if (!Number.isInteger(boundedFiles) || boundedFiles < 1 || boundedFiles > LIMITS.maxBoundedFiles) {
     add('etl.boundedFiles', `must be an integer from 1 to ${LIMITS.maxBoundedFiles}`);
   }
@@ -294,12 +334,48 @@ function checkDataset(d: ResolvedDataset, add: Add, options: ValidateOptions): v
   if (!Number.isInteger(timeoutMinutes) || timeoutMinutes < 1 || timeoutMinutes > 2880) {
     add('etl.timeoutMinutes', 'must be an integer from 1 to 2880');
   }
-  if (
-    !Number.isInteger(supersededRetentionDays) ||
-    supersededRetentionDays < 0 ||
-    supersededRetentionDays > 365
-  ) {
-    add('etl.supersededRetentionDays', 'must be an integer from 0 to 365');
+  const integerIn = (field: string, value: number, min: number, max: number, why = '') => {
+    if (!Number.isInteger(value) || value < min || value > max)
+      add(field, `must be an integer from ${min} to ${max}${why}`);
+  };
+  integerIn('etl.snapshotRetentionDays', snapshotRetentionDays, 0, LIMITS.maxSnapshotRetentionDays);
+  integerIn('etl.retainLastSnapshots', retainLastSnapshots, 1, LIMITS.maxRetainLastSnapshots);
+  // Iceberg's rewrite_data_files refuses min-input-files below 1; one file is no compaction.
+  integerIn('etl.compactionMinInputFiles', compactionMinInputFiles, 2, LIMITS.maxCompactionMinInputFiles);
+  integerIn('etl.targetFileSizeMb', targetFileSizeMb, LIMITS.minTargetFileSizeMb, LIMITS.maxTargetFileSizeMb);
+
+  checkRestatement(d, columns, add);
+}
+
+/**
+ * `restatement`: scope columns are declared columns, the partition column or `ingest_template`,
+ * each once; the policy is one of the three.
+ */
+function checkRestatement(d: ResolvedDataset, columns: ReadonlyMap<string, ColumnConfig>, add: Add): void {
+  const { replacementScope, conflictPolicy } = d.restatement;
+  if (!CONFLICT_POLICIES.includes(conflictPolicy)) {
+    add(
+      'restatement.conflictPolicy',
+      `unknown policy "${String(conflictPolicy)}" (${CONFLICT_POLICIES.map((p) => `"${p}"`).join(', ')})`,
+    );
+  }
+  if (!Array.isArray(replacementScope)) {
+    add('restatement.replacementScope', 'must be a list of column names');
+    return;
+  }
+  const seen = new Set<string>();
+  for (const [i, column] of replacementScope.entries()) {
+    const field = `restatement.replacementScope[${i}]`;
+    if (seen.has(column)) add(field, `"${column}" is listed twice`);
+    seen.add(column);
+    // `ingest_template` (as in `keys`): a scope per template, so that two templates sharing a
+    // dataset never replace each other's rows.
+    if (column !== d.partition?.column && column !== 'ingest_template' && !columns.has(column)) {
+      add(
+        field,
+        `"${column}" is neither a declared column, the partition column "${d.partition?.column}" nor "ingest_template"`,
+      );
+    }
   }
 }
 

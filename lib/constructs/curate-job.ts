@@ -5,7 +5,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { ResolvedDataset } from '../config/types';
-import { controlPrefixes } from '../contracts/layout';
+import { controlPrefixes, quarantineConflictsPrefix } from '../contracts/layout';
 import type { PipelineNames } from '../contracts/naming';
 import { etlDefaultArguments, etlJobConfig } from '../glue/job-config';
 import type { GlueCatalog } from './glue-catalog';
@@ -19,13 +19,23 @@ export interface CurateJobProps {
   readonly normalizedBucket: s3.IBucket;
   readonly curatedBucket: s3.IBucket;
   readonly controlBucket: s3.IBucket;
+  /** Where the job puts rows rejected under the `reject` conflict policy (`rows/<dataset>/conflicts/`). */
+  readonly quarantineBucket: s3.IBucket;
   readonly key: kms.IKey;
 }
 
 /**
- * The Glue 5.0 Spark job that merges a dataset's new normalized files into its curated table:
- * incremental (it reads only normalized objects without a processed marker), one run at a
- * time, bounded to `boundedFiles` files per run.
+ * Spark SQL extensions of Iceberg (MERGE INTO, CALL procedures). Set at session creation by
+ * `--conf`; the job sets the `glue_catalog` catalog's properties itself at run time.
+ */
+export const ICEBERG_SPARK_EXTENSIONS = 'org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions';
+
+/**
+ * The Glue 5.1 Spark job (Spark 3.5.6, Iceberg 1.10.0, Python 3.11) that merges a dataset's new
+ * normalized files into its curated Apache Iceberg table: incremental (it reads only
+ * normalized objects without a processed marker), one run at a time, bounded to `boundedFiles`
+ * files per run, one Iceberg commit per run. The curated table is not a CloudFormation
+ * resource: the job creates it in the Glue database on its first run.
  */
 export class CurateJob extends Construct {
   public readonly job: glue.CfnJob;
@@ -50,6 +60,7 @@ export class CurateJob extends Construct {
       names,
       curatedBucket: props.curatedBucket.bucketName,
       controlBucket: props.controlBucket.bucketName,
+      quarantineBucket: props.quarantineBucket.bucketName,
       dimensionPaths,
     });
 
@@ -90,18 +101,27 @@ export class CurateJob extends Construct {
         resources: [props.normalizedBucket.arnForObjects(`${dataset.name}/*`)],
       }),
     );
+    // The Iceberg table's data and metadata files (S3FileIO): written by commits, deleted by
+    // snapshot expiry, compaction and orphan-file removal; multipart uploads of large data files.
     this.role.addToPolicy(
       new iam.PolicyStatement({
-        sid: 'WriteCurated',
+        sid: 'WriteCuratedTableFiles',
         actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
         resources: [props.curatedBucket.arnForObjects(`${dataset.name}/*`)],
+      }),
+    );
+    const conflictsPrefix = quarantineConflictsPrefix(dataset.name);
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'QuarantineRejectedRows',
+        actions: ['s3:PutObject'],
+        resources: [props.quarantineBucket.arnForObjects(`${conflictsPrefix}*`)],
       }),
     );
     const controlObjects = [
       `${controlPrefixes.etlRuns}${dataset.name}/*`,
       `${controlPrefixes.etlProcessed}${dataset.name}/*`,
       `${controlPrefixes.etlAggregates}${dataset.name}/*`,
-      `${controlPrefixes.etlSwaps}${dataset.name}/*`,
       `${controlPrefixes.glueTemp}${dataset.name}/*`,
       `${controlPrefixes.sparkUi}${dataset.name}/*`,
     ];
@@ -128,36 +148,42 @@ export class CurateJob extends Construct {
         },
       }),
     );
+    // Glue authorizes a table call on the catalog, the database and the table (all three).
+    const catalogArn = stack.formatArn({ service: 'glue', resource: 'catalog' });
+    const databaseArn = stack.formatArn({
+      service: 'glue',
+      resource: 'database',
+      resourceName: catalog.databaseName,
+    });
+    const tableArn = (table: string) =>
+      stack.formatArn({
+        service: 'glue',
+        resource: 'table',
+        resourceName: `${catalog.databaseName}/${table}`,
+      });
     this.role.addToPolicy(
       new iam.PolicyStatement({
-        sid: 'CatalogReadAndCuratedTableWrite',
-        actions: [
-          'glue:GetDatabase',
-          'glue:GetTable',
-          'glue:GetPartition',
-          'glue:GetPartitions',
-          'glue:BatchGetPartition',
-          'glue:CreateTable',
-          'glue:UpdateTable',
-          'glue:CreatePartition',
-          'glue:BatchCreatePartition',
-          'glue:UpdatePartition',
-          'glue:BatchUpdatePartition',
-        ],
-        resources: [
-          stack.formatArn({ service: 'glue', resource: 'catalog' }),
-          stack.formatArn({ service: 'glue', resource: 'database', resourceName: catalog.databaseName }),
-          stack.formatArn({
-            service: 'glue',
-            resource: 'table',
-            resourceName: `${catalog.databaseName}/${names.normalizedTable(dataset.name)}`,
-          }),
-          stack.formatArn({
-            service: 'glue',
-            resource: 'table',
-            resourceName: `${catalog.databaseName}/${names.curatedTable(dataset.name)}`,
-          }),
-        ],
+        sid: 'CatalogDatabase',
+        actions: ['glue:GetDatabase'],
+        resources: [catalogArn, databaseArn],
+      }),
+    );
+    // The normalized table (crawled): its schema and partitions, read with a push-down predicate.
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadNormalizedTable',
+        actions: ['glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'],
+        resources: [catalogArn, databaseArn, tableArn(names.normalizedTable(dataset.name))],
+      }),
+    );
+    // The curated Iceberg table (Iceberg's GlueCatalog): created on the first run, each commit
+    // an UpdateTable of its metadata location (optimistic, checked against the version read).
+    // Iceberg tracks partitions in its own metadata: no Glue partition calls.
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'CuratedIcebergTable',
+        actions: ['glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable'],
+        resources: [catalogArn, databaseArn, tableArn(names.curatedTable(dataset.name))],
       }),
     );
     this.role.addToPolicy(
@@ -185,9 +211,10 @@ export class CurateJob extends Construct {
 
     this.job = new glue.CfnJob(this, 'Job', {
       name: this.jobName,
-      description: `Merges new normalized ${dataset.name} files into the curated table (incremental by processed markers, bounded)`,
+      description: `Merges new normalized ${dataset.name} files into the curated Iceberg table (incremental by processed markers, bounded)`,
       role: this.role.roleArn,
-      glueVersion: '5.0',
+      // Spark 3.5.6, Iceberg 1.10.0, Python 3.11: the versions the local runtime installs.
+      glueVersion: glue.GlueVersion.V5_1,
       workerType: 'G.1X',
       numberOfWorkers: dataset.etl.workers,
       timeout: dataset.etl.timeoutMinutes,
@@ -207,6 +234,9 @@ export class CurateJob extends Construct {
         '--enable-continuous-cloudwatch-log': 'true',
         '--enable-continuous-log-filter': 'true',
         '--enable-glue-datacatalog': 'true',
+        // Glue's own Iceberg libraries; the Iceberg SQL extensions must be on at session start.
+        '--datalake-formats': 'iceberg',
+        '--conf': `spark.sql.extensions=${ICEBERG_SPARK_EXTENSIONS}`,
         '--enable-spark-ui': 'true',
         '--spark-event-logs-path': props.controlBucket.s3UrlForObject(
           `${controlPrefixes.sparkUi}${dataset.name}/`,
@@ -220,9 +250,10 @@ export class CurateJob extends Construct {
 
     acknowledgeFindings(
       this.role,
-      "Object-level access below this dataset's prefixes of the normalized, curated and control buckets (keys below them are written at run time); Glue names its log groups below /aws-glue/; cloudwatch:PutMetricData has no resource-level permissions and is limited to the Glue namespace by condition.",
+      "Object-level access below this dataset's prefixes of the normalized, curated and control buckets and of its rejected-rows prefix of the quarantine bucket (keys below them, Iceberg's data and metadata files included, are named at run time); Glue names its log groups below /aws-glue/; cloudwatch:PutMetricData has no resource-level permissions and is limited to the Glue namespace by condition.",
       objectPrefixFinding(props.normalizedBucket, `${dataset.name}/`),
       objectPrefixFinding(props.curatedBucket, `${dataset.name}/`),
+      objectPrefixFinding(props.quarantineBucket, conflictsPrefix),
       ...controlObjects.map((pattern) => objectPrefixFinding(props.controlBucket, pattern.slice(0, -1))),
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/*]',
       WILDCARD_RESOURCE_FINDING,

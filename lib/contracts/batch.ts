@@ -14,7 +14,20 @@ import { manifestKey } from './layout';
  * Measured by test/state-machine/limits.test.ts for 500 files with 110-character keys.
  */
 
-/** One landing object, as the Pipe's input template renders an S3 `Object Created` event. */
+/**
+ * One landing object, as the Pipe's input template renders an S3 `Object Created` event.
+ *
+ * Landing order of files (the ETL's "newer", computed by glue-scripts/lib/pipeline_etl/
+ * restate.py from the lineage columns): (`eventTime`, `sequencer` left-padded with "0" to 32
+ * characters, decoded key, sourceId), ascending; never the processing time. Amazon S3 User
+ * Guide, "Event message structure" (notification-content-structure.html): "the event
+ * notification with the greater sequencer hexadecimal value is the event that occurred later";
+ * sequencers "can be of different lengths. So to compare these values, you first left pad the
+ * shorter value with zeros and then do lexicographical comparison"; and the "sequencer cannot be
+ * used to determine order for events on different object keys". So across keys the event time
+ * orders (to the second), the sequencer only breaks ties, and key and sourceId make the order
+ * total and deterministic.
+ */
 export interface BatchFile {
   readonly dataset: string;
   readonly bucket: string;
@@ -23,6 +36,17 @@ export interface BatchFile {
   /** `null` when the landing bucket was ever unversioned. */
   readonly versionId: string | null;
   readonly size: number;
+  /**
+   * The event's `time`: "the time the event occurred" (Amazon S3 User Guide, "EventBridge event
+   * message structure", ev-events.html), ISO-8601 UTC to the second (`2024-09-01T10:00:00Z`).
+   * The normalizer writes it on every row as `ingest_landed_at`.
+   */
+  readonly eventTime: string;
+  /**
+   * The event's `detail.object.sequencer`: a hexadecimal string, exactly as S3 wrote it (its
+   * length varies). The normalizer writes it on every row as `ingest_sequencer`.
+   */
+  readonly sequencer: string;
 }
 
 /**

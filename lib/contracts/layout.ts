@@ -7,8 +7,10 @@ import { createHash } from 'node:crypto';
  * Buckets:
  *  - landing:    `<dataset landing prefix>...`            files exactly as dropped (versioned)
  *  - normalized: `<dataset>/<partition>=<value>/<sourceId>.jsonl.gz`   the crawler's target
- *  - curated:    `<dataset>/<partition>=<value>/run=<runId>/` Parquet part files
- *  - quarantine: `files/<dataset>/<sourceId>/...`, `rows/<dataset>/<sourceId>.jsonl`
+ *  - curated:    `<dataset>/` the location of the dataset's Iceberg table (`data/`, `metadata/`;
+ *                Iceberg names the files, the Glue job creates the table on its first run)
+ *  - quarantine: `files/<dataset>/<sourceId>/...`, `rows/<dataset>/<sourceId>.jsonl`,
+ *                `rows/<dataset>/conflicts/<runId>/<sourceId>.jsonl.gz` (rows a run rejected)
  *  - control:    manifests, ETL run reports and markers, reconciliation results, Glue temp
  */
 
@@ -50,7 +52,6 @@ export const controlPrefixes = {
   etlRuns: 'etl/runs/',
   etlProcessed: 'etl/processed/',
   etlAggregates: 'etl/aggregates/',
-  etlSwaps: 'etl/swaps/',
   reconciliation: 'reconciliation/',
   schemaState: 'schema/',
   glueTemp: 'glue/temp/',
@@ -85,3 +86,13 @@ export const schemaStateKey = (dataset: string, table: string) =>
 
 export const quarantineFilePrefix = (dataset: string, sourceId: string) => `files/${dataset}/${sourceId}/`;
 export const quarantineRowsKey = (dataset: string, sourceId: string) => `rows/${dataset}/${sourceId}.jsonl`;
+
+/**
+ * Rows the ETL rejected under the `reject` conflict policy (gzip JSON Lines, each row with its
+ * `_reason`), one object per run and source below this prefix. Never a sourceId-named object of
+ * `rows/<dataset>/` (those are 32 hex characters and end with `.jsonl`).
+ */
+export const quarantineConflictsPrefix = (dataset: string) => `rows/${dataset}/conflicts/`;
+
+export const quarantineConflictsKey = (dataset: string, runId: string, sourceId: string) =>
+  `${quarantineConflictsPrefix(dataset)}${runId}/${sourceId}.jsonl.gz`;

@@ -104,4 +104,17 @@ export const cloudBilling: DatasetConfig = {
   reconciliation: { tolerances: {} },
   batching: { batchSize: 400, windowSeconds: 60, normalizeConcurrency: 10 },
   etl: { boundedFiles: 450 },
+  restatement: {
+    // No replacement scope: providers deliver one billing period as several files (a FOCUS
+    // export is split into parts, and AWS, Microsoft and Oracle each land their own), so a scope
+    // of provider + period would let each part delete its sibling parts' rows. A corrected
+    // export re-issued under the same keys still replaces its earlier version whole. A deployment
+    // whose providers each deliver exactly one file per period may declare
+    // `replacementScope: ['provider_name', 'billing_period']` after declaring `provider_name` as a
+    // string column (README, "Restatement and conflicts").
+    replacementScope: [],
+    // `latest`: FOCUS rows are restated by re-issued exports (late charges, credits, corrected
+    // amortization). The row of the export that landed last is the provider's current answer.
+    conflictPolicy: 'latest',
+  },
 };

@@ -108,4 +108,16 @@ export const workforceCapacity: DatasetConfig = {
   },
   batching: { batchSize: 400, windowSeconds: 60, normalizeConcurrency: 10 },
   etl: { boundedFiles: 450 },
+  restatement: {
+    // An org unit submits its whole plan for a quarter in one file: a newer plan of the same
+    // org unit and quarter replaces the older one, including rows (job families, locations)
+    // the newer plan dropped. Per template: the HR roster covers the same org units and
+    // quarters, and a roster landing must not replace the plans it is reconciled against
+    // (the `headcount_matches_roster` rule), nor a plan the roster.
+    replacementScope: ['ingest_template', 'org_unit', 'quarter'],
+    // `reject`: rows of different files colliding on the key are two owners claiming the same
+    // heads (e.g. two org units planning one cost center). Neither file is more right, so the
+    // later rows are quarantined with the file they collide with named, and the owners decide.
+    conflictPolicy: 'reject',
+  },
 };

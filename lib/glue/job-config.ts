@@ -1,6 +1,6 @@
-import type { ResolvedDataset } from '../config/types';
+import type { ConflictPolicy, ResolvedDataset } from '../config/types';
 import { LINEAGE_COLUMNS } from '../config/validate';
-import { controlPrefixes } from '../contracts/layout';
+import { controlPrefixes, quarantineConflictsPrefix } from '../contracts/layout';
 import type { PipelineNames } from '../contracts/naming';
 
 /**
@@ -41,9 +41,81 @@ export interface EtlJobConfig {
     readonly runs: string;
     readonly processed: string;
     readonly aggregates: string;
-    readonly swaps: string;
   };
-  readonly supersededRetentionDays: number;
+  /** The dataset's restatement and conflict semantics (lib/config/types.ts, RestatementConfig). */
+  readonly restatement: {
+    readonly replacementScope: readonly string[];
+    readonly conflictPolicy: ConflictPolicy;
+  };
+  /** Where rows rejected under the `reject` policy go. */
+  readonly quarantineBucket: string;
+  readonly quarantinePrefixes: {
+    /** `rows/<dataset>/conflicts/` */
+    readonly conflicts: string;
+  };
+  readonly iceberg: IcebergTableConfig;
+}
+
+/** One field of the curated table's Iceberg partition spec. */
+export type IcebergPartitionField =
+  | { readonly transform: 'month'; readonly column: string }
+  | { readonly transform: 'identity'; readonly column: string };
+
+/**
+ * The curated Iceberg table: the job sets the Spark catalog `catalog` up (Iceberg GlueCatalog,
+ * S3FileIO) at run time, creates the table at `location` on its first run, and runs snapshot
+ * expiry and compaction with these settings.
+ */
+export interface IcebergTableConfig {
+  readonly catalog: 'glue_catalog';
+  /** `s3://<curated bucket>/<dataset>` */
+  readonly location: string;
+  readonly partitionSpec: readonly IcebergPartitionField[];
+  readonly tableProperties: Readonly<Record<string, string>>;
+  readonly snapshotRetentionDays: number;
+  readonly retainLastSnapshots: number;
+  readonly compactionMinInputFiles: number;
+  readonly targetFileSizeBytes: number;
+}
+
+/** The Spark catalog name the job registers the Glue Data Catalog under for Iceberg. */
+export const ICEBERG_CATALOG = 'glue_catalog';
+
+/**
+ * Table properties of every curated table. Athena reads and writes Iceberg format version 2
+ * with Parquet data files; merge-on-read keeps a MERGE from rewriting whole data files (it
+ * writes position deletes, which compaction folds back in); hash distribution gives one writer
+ * per partition (fewer, larger files); old metadata files are deleted after each commit,
+ * keeping the last 100.
+ */
+export function icebergTableProperties(targetFileSizeBytes: number): Record<string, string> {
+  return {
+    'format-version': '2',
+    'write.format.default': 'parquet',
+    'write.parquet.compression-codec': 'snappy',
+    'write.delete.mode': 'merge-on-read',
+    'write.update.mode': 'merge-on-read',
+    'write.merge.mode': 'merge-on-read',
+    'write.distribution-mode': 'hash',
+    'write.metadata.delete-after-commit.enabled': 'true',
+    'write.metadata.previous-versions-max': '100',
+    'write.target-file-size-bytes': String(targetFileSizeBytes),
+  };
+}
+
+/**
+ * The Iceberg partition spec of a dataset: `month` of the source column when the dataset
+ * partitions by month of a declared date/timestamp column (a hidden partition: readers filter
+ * on the column itself); otherwise the partition column as it is (`quarter` values such as
+ * `2025-Q1` have no Iceberg transform: Iceberg has none for quarters).
+ */
+export function icebergPartitionSpec(dataset: ResolvedDataset): IcebergPartitionField[] {
+  const { partition } = dataset;
+  const source = dataset.columns.find((c) => c.name === partition.sourceColumn);
+  if (partition.transform === 'month' && (source?.type === 'date' || source?.type === 'timestamp')) {
+    return [{ transform: 'month', column: partition.sourceColumn }];
+  }
+  return [{ transform: 'identity', column: partition.column }];
 }
 
 export interface EtlJobConfigInput {
@@ -51,6 +123,7 @@ export interface EtlJobConfigInput {
   readonly names: PipelineNames;
   readonly curatedBucket: string;
   readonly controlBucket: string;
+  readonly quarantineBucket: string;
   /** S3 URL of each dimension file, by dimension name. */
   readonly dimensionPaths: Readonly<Record<string, string>>;
 }
@@ -58,6 +131,7 @@ export interface EtlJobConfigInput {
 export function etlJobConfig(input: EtlJobConfigInput): EtlJobConfig {
   const { dataset, names } = input;
   const columnsByName = new Map(dataset.columns.map((c) => [c.name, c]));
+  const targetFileSizeBytes = dataset.etl.targetFileSizeMb * 1024 * 1024;
   return {
     dataset: dataset.name,
     database: names.database,
@@ -96,9 +170,23 @@ export function etlJobConfig(input: EtlJobConfigInput): EtlJobConfig {
       runs: `${controlPrefixes.etlRuns}${dataset.name}/`,
       processed: controlPrefixes.etlProcessed,
       aggregates: `${controlPrefixes.etlAggregates}${dataset.name}/`,
-      swaps: `${controlPrefixes.etlSwaps}${dataset.name}/`,
     },
-    supersededRetentionDays: dataset.etl.supersededRetentionDays,
+    restatement: {
+      replacementScope: dataset.restatement.replacementScope,
+      conflictPolicy: dataset.restatement.conflictPolicy,
+    },
+    quarantineBucket: input.quarantineBucket,
+    quarantinePrefixes: { conflicts: quarantineConflictsPrefix(dataset.name) },
+    iceberg: {
+      catalog: ICEBERG_CATALOG,
+      location: `s3://${input.curatedBucket}/${dataset.name}`,
+      partitionSpec: icebergPartitionSpec(dataset),
+      tableProperties: icebergTableProperties(targetFileSizeBytes),
+      snapshotRetentionDays: dataset.etl.snapshotRetentionDays,
+      retainLastSnapshots: dataset.etl.retainLastSnapshots,
+      compactionMinInputFiles: dataset.etl.compactionMinInputFiles,
+      targetFileSizeBytes,
+    },
   };
 }
 

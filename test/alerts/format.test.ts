@@ -284,6 +284,8 @@ describe('failure alert', () => {
         key: 'cloud_billing/2025-01.csv',
         versionId: 'v1',
         size: 10,
+        eventTime: '2025-01-01T00:00:00Z',
+        sequencer: '0067748580A1B2C3D4',
       },
     ];
     const glueInput: AlertInput = {

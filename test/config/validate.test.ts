@@ -57,6 +57,34 @@ describe('shipped datasets', () => {
     }
   });
 
+  it('resolve the Iceberg maintenance defaults: 7 days of snapshots, at least 10 kept, compaction from 10 files, 128 MiB files', () => {
+    const [billing] = loadDatasets();
+    expect(billing!.etl).toEqual({
+      boundedFiles: 450,
+      workers: 2,
+      timeoutMinutes: 60,
+      snapshotRetentionDays: 7,
+      retainLastSnapshots: 10,
+      compactionMinInputFiles: 10,
+      targetFileSizeMb: 128,
+    });
+  });
+
+  it('restate billing by the latest landing with no scope, capacity plans per template, org unit and quarter rejecting collisions', () => {
+    const [billing, workforce] = loadDatasets();
+    expect(billing!.restatement).toEqual({ replacementScope: [], conflictPolicy: 'latest' });
+    expect(workforce!.restatement).toEqual({
+      replacementScope: ['ingest_template', 'org_unit', 'quarter'],
+      conflictPolicy: 'reject',
+    });
+  });
+
+  it('default to no replacement scope and the latest landing winning a key collision', () => {
+    const { restatement: _, ...withoutRestatement } = cloudBilling;
+    const [resolved] = validateDatasets([withoutRestatement]);
+    expect(resolved!.restatement).toEqual({ replacementScope: [], conflictPolicy: 'latest' });
+  });
+
   it('declare the cross-template headcount rule between capacity plans and the roster', () => {
     expect(workforceCapacity.reconciliation?.crossTemplateRules).toEqual([
       expect.objectContaining({
@@ -121,6 +149,38 @@ describe('a bad dataset definition', () => {
     ],
     ['file cap', { etl: { boundedFiles: 0 } }, 'etl.boundedFiles', 'from 1 to 10000'],
     [
+      'snapshot retention',
+      { etl: { snapshotRetentionDays: -1 } },
+      'etl.snapshotRetentionDays',
+      'from 0 to 3650',
+    ],
+    ['snapshots kept', { etl: { retainLastSnapshots: 0 } }, 'etl.retainLastSnapshots', 'from 1 to 10000'],
+    [
+      'compaction threshold',
+      { etl: { compactionMinInputFiles: 1 } },
+      'etl.compactionMinInputFiles',
+      'from 2 to 100000',
+    ],
+    ['target file size', { etl: { targetFileSizeMb: 0.5 } }, 'etl.targetFileSizeMb', 'from 1 to 1048576'],
+    [
+      'conflict policy',
+      { restatement: { conflictPolicy: 'first' } },
+      'restatement.conflictPolicy',
+      'unknown policy "first" ("latest", "reject", "keep")',
+    ],
+    [
+      'replacement scope column',
+      { restatement: { replacementScope: ['provider_name'] } },
+      'restatement.replacementScope[0]',
+      '"provider_name" is neither a declared column, the partition column "billing_period" nor "ingest_template"',
+    ],
+    [
+      'repeated replacement scope column',
+      { restatement: { replacementScope: ['sub_account_id', 'sub_account_id'] } },
+      'restatement.replacementScope[1]',
+      '"sub_account_id" is listed twice',
+    ],
+    [
       'unknown-template policy',
       { unknownTemplate: 'ignore' },
       'unknownTemplate',
@@ -129,6 +189,18 @@ describe('a bad dataset definition', () => {
   ] as const)('rejects a bad %s', (_what, change, field, message) => {
     const problems = problemsOf([{ ...cloudBilling, ...(change as Partial<DatasetConfig>) }]);
     expect(problems.find((p) => p.split('|')[1] === field)).toContain(message);
+  });
+
+  it('accepts a replacement scope of declared columns, the partition column and ingest_template', () => {
+    const scoped: DatasetConfig = {
+      ...cloudBilling,
+      columns: [...cloudBilling.columns, { name: 'provider_name', type: 'string' }],
+      restatement: {
+        replacementScope: ['ingest_template', 'provider_name', 'billing_period'],
+        conflictPolicy: 'keep',
+      },
+    };
+    expect(problemsOf([scoped])).toEqual([]);
   });
 
   it('rejects an alias that names two columns', () => {

@@ -71,12 +71,19 @@ export function s3EventKey(key: string): string {
   return encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
 }
 
-/** Uploads to landing; returns the batch file as the Pipe delivers it (key URL-encoded). */
+let landings = 0;
+
+/**
+ * Uploads to landing; returns the batch file as the Pipe delivers it (key URL-encoded), with
+ * the event's time (now, to the second, as EventBridge writes it) and a sequencer that grows
+ * with each upload, unless `landing` names them.
+ */
 export async function land(
   h: S3Harness,
   dataset: string,
   key: string,
   body: Uint8Array | string,
+  landing: Partial<Pick<BatchFile, 'eventTime' | 'sequencer'>> = {},
 ): Promise<BatchFile> {
   const put = await h.s3.send(new PutObjectCommand({ Bucket: BUCKETS.landing, Key: key, Body: body }));
   return {
@@ -85,6 +92,8 @@ export async function land(
     key: s3EventKey(key),
     versionId: put.VersionId ?? null,
     size: typeof body === 'string' ? Buffer.byteLength(body) : body.length,
+    eventTime: landing.eventTime ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    sequencer: landing.sequencer ?? (++landings).toString(16).toUpperCase().padStart(18, '0'),
   };
 }
 

@@ -92,6 +92,8 @@ describe('quarantine copies as its role, through the local authorizer', () => {
       key,
       versionId: put.VersionId ?? null,
       size: body.length,
+      eventTime: '2025-01-01T00:00:00Z',
+      sequencer: '0067748580A1B2C3D4',
     };
   };
   const error = {

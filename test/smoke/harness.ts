@@ -206,6 +206,10 @@ export function runPipeline(h: Harness, d: Deployment, options: PipelineOptions 
           key: eventKey(version.Key!),
           versionId: version.VersionId ?? null,
           size: version.Size ?? 0,
+          // As the S3 event would carry them: the object's creation time (to the second) and a
+          // sequencer growing with each version processed.
+          eventTime: version.LastModified!.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          sequencer: handled.size.toString(16).toUpperCase().padStart(18, '0'),
         };
         const executionName = `pipe-${++executions}`;
         const executionArn = `${d.stateMachineArn.replace(':stateMachine:', ':execution:')}:${executionName}`;
