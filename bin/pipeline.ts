@@ -3,7 +3,7 @@
  * The local runtime's CLI: the whole pipeline on this machine, no AWS account.
  *
  *   pipeline run <file-or-folder>... [--dataset NAME] [--report FILE] [--bounded-files N] [--state DIR] [--wait SECONDS]
- *   pipeline query "<SQL>" [--json] [--state DIR] [--wait SECONDS]
+ *   pipeline query "<SQL>" [--snapshot ID] [--json] [--state DIR] [--wait SECONDS]
  *   pipeline tables [--json] [--state DIR]
  *   pipeline describe <table> [--json] [--state DIR]
  *   pipeline reset [--state DIR] [--wait SECONDS]
@@ -23,7 +23,7 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 
 const USAGE = `usage:
   npm run pipeline -- run <file-or-folder>... [--dataset NAME] [--report FILE] [--bounded-files N] [--state DIR] [--wait SECONDS]
-  npm run pipeline -- query "<SQL>" [--json] [--state DIR] [--wait SECONDS]
+  npm run pipeline -- query "<SQL>" [--snapshot ID] [--json] [--state DIR] [--wait SECONDS]
   npm run pipeline -- tables [--json] [--state DIR]
   npm run pipeline -- describe <table> [--json] [--state DIR]
   npm run pipeline -- reset [--state DIR] [--wait SECONDS]
@@ -40,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
       report: { type: 'string' },
       state: { type: 'string' },
       wait: { type: 'string' },
+      snapshot: { type: 'string' },
       json: { type: 'boolean', default: false },
       'bounded-files': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -91,7 +92,11 @@ async function main(argv: string[]): Promise<number> {
       const sql = rest.join(' ').trim();
       if (!sql)
         throw new pipeline.InputError('query needs the SQL text: npm run pipeline -- query "select ..."');
-      const result = await pipeline.queryPipeline(sql, stateOptions);
+      if (values.snapshot !== undefined && !/^-?\d+$/.test(values.snapshot))
+        throw new pipeline.InputError(
+          '--snapshot needs a snapshot id (an integer, as "describe <table>" lists them)',
+        );
+      const result = await pipeline.queryPipeline(sql, { ...stateOptions, snapshot: values.snapshot });
       process.stdout.write(
         values.json
           ? summary.formatJsonRows(result.columns, result.rows)
@@ -125,11 +130,30 @@ async function main(argv: string[]): Promise<number> {
           'describe needs a table name: npm run pipeline -- describe cloud_billing',
         );
       const result = await pipeline.describeTable(table, stateOptions);
-      process.stdout.write(
-        values.json
-          ? summary.formatJsonRows(result.columns, result.rows)
-          : summary.formatTable(result.columns, result.rows, 80),
-      );
+      if (values.json) {
+        // {columns: [{column, type, partition_key}], format, currentSnapshotId, snapshots: [...]}
+        const columns = result.rows.map((row) =>
+          Object.fromEntries(result.columns.map((c, i) => [c, row[i]])),
+        );
+        process.stdout.write(`${JSON.stringify({ ...result, columns, rows: undefined })}\n`);
+        return 0;
+      }
+      process.stdout.write(summary.formatTable(result.columns, result.rows, 80));
+      if (result.format === 'iceberg') {
+        process.stdout.write(`\nIceberg table; current snapshot: ${result.currentSnapshotId ?? 'none'}\n`);
+        process.stdout.write(
+          summary.formatTable(
+            ['snapshot', 'committed at', 'operation', 'added records', 'deleted records'],
+            result.snapshots.map((s) => [
+              s.snapshotId,
+              s.committedAt,
+              s.operation,
+              s.addedRecords,
+              s.deletedRecords,
+            ]),
+          ),
+        );
+      }
       return 0;
     }
     case 'reset': {

@@ -920,6 +920,36 @@ export interface QueryOptions {
   readonly onWait?: (line: string) => void;
 }
 
+export interface SqlQueryOptions extends QueryOptions {
+  /**
+   * Time travel: the Iceberg table whose history has this snapshot id is read as of that snapshot
+   * (ids are unique per table); every other table as of now. An id no table has is a QueryError.
+   */
+  readonly snapshot?: string;
+}
+
+/** One commit of an Iceberg table (`describe`); ids are decimal strings (64-bit). */
+export interface SnapshotEntry {
+  readonly snapshotId: string;
+  readonly committedAt: string;
+  readonly operation: string | null;
+  readonly addedRecords: number;
+  /** Rows the commit removed: deleted records of rewritten files plus position/equality deletes added. */
+  readonly deletedRecords: number;
+  readonly totalRecords: number | null;
+}
+
+export interface TableDescription {
+  /** `column`, `type`, `partition_key` (`yes`, or the Iceberg transform such as `month`). */
+  readonly columns: string[];
+  readonly rows: unknown[][];
+  /** `iceberg` for the curated tables, `hive` for a Parquet table of catalog partitions. */
+  readonly format: 'iceberg' | 'hive';
+  readonly currentSnapshotId: string | null;
+  /** Oldest first; empty for a table that is not Iceberg. */
+  readonly snapshots: SnapshotEntry[];
+}
+
 /** Runs `action` on the saved state of the folder, holding its lock (shared with other queries). */
 async function withSavedState<T>(options: QueryOptions, action: (dir: string) => Promise<T>): Promise<T> {
   const state = await openStateFolder({ ...options, mode: 'read', command: 'query' });
@@ -938,10 +968,15 @@ async function withSavedState<T>(options: QueryOptions, action: (dir: string) =>
 /** SQL over the curated tables of the state folder (catalog names), via the local query engine. */
 export async function queryPipeline(
   sql: string,
-  options: QueryOptions = {},
+  options: SqlQueryOptions = {},
 ): Promise<{ columns: string[]; rows: unknown[][] }> {
   return withSavedState(options, async (dir) => {
-    const response = await runQueryEngine({ state: dir, sql, buckets: savedBucketFolders(dir) });
+    const response = await runQueryEngine({
+      state: dir,
+      sql,
+      buckets: savedBucketFolders(dir),
+      ...(options.snapshot !== undefined ? { snapshot: options.snapshot } : {}),
+    });
     if (typeof response.error === 'string') throw new QueryError(response.error);
     return response as unknown as { columns: string[]; rows: unknown[][] };
   });
@@ -957,15 +992,12 @@ export async function curatedTables(
   });
 }
 
-/** The columns of one curated table, with their catalog types. */
-export async function describeTable(
-  table: string,
-  options: QueryOptions = {},
-): Promise<{ columns: string[]; rows: unknown[][] }> {
+/** The columns of one curated table, with their types; for an Iceberg table its snapshot history. */
+export async function describeTable(table: string, options: QueryOptions = {}): Promise<TableDescription> {
   return withSavedState(options, async (dir) => {
     const response = await runQueryEngine({ state: dir, describe: table, buckets: savedBucketFolders(dir) });
     if (typeof response.error === 'string') throw new QueryError(response.error);
-    return response as unknown as { columns: string[]; rows: unknown[][] };
+    return response as unknown as TableDescription;
   });
 }
 

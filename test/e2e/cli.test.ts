@@ -121,9 +121,18 @@ describe('pipeline CLI', () => {
     const unknown = cli(['describe', 'no_such_table', '--state', stateDir]);
 
     expect(result.status, result.stderr).toBe(0);
-    const columns = JSON.parse(result.stdout) as { column: string; type: string; partition_key: string }[];
+    const described = JSON.parse(result.stdout) as {
+      columns: { column: string; type: string; partition_key: string }[];
+      format: string;
+      currentSnapshotId: string | null;
+      snapshots: { snapshotId: string; operation: string }[];
+    };
+    const columns = described.columns;
     expect(columns).toContainEqual({ column: 'billed_cost', type: 'decimal(38,18)', partition_key: '' });
     expect(columns.at(-1)).toEqual({ column: 'billing_period', type: 'string', partition_key: 'yes' });
+    // The curated table is Iceberg: its history ends with the current snapshot.
+    expect(described.format).toBe('iceberg');
+    expect(described.snapshots.at(-1)?.snapshotId).toBe(described.currentSnapshotId);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr.trim()).toBe(
       `error: no curated table 'no_such_table'; curated tables: cloud_billing (list them with "tables", their columns with "describe <table>")`,
