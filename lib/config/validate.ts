@@ -27,9 +27,10 @@ export interface ConfigProblem {
 }
 
 /**
- * Upper bounds. A batch's file outcomes stay in the execution state (about 420 bytes per file,
- * measured in test/state-machine), and Step Functions caps state at 256 KiB: 500 files leaves
- * room for the rest of the state and the alert text.
+ * Upper bounds. A batch's files and then their outcomes stay in the execution state (about 380
+ * bytes per file as delivered, with its event time and sequencer, and about 330 per compact
+ * outcome, measured in test/state-machine), and Step Functions caps state at 256 KiB: 500 files
+ * (189 KB at most) leave room for the rest of the state and the alert text.
  */
 export const LIMITS = {
   maxBatchSize: 500,

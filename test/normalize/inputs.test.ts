@@ -5,6 +5,7 @@ import { Decimal } from '../../lambdas/common/decimal';
 import { MAX_HELD_ROWS, normalizeFile, type WrittenManifest } from '../../lambdas/normalize/core';
 import { makeNormalizeHandler } from '../../lambdas/normalize/handler';
 import { loadDatasets, resolveDataset } from '../../lib/config';
+import { LINEAGE_COLUMNS } from '../../lib/config/validate';
 import type { FileOutcome } from '../../lib/contracts/batch';
 import { workforceCapacity } from '../../lib/datasets/workforce-capacity';
 import {
@@ -683,6 +684,62 @@ describe('Parquet', () => {
       ingest_row_number: '1',
     });
     expect(rows.at(-1)!.ingest_row_number).toBe('1000');
+  });
+});
+
+describe('lineage of the landing event', () => {
+  const landing = { eventTime: '2024-09-01T10:00:00Z', sequencer: '0066D43A8B2F1E0A7C' };
+  const executionId = 'arn:aws:states:us-east-1:123456789012:execution:sm:test';
+
+  it.each([
+    ['CSV', 'workforce_capacity/landed.csv', 'delimiters/comma.csv'],
+    ['XLSX (rows carry their sheet)', 'workforce_capacity/landed.xlsx', 'xlsx/capacity.xlsx'],
+  ])(
+    'writes the S3 event time and sequencer on every row of a %s file, as the event has them',
+    async (_kind, key, name) => {
+      const file = await land(h, 'workforce_capacity', key, fixture(name), landing);
+      const outcome = await handler({ dataset: 'workforce_capacity', file, executionId });
+
+      const rows = await rowsOf(outcome);
+      expect(rows.length).toBeGreaterThan(1);
+      for (const row of rows) {
+        expect(row).toMatchObject({
+          ingest_landed_at: landing.eventTime,
+          ingest_sequencer: landing.sequencer,
+        });
+        // The row number stays the last lineage column written (LINEAGE_COLUMNS' order).
+        const names = Object.keys(row).filter((c) => c.startsWith('ingest_'));
+        expect(names).toEqual([...LINEAGE_COLUMNS]);
+      }
+    },
+  );
+
+  it('keeps a sequencer of another length exactly as the event wrote it (the ETL pads it to compare)', async () => {
+    const file = await land(
+      h,
+      'workforce_capacity',
+      'workforce_capacity/short.csv',
+      fixture('delimiters/comma.csv'),
+      {
+        eventTime: '2024-09-01T10:00:00.250Z',
+        sequencer: '5F0A',
+      },
+    );
+    const rows = await rowsOf(await handler({ dataset: 'workforce_capacity', file, executionId }));
+    expect(new Set(rows.map((r) => `${r.ingest_landed_at} ${r.ingest_sequencer}`))).toEqual(
+      new Set(['2024-09-01T10:00:00.250Z 5F0A']),
+    );
+  });
+
+  it.each([
+    ['no event time', { eventTime: undefined }],
+    ['an event time that is not ISO-8601 UTC', { eventTime: '2024-09-01 10:00:00' }],
+    ['a sequencer that is not hexadecimal', { sequencer: 'not-hex' }],
+  ])('refuses a file with %s (InvalidEventError, a file error: quarantined)', async (_what, change) => {
+    const file = await land(h, 'workforce_capacity', 'workforce_capacity/bad-event.csv', 'a\n', landing);
+    await expect(
+      handler({ dataset: 'workforce_capacity', file: { ...file, ...change }, executionId }),
+    ).rejects.toMatchObject({ name: 'InvalidEventError' });
   });
 });
 

@@ -39,12 +39,15 @@ export class NamedError extends Error {
   }
 }
 
+/** A BatchFile as the Pipe renders it (a versioned object). */
 export interface BatchFileInput {
   dataset: string;
   bucket: string;
   key: string;
   versionId: string;
   size: number;
+  eventTime: string;
+  sequencer: string;
 }
 
 export function batch(dataset: string, count: number, prefix = 'file'): BatchFileInput[] {
@@ -54,6 +57,8 @@ export function batch(dataset: string, count: number, prefix = 'file'): BatchFil
     key: `${dataset}/${prefix}-${i + 1}.csv`,
     versionId: `v${i + 1}`,
     size: 100,
+    eventTime: '2025-01-01T00:00:00Z',
+    sequencer: (0x67748580a1b2c3d4n + BigInt(i)).toString(16).toUpperCase().padStart(18, '0'),
   }));
 }
 

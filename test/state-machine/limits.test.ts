@@ -24,14 +24,20 @@ beforeAll(() => {
   machine = loadSynthesizedStateMachine();
 });
 
-/** Keys as long as real billing exports get (about 110 characters), versioned as S3 versions them. */
+/**
+ * Keys as long as real billing exports get (about 110 characters), versioned as S3 versions
+ * them, with the event's time and a sequencer as S3 writes them (18 hexadecimal characters), in
+ * a landing bucket with a name of 63 characters (the longest S3 allows).
+ */
 function longBatch(count: number): BatchFileInput[] {
   return Array.from({ length: count }, (_, i) => ({
     dataset: 'cloud_billing',
-    bucket: 'landing',
+    bucket: `ingestionpipeline-landing1a2b3c4d-${'x'.repeat(29)}`,
     key: `cloud_billing/aws/payer-123456789012/2024/09/billing-export-2024-09-hourly-detail-part-${String(i).padStart(5, '0')}.csv.gz`,
     versionId: `3sL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLU${String(i).padStart(4, '0')}`,
     size: 104_857_600,
+    eventTime: '2024-09-30T23:59:59Z',
+    sequencer: (0x0066fb3b7f1a2b3c4dn + BigInt(i)).toString(16).toUpperCase().padStart(18, '0'),
   }));
 }
 
@@ -68,8 +74,11 @@ describe('Step Functions limits in local executions', () => {
     expect(backends.alerts.map((a) => a.kind).sort()).toEqual(
       ['discrepancy', 'quarantine', 'schema_drift', 'unknown_template'].sort(),
     );
-    // Measured: 169,691 bytes at most (65% of the limit; about 330 bytes per compact outcome
-    // with these keys) and 6,450 history events (26%).
+    // Measured: 189,050 bytes at most (72% of the limit: PrepareBatch's output, the batch as the
+    // Pipe delivered it; 155,050 without the files' event time and sequencer, 68 bytes a file),
+    // 169,691 bytes for the largest state holding the compact outcomes (about 330 bytes each;
+    // they carry neither) and 6,450 history events (26%).
+    expect(Buffer.byteLength(JSON.stringify(files))).toBeLessThan(0.75 * STATE_PAYLOAD_LIMIT_BYTES);
     expect(result.limits.largestPayloadBytes).toBeLessThan(0.75 * STATE_PAYLOAD_LIMIT_BYTES);
     expect(result.limits.historyEvents).toBeLessThan(0.5 * HISTORY_EVENT_LIMIT);
   });
@@ -84,7 +93,8 @@ describe('Step Functions limits in local executions', () => {
 
     expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');
     expect(outcomes(result).every((f) => f.status === 'quarantined' && f.reason === undefined)).toBe(true);
-    // Measured: 161,029 bytes (61%); with the reasons kept it would be about 420 KB.
+    // Measured: 189,050 bytes (72%; the batch as PrepareBatch passes it on, event times and
+    // sequencers included); with the reasons kept the outcomes would be about 420 KB.
     expect(result.limits.largestPayloadBytes).toBeLessThan(0.75 * STATE_PAYLOAD_LIMIT_BYTES);
   });
 

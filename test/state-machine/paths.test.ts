@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as normalizeErrors from '../../lambdas/normalize/errors';
+import { parseNormalizeEvent } from '../../lambdas/normalize/handler';
 import { FILE_ERROR_NAMES, MAX_CRAWLS, STATE } from '../../lib/constructs/ingestion-state-machine';
 import { type ExecutionResult, type LoadedStateMachine, statesEntered } from '../../local/state-machine';
 import {
@@ -77,6 +78,17 @@ describe('happy path', () => {
     expect(entered.indexOf(billing.startCrawler)).toBeLessThan(entered.indexOf(billing.ensurePartitions));
     expect(entered.indexOf(billing.ensurePartitions)).toBeLessThan(entered.indexOf(billing.runEtl));
     expect(entered.at(-1)).toBe(STATE.done);
+  });
+
+  it('hands Normalize each file as the Pipe rendered it, event time and sequencer included, in a shape its handler accepts', async () => {
+    const backends = new FakeBackends();
+    const files = batch('cloud_billing', 2);
+    await run(machine, files, backends);
+
+    const calls = backends.calls('normalize');
+    expect(calls.map((c) => c.file)).toEqual(files);
+    const parsed = parseNormalizeEvent(calls[1]);
+    expect(parsed.file).toMatchObject({ eventTime: files[1]!.eventTime, sequencer: files[1]!.sequencer });
   });
 
   it('passes the batch files, their compact outcomes and the execution id to Reconcile', async () => {
