@@ -26,6 +26,9 @@ beforeAll(() => {
 });
 
 const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
+/** The logical id of a zone's bucket (`Quarantine` -> `QuarantineBucket…`). */
+const bucketId = (zone: string) =>
+  ofType('AWS::S3::Bucket').find(([id]) => id.startsWith(`${zone}Bucket`))![0];
 
 describe('buckets', () => {
   it('creates landing, normalized, curated, quarantine, control and access-log buckets, all retained', () => {
@@ -177,11 +180,11 @@ describe('Glue', () => {
   );
 
   it.each(datasets.map((d) => [d.name] as const))(
-    '%s: Glue 5.0 job, G.1X, bookmarks off (input selected by markers), one run at a time, cap 450',
+    '%s: Glue 5.1 job with Iceberg, G.1X, bookmarks off (input selected by markers), one run at a time, cap 450',
     (name) => {
       synth.template.hasResourceProperties('AWS::Glue::Job', {
         Name: `ingestion-${name}-curate`,
-        GlueVersion: '5.0',
+        GlueVersion: '5.1',
         WorkerType: 'G.1X',
         ExecutionProperty: { MaxConcurrentRuns: 1 },
         Command: { Name: 'glueetl', PythonVersion: '3', ScriptLocation: Match.anyValue() },
@@ -192,10 +195,16 @@ describe('Glue', () => {
           '--enable-continuous-cloudwatch-log': 'true',
           '--bounded_files': '450',
           '--extra-py-files': Match.anyValue(),
+          '--datalake-formats': 'iceberg',
+          '--conf': 'spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions',
         }),
       });
     },
   );
+
+  it('creates no curated table: each job creates its Iceberg table in the Glue database on its first run', () => {
+    synth.template.resourceCountIs('AWS::Glue::Table', 0);
+  });
 
   it('passes each job its dataset configuration as --dataset_config', () => {
     const jobs = ofType('AWS::Glue::Job');
@@ -222,7 +231,49 @@ describe('Glue', () => {
         path: expect.stringMatching(/^s3:\/\//),
       }),
     ]);
+    expect(billing).toMatchObject({
+      restatement: { replacementScope: [], conflictPolicy: 'latest' },
+      quarantineBucket: bucketId('Quarantine'),
+      quarantinePrefixes: { conflicts: 'rows/cloud_billing/conflicts/' },
+      controlPrefixes: {
+        runs: 'etl/runs/cloud_billing/',
+        processed: 'etl/processed/',
+        aggregates: 'etl/aggregates/cloud_billing/',
+      },
+    });
+    expect(Object.keys(billing.controlPrefixes)).not.toContain('swaps');
+    expect(Object.keys(billing)).not.toContain('supersededRetentionDays');
+    expect(billing.lineageColumns).toEqual(expect.arrayContaining(['ingest_landed_at', 'ingest_sequencer']));
+    expect(billing.iceberg).toEqual({
+      catalog: 'glue_catalog',
+      location: 's3://CuratedBucket90F6C1E7/cloud_billing',
+      // Month of the billing period's start: a hidden partition readers prune by that column.
+      partitionSpec: [{ transform: 'month', column: 'billing_period_start' }],
+      tableProperties: {
+        'format-version': '2',
+        'write.format.default': 'parquet',
+        'write.parquet.compression-codec': 'snappy',
+        'write.delete.mode': 'merge-on-read',
+        'write.update.mode': 'merge-on-read',
+        'write.merge.mode': 'merge-on-read',
+        'write.distribution-mode': 'hash',
+        'write.metadata.delete-after-commit.enabled': 'true',
+        'write.metadata.previous-versions-max': '100',
+        'write.target-file-size-bytes': String(128 * 1024 * 1024),
+      },
+      snapshotRetentionDays: 7,
+      retainLastSnapshots: 10,
+      compactionMinInputFiles: 10,
+      targetFileSizeBytes: 134_217_728,
+    });
     const workforce = configs.find((c) => c.dataset === 'workforce_capacity')!;
+    expect(workforce.restatement).toEqual({
+      replacementScope: ['ingest_template', 'org_unit', 'quarter'],
+      conflictPolicy: 'reject',
+    });
+    // Quarters (`2025-Q1`) have no Iceberg transform: the partition column as it is.
+    expect(workforce.iceberg.partitionSpec).toEqual([{ transform: 'identity', column: 'quarter' }]);
+    expect(workforce.iceberg.location).toBe('s3://CuratedBucket90F6C1E7/workforce_capacity');
     expect(workforce.crossTemplateRules).toEqual([
       {
         name: 'headcount_matches_roster',
@@ -488,6 +539,120 @@ describe('alert publishing rights', () => {
     for (const dataset of datasets) expect(tables).toContain(`ingestion/normalized_${dataset.name}`);
     expect(tables).not.toMatch(/ingestion\/(cloud_billing|workforce_capacity)"/);
     expect(partitions!.resources).toHaveLength(2 + datasets.length);
+  });
+});
+
+describe('curate job role', () => {
+  interface Statement {
+    readonly sid: string;
+    readonly actions: string[];
+    readonly resources: string[];
+    readonly condition?: Record<string, Record<string, string[]>>;
+  }
+  /** The job role's statements, intrinsics resolved to placeholders (`<LogicalId>.Arn`, ARNs in us-east-1). */
+  const statementsOf = (dataset: string): Statement[] => {
+    const [, job] = ofType('AWS::Glue::Job').find(
+      ([, j]) => j.Properties!.Name === `ingestion-${dataset}-curate`,
+    )!;
+    const role = referencedId(job.Properties!.Role)!;
+    return ofType('AWS::IAM::Policy')
+      .filter(([, p]) => (p.Properties!.Roles as unknown[]).some((r) => referencedId(r) === role))
+      .flatMap(([, p]) => {
+        const doc = resolveIntrinsics(p.Properties!.PolicyDocument, placeholderResolver()) as {
+          Statement: {
+            Sid: string;
+            Action: string | string[];
+            Resource: string | string[];
+            Condition?: never;
+          }[];
+        };
+        return doc.Statement.map((st) => ({
+          sid: st.Sid,
+          actions: [st.Action].flat(),
+          resources: [st.Resource].flat(),
+          ...(st.Condition ? { condition: st.Condition } : {}),
+        }));
+      });
+  };
+  const glueArn = (resource: string) => `arn:aws:glue:us-east-1:000000000000:${resource}`;
+
+  it.each(datasets.map((d) => [d.name] as const))(
+    '%s: reads, creates and commits its curated Iceberg table (catalog, database, table), no Glue partition calls on it',
+    (name) => {
+      const statements = statementsOf(name);
+      const curated = glueArn(`table/ingestion/${name}`);
+      expect(statements.filter((st) => st.resources.includes(curated))).toEqual([
+        {
+          sid: 'CuratedIcebergTable',
+          actions: ['glue:CreateTable', 'glue:GetTable', 'glue:UpdateTable'],
+          resources: [glueArn('catalog'), glueArn('database/ingestion'), curated],
+        },
+      ]);
+      expect(statements.find((st) => st.sid === 'CatalogDatabase')).toEqual({
+        sid: 'CatalogDatabase',
+        actions: ['glue:GetDatabase'],
+        resources: [glueArn('catalog'), glueArn('database/ingestion')],
+      });
+    },
+  );
+
+  it.each(datasets.map((d) => [d.name] as const))(
+    '%s: reads the normalized table and its partitions, and writes no partition anywhere',
+    (name) => {
+      const statements = statementsOf(name);
+      const normalized = glueArn(`table/ingestion/normalized_${name}`);
+      expect(statements.filter((st) => st.resources.includes(normalized))).toEqual([
+        {
+          sid: 'ReadNormalizedTable',
+          actions: ['glue:BatchGetPartition', 'glue:GetPartition', 'glue:GetPartitions', 'glue:GetTable'],
+          resources: [glueArn('catalog'), glueArn('database/ingestion'), normalized],
+        },
+      ]);
+      const partitionWrites = statements.flatMap((st) =>
+        st.actions.filter((a) => /^glue:(Batch)?(Create|Update|Delete)Partition$/.test(a)),
+      );
+      expect(partitionWrites).toEqual([]);
+    },
+  );
+
+  it.each(datasets.map((d) => [d.name] as const))(
+    "%s: writes, reads and deletes only its own prefix of the curated bucket (the table's files) and lists below it",
+    (name) => {
+      const statements = statementsOf(name);
+      const curated = `${bucketId('Curated')}.Arn`;
+      expect(statements.filter((st) => st.resources.some((r) => r.startsWith(`${curated}/`)))).toEqual([
+        {
+          sid: 'WriteCuratedTableFiles',
+          actions: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+          resources: [`${curated}/${name}/*`],
+        },
+      ]);
+      const [list] = statements.filter((st) => st.resources.includes(curated));
+      expect(list).toMatchObject({ actions: ['s3:ListBucket'] });
+      expect(list!.condition!.StringLike!['s3:prefix']).toContain(`${name}/*`);
+      expect(list!.condition!.StringLike!['s3:prefix'].every((p) => !p.startsWith('*'))).toBe(true);
+    },
+  );
+
+  it.each(datasets.map((d) => [d.name] as const))(
+    '%s: puts rejected rows below rows/<dataset>/conflicts/ of the quarantine bucket, and nothing else there',
+    (name) => {
+      const quarantine = `${bucketId('Quarantine')}.Arn`;
+      expect(statementsOf(name).filter((st) => st.resources.some((r) => r.startsWith(quarantine)))).toEqual([
+        {
+          sid: 'QuarantineRejectedRows',
+          actions: ['s3:PutObject'],
+          resources: [`${quarantine}/rows/${name}/conflicts/*`],
+        },
+      ]);
+    },
+  );
+
+  it('keeps no statement of the retired partition swap (etl/swaps/)', () => {
+    for (const dataset of datasets) {
+      const resourcesOf = statementsOf(dataset.name).flatMap((st) => st.resources);
+      expect(resourcesOf.filter((r) => r.includes('etl/swaps/'))).toEqual([]);
+    }
   });
 });
 
