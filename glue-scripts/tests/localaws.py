@@ -183,6 +183,7 @@ class World:
                 "runs": f"etl/runs/{dataset}/",
                 "processed": "etl/processed/",
                 "aggregates": f"etl/aggregates/{dataset}/",
+                "files": f"etl/files/{dataset}/",
             },
             "restatement": {"replacementScope": list(scope), "conflictPolicy": policy},
             "quarantineBucket": self.quarantine_bucket,

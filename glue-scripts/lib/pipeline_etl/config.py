@@ -47,6 +47,7 @@ class ControlPrefixes:
     runs: str
     processed: str
     aggregates: str
+    files: str
 
 
 CONFLICT_POLICIES = ("latest", "reject", "keep")
@@ -178,6 +179,7 @@ class EtlConfig:
                 runs=prefixes.text("runs"),
                 processed=prefixes.text("processed"),
                 aggregates=prefixes.text("aggregates"),
+                files=prefixes.text("files"),
             ),
             restatement=Restatement(
                 replacement_scope=tuple(restatement.texts("replacementScope")),

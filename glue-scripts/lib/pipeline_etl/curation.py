@@ -29,7 +29,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from pipeline_etl import glue_io, iceberg, layout, restate, transforms
+from pipeline_etl import files, glue_io, iceberg, layout, restate, transforms
 from pipeline_etl.config import EtlConfig
 from pipeline_etl.decimals import add_decimal_strings, format_decimal
 from pipeline_etl.transforms import INGEST_ROW_NUMBER, INGEST_SOURCE_ID, INGEST_TEMPLATE, NEW_FLAG, col
@@ -247,7 +247,7 @@ def _curate_batch(
         ]
         iceberg.add_columns(spark, config, new_columns)
         added = [name for name, _ in new_columns]
-        existing = _displaceable(spark, config, batch, touched)
+        existing = _displaceable(spark, config, batch, touched, previous)
     else:
         added = list(batch.columns)
 
@@ -264,7 +264,8 @@ def _curate_batch(
         )
     else:
         union = batch.withColumn(NEW_FLAG, F.lit(1))
-    resolved = restate.resolve(union, config)
+    known = _known_files(spark, clients, config, union)
+    resolved = restate.resolve(union, config, known)
     mine = spark.createDataFrame(
         [(row[pc], row[INGEST_SOURCE_ID]) for row in read_stats],
         f"`{pc}` string, `{INGEST_SOURCE_ID}` string",
@@ -272,7 +273,9 @@ def _curate_batch(
     resolved = resolved.join(
         F.broadcast(mine.withColumn(_MINE, F.lit(True))), on=[pc, INGEST_SOURCE_ID], how="left"
     )
-    resolved = resolved.persist(StorageLevel.MEMORY_AND_DISK)
+    # Materialized before the commit: Spark recomputes cached plans of a table it writes to, and
+    # everything after the commit (quarantine, registry, documents) must describe what was resolved.
+    resolved = resolved.localCheckpoint(eager=True)
     try:
         return _commit_and_account(
             glue_context,
@@ -300,7 +303,51 @@ def _curate_batch(
 _MINE = "_curate_mine"
 
 
-def _displaceable(spark, config: EtlConfig, batch: DataFrame, touched: list[str]) -> DataFrame:
+def _known_files(spark, clients, config: EtlConfig, union: DataFrame) -> DataFrame | None:
+    """The registry entries (``files``) of the landing keys and scope values of these rows, as a
+    frame for ``restate.resolve``; None when there are none."""
+    scope = list(config.restatement.replacement_scope)
+    groups = union.select(col(INGEST_SOURCE_KEY), *[col(c).cast("string").alias(c) for c in scope]).distinct()
+    rows = groups.collect()
+    source_keys = {r[INGEST_SOURCE_KEY] for r in rows if r[INGEST_SOURCE_KEY] is not None}
+    scope_values = {tuple(r[c] for c in scope) for r in rows} if scope else set()
+    found = files.read(clients, config, source_keys, scope_values)
+    if not found:
+        return None
+    schema = ", ".join(
+        [
+            f"`{INGEST_SOURCE_KEY}` string",
+            f"`{INGEST_SOURCE_ID}` string",
+            "`ingest_landed_at` string",
+            "`ingest_sequencer` string",
+            f"`{restate.KNOWN_KIND}` string",
+            *[f"`{c}` string" for c in scope],
+        ]
+    )
+    data = [
+        (
+            d["sourceKey"],
+            d["sourceId"],
+            d.get("landedAt"),
+            d.get("sequencer"),
+            d["kind"],
+            *[(d.get("scope") or {}).get(c) for c in scope],
+        )
+        for d in found
+    ]
+    known = spark.createDataFrame(data, schema)
+    types = dict(union.dtypes)
+    return known.select(
+        *[
+            col(c).cast(types[c]).alias(c) if c in scope and types.get(c, "string") != "string" else col(c)
+            for c in known.columns
+        ]
+    )
+
+
+def _displaceable(
+    spark, config: EtlConfig, batch: DataFrame, touched: list[str], snapshot: int | None
+) -> DataFrame:
     """The curated rows this batch may displace or that are its own rows already: rows of the
     same landing objects and sources (any partition: a corrected file may move rows between
     partitions), and in the touched partitions the rows sharing a replacement-scope value or a
@@ -410,6 +457,7 @@ def _commit_and_account(
         )
         glue_io.write_json_lines(glue_context, rows, f"s3://{config.quarantine_bucket}/{rejected_prefix}")
 
+    _register_files(clients, config, options, resolved)
     aggregates = _cross_template_sums(spark, config, touched, snapshot) if config.cross_template_rules else {}
     return _documents(
         config,
@@ -430,6 +478,39 @@ def _commit_and_account(
         selection,
         spark,
     )
+
+
+def _register_files(clients, config: EtlConfig, options, resolved: DataFrame) -> None:
+    """Records this run's files (landing order, scope values covered) in the registry."""
+    scope = list(config.restatement.replacement_scope)
+    rows = (
+        resolved.where(F.coalesce(col(_MINE), F.lit(False)))
+        .select(
+            col(INGEST_SOURCE_ID),
+            col(INGEST_SOURCE_KEY),
+            F.date_format(col("ingest_landed_at"), "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").alias("landed"),
+            col("ingest_sequencer").alias("sequencer"),
+            *[col(c).cast("string").alias(c) for c in scope],
+        )
+        .distinct()
+        .collect()
+    )
+    by_file: dict[str, dict] = {}
+    for row in rows:
+        entry = by_file.setdefault(
+            row[INGEST_SOURCE_ID],
+            {
+                "sourceId": row[INGEST_SOURCE_ID],
+                "sourceKey": row[INGEST_SOURCE_KEY],
+                "landedAt": row["landed"],
+                "sequencer": row["sequencer"],
+                "runId": options.run_id,
+                "scopes": [],
+            },
+        )
+        if scope:
+            entry["scopes"].append([row[c] for c in scope])
+    glue_io.put_json_many(clients.s3, config.control_bucket, files.entries(config, list(by_file.values())))
 
 
 def _displaced(entries: dict, by_id: str, by_key: str, reason: str, rows: int, sums: dict) -> None:

@@ -61,11 +61,9 @@ def configure_catalog(spark: SparkSession, config: EtlConfig) -> None:
 
 
 def table_exists(spark: SparkSession, config: EtlConfig) -> bool:
-    return bool(
-        spark.sql(
-            f"SHOW TABLES IN `{config.iceberg.catalog}`.`{config.database}` LIKE '{config.curated_table}'"
-        ).collect()
-    )
+    """One ``GetTable`` (``SHOW TABLES`` would list the database: ``GetTables`` needs rights on
+    every table of it, which the job role does not have)."""
+    return spark.catalog.tableExists(f"{config.iceberg.catalog}.{config.database}.{config.curated_table}")
 
 
 def current_snapshot(spark: SparkSession, config: EtlConfig) -> int | None:

@@ -2,9 +2,10 @@
 
 Input: this run's rows (``NEW_FLAG`` 1) and the curated rows they may displace (``NEW_FLAG`` 0).
 Output: the same rows with an outcome. Rules, in this order (docs/etl.md, "Restatement and
-conflicts"); "newer" is the later landing, ordered by the S3 event time, then the event's
-sequencer, then the landing key and source id: never by processing time, so the result does not
-depend on which Lambda or which run finished first.
+conflicts"); "newer" is the later landing, ordered by the S3 event time, then the landing key,
+then the event's sequencer (versions of one key), then the source id: never by processing
+time, so the result does not depend on which Lambda or which run finished first. Files merged by
+earlier runs count through the registry (``files``), even when none of their rows is left.
 
 1. ``same_object``: rows of every older version of a landing object are replaced by its newest
    version, including rows the newer version no longer has.
@@ -48,7 +49,7 @@ SEQUENCER_WIDTH = 32
 
 
 def landing_order(df: DataFrame) -> Column:
-    """A struct ordering files by landing: event time, sequencer, landing key, source id."""
+    """A struct ordering files by landing: event time, landing key, sequencer, source id."""
     landed = (
         F.coalesce(col(INGEST_LANDED_AT).cast("timestamp"), F.lit("1970-01-01 00:00:00").cast("timestamp"))
         if INGEST_LANDED_AT in df.columns
@@ -59,25 +60,42 @@ def landing_order(df: DataFrame) -> Column:
         if INGEST_SEQUENCER in df.columns
         else F.lit("")
     )
+    # The sequencer orders events of one key only (S3 documents no order across keys): it comes
+    # after the key, so it decides between versions of one object and nothing else.
     return F.struct(
         landed.alias("landed"),
-        sequencer.alias("sequencer"),
         F.coalesce(col(INGEST_SOURCE_KEY), F.lit("")).alias("key"),
+        sequencer.alias("sequencer"),
         F.coalesce(col(INGEST_SOURCE_ID), F.lit("")).alias("id"),
     )
 
 
-def _displace(df: DataFrame, group: list[Column], reason: str, outcome: str, newest: bool) -> DataFrame:
-    """Among rows still kept, per ``group``: rows of any file other than the group's winning file
-    (the newest, or the first landed) get ``outcome`` with ``reason`` and the winner named."""
+def _displace(
+    df: DataFrame, names: list[str], reason: str, outcome: str, known: DataFrame | None
+) -> DataFrame:
+    """Among rows still kept, per group of ``names``: rows of any file other than the group's
+    newest file get ``outcome`` with ``reason`` and the winner named. ``known`` (columns
+    ``names`` and _FILE) adds files merged by earlier runs whose rows may all be gone (displaced
+    themselves): a file covering a group still counts, so the result does not depend on which
+    run saw which file first."""
     active = F.col(OUTCOME) == "kept"
-    window = Window.partitionBy(*group)
-    candidate = F.when(active, F.col(_FILE))
-    winner = (F.max if newest else F.min)(candidate).over(window)
+    window = Window.partitionBy(*[col(n) for n in names])
+    winner = F.max(F.when(active, F.col(_FILE))).over(window)
+    if known is not None:
+        aliases = [f"_curate_known_{i}" for i in range(len(names))]
+        newest = known.groupBy(*[col(n).alias(a) for n, a in zip(names, aliases, strict=True)]).agg(
+            F.max(F.col(_FILE)).alias(_KNOWN)
+        )
+        condition = None
+        for n, a in zip(names, aliases, strict=True):
+            clause = col(n).eqNullSafe(F.col(a))
+            condition = clause if condition is None else condition & clause
+        df = df.join(F.broadcast(newest), on=condition, how="left").drop(*aliases)
+        winner = F.greatest(winner, F.col(_KNOWN))
     df = df.withColumn(_WINNER, winner)
     lost = active & (F.col(_FILE) != F.col(_WINNER))
     return df.select(
-        *[c for c in df.columns if c not in (OUTCOME, REASON, BY_SOURCE_ID, BY_SOURCE_KEY, _WINNER)],
+        *[c for c in df.columns if c not in (OUTCOME, REASON, BY_SOURCE_ID, BY_SOURCE_KEY, _WINNER, _KNOWN)],
         F.when(lost, F.lit(outcome)).otherwise(F.col(OUTCOME)).alias(OUTCOME),
         F.when(lost, F.lit(reason)).otherwise(F.col(REASON)).alias(REASON),
         F.when(lost, F.col(_WINNER)["id"]).otherwise(F.col(BY_SOURCE_ID)).alias(BY_SOURCE_ID),
@@ -85,8 +103,16 @@ def _displace(df: DataFrame, group: list[Column], reason: str, outcome: str, new
     )
 
 
-def resolve(df: DataFrame, config: EtlConfig) -> DataFrame:
-    """Adds OUTCOME, REASON, BY_SOURCE_ID, BY_SOURCE_KEY to every row (see the module doc)."""
+_KNOWN = "_curate_known"
+#: Column of ``known``: 'key' for a file's entry, 'scope' for one scope value it covered.
+KNOWN_KIND = "kind"
+
+
+def resolve(df: DataFrame, config: EtlConfig, known: DataFrame | None = None) -> DataFrame:
+    """Adds OUTCOME, REASON, BY_SOURCE_ID, BY_SOURCE_KEY to every row (see the module doc).
+
+    ``known``: the files earlier runs merged (``files.registry_frame``): landing key, source id,
+    landing time, sequencer and, per replacement-scope value they covered, the scope columns."""
     df = df.select(
         "*",
         landing_order(df).alias(_FILE),
@@ -95,10 +121,29 @@ def resolve(df: DataFrame, config: EtlConfig) -> DataFrame:
         F.lit(None).cast("string").alias(BY_SOURCE_ID),
         F.lit(None).cast("string").alias(BY_SOURCE_KEY),
     )
-    df = _displace(df, [col(INGEST_SOURCE_KEY)], "same_object", "superseded", newest=True)
+    known_files = None
+    if known is not None:
+        known_files = known.select("*", landing_order(known).alias(_FILE))
+    by_key = known_files.select(col(INGEST_SOURCE_KEY), F.col(_FILE)) if known_files is not None else None
+    df = _displace(df, [INGEST_SOURCE_KEY], "same_object", "superseded", by_key)
     scope = list(config.restatement.replacement_scope)
     if scope:
-        df = _displace(df, [col(c) for c in scope], "scope", "superseded", newest=True)
+        by_scope = None
+        if known_files is not None:
+            # A version replaced by a newer one of its object covers nothing any more.
+            newest = (
+                df.select(col(INGEST_SOURCE_KEY), F.col(_FILE))
+                .unionByName(by_key)
+                .groupBy(col(INGEST_SOURCE_KEY))
+                .agg(F.max(F.col(_FILE)).alias(_KNOWN))
+            )
+            by_scope = (
+                known_files.where(F.col(KNOWN_KIND) == "scope")
+                .join(newest, on=[INGEST_SOURCE_KEY])
+                .where(F.col(_FILE) == F.col(_KNOWN))
+                .select(*[col(c) for c in scope], F.col(_FILE))
+            )
+        df = _displace(df, scope, "scope", "superseded", by_scope)
     policy = config.restatement.conflict_policy
     if policy != "keep":
         keys = [col(config.partition_column), *[col(k) for k in config.keys]]
