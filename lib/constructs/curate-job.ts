@@ -122,6 +122,7 @@ export class CurateJob extends Construct {
       `${controlPrefixes.etlRuns}${dataset.name}/*`,
       `${controlPrefixes.etlProcessed}${dataset.name}/*`,
       `${controlPrefixes.etlAggregates}${dataset.name}/*`,
+      `${controlPrefixes.etlFiles}${dataset.name}/*`,
       `${controlPrefixes.glueTemp}${dataset.name}/*`,
       `${controlPrefixes.sparkUi}${dataset.name}/*`,
     ];

@@ -52,6 +52,8 @@ export const controlPrefixes = {
   etlRuns: 'etl/runs/',
   etlProcessed: 'etl/processed/',
   etlAggregates: 'etl/aggregates/',
+  /** The curate job's registry of merged files (glue-scripts/lib/pipeline_etl/files.py). */
+  etlFiles: 'etl/files/',
   reconciliation: 'reconciliation/',
   schemaState: 'schema/',
   glueTemp: 'glue/temp/',

@@ -41,6 +41,8 @@ export interface EtlJobConfig {
     readonly runs: string;
     readonly processed: string;
     readonly aggregates: string;
+    /** Registry of the files merged so far (landing order, replacement-scope values covered). */
+    readonly files: string;
   };
   /** The dataset's restatement and conflict semantics (lib/config/types.ts, RestatementConfig). */
   readonly restatement: {
@@ -170,6 +172,7 @@ export function etlJobConfig(input: EtlJobConfigInput): EtlJobConfig {
       runs: `${controlPrefixes.etlRuns}${dataset.name}/`,
       processed: controlPrefixes.etlProcessed,
       aggregates: `${controlPrefixes.etlAggregates}${dataset.name}/`,
+      files: `${controlPrefixes.etlFiles}${dataset.name}/`,
     },
     restatement: {
       replacementScope: dataset.restatement.replacementScope,

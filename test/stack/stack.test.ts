@@ -239,6 +239,7 @@ describe('Glue', () => {
         runs: 'etl/runs/cloud_billing/',
         processed: 'etl/processed/',
         aggregates: 'etl/aggregates/cloud_billing/',
+        files: 'etl/files/cloud_billing/',
       },
     });
     expect(Object.keys(billing.controlPrefixes)).not.toContain('swaps');
