@@ -12,6 +12,8 @@ from decimal import Decimal
 import pytest
 from localaws import REPO, typescript_config
 
+from pipeline_etl import iceberg
+from pipeline_etl.config import EtlConfig
 from pipeline_etl.decimals import format_decimal
 
 SAMPLE = REPO / "samples" / "cloud_billing" / "focus_sample.csv"
@@ -59,6 +61,7 @@ def focus(world):
         account_hierarchy=world.put_dimension("account_hierarchy", HIERARCHY.read_text()),
     )
     config["database"] = world.database
+    config["quarantineBucket"] = world.quarantine_bucket
     with SAMPLE.open(newline="", encoding="utf-8") as handle:
         rows = [normalize_row(r) for r in csv.DictReader(handle)]
     by_period: dict[str, list[dict]] = {}
@@ -72,7 +75,7 @@ def focus(world):
     return config, source_id, keys, {p: len(r) for p, r in by_period.items()}
 
 
-def test_the_focus_sample_goes_through_the_job_with_exact_totals(world, run_job, focus, caplog):
+def test_the_focus_sample_goes_through_the_job_with_exact_totals(world, run_job, focus, caplog, spark):
     config, source_id, keys, counts = focus
     assert counts == {"2024-09": 999, "2024-10": 1}
 
@@ -92,16 +95,23 @@ def test_the_focus_sample_goes_through_the_job_with_exact_totals(world, run_job,
     assert source["normalizedKeys"] == sorted(keys)
     assert (source["rowsRead"], source["rowsWritten"], source["duplicateRows"]) == (1000, 1000, 0)
     assert source["measures"]["billed_cost"] == "20.52022672899"
-    assert {p["value"]: p["rows"] for p in report["partitionsWritten"]} == counts
+    assert {p["value"]: p["rowsAdded"] for p in report["partitionsWritten"]} == counts
+    assert report["snapshotId"] is not None and report["restatements"] == [] and report["conflicts"] == []
     markers = [world.json(f"etl/processed/{k}.json") for k in keys]
     total = sum((Decimal(m["measures"]["billed_cost"]) for m in markers), Decimal(0))
     assert total == Decimal("20.52022672899")
 
-    columns = dict(world.table_columns("cloud_billing"))
+    columns = iceberg.table_schema(spark, EtlConfig.from_dict(config))
     assert columns["billed_cost"] == "decimal(38,18)"
     assert columns["charge_period_start"] == "timestamp"
     assert columns["tags"] == "string"  # not declared: kept as a string
     assert columns["org_unit"] == "string"
+    # Partitioned by the month of the billing period's start (an Iceberg transform), two months.
+    partitions = spark.sql(
+        f"SELECT partition FROM {EtlConfig.from_dict(config).curated_identifier}.partitions"
+    )
+    assert [f.name for f in partitions.schema["partition"].dataType.fields] == ["billing_period_start_month"]
+    assert partitions.count() == 2
 
 
 def test_the_same_sample_again_changes_nothing(world, run_job, focus):

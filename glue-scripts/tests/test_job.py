@@ -281,6 +281,7 @@ def test_rows_are_deduplicated_within_the_batch_and_against_curated(world, run_j
 def test_control_documents_follow_the_contracts(world, run_job):
     config = typescript_config("workforce_capacity", world.curated_bucket, world.control_bucket)
     config["database"] = world.database
+    config["quarantineBucket"] = world.quarantine_bucket
     plan = [
         {
             "org_unit": "Data",

@@ -37,9 +37,19 @@ def test_a_bad_config_names_the_field():
     raw["measures"][1]["scale"] = "six"
     with pytest.raises(ConfigError, match=r"measures\[1\]\.scale"):
         EtlConfig.from_dict(raw)
-    del raw["controlPrefixes"]["swaps"]
-    with pytest.raises(ConfigError, match=r"controlPrefixes\.swaps is missing"):
+    del raw["controlPrefixes"]["files"]
+    with pytest.raises(ConfigError, match=r"controlPrefixes\.files is missing"):
         EtlConfig.from_dict({**raw, "measures": []})
+    raw = typescript_config("workforce_capacity", "c", "k")
+    raw["restatement"]["conflictPolicy"] = "newest"
+    with pytest.raises(ConfigError, match=r"restatement\.conflictPolicy must be one of latest, reject, keep"):
+        EtlConfig.from_dict(raw)
+    raw = typescript_config("workforce_capacity", "c", "k")
+    raw["iceberg"]["partitionSpec"] = [{"transform": "bucket", "column": "quarter"}]
+    with pytest.raises(
+        ConfigError, match=r"iceberg\.partitionSpec: transform must be one of month, identity"
+    ):
+        EtlConfig.from_dict(raw)
     with pytest.raises(ConfigError, match="not JSON"):
         EtlConfig.from_json("{")
 
@@ -63,11 +73,10 @@ def test_keys_follow_the_layout_contract():
     )
     assert layout.run_report_key(config, "jr_1") == "etl/runs/cloud_billing/jr_1.json"
     assert layout.aggregates_key(config, "2024/09") == "etl/aggregates/cloud_billing/2024%2F09.json"
-    assert layout.swap_record_key(config, "jr_1") == "etl/swaps/cloud_billing/jr_1.json"
-    assert (
-        layout.curated_partition_location(config, "2024-09", "jr_1")
-        == "s3://cur/cloud_billing/billing_period=2024-09/run=jr_1/"
-    )
+    assert config.control_prefixes.files == "etl/files/cloud_billing/"
+    assert config.conflicts_prefix == "rows/cloud_billing/conflicts/"
+    assert config.iceberg.location == "s3://cur/cloud_billing"
+    assert config.curated_identifier == "`glue_catalog`.`ingest_local`.`cloud_billing`"
 
 
 def test_partition_predicate_quotes_like_the_reconciler():

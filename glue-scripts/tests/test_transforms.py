@@ -11,7 +11,6 @@ from pyspark.sql.types import DecimalType, LongType, StringType, TimestampType
 
 from pipeline_etl import transforms
 from pipeline_etl.config import EtlConfig
-from pipeline_etl.transforms import NEW_FLAG
 
 
 def _config(**overrides) -> EtlConfig:
@@ -36,8 +35,20 @@ def _config(**overrides) -> EtlConfig:
         "lineageColumns": list(LINEAGE),
         "dimensions": [],
         "crossTemplateRules": [],
-        "controlPrefixes": {"runs": "r/", "processed": "p/", "aggregates": "a/", "swaps": "s/"},
-        "supersededRetentionDays": 3,
+        "controlPrefixes": {"runs": "r/", "processed": "p/", "aggregates": "a/", "files": "f/"},
+        "restatement": {"replacementScope": [], "conflictPolicy": "latest"},
+        "quarantineBucket": "q",
+        "quarantinePrefixes": {"conflicts": "rows/sales/conflicts/"},
+        "iceberg": {
+            "catalog": "glue_catalog",
+            "location": "s3://cur/sales",
+            "partitionSpec": [{"transform": "identity", "column": "period"}],
+            "tableProperties": {"format-version": "2"},
+            "snapshotRetentionDays": 7,
+            "retainLastSnapshots": 10,
+            "compactionMinInputFiles": 10,
+            "targetFileSizeBytes": 134217728,
+        },
     }
     raw.update(overrides)
     return EtlConfig.from_dict(raw)
@@ -106,33 +117,6 @@ def _rows(spark, rows):
     return df.withColumn("ingest_time", df["ingest_time"].cast("timestamp"))
 
 
-def test_deduplicate_keeps_the_latest_ingest_time(spark):
-    df = _rows(
-        spark,
-        [
-            ("a", 1, "2024-10-01T00:00:00Z", "s1", 2, 1),
-            ("a", 2, "2024-10-02T00:00:00Z", "s2", 2, 1),
-            ("b", 3, "2024-10-01T00:00:00Z", "s1", 3, 1),
-        ],
-    )
-    out = {r["id"]: r["amount"] for r in transforms.deduplicate(df, ["id"]).collect()}
-    assert out == {"a": 2, "b": 3}
-
-
-def test_deduplicate_prefers_this_runs_rows_then_the_later_row_on_equal_ingest_time(spark):
-    df = _rows(
-        spark,
-        [
-            ("a", 1, "2024-10-01T00:00:00Z", "s9", 9, 0),  # already curated
-            ("a", 2, "2024-10-01T00:00:00Z", "s1", 2, 1),  # this run, same time
-            ("b", 3, "2024-10-01T00:00:00Z", "s1", 2, 1),
-            ("b", 4, "2024-10-01T00:00:00Z", "s1", 5, 1),  # later row of the same file
-        ],
-    )
-    out = {r["id"]: r["amount"] for r in transforms.deduplicate(df, ["id"]).collect()}
-    assert out == {"a": 2, "b": 4}
-
-
 def test_join_dimension_is_a_broadcast_left_join(spark):
     facts = spark.createDataFrame(
         [("1", "acct-1", "Platform?"), ("2", "acct-2", None), ("3", "unknown", None)],
@@ -163,59 +147,6 @@ def test_join_dimension_names_missing_columns(spark):
         transforms.join_dimension(facts, dim, {"k": "k"}, ["w"])
 
 
-def test_union_with_existing_flags_rows_and_casts_to_the_curated_types(spark):
-    existing = spark.createDataFrame([("a", Decimal("1.5"))], "id string, amount decimal(38,18)")
-    batch = spark.createDataFrame(
-        [("b", Decimal("2.25"), "new")], "id string, amount decimal(20,2), extra string"
-    )
-    out = transforms.union_with_existing(existing, batch)
-    assert out.schema["amount"].dataType == DecimalType(38, 18)
-    rows = {r["id"]: r.asDict() for r in out.collect()}
-    assert rows["a"][NEW_FLAG] == 0 and rows["a"]["extra"] is None
-    assert rows["b"][NEW_FLAG] == 1 and rows["b"]["amount"] == Decimal("2.25")
-
-
 def test_order_columns_puts_known_columns_first(spark):
     df = spark.createDataFrame([("1", "2", "3")], "c string, a string, b string")
     assert transforms.order_columns(df, ["a", "missing", "b"]).columns == ["a", "b", "c"]
-
-
-def test_rank_duplicates_flags_dropped_rows_equal_to_the_kept_row_in_every_compared_column(spark):
-    df = spark.createDataFrame(
-        [
-            ("a", 1, None, "2024-10-02T00:00:00Z", "s2", 2, 1),  # kept
-            ("a", 1, None, "2024-10-01T00:00:00Z", "s1", 7, 1),  # same values: identical
-            ("b", 3, "x", "2024-10-02T00:00:00Z", "s2", 3, 1),  # kept
-            ("b", 3, None, "2024-10-01T00:00:00Z", "s1", 3, 1),  # null where the kept row has "x"
-            ("c", 4, None, "2024-10-02T00:00:00Z", "s2", 4, 1),  # kept
-            ("c", 5, None, "2024-10-01T00:00:00Z", "s1", 4, 1),  # another amount
-            ("d", 6, None, "2024-10-01T00:00:00Z", "s1", 5, 1),  # alone
-        ],
-        "id string, amount int, note string, ingest_time string, ingest_source_id string, "
-        "ingest_row_number int, _curate_new int",
-    )
-    df = df.withColumn("ingest_time", df["ingest_time"].cast("timestamp"))
-
-    ranked = transforms.rank_duplicates(df, ["id"], ["id", "amount", "note"]).collect()
-
-    flags = {
-        (r["id"], r["ingest_source_id"]): (r[transforms.DUPLICATE_RANK], r[transforms.IDENTICAL_FLAG])
-        for r in ranked
-    }
-    assert flags == {
-        ("a", "s2"): (1, False),
-        ("a", "s1"): (2, True),
-        ("b", "s2"): (1, False),
-        ("b", "s1"): (2, False),
-        ("c", "s2"): (1, False),
-        ("c", "s1"): (2, False),
-        ("d", "s1"): (1, False),
-    }
-    kept = transforms.kept_rows(transforms.rank_duplicates(df, ["id"], ["amount"]))
-    assert sorted((r["id"], r["ingest_source_id"]) for r in kept.collect()) == [
-        ("a", "s2"),
-        ("b", "s2"),
-        ("c", "s2"),
-        ("d", "s1"),
-    ]
-    assert transforms.DUPLICATE_RANK not in kept.columns and transforms.IDENTICAL_FLAG not in kept.columns

@@ -275,6 +275,8 @@ def _curate_batch(
     )
     # Materialized before the commit: Spark recomputes cached plans of a table it writes to, and
     # everything after the commit (quarantine, registry, documents) must describe what was resolved.
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("merge plan:\n%s", resolved._jdf.queryExecution().executedPlan().toString())
     resolved = resolved.localCheckpoint(eager=True)
     try:
         return _commit_and_account(
@@ -442,8 +444,6 @@ def _commit_and_account(
         iceberg.commit(spark, config, inserts, deletes, has_sheet, f"curate_{options.run_id[-16:]}")
     snapshot = iceberg.current_snapshot(spark, config)
     committed = snapshot if snapshot != previous else None
-    if log.isEnabledFor(logging.DEBUG):
-        log.debug("merge plan:\n%s", resolved._jdf.queryExecution().executedPlan().toString())
 
     # Rejected rows (policy reject) go to the quarantine bucket, naming the file they collided with.
     rejected_prefix = None
