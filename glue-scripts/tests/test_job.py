@@ -17,6 +17,7 @@ from localaws import REPO, job_argv, normalized_body, typescript_config
 from pipeline_etl import glue_io, iceberg
 from pipeline_etl.config import EtlConfig
 from pipeline_etl.curation import CastError, DimensionKeyError, SourceObjectError
+from pipeline_etl.glue_io import DimensionMissingError
 
 T1 = "2024-10-01T00:00:00.000Z"
 T2 = "2024-10-02T00:00:00.000Z"
@@ -527,3 +528,53 @@ def test_the_job_script_runs_as_the_local_runtime_invokes_it(world, tmp_path):
     assert report["runId"] == summary["runId"] and report["executionId"] == "exec-1"
     assert world.json("glue-bookmarks/curate-cli.json")["run"] == 1
     assert len(world.curated_rows(config)) == 2
+
+
+def test_a_dimension_dataset_is_joined_at_its_current_snapshot(world, run_job):
+    """A dimension loaded like any dataset (its own curated Iceberg table): the facts join its
+    current version, a newer file of it replaces it (scope: the whole table), and the run
+    report names the snapshot joined. Facts before it exists fail loudly."""
+    accounts = world.config(
+        "accounts",
+        partition="region",
+        keys=("account",),
+        measures={},
+        columns=[{"name": "account", "type": "string"}, {"name": "org", "type": "string"}],
+        scope=("ingest_template",),
+    )
+    sales = world.config(
+        columns=[{"name": "account", "type": "string"}],
+        dimensions=[
+            {"name": "accounts", "table": "accounts", "joinKeys": {"account": "account"}, "columns": ["org"]}
+        ],
+    )
+    world.write_normalized(sales, "2024-09", "s1", _rows([1], account="A1"))
+    with pytest.raises(DimensionMissingError, match="accounts"):
+        run_job(sales)
+
+    world.write_normalized(
+        accounts, "EU", "h1", [{"account": "A1", "org": "Data"}], template="hierarchy", landed_at=T1
+    )
+    first, _ = run_job(accounts)
+    report, _ = run_job(sales)
+    assert [(r["id"], r["org"]) for r in world.curated_rows(sales)] == [("1", "Data")]
+    assert report["dimensions"] == [
+        {"name": "accounts", "table": "accounts", "path": None, "snapshotId": first["snapshotId"]}
+    ]
+
+    # An org change: a newer hierarchy file replaces the whole dimension; later facts join it.
+    world.write_normalized(
+        accounts, "EU", "h2", [{"account": "A1", "org": "Platform"}], template="hierarchy", landed_at=T2
+    )
+    second, _ = run_job(accounts)
+    assert [(r["account"], r["org"]) for r in world.curated_rows(accounts)] == [("A1", "Platform")]
+    world.write_normalized(sales, "2024-09", "s2", _rows([2], account="A1"))
+    report, _ = run_job(sales)
+    assert sorted((r["id"], r["org"]) for r in world.curated_rows(sales)) == [
+        ("1", "Data"),
+        ("2", "Platform"),
+    ]
+    # The dimension's current snapshot: its second load (or the compaction after it, same rows).
+    current = str(_snapshots(accounts)[-1]["snapshot_id"])
+    assert report["dimensions"][0]["snapshotId"] == current != first["snapshotId"]
+    assert second["snapshotId"] in {str(s["snapshot_id"]) for s in _snapshots(accounts)}

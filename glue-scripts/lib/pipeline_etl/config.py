@@ -28,10 +28,14 @@ class Column:
 
 @dataclass(frozen=True)
 class Dimension:
+    """A dimension joined onto the rows: the curated table of a dimension dataset (``table``,
+    its current snapshot), or a CSV with a header row (``path``, an s3:// URL)."""
+
     name: str
-    path: str
+    path: str | None
     join_keys: dict[str, str]
     columns: tuple[str, ...]
+    table: str | None = None
 
 
 @dataclass(frozen=True)
@@ -160,9 +164,10 @@ class EtlConfig:
             dimensions=tuple(
                 Dimension(
                     name=d.text("name"),
-                    path=d.text("path"),
+                    path=d.text("path") if "path" in d.raw else None,
                     join_keys=d.text_map("joinKeys"),
                     columns=tuple(d.texts("columns")),
+                    table=d.text("table") if "table" in d.raw else None,
                 )
                 for d in reader.objects("dimensions")
             ),
@@ -215,7 +220,9 @@ class EtlConfig:
         for d in self.dimensions:
             if not d.join_keys:
                 raise ConfigError(f"dimensions.{d.name}.joinKeys: at least one join key is required")
-            if not d.path.startswith("s3://"):
+            if (d.path is None) == (d.table is None):
+                raise ConfigError(f"dimensions.{d.name}: exactly one of path and table is required")
+            if d.path is not None and not d.path.startswith("s3://"):
                 raise ConfigError(f"dimensions.{d.name}.path must be an s3:// URL")
         if self.restatement.conflict_policy not in CONFLICT_POLICIES:
             raise ConfigError(

@@ -214,8 +214,17 @@ def _curate_batch(
 
     batch = transforms.cast_columns(raw, types)
     first_columns = [c for c in [*declared, *catalog_columns] if c not in config.lineage_columns and c != pc]
+    dimension_versions: list[dict] = []
     for dimension in config.dimensions:
-        dim = glue_io.read_dimension(glue_context, dimension)
+        dim, dim_snapshot = glue_io.read_dimension(glue_context, config, dimension)
+        dimension_versions.append(
+            {
+                "name": dimension.name,
+                "table": dimension.table,
+                "path": dimension.path,
+                "snapshotId": dim_snapshot,
+            }
+        )
         keys = list(dimension.join_keys.values())
         duplicated = dim.groupBy(*[col(k) for k in keys]).count().where(F.col("count") > 1).limit(5).collect()
         if duplicated:
@@ -295,6 +304,7 @@ def _curate_batch(
             added,
             has_sheet,
             selection,
+            dimension_versions,
         )
     finally:
         resolved.unpersist()
@@ -398,6 +408,7 @@ def _commit_and_account(
     added,
     has_sheet,
     selection,
+    dimension_versions,
 ) -> dict:
     spark = glue_context.spark_session
     pc = config.partition_column
@@ -477,6 +488,7 @@ def _commit_and_account(
         rejected_prefix,
         selection,
         spark,
+        dimension_versions,
     )
 
 
@@ -539,6 +551,7 @@ def _documents(
     rejected_prefix,
     selection,
     spark,
+    dimension_versions,
 ) -> dict:
     pc = config.partition_column
 
@@ -688,6 +701,7 @@ def _documents(
             for (sid, skey, by_id, by_key), n in sorted(conflicts.items(), key=lambda kv: str(kv[0]))
         ],
         tableLocation=config.iceberg.location,
+        dimensions=dimension_versions,
     )
     _write_report(clients, config, options, report)
     glue_io.put_json_many(clients.s3, config.control_bucket, markers)

@@ -122,19 +122,43 @@ def read_normalized(glue_context, config: EtlConfig, selection: Selection) -> Da
     return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
 
 
-def read_dimension(glue_context, dimension: Dimension) -> DataFrame:
-    """A dimension CSV (header row, all strings), read whole every run.
+class DimensionMissingError(LookupError):
+    """A dimension table the dataset joins has not been loaded yet."""
 
-    Deliberately without ``transformation_ctx``: a bookmarked dimension would be empty on
-    every run after the first.
+
+def read_dimension(glue_context, config: EtlConfig, dimension: Dimension) -> tuple[DataFrame, str | None]:
+    """A dimension, read whole every run, and the snapshot id read (None for a CSV).
+
+    A dimension dataset's curated table is read at its current snapshot (the version the run
+    joins; the run report names it). A CSV (header row, all strings) is read without
+    ``transformation_ctx``: a bookmarked dimension would be empty on every run after the first.
     """
+    if dimension.table is not None:
+        from pipeline_etl import iceberg
+
+        spark = glue_context.spark_session
+        identifier = f"{config.iceberg.catalog}.{config.database}.{dimension.table}"
+        if not spark.catalog.tableExists(identifier):
+            raise DimensionMissingError(
+                f"dimension {dimension.name}: table {config.database}.{dimension.table} does not exist yet;"
+                f" drop its file under the {dimension.table} landing prefix (the stack seeds it on deploy)"
+            )
+        snapshot = iceberg.current_snapshot_of(spark, identifier)
+        frame = spark.sql(
+            f"SELECT * FROM {iceberg.quote(identifier)}"
+            + (f" VERSION AS OF {snapshot}" if snapshot is not None else "")
+        )
+        keep = [*dimension.join_keys.values(), *dimension.columns]
+        return frame.select(*[F.col(f"`{c}`").cast("string").alias(c) for c in dict.fromkeys(keep)]), (
+            None if snapshot is None else str(snapshot)
+        )
     frame = glue_context.create_dynamic_frame.from_options(
         connection_type="s3",
         connection_options={"paths": [dimension.path]},
         format="csv",
         format_options={"withHeader": True},
     )
-    return frame.toDF()
+    return frame.toDF(), None
 
 
 def write_json_lines(glue_context, df: DataFrame, location: str) -> None:

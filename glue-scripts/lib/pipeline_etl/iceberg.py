@@ -66,10 +66,20 @@ def table_exists(spark: SparkSession, config: EtlConfig) -> bool:
     return spark.catalog.tableExists(f"{config.iceberg.catalog}.{config.database}.{config.curated_table}")
 
 
+def quote(identifier: str) -> str:
+    """``a.b.c`` -> ```a`.`b`.`c``` (names may hold characters Spark SQL would misread)."""
+    return ".".join(f"`{part}`" for part in identifier.split("."))
+
+
 def current_snapshot(spark: SparkSession, config: EtlConfig) -> int | None:
-    """The table's current snapshot id (None for a table without one)."""
+    """The curated table's current snapshot id (None for a table without one)."""
+    return current_snapshot_of(spark, f"{config.iceberg.catalog}.{config.database}.{config.curated_table}")
+
+
+def current_snapshot_of(spark: SparkSession, identifier: str) -> int | None:
+    """A table's current snapshot id (None for a table without one)."""
     rows = (
-        spark.sql(f"SELECT snapshot_id FROM {config.curated_identifier}.history WHERE is_current_ancestor")
+        spark.sql(f"SELECT snapshot_id FROM {quote(identifier)}.history WHERE is_current_ancestor")
         .orderBy(F.col("made_current_at").desc())
         .limit(1)
         .collect()
