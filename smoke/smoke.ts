@@ -13,8 +13,9 @@
  *
  * Each run uploads different bytes with the same rows: the sample is gzip-compressed with the
  * run's id in the gzip header (file name field), so the normalizer does not take it for a
- * duplicate of an earlier smoke run (its content hash is over the bytes as uploaded), and the
- * ETL merges rows that are already curated as identical rows: the curated table does not grow.
+ * duplicate of an earlier smoke run (its content hash is over the bytes as uploaded). Its rows
+ * have the keys of the earlier smoke run's rows, so they replace them (cloud_billing's conflict
+ * policy `latest`: the later landing wins): the curated table does not grow.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -109,17 +110,25 @@ export interface SmokeReport {
   /** `normalized`, `duplicate`, `quarantined` or `unknown` (no manifest, no quarantine reason). */
   readonly fileStatus: string | null;
   readonly rows?: { readonly normalized: number; readonly rejected: number };
-  /** This file's rows in curated: written now, or identical to rows already curated. */
+  /** Where the ETL put this file's rows (its processed markers, schema version 2). */
   readonly curated?: {
+    /** Rows in curated as of the markers' snapshot: `written + identical`. */
     readonly rows: number;
+    /** Inserted by the run. */
     readonly written: number;
+    /** Already in curated (the same object delivered again). */
     readonly identical: number;
-    readonly duplicates: number;
+    /** Replaced by a newer file (or by a later row of the same file with the same key). */
+    readonly superseded: number;
+    /** Rejected to quarantine for colliding on the key with another file's rows. */
+    readonly rejected: number;
     readonly objectsMerged: number;
     readonly objects: number;
     readonly runIds: readonly string[];
-    /** Rows of each partition the file touched, after the ETL run that wrote it. */
-    readonly partitions: Readonly<Record<string, number>>;
+    /** The Iceberg snapshot(s) the markers name. */
+    readonly snapshotIds: readonly string[];
+    /** Rows the run(s) added to and deleted from each partition the file touched. */
+    readonly partitions: Readonly<Record<string, { readonly added: number; readonly deleted: number }>>;
   };
   readonly reconciliation?: {
     readonly key: string;
@@ -372,7 +381,7 @@ export async function runSmoke(clients: SmokeClients, options: SmokeOptions): Pr
       if (manifest.rejectedRowCount > 0) {
         problems.push(`${manifest.rejectedRowCount} row(s) of the file were rejected by the normalizer`);
       }
-      curated = await curatedTotals(clients.s3, control, dataset, manifest);
+      curated = await curatedTotals(clients.s3, control, dataset, manifest, problems);
       if (curated.objectsMerged < curated.objects) {
         problems.push(
           `${curated.objects - curated.objectsMerged} of ${curated.objects} normalized object(s) of the file have no processed marker: not merged into curated`,
@@ -460,31 +469,48 @@ async function curatedTotals(
   control: string,
   dataset: string,
   manifest: NormalizerManifest,
+  problems: string[],
 ): Promise<NonNullable<SmokeReport['curated']>> {
   const markers = await Promise.all(
     manifest.normalizedKeys.map((k) => getJson<ProcessedMarker>(s3, control, processedMarkerKey(k))),
   );
-  const found = markers.filter((m): m is ProcessedMarker => m !== undefined);
-  const written = found.reduce((n, m) => n + m.rowsWritten, 0);
-  const identical = found.reduce((n, m) => n + (m.identicalRows ?? 0), 0);
-  const duplicates = found.reduce((n, m) => n + m.duplicateRows, 0);
+  const present = markers.filter((m): m is ProcessedMarker => m !== undefined);
+  const found = present.filter((m) => m.schemaVersion === 2);
+  const old = present.filter((m) => m.schemaVersion !== 2);
+  if (old.length > 0) {
+    problems.push(
+      `${old.length} processed marker(s) of the file have schemaVersion ${old[0]!.schemaVersion} ` +
+        `(${old[0]!.normalizedKey}); this smoke check reads schemaVersion 2 (an ETL older than the stack?)`,
+    );
+  }
+  const sum = (field: 'rowsWritten' | 'identicalRows' | 'supersededRows' | 'rejectedRows') =>
+    found.reduce((n, m) => n + (m[field] ?? 0), 0);
+  const rows = sum('rowsWritten');
+  const identical = sum('identicalRows');
   const runIds = [...new Set(found.map((m) => m.runId))].sort();
-  const partitions: Record<string, number> = {};
+  const partitions: Record<string, { added: number; deleted: number }> = {};
   const touched = new Set(manifest.partitions.map((p) => p.value));
   for (const runId of runIds) {
     const report = await getJson<EtlRunReport>(s3, control, etlRunReportKey(dataset, runId));
     for (const write of report?.partitionsWritten ?? []) {
-      if (touched.has(write.value)) partitions[write.value] = write.rows;
+      if (!touched.has(write.value)) continue;
+      const before = partitions[write.value] ?? { added: 0, deleted: 0 };
+      partitions[write.value] = {
+        added: before.added + write.rowsAdded,
+        deleted: before.deleted + write.rowsDeleted,
+      };
     }
   }
   return {
-    rows: written + identical,
-    written,
+    rows,
+    written: rows - identical,
     identical,
-    duplicates,
+    superseded: sum('supersededRows'),
+    rejected: sum('rejectedRows'),
     objectsMerged: found.length,
     objects: manifest.normalizedKeys.length,
     runIds,
+    snapshotIds: [...new Set(found.flatMap((m) => (m.snapshotId ? [m.snapshotId] : [])))],
     partitions,
   };
 }
@@ -503,10 +529,13 @@ export function describeReport(report: SmokeReport): string[] {
   if (report.curated) {
     const c = report.curated;
     lines.push(
-      `curated rows of this file: ${c.rows} (${c.written} written, ${c.identical} identical to rows already curated, ${c.duplicates - c.identical} dropped as key duplicates); ${c.objectsMerged} of ${c.objects} normalized object(s) merged by ETL run(s) ${c.runIds.join(', ') || '-'}`,
+      `curated rows of this file: ${c.rows} (${c.written} written, ${c.identical} identical to rows already curated); ` +
+        `${c.superseded} superseded by newer rows, ${c.rejected} rejected as key conflicts; ` +
+        `${c.objectsMerged} of ${c.objects} normalized object(s) merged by ETL run(s) ${c.runIds.join(', ') || '-'}` +
+        (c.snapshotIds.length > 0 ? ` (snapshot ${c.snapshotIds.join(', ')})` : ''),
     );
     for (const [value, n] of Object.entries(c.partitions))
-      lines.push(`  partition ${value}: ${n} rows in curated`);
+      lines.push(`  partition ${value}: ${n.added} rows added, ${n.deleted} deleted by the run(s)`);
   }
   if (report.reconciliation) {
     const r = report.reconciliation;

@@ -1,7 +1,7 @@
 /**
  * The one alert formatter: every alert the pipeline publishes (reconciliation discrepancies,
  * stage failures, quarantined files and rejected rows, schema-drift notices, files landed with
- * an unknown template) is rendered here
+ * an unknown template, restatement notices) is rendered here
  * as an `Alert` {kind, severity, dataset, subject, message}. The state machine publishes
  * `subject` and `message` and sets the SNS message attributes `severity`, `dataset` and
  * `kind` from the same object, so subscribers can filter.
@@ -135,12 +135,68 @@ export interface UnknownTemplateAlertInput {
   readonly region?: string;
 }
 
+/** A file of a restatement or conflict, as the run reports name it. */
+export interface RestatedFile {
+  readonly sourceId: string;
+  readonly sourceKey: string;
+}
+
+/**
+ * Files of the batch that replaced rows of other files, or whose rows collided with another
+ * file's on the dataset key (from the run reports of the runs that merged the batch).
+ */
+export interface RestatementAlertInput {
+  readonly kind: 'restatement';
+  readonly dataset: string;
+  readonly executionId: string;
+  /** The dataset key and restatement settings, to say why rows were replaced. */
+  readonly keys: readonly string[];
+  readonly replacementScope: readonly string[];
+  readonly conflictPolicy: string;
+  /** Runs that restated or rejected rows, oldest first, with the snapshots before and after. */
+  readonly runs: readonly {
+    readonly runId: string;
+    readonly snapshotId: string | null;
+    readonly previousSnapshotId: string | null;
+  }[];
+  readonly restatements: readonly {
+    readonly runId: string;
+    readonly sourceId: string;
+    readonly sourceKey: string;
+    readonly supersededSourceId: string;
+    readonly supersededSourceKey: string;
+    readonly reason: 'same_object' | 'scope' | 'key';
+    readonly rows: number;
+  }[];
+  readonly conflicts: readonly {
+    readonly runId: string;
+    readonly sourceId: string;
+    readonly sourceKey: string;
+    readonly conflictsWithSourceId: string;
+    readonly conflictsWithSourceKey: string;
+    readonly rows: number;
+    readonly quarantineKey: string | null;
+  }[];
+  /** The snapshot the reconciliation checked (its result's `snapshotIds[dataset]`). */
+  readonly snapshotId: string | null;
+  /** Where to look: the result document, the table for time travel, the quarantine bucket. */
+  readonly investigate: {
+    readonly controlBucket: string;
+    readonly resultKey: string;
+    readonly database: string;
+    readonly curatedTable: string;
+    readonly quarantineBucket?: string;
+  };
+  readonly region?: string;
+}
+
 export type AlertInput =
   | DiscrepancyAlertInput
   | FailureAlertInput
   | QuarantineAlertInput
   | SchemaDriftAlertInput
-  | UnknownTemplateAlertInput;
+  | UnknownTemplateAlertInput
+  | RestatementAlertInput;
 
 /** Formats any alert kind. */
 export function formatAlert(input: AlertInput): Alert {
@@ -155,6 +211,8 @@ export function formatAlert(input: AlertInput): Alert {
       return schemaDrift(input);
     case 'unknown_template':
       return unknownTemplate(input);
+    case 'restatement':
+      return restatement(input);
   }
 }
 
@@ -216,6 +274,13 @@ function discrepancy({ result, investigate }: DiscrepancyAlertInput): Alert {
     );
   }
   lines.push('', 'HOW TO INVESTIGATE', ...howToInvestigate(failed, result.dataset, investigate));
+  const snapshotId = result.snapshotIds?.[result.dataset];
+  if (snapshotId) {
+    lines.push(
+      `- Curated as checked is snapshot ${snapshotId} of the table (time travel, until snapshot expiry removes it; Athena):`,
+      `    SELECT * FROM "${investigate.database}"."${investigate.curatedTable}" FOR VERSION AS OF ${snapshotId};`,
+    );
+  }
   lines.push(
     `- Every check of this run (expected, actual, delta, status): ${resultUri}`,
     `- Execution: ${result.executionId}`,
@@ -231,6 +296,7 @@ function discrepancy({ result, investigate }: DiscrepancyAlertInput): Alert {
       executionId: result.executionId,
       status: result.status,
       summary: result.summary,
+      snapshotIds: result.snapshotIds ?? {},
       result: resultUri,
       failedChecks: failed,
       pendingChecks: pending,
@@ -263,6 +329,7 @@ function countGroupsWithSource(groups: readonly CheckGroup[]): number {
 const CHECK_LABELS: Record<string, string> = {
   rows: 'row count',
   unprocessed: 'not merged into curated',
+  marker: 'processed marker',
   run_report: 'ETL run report',
 };
 
@@ -308,7 +375,7 @@ function describeGroup(group: CheckGroup, n: number, partitionColumn: string): s
     return lines;
   }
   const table = [
-    ['', 'Source file', 'Curated', 'Difference', 'Tolerance'],
+    ['', 'Source file', 'Accounted for', 'Difference', 'Tolerance'],
     ...group.checks.map((c) => [
       c.check === 'rows' ? 'rows' : c.check.slice('measure:'.length),
       c.expected ?? 'n/a',
@@ -363,13 +430,14 @@ function howToInvestigate(
     );
   }
   if (crossTemplate.length > 3) lines.push(`- ... and ${crossTemplate.length - 3} more group(s).`);
-  if (failed.some((c) => /dropped as duplicates/.test(c.detail))) {
+  if (failed.some((c) => c.check === 'rows')) {
     lines.push(
-      '- Rows dropped as duplicates share the dataset key with another row: look for repeated keys in the ' +
-        'source file, or another file of the same batch that superseded them.',
+      '- "Accounted for" counts the rows in curated plus the rows superseded by a newer file and the rows ' +
+        'rejected for colliding with another file (each check in the result document breaks them down, ' +
+        'with the files): a difference is a row the ETL cannot account for.',
     );
   }
-  if (failed.some((c) => c.check === 'run_report' || c.check === 'unprocessed')) {
+  if (failed.some((c) => c.check === 'run_report' || c.check === 'unprocessed' || c.check === 'marker')) {
     lines.push(
       '- A missing or inconsistent ETL run report or processed marker points at the Glue job: check its run in ' +
         'the Glue console and its logs.',
@@ -720,6 +788,111 @@ function schemaDrift(input: SchemaDriftAlertInput): Alert {
       added: input.added,
       removed: input.removed,
       retyped: input.retyped,
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restatement notice
+// ---------------------------------------------------------------------------------------------
+
+function restatement(input: RestatementAlertInput): Alert {
+  const { restatements, conflicts, investigate } = input;
+  const table = `"${investigate.database}"."${investigate.curatedTable}"`;
+  const keyText = `(${input.keys.join(', ')})`;
+  const why = (r: RestatementAlertInput['restatements'][number]): string => {
+    const self = r.sourceId === r.supersededSourceId;
+    switch (r.reason) {
+      case 'same_object':
+        return 'it is a newer version of the same landing object, which replaces every row of the older version';
+      case 'scope':
+        return `it is newer and covers the same ${input.replacementScope.join(' + ') || 'replacement scope'}`;
+      case 'key':
+        return self
+          ? `the file repeats keys ${keyText}: its later row of each key is kept`
+          : `its rows have the same key ${keyText} and it landed later (conflict policy ${input.conflictPolicy})`;
+    }
+  };
+  const restating = new Set(restatements.map((r) => r.sourceId));
+  const restatedRows = restatements.reduce((n, r) => n + r.rows, 0);
+  const colliding = new Set(conflicts.map((c) => c.sourceId));
+  const rejectedRows = conflicts.reduce((n, c) => n + c.rows, 0);
+  const counts = [
+    restatements.length > 0
+      ? `${plural(restating.size, 'file')} replaced ${plural(restatedRows, 'row')}`
+      : '',
+    conflicts.length > 0
+      ? `${plural(colliding.size, 'file')} collided, ${plural(rejectedRows, 'row')} rejected`
+      : '',
+  ].filter(Boolean);
+  const resultUri = `s3://${investigate.controlBucket}/${investigate.resultKey}`;
+  const lines = [
+    `Files of dataset ${input.dataset} replaced rows of other files${conflicts.length > 0 ? ' or collided with them' : ''}.`,
+    'This is a notice, not an error: every row is accounted for by the reconciliation ' +
+      `(${resultUri}), and curated holds the rows the dataset's restatement rules keep.`,
+  ];
+  if (restatements.length > 0) {
+    lines.push(
+      '',
+      `RESTATEMENTS (${plural(restatedRows, 'row')} replaced)`,
+      ...listed(restatements, (r) => [
+        `- ${r.sourceKey} replaced ${plural(r.rows, 'row')} of ${r.sourceId === r.supersededSourceId ? 'itself' : r.supersededSourceKey}: ${why(r)} (ETL run ${r.runId}).`,
+      ]),
+    );
+  }
+  if (conflicts.length > 0) {
+    lines.push(
+      '',
+      `CONFLICTS (${plural(rejectedRows, 'row')} rejected to quarantine, conflict policy ${input.conflictPolicy})`,
+      ...listed(conflicts, (c) => [
+        `- ${c.sourceKey}: ${plural(c.rows, 'row')} rejected; they have the same key ${keyText} as rows of ` +
+          `${c.sourceId === c.conflictsWithSourceId ? 'the same file' : c.conflictsWithSourceKey}, which stay in curated (ETL run ${c.runId}).`,
+        ...(c.quarantineKey
+          ? [`  Rejected rows: ${location(investigate.quarantineBucket, c.quarantineKey)}`]
+          : []),
+      ]),
+    );
+  }
+  lines.push('', 'THE TABLE BEFORE AND AFTER (time travel, until snapshot expiry removes the snapshot)');
+  if (input.snapshotId) {
+    lines.push(
+      `- As reconciled: snapshot ${input.snapshotId} (Athena):`,
+      `    SELECT * FROM ${table} FOR VERSION AS OF ${input.snapshotId};`,
+    );
+  }
+  lines.push(
+    ...listed(input.runs, (run) => [
+      `- ETL run ${run.runId}: before it snapshot ${run.previousSnapshotId ?? '(none: the table was created)'}, ` +
+        `after it ${run.snapshotId ?? '(no commit)'}.`,
+    ]),
+    '- The same locally: npm run pipeline -- query "<SQL>" --snapshot <id>',
+    '',
+    'WHAT TO DO',
+    '- A restatement needs nothing when the newer file is the right one: it is the intended way to correct data.',
+    '- If the older rows were right, send a corrected file with them: it lands later, so its rows win by the same rules. ' +
+      'A byte-for-byte copy of a file already loaded is skipped as a duplicate, so resending the old file unchanged does not restore it.',
+  );
+  if (conflicts.length > 0) {
+    lines.push(
+      '- For a conflict, decide which file is right. The rows already in curated stay; the rejected rows are in quarantine, ' +
+        'each naming the file it collided with. To have the rejected rows instead, send a corrected version of the other ' +
+        "file without them (under the same landing key it replaces all of that file's rows), then a file with the rejected rows.",
+    );
+  }
+  lines.push('', `Execution: ${input.executionId}`, ...consoleLine(input.executionId, input.region));
+  return render({
+    kind: 'restatement',
+    severity: 'info',
+    dataset: input.dataset,
+    subject: counts.join(', ') || 'no restatement',
+    lines,
+    data: {
+      executionId: input.executionId,
+      result: resultUri,
+      snapshotId: input.snapshotId,
+      runs: input.runs,
+      restatements,
+      conflicts,
     },
   });
 }

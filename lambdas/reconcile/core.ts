@@ -1,7 +1,9 @@
 /**
  * Reconciliation of one execution's batch: loads the control documents, evaluates the
  * source -> curated control totals and the cross-template rules, writes the result document
- * (the audit trail) and formats the discrepancy alert when a check failed.
+ * (the audit trail, with the snapshot it checked) and formats the discrepancy alert when a
+ * check failed and the restatement notice when files of the batch restated or collided with
+ * other files.
  */
 import type { ResolvedDataset } from '../../lib/config/types';
 import type { Alert } from '../../lib/contracts/alerts';
@@ -15,6 +17,7 @@ import { sourceChecks } from './control-totals';
 import { crossTemplateChecks } from './cross-template';
 import type { ReconcileDeps } from './deps';
 import { loadAggregates, loadManifests, loadMarkers, loadRunReports } from './inputs';
+import { batchRestatements, checkedSnapshot } from './restatements';
 
 export type { ReconcileDeps, SchemaDriftDeps } from './deps';
 export { ControlDocumentError, ManifestMissingError, UnknownDatasetError } from './errors';
@@ -27,7 +30,12 @@ export interface ReconcileOutput {
   readonly pendingChecks: number;
   readonly passedChecks: number;
   readonly resultKey: string;
+  /** The snapshot the checks refer to, per dataset (as in the result document). */
+  readonly snapshotIds: Readonly<Record<string, string | null>>;
+  /** The discrepancy alert, when a check failed. */
   readonly alert: Alert | null;
+  /** The restatement notice, when files of the batch restated or collided with other files. */
+  readonly notice: Alert | null;
 }
 
 /** Overall status and counts of a list of checks. */
@@ -36,15 +44,17 @@ export function summarize(
   executionId: string,
   checks: readonly ReconciliationCheck[],
   evaluatedAt: Date,
+  snapshotIds: Readonly<Record<string, string | null>> = {},
 ): ReconciliationResult {
   const failed = checks.filter((c) => c.status === 'fail').length;
   const pending = checks.filter((c) => c.status === 'pending').length;
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     dataset,
     executionId,
     evaluatedAt: evaluatedAt.toISOString(),
     status: failed > 0 ? 'fail' : pending > 0 ? 'pending' : 'pass',
+    snapshotIds,
     summary: { checks: checks.length, passed: checks.length - failed - pending, failed, pending },
     checks: checks.map(canonical),
   };
@@ -61,6 +71,7 @@ function canonical(c: ReconciliationCheck): ReconciliationCheck {
     actual: c.actual,
     delta: c.delta,
     tolerance: c.tolerance,
+    ...(c.accounting ? { accounting: c.accounting } : {}),
     detail: c.detail,
   };
 }
@@ -93,9 +104,14 @@ export async function reconcileBatch(
     ...manifests.flatMap((manifest) => sourceChecks(dataset, { manifest, markers, reports })),
     ...crossTemplateChecks(dataset, aggregates),
   ];
-  const result = summarize(dataset.name, executionId, checks, deps.now?.() ?? new Date());
+  const snapshotIds = { [dataset.name]: checkedSnapshot(markers, reports) };
+  const result = summarize(dataset.name, executionId, checks, deps.now?.() ?? new Date(), snapshotIds);
   const resultKey = reconciliationResultKey(dataset.name, executionNameOf(executionId));
   await putJson(deps.s3, deps.env.controlBucket, resultKey, result);
+  const database = deps.env.glueDatabase ?? '<database>';
+  const curatedTable = deps.env.pipelineName
+    ? pipelineNames(deps.env.pipelineName).curatedTable(dataset.name)
+    : dataset.name;
   const alert =
     result.summary.failed > 0
       ? formatAlert({
@@ -103,10 +119,8 @@ export async function reconcileBatch(
           result,
           investigate: {
             controlBucket: deps.env.controlBucket,
-            database: deps.env.glueDatabase ?? '<database>',
-            curatedTable: deps.env.pipelineName
-              ? pipelineNames(deps.env.pipelineName).curatedTable(dataset.name)
-              : dataset.name,
+            database,
+            curatedTable,
             partitionColumn: dataset.partition.column,
             measures: dataset.measures,
             ruleMeasures: Object.fromEntries(
@@ -116,12 +130,41 @@ export async function reconcileBatch(
           },
         })
       : null;
+  const restated = batchRestatements(new Set(manifests.map((m) => m.source.sourceId)), markers, reports);
+  const notice =
+    restated.restatements.length + restated.conflicts.length > 0
+      ? formatAlert({
+          kind: 'restatement',
+          dataset: dataset.name,
+          executionId,
+          keys: dataset.keys,
+          replacementScope: dataset.restatement.replacementScope,
+          conflictPolicy: dataset.restatement.conflictPolicy,
+          runs: restated.runs.map(({ runId, snapshotId, previousSnapshotId }) => ({
+            runId,
+            snapshotId,
+            previousSnapshotId,
+          })),
+          restatements: restated.restatements,
+          conflicts: restated.conflicts,
+          snapshotId: snapshotIds[dataset.name] ?? null,
+          investigate: {
+            controlBucket: deps.env.controlBucket,
+            resultKey,
+            database,
+            curatedTable,
+            ...(deps.env.quarantineBucket ? { quarantineBucket: deps.env.quarantineBucket } : {}),
+          },
+        })
+      : null;
   return {
     status: result.status,
     failedChecks: result.summary.failed,
     pendingChecks: result.summary.pending,
     passedChecks: result.summary.passed,
     resultKey,
+    snapshotIds,
     alert,
+    notice,
   };
 }

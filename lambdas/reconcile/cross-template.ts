@@ -8,7 +8,11 @@
 import type { CrossTemplateRuleConfig, ResolvedDataset } from '../../lib/config/types';
 import { aggregatesKey } from '../../lib/contracts/layout';
 import type { ReconciliationCheck } from '../../lib/contracts/reconciliation';
-import type { PartitionAggregates } from '../../lib/contracts/run-report';
+import {
+  ETL_DOCUMENT_VERSION,
+  type PartitionAggregates,
+  schemaVersionOf,
+} from '../../lib/contracts/run-report';
 import { Decimal } from '../common/decimal';
 
 interface GroupSums {
@@ -40,7 +44,10 @@ function ruleChecks(
   const partitionColumn = dataset.partition.column;
   const check = `cross_template:${rule.name}`;
   const tolerance = rule.tolerance ?? '0';
-  const ruleDocument = document?.rules.find((r) => r.rule === rule.name);
+  // Aggregates of schema version 1 summed the table before it became an Iceberg table: stale.
+  const version = schemaVersionOf(document);
+  const current = version === ETL_DOCUMENT_VERSION;
+  const ruleDocument = current ? document?.rules.find((r) => r.rule === rule.name) : undefined;
   if (!ruleDocument) {
     return [
       {
@@ -51,9 +58,11 @@ function ruleChecks(
         actual: null,
         delta: null,
         tolerance,
-        detail: document
-          ? `The ETL's control totals for ${partitionColumn} ${partition} do not include rule ${rule.name}; it cannot be evaluated.`
-          : `The ETL wrote no control totals for ${partitionColumn} ${partition} (${aggregatesKey(dataset.name, partition)}); rule ${rule.name} cannot be evaluated.`,
+        detail: !document
+          ? `The ETL wrote no control totals for ${partitionColumn} ${partition} (${aggregatesKey(dataset.name, partition)}); rule ${rule.name} cannot be evaluated.`
+          : !current
+            ? `The ETL's control totals for ${partitionColumn} ${partition} (${aggregatesKey(dataset.name, partition)}) have schemaVersion ${JSON.stringify(version)}, not ${ETL_DOCUMENT_VERSION}: they were not rewritten after the batch was merged; rule ${rule.name} cannot be evaluated.`
+            : `The ETL's control totals for ${partitionColumn} ${partition} do not include rule ${rule.name}; it cannot be evaluated.`,
       },
     ];
   }

@@ -7,7 +7,7 @@ import type { PipelineEnv } from '../common/env';
 export interface ReconcileDeps {
   readonly s3: S3Client;
   readonly env: Pick<PipelineEnv, 'controlBucket'> &
-    Partial<Pick<PipelineEnv, 'glueDatabase' | 'pipelineName'>>;
+    Partial<Pick<PipelineEnv, 'glueDatabase' | 'pipelineName' | 'quarantineBucket'>>;
   readonly now?: () => Date;
   /** How long to wait for a run report a marker names but that is not there yet. @default REPORT_WAIT */
   readonly reportWait?: ReportWait;

@@ -50,10 +50,14 @@ export type ReconcileEvent =
     };
 
 /**
- * What the state machine receives: alerts were published here, so `alert` is the receipt
- * (a few hundred bytes), never the alert text.
+ * What the state machine receives: alerts were published here, so `alert` (the discrepancy
+ * alert) and `restatementAlert` (the restatement notice) are receipts (a few hundred bytes
+ * each), never the alert text.
  */
-export type ReconcileResult = Omit<ReconcileOutput, 'alert'> & { readonly alert: AlertReceipt | null };
+export type ReconcileResult = Omit<ReconcileOutput, 'alert' | 'notice'> & {
+  readonly alert: AlertReceipt | null;
+  readonly restatementAlert: AlertReceipt | null;
+};
 export type SchemaDriftResult = Omit<SchemaDriftOutput, 'alert' | 'receipt'> & {
   readonly alert: AlertReceipt | null;
 };
@@ -146,18 +150,22 @@ export function makeReconcileHandler(
         return progress;
       }
       case 'reconcile': {
-        const output = await reconcileBatch(deps, dataset, input.executionId, input.files);
+        const { notice, ...output } = await reconcileBatch(deps, dataset, input.executionId, input.files);
         // The result document is written first: a notice that fails leaves the audit trail whole.
+        // Each alert has its own receipt: one refused by SNS does not keep the other from going out.
         const alert = output.alert ? await publish(output.alert) : null;
+        const restatementAlert = notice ? await publish(notice) : null;
         logger.info('reconciled', {
           dataset: dataset.name,
           status: output.status,
           failed: output.failedChecks,
           pending: output.pendingChecks,
           resultKey: output.resultKey,
+          snapshotIds: output.snapshotIds,
           alertPublished: alert?.published ?? null,
+          restatementAlertPublished: restatementAlert?.published ?? null,
         });
-        return { ...output, alert };
+        return { ...output, alert, restatementAlert };
       }
       case 'schema-drift': {
         const {

@@ -1,6 +1,17 @@
 /** Alerts published to the SNS topic; one formatter renders every kind. */
 
-export type AlertKind = 'discrepancy' | 'failure' | 'quarantine' | 'schema_drift' | 'unknown_template';
+/**
+ * `restatement` and `schema_drift` are notices (severity `info`): nothing failed, but the data
+ * owners should know (which files replaced or collided with which; a schema change).
+ */
+export type AlertKind =
+  | 'discrepancy'
+  | 'failure'
+  | 'quarantine'
+  | 'schema_drift'
+  | 'unknown_template'
+  | 'restatement';
+/** `info` is the notice level: sent for the owners' information, never for a failure. */
 export type AlertSeverity = 'critical' | 'warning' | 'info';
 
 export interface Alert {

@@ -1,34 +1,114 @@
-/** The Glue ETL's run report (one per job run) and per-normalized-object processed markers. */
+/**
+ * The Glue ETL's control documents (control bucket, written by glue-scripts/lib/pipeline_etl/
+ * curation.py, read by the reconcile Lambda): the run report (one per job run), the processed
+ * marker (one per normalized object merged) and the partition aggregates (one per touched
+ * partition). Schema version 2: the curated table is an Apache Iceberg table and every document
+ * names the snapshot it describes (docs/etl.md, "Control documents").
+ *
+ * Row accounting, per normalized object (marker) and per source file (run report), holds:
+ *
+ *   rowsRead = rowsWritten + supersededRows + rejectedRows
+ *   manifest sum of m = measures[m] + supersededMeasures[m] + rejectedMeasures[m]
+ *
+ * Snapshot ids are Iceberg snapshot ids (64-bit integers) as decimal strings: JSON numbers would
+ * lose digits past 2^53.
+ */
 
-export interface EtlSourceTotals {
+/** The version of every document in this file; readers refuse any other. */
+export const ETL_DOCUMENT_VERSION = 2;
+
+/**
+ * Why rows left (or never entered) curated:
+ * - `same_object`: a newer version of the same landing object replaced every row of the older one;
+ * - `scope`: a newer file covering the same replacement-scope values replaced them;
+ * - `key`: a newer row with the same dataset key won (conflict policy `latest`; within one file,
+ *   the later row);
+ * - `conflict`: they collided on the dataset key with rows already there and were rejected to
+ *   quarantine (conflict policy `reject`).
+ */
+export type DisplacedReason = 'same_object' | 'scope' | 'key' | 'conflict';
+
+/** Rows of one object displaced by (or colliding with) one other file, for one reason. */
+export interface Displaced {
+  /** The file that replaced these rows, or the file they collided with (may be the object's own file). */
+  readonly sourceId: string;
+  readonly sourceKey: string;
+  readonly reason: DisplacedReason;
+  readonly rows: number;
+  /** Exact decimal sums of the displaced rows' measures. */
+  readonly measures: Readonly<Record<string, string>>;
+}
+
+/** Where every row read ended up: the same fields on a marker and on a run report's source entry. */
+export interface RowAccounting {
+  /** Rows read by this run. */
+  readonly rowsRead: number;
+  /** Of them, rows in curated as of the snapshot (inserted now, or already there from an earlier attempt). */
+  readonly rowsWritten: number;
+  /** Of `rowsWritten`, rows already in curated before this run (the same object redelivered or retried). */
+  readonly identicalRows: number;
+  /** Rows replaced by a newer file (see `supersededBy`). */
+  readonly supersededRows: number;
+  readonly supersededMeasures: Readonly<Record<string, string>>;
+  /** Which files replaced them, why, how many rows and their sums; rows add up to `supersededRows`. */
+  readonly supersededBy: readonly Displaced[];
+  /** Rows quarantined because they collided on the key with another file's rows (policy `reject`). */
+  readonly rejectedRows: number;
+  readonly rejectedMeasures: Readonly<Record<string, string>>;
+  /** Which files they collided with (reason `conflict`); rows add up to `rejectedRows`. */
+  readonly conflictsWith: readonly Displaced[];
+  /** `supersededRows + rejectedRows`, kept for readers of schema version 1. */
+  readonly duplicateRows: number;
+  /** Exact decimal sums of the `rowsWritten` rows. */
+  readonly measures: Readonly<Record<string, string>>;
+  /** Exact decimal sums of the `identicalRows` rows (included in `measures`). */
+  readonly identicalMeasures: Readonly<Record<string, string>>;
+}
+
+/** One source file's totals in a run report: its markers of the run, summed. */
+export interface EtlSourceTotals extends RowAccounting {
   readonly sourceId: string;
   readonly sourceKey: string;
   readonly sourceVersion: string | null;
   readonly normalizedKeys: readonly string[];
-  readonly rowsRead: number;
-  readonly rowsWritten: number;
-  /** Rows dropped because another row with the same key was kept (within or across files). */
-  readonly duplicateRows: number;
-  /**
-   * Of `duplicateRows`, those whose kept row has the same value in every data column (the same
-   * data delivered twice): delivered, not a key collision. Absent in documents of older runs.
-   */
-  readonly identicalRows?: number;
-  /** Exact decimal sums of the rows written to curated, as strings. */
-  readonly measures: Readonly<Record<string, string>>;
-  /** Exact decimal sums of the `identicalRows`. */
-  readonly identicalMeasures?: Readonly<Record<string, string>>;
 }
 
+/** Rows a run added to and deleted from one partition of the Iceberg table. */
 export interface EtlPartitionWrite {
   readonly value: string;
-  readonly location: string;
-  readonly previousLocation: string | null;
+  readonly rowsAdded: number;
+  /** Rows of earlier snapshots this run removed (superseded or rejected). */
+  readonly rowsDeleted: number;
+}
+
+/** Rows of one file that a newer file replaced in (or kept out of) curated during a run. */
+export interface EtlRestatement {
+  /** The newer file, which replaced the rows. */
+  readonly sourceId: string;
+  readonly sourceKey: string;
+  /** The file whose rows were replaced (curated by this run or by an earlier one; may be the same file). */
+  readonly supersededSourceId: string;
+  readonly supersededSourceKey: string;
+  readonly reason: Exclude<DisplacedReason, 'conflict'>;
   readonly rows: number;
 }
 
+/** Rows of one file rejected to quarantine for colliding on the key with another file's rows. */
+export interface EtlConflict {
+  /** The file whose rows were rejected (the later landing). */
+  readonly sourceId: string;
+  readonly sourceKey: string;
+  /** The file whose rows stay in curated. */
+  readonly conflictsWithSourceId: string;
+  readonly conflictsWithSourceKey: string;
+  readonly rows: number;
+  /** Where the rejected rows are in the quarantine bucket (`rows/<dataset>/conflicts/<runId>/`). */
+  readonly quarantineKey: string | null;
+}
+
+/** Written once per job run (key: layout.etlRunReportKey), before the run's markers. */
 export interface EtlRunReport {
-  readonly schemaVersion: 1;
+  readonly schemaVersion: 2;
   readonly dataset: string;
   readonly runId: string;
   readonly jobName: string;
@@ -43,35 +123,46 @@ export interface EtlRunReport {
   readonly capReached: boolean;
   /** Files matching the predicate left for a later run, when the reader can tell; else null. */
   readonly filesLeft: number | null;
+  /** The Iceberg snapshot this run committed; null when it committed nothing. */
+  readonly snapshotId: string | null;
+  /** The table's current snapshot when the run started; null before the table's first commit. */
+  readonly previousSnapshotId: string | null;
   readonly sources: readonly EtlSourceTotals[];
+  /**
+   * Every row this run removed from, or kept out of, curated because a newer file replaced it,
+   * including rows of files curated by earlier runs. Absent only in the report of a run that read nothing.
+   */
+  readonly restatements?: readonly EtlRestatement[];
+  /** Every collision rejected to quarantine (policy `reject`). Absent only when the run read nothing. */
+  readonly conflicts?: readonly EtlConflict[];
   readonly partitionsWritten: readonly EtlPartitionWrite[];
   readonly curatedTable: string;
+  /** The Iceberg table's location (`s3://<curated bucket>/<dataset>`). Absent only when the run read nothing. */
+  readonly tableLocation?: string;
   readonly addedColumns: readonly string[];
 }
 
-/** Written once per normalized object the ETL has merged into curated (key: see layout.processedMarkerKey). */
-export interface ProcessedMarker {
-  readonly schemaVersion: 1;
+/** Written once per normalized object the ETL has merged into curated (key: layout.processedMarkerKey). */
+export interface ProcessedMarker extends RowAccounting {
+  readonly schemaVersion: 2;
   readonly dataset: string;
   readonly runId: string;
   readonly normalizedKey: string;
   readonly sourceId: string;
-  readonly rowsRead: number;
-  readonly rowsWritten: number;
-  readonly duplicateRows: number;
-  /** Of `duplicateRows`, rows equal in every data column to the row kept (see EtlSourceTotals). */
-  readonly identicalRows?: number;
-  readonly measures: Readonly<Record<string, string>>;
-  readonly identicalMeasures?: Readonly<Record<string, string>>;
+  /** The table's snapshot after the run: `rowsWritten` rows are in curated as of it. */
+  readonly snapshotId: string | null;
+  /** Where the rejected rows are in the quarantine bucket; null when none were rejected. */
+  readonly rejectedKey: string | null;
 }
 
 /** Control totals of one curated partition for cross-template rules (key: layout.aggregatesKey). */
 export interface PartitionAggregates {
-  readonly schemaVersion: 1;
+  readonly schemaVersion: 2;
   readonly dataset: string;
   readonly partition: string;
   readonly runId: string;
-  readonly location: string;
+  /** The snapshot the sums were read from (the whole partition as committed by `runId`). */
+  readonly snapshotId: string | null;
   readonly rules: readonly {
     readonly rule: string;
     readonly measure: string;
@@ -85,20 +176,9 @@ export interface PartitionAggregates {
   }[];
 }
 
-/**
- * The ETL's record of one run's partition swaps (key: `etl/swaps/<dataset>/<runId>.json`):
- * superseded locations are deleted by later runs once older than the retention, never at the swap.
- */
-export interface SwapRecord {
-  readonly schemaVersion: 1;
-  readonly dataset: string;
-  readonly runId: string;
-  readonly state: 'staged' | 'swapped';
-  readonly createdAt: string;
-  readonly swappedAt: string | null;
-  readonly partitions: readonly {
-    readonly value: string;
-    readonly location: string;
-    readonly previousLocation: string | null;
-  }[];
+/** The `schemaVersion` a control document declares (`undefined` when it has none). */
+export function schemaVersionOf(document: unknown): unknown {
+  return document && typeof document === 'object'
+    ? (document as { schemaVersion?: unknown }).schemaVersion
+    : undefined;
 }

@@ -46,11 +46,12 @@ function result(checks: ReconciliationCheck[], dataset = 'workforce_capacity'): 
   const failed = checks.filter((c) => c.status === 'fail').length;
   const pending = checks.filter((c) => c.status === 'pending').length;
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     dataset,
     executionId: EXECUTION,
     evaluatedAt: '2025-01-15T10:10:00.000Z',
     status: failed ? 'fail' : pending ? 'pending' : 'pass',
+    snapshotIds: { [dataset]: '4711' },
     summary: { checks: checks.length, passed: checks.length - failed - pending, failed, pending },
     checks,
   };
@@ -142,6 +143,22 @@ describe('discrepancy alert', () => {
     expect(message).toContain(
       `Console: https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/${EXECUTION}`,
     );
+  });
+
+  it('names the snapshot it checked, with the time-travel query that shows the table as it was', () => {
+    const alert = formatAlert(input);
+    const data = expectWellFormed(alert, input);
+
+    expect(alert.message).toContain(
+      '- Curated as checked is snapshot 4711 of the table (time travel, until snapshot expiry removes it; Athena):\n' +
+        '    SELECT * FROM "demo"."workforce_capacity" FOR VERSION AS OF 4711;',
+    );
+    expect(data.snapshotIds).toEqual({ workforce_capacity: '4711' });
+    const none = formatAlert({
+      ...input,
+      result: { ...result(checks), snapshotIds: { workforce_capacity: null } },
+    });
+    expect(none.message).not.toContain('FOR VERSION AS OF');
   });
 
   it('ends with the machine-readable JSON of the failed and pending checks', () => {
@@ -551,6 +568,144 @@ describe('schema-drift notice', () => {
     expect(alert.message).toContain('COLUMNS REMOVED\n- location (was string)');
     expect(alert.message).toContain('COLUMNS RETYPED\n- ingest_row_number: int -> bigint');
     expect(data).toMatchObject({ fromVersion: '3', toVersion: '4', table: 'normalized_workforce_capacity' });
+  });
+});
+
+describe('restatement notice', () => {
+  const KEYS = ['ingest_template', 'org_unit', 'quarter', 'cost_center', 'job_family', 'location'];
+  const notice = (overrides: Partial<Extract<AlertInput, { kind: 'restatement' }>> = {}): AlertInput => ({
+    kind: 'restatement',
+    dataset: 'workforce_capacity',
+    executionId: EXECUTION,
+    keys: KEYS,
+    replacementScope: ['ingest_template', 'org_unit', 'quarter'],
+    conflictPolicy: 'reject',
+    runs: [{ runId: 'jr_1', snapshotId: '222', previousSnapshotId: '111' }],
+    restatements: [
+      {
+        runId: 'jr_1',
+        sourceId: 'b2',
+        sourceKey: 'workforce_capacity/plans/data-q1.csv',
+        supersededSourceId: 'b1',
+        supersededSourceKey: 'workforce_capacity/plans/data-q1.csv',
+        reason: 'same_object',
+        rows: 12,
+      },
+      {
+        runId: 'jr_1',
+        sourceId: 'c1',
+        sourceKey: 'workforce_capacity/plans/data-q1-april.csv',
+        supersededSourceId: 'a1',
+        supersededSourceKey: 'workforce_capacity/plans/data-q1-march.csv',
+        reason: 'scope',
+        rows: 1,
+      },
+      {
+        runId: 'jr_1',
+        sourceId: 'd1',
+        sourceKey: 'workforce_capacity/plans/ops.csv',
+        supersededSourceId: 'd1',
+        supersededSourceKey: 'workforce_capacity/plans/ops.csv',
+        reason: 'key',
+        rows: 2,
+      },
+    ],
+    conflicts: [
+      {
+        runId: 'jr_1',
+        sourceId: 'f1',
+        sourceKey: 'workforce_capacity/plans/finance-q1.csv',
+        conflictsWithSourceId: 'c1',
+        conflictsWithSourceKey: 'workforce_capacity/plans/data-q1-april.csv',
+        rows: 3,
+        quarantineKey: 'rows/workforce_capacity/conflicts/jr_1/',
+      },
+    ],
+    snapshotId: '222',
+    investigate: {
+      controlBucket: 'demo-control',
+      resultKey: 'reconciliation/workforce_capacity/7f3c.json',
+      database: 'demo',
+      curatedTable: 'workforce_capacity',
+      quarantineBucket: 'demo-quarantine',
+    },
+    ...overrides,
+  });
+
+  it('is a notice (info) whose subject counts the restating files, replaced rows, colliding files and rejected rows', () => {
+    const input = notice();
+
+    const alert = formatAlert(input);
+    expectWellFormed(alert, input);
+
+    expect(alert).toMatchObject({ kind: 'restatement', severity: 'info', dataset: 'workforce_capacity' });
+    expect(alert.subject).toBe(
+      '[workforce_capacity] 3 files replaced 15 rows, 1 file collided, 3 rows rejected',
+    );
+  });
+
+  it('names which file replaced which and why, and which collided with which and where the rejected rows are', () => {
+    const { message } = formatAlert(notice());
+
+    expect(message).toContain(
+      'This is a notice, not an error: every row is accounted for by the reconciliation',
+    );
+    expect(message).toContain(
+      'RESTATEMENTS (15 rows replaced)\n' +
+        '- workforce_capacity/plans/data-q1.csv replaced 12 rows of workforce_capacity/plans/data-q1.csv: it is a newer version of the same landing object, which replaces every row of the older version (ETL run jr_1).\n' +
+        '- workforce_capacity/plans/data-q1-april.csv replaced 1 row of workforce_capacity/plans/data-q1-march.csv: it is newer and covers the same ingest_template + org_unit + quarter (ETL run jr_1).\n' +
+        '- workforce_capacity/plans/ops.csv replaced 2 rows of itself: the file repeats keys (ingest_template, org_unit, quarter, cost_center, job_family, location): its later row of each key is kept (ETL run jr_1).',
+    );
+    expect(message).toContain(
+      'CONFLICTS (3 rows rejected to quarantine, conflict policy reject)\n' +
+        '- workforce_capacity/plans/finance-q1.csv: 3 rows rejected; they have the same key (ingest_template, org_unit, quarter, cost_center, job_family, location) as rows of workforce_capacity/plans/data-q1-april.csv, which stay in curated (ETL run jr_1).\n' +
+        '  Rejected rows: s3://demo-quarantine/rows/workforce_capacity/conflicts/jr_1/',
+    );
+    expect(message).toContain('s3://demo-control/reconciliation/workforce_capacity/7f3c.json');
+  });
+
+  it('gives the snapshots before and after for time travel', () => {
+    const { message } = formatAlert(notice());
+
+    expect(message).toContain(
+      '- As reconciled: snapshot 222 (Athena):\n    SELECT * FROM "demo"."workforce_capacity" FOR VERSION AS OF 222;',
+    );
+    expect(message).toContain('- ETL run jr_1: before it snapshot 111, after it 222.');
+    expect(message).toContain('npm run pipeline -- query "<SQL>" --snapshot <id>');
+  });
+
+  it('leaves the conflict advice out when nothing collided', () => {
+    const input = notice({ conflicts: [] });
+
+    const alert = formatAlert(input);
+
+    expect(alert.subject).toBe('[workforce_capacity] 3 files replaced 15 rows');
+    expect(alert.message).not.toContain('CONFLICTS');
+    expect(alert.message).not.toContain('For a conflict');
+  });
+
+  it('stays under the size limit with thousands of restatements, recording what it left out', () => {
+    const many = Array.from({ length: 5000 }, (_, i) => ({
+      runId: 'jr_1',
+      sourceId: `n${i}`,
+      sourceKey: `workforce_capacity/plans/${'deep/'.repeat(10)}file-${i}.csv`,
+      supersededSourceId: `o${i}`,
+      supersededSourceKey: `workforce_capacity/plans/${'deep/'.repeat(10)}file-${i}.csv`,
+      reason: 'same_object' as const,
+      rows: 1,
+    }));
+    const input = notice({ restatements: many, dataset: `d${'x'.repeat(62)}` });
+
+    const alert = formatAlert(input);
+    const data = expectWellFormed(alert, input);
+
+    expect(alert.subject).toMatch(
+      /^\[dx+\.\.\.\] 5000 files replaced 5000 rows, 1 file collided, 3 rows rejected$/,
+    );
+    expect(alert.message).toContain('... and 4980 more (see the JSON below)');
+    const kept = (data.restatements as unknown[]).length;
+    expect(kept).toBeLessThan(5000);
+    expect(data.omitted).toEqual({ restatements: 5000 - kept });
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * Control documents for reconciliation tests, built exactly per the TypeScript contracts
- * (NormalizerManifest, ProcessedMarker, EtlRunReport, PartitionAggregates) and written as JSON
+ * (NormalizerManifest, ProcessedMarker, EtlRunReport, PartitionAggregates; schema version 2)
+ * and written as JSON
  * to the emulator's control bucket, as the normalizer and the Glue ETL write them.
  *
  * A test describes source rows (what the normalizer wrote) and curated rows (what the ETL
@@ -27,6 +28,10 @@ import {
 } from '../../lib/contracts/layout';
 import type { MeasureTotal, NormalizerManifest } from '../../lib/contracts/manifest';
 import type {
+  Displaced,
+  DisplacedReason,
+  EtlConflict,
+  EtlRestatement,
   EtlRunReport,
   EtlSourceTotals,
   PartitionAggregates,
@@ -179,15 +184,31 @@ export function sourceFile(
   };
 }
 
+/** The file that displaced rows (a newer file, or the file they collided with). */
+export interface DisplacingFile {
+  readonly sourceId: string;
+  readonly key: string;
+}
+
+/** Rows of one object that left (or never entered) curated, and why. */
+export interface Displacement {
+  readonly by: DisplacingFile;
+  readonly reason: DisplacedReason;
+  readonly rows: readonly Row[];
+}
+
 /** What the ETL did with one source file in a run. */
 export interface EtlFileResult {
   readonly file: SourceFile;
-  /** Rows written to curated per partition (default: the source rows). */
+  /**
+   * Rows in curated per partition (default: the source rows minus the displaced ones). A test
+   * that loses or duplicates rows gives them here.
+   */
   readonly curated?: ReadonlyMap<string, readonly Row[]>;
-  /** Rows dropped as duplicates per partition (default 0). */
-  readonly duplicateRows?: ReadonlyMap<string, number>;
-  /** Of those, rows dropped for a kept row with the same values, per partition (default none). */
+  /** Of the rows in curated, rows already there before the run, per partition (default none). */
   readonly identical?: ReadonlyMap<string, readonly Row[]>;
+  /** Rows superseded by newer files or rejected as conflicts (`reason: 'conflict'`), per partition. */
+  readonly displaced?: ReadonlyMap<string, readonly Displacement[]>;
   /** Partitions this run merged (default: all of the file's). */
   readonly partitions?: readonly string[];
 }
@@ -197,7 +218,44 @@ export interface WrittenRun {
   readonly markers: readonly ProcessedMarker[];
 }
 
-/** Writes what a Glue ETL run writes: one processed marker per merged object and the run report. */
+/** A run's snapshot id unless a test gives one: a 63-bit decimal string derived from the run id. */
+export function snapshotOf(runId: string): string {
+  let hash = 1469598103934665603n;
+  for (const char of runId) hash = BigInt.asUintN(63, (hash ^ BigInt(char.charCodeAt(0))) * 1099511628211n);
+  return hash.toString();
+}
+
+const sumsOf = (rows: readonly Row[]): Record<string, string> =>
+  Object.fromEntries(Object.entries(totals(rows, dataset().measures)).map(([m, t]) => [m, t.sum]));
+
+const addSums = (list: readonly Readonly<Record<string, string>>[]): Record<string, string> =>
+  Object.fromEntries(
+    dataset().measures.map((m) => [m, Decimal.sum(list.map((x) => Decimal.parse(x[m] ?? '0'))).toString()]),
+  );
+
+/** One Displaced entry per (file, reason), rows and sums added up, as the job writes them. */
+function displacedEntries(list: readonly Displacement[]): Displaced[] {
+  const entries = new Map<string, { d: Displacement; rows: Row[] }>();
+  for (const d of list) {
+    const id = `${d.by.sourceId}|${d.reason}`;
+    const entry = entries.get(id) ?? { d, rows: [] };
+    entry.rows.push(...d.rows);
+    entries.set(id, entry);
+  }
+  return [...entries.values()].map(({ d, rows }) => ({
+    sourceId: d.by.sourceId,
+    sourceKey: d.by.key,
+    reason: d.reason,
+    rows: rows.length,
+    measures: sumsOf(rows),
+  }));
+}
+
+/**
+ * Writes what a Glue ETL run writes (schema version 2): the run report, then one processed
+ * marker per merged object. Restatements and conflicts of the report are derived from the
+ * displaced rows; `restatements` adds rows of files curated by earlier runs.
+ */
 export async function writeEtlRun(
   s3: S3Client,
   bucket: string,
@@ -206,86 +264,132 @@ export async function writeEtlRun(
   options: {
     readonly writeReport?: boolean;
     readonly reportOverride?: (r: EtlRunReport) => EtlRunReport;
+    readonly markerOverride?: (m: ProcessedMarker) => unknown;
+    readonly snapshotId?: string | null;
+    readonly previousSnapshotId?: string | null;
+    readonly finishedAt?: string;
+    readonly restatements?: readonly EtlRestatement[];
   } = {},
 ): Promise<WrittenRun> {
   const ds = dataset();
+  const snapshotId = options.snapshotId === undefined ? snapshotOf(runId) : options.snapshotId;
+  const quarantineKey = `rows/${ds.name}/conflicts/${runId}/`;
   const markers: ProcessedMarker[] = [];
   const sources: EtlSourceTotals[] = [];
+  const restatements: EtlRestatement[] = [...(options.restatements ?? [])];
+  const conflicts: EtlConflict[] = [];
   for (const result of results) {
     const sourceRows = byPartition(result.file.rows);
     const merged = result.partitions ?? [...sourceRows.keys()];
     const fileMarkers: ProcessedMarker[] = [];
+    const fileDisplaced: Displacement[] = [];
     for (const partition of merged) {
       const read = sourceRows.get(partition) ?? [];
-      const written = result.curated?.get(partition) ?? read;
+      const displaced = result.displaced?.get(partition) ?? [];
+      fileDisplaced.push(...displaced);
+      const out = new Set(displaced.flatMap((d) => d.rows));
+      const written = result.curated?.get(partition) ?? read.filter((r) => !out.has(r));
+      const identical = result.identical?.get(partition) ?? [];
+      const superseded = displaced.filter((d) => d.reason !== 'conflict');
+      const rejected = displaced.filter((d) => d.reason === 'conflict');
+      const supersededRows = superseded.flatMap((d) => d.rows);
+      const rejectedRows = rejected.flatMap((d) => d.rows);
       const marker: ProcessedMarker = {
-        schemaVersion: 1,
+        schemaVersion: 2,
         dataset: ds.name,
         runId,
         normalizedKey: result.file.objects.get(partition)!,
         sourceId: result.file.sourceId,
+        snapshotId,
         rowsRead: read.length,
         rowsWritten: written.length,
-        duplicateRows: result.duplicateRows?.get(partition) ?? 0,
-        measures: Object.fromEntries(
-          Object.entries(totals(written, ds.measures)).map(([m, t]) => [m, t.sum]),
-        ),
-        ...(result.identical
-          ? {
-              identicalRows: result.identical.get(partition)?.length ?? 0,
-              identicalMeasures: Object.fromEntries(
-                Object.entries(totals(result.identical.get(partition) ?? [], ds.measures)).map(([m, t]) => [
-                  m,
-                  t.sum,
-                ]),
-              ),
-            }
-          : {}),
+        identicalRows: identical.length,
+        supersededRows: supersededRows.length,
+        supersededMeasures: sumsOf(supersededRows),
+        supersededBy: displacedEntries(superseded),
+        rejectedRows: rejectedRows.length,
+        rejectedMeasures: sumsOf(rejectedRows),
+        conflictsWith: displacedEntries(rejected),
+        rejectedKey: rejectedRows.length > 0 ? quarantineKey : null,
+        duplicateRows: supersededRows.length + rejectedRows.length,
+        measures: sumsOf(written),
+        identicalMeasures: sumsOf(identical),
       };
-      await putJson(s3, bucket, processedMarkerKey(marker.normalizedKey), marker);
+      const stored = options.markerOverride ? options.markerOverride(marker) : marker;
+      await putJson(s3, bucket, processedMarkerKey(marker.normalizedKey), stored);
       fileMarkers.push(marker);
     }
     markers.push(...fileMarkers);
+    for (const d of displacedEntries(fileDisplaced)) {
+      if (d.reason === 'conflict') {
+        conflicts.push({
+          sourceId: result.file.sourceId,
+          sourceKey: result.file.key,
+          conflictsWithSourceId: d.sourceId,
+          conflictsWithSourceKey: d.sourceKey,
+          rows: d.rows,
+          quarantineKey,
+        });
+      } else {
+        restatements.push({
+          sourceId: d.sourceId,
+          sourceKey: d.sourceKey,
+          supersededSourceId: result.file.sourceId,
+          supersededSourceKey: result.file.key,
+          reason: d.reason,
+          rows: d.rows,
+        });
+      }
+    }
+    const count = (field: 'rowsRead' | 'rowsWritten' | 'identicalRows' | 'supersededRows' | 'rejectedRows') =>
+      fileMarkers.reduce((n, m) => n + m[field], 0);
     sources.push({
       sourceId: result.file.sourceId,
       sourceKey: result.file.key,
       sourceVersion: result.file.versionId,
       normalizedKeys: fileMarkers.map((m) => m.normalizedKey),
-      rowsRead: fileMarkers.reduce((n, m) => n + m.rowsRead, 0),
-      rowsWritten: fileMarkers.reduce((n, m) => n + m.rowsWritten, 0),
-      duplicateRows: fileMarkers.reduce((n, m) => n + m.duplicateRows, 0),
-      ...(result.identical
-        ? { identicalRows: fileMarkers.reduce((n, m) => n + (m.identicalRows ?? 0), 0) }
-        : {}),
-      measures: Object.fromEntries(
-        ds.measures.map((m) => [
-          m,
-          Decimal.sum(fileMarkers.map((marker) => Decimal.parse(marker.measures[m] ?? '0'))).toString(),
-        ]),
-      ),
+      rowsRead: count('rowsRead'),
+      rowsWritten: count('rowsWritten'),
+      identicalRows: count('identicalRows'),
+      supersededRows: count('supersededRows'),
+      supersededMeasures: addSums(fileMarkers.map((m) => m.supersededMeasures)),
+      supersededBy: displacedEntries(fileDisplaced.filter((d) => d.reason !== 'conflict')),
+      rejectedRows: count('rejectedRows'),
+      rejectedMeasures: addSums(fileMarkers.map((m) => m.rejectedMeasures)),
+      conflictsWith: displacedEntries(fileDisplaced.filter((d) => d.reason === 'conflict')),
+      duplicateRows: count('supersededRows') + count('rejectedRows'),
+      measures: addSums(fileMarkers.map((m) => m.measures)),
+      identicalMeasures: addSums(fileMarkers.map((m) => m.identicalMeasures)),
     });
   }
+  const partitions = [...new Set(markers.map((m) => m.normalizedKey.split('/')[1]!.split('=')[1]!))];
   let report: EtlRunReport = {
-    schemaVersion: 1,
+    schemaVersion: 2,
     dataset: ds.name,
     runId,
     jobName: 'test-pipeline-workforce_capacity-curate',
     executionId: null,
     startedAt: '2025-01-15T10:05:00.000Z',
-    finishedAt: '2025-01-15T10:09:00.000Z',
+    finishedAt: options.finishedAt ?? '2025-01-15T10:09:00.000Z',
     pushDownPredicate: null,
     boundedFiles: 450,
     filesRead: markers.length,
     capReached: false,
     filesLeft: 0,
+    snapshotId,
+    previousSnapshotId: options.previousSnapshotId ?? null,
     sources,
-    partitionsWritten: [...new Set(markers.map((m) => m.normalizedKey.split('/')[1]!))].map((p) => ({
-      value: p.split('=')[1]!,
-      location: `s3://curated/${ds.name}/${p}/run=${runId}/`,
-      previousLocation: null,
-      rows: 0,
+    restatements,
+    conflicts,
+    partitionsWritten: partitions.map((value) => ({
+      value,
+      rowsAdded: markers
+        .filter((m) => m.normalizedKey.includes(`=${value}/`))
+        .reduce((n, m) => n + m.rowsWritten - m.identicalRows, 0),
+      rowsDeleted: 0,
     })),
     curatedTable: ds.name,
+    tableLocation: `s3://curated/${ds.name}`,
     addedColumns: [],
   };
   if (options.reportOverride) report = options.reportOverride(report);
@@ -322,11 +426,11 @@ export async function writeAggregates(
     };
   });
   const document: PartitionAggregates = {
-    schemaVersion: 1,
+    schemaVersion: 2,
     dataset: ds.name,
     partition,
     runId,
-    location: `s3://curated/${ds.name}/quarter=${partition}/run=${runId}/`,
+    snapshotId: '7001',
     rules,
   };
   await putJson(s3, bucket, aggregatesKey(ds.name, partition), document);

@@ -181,8 +181,14 @@ export interface RunningPipeline {
   stop(): Promise<void>;
 }
 
-/** Per deployment: object versions already taken, partitions whose content is curated. */
-const seen = new WeakMap<Deployment, { handled: Set<string>; curated: Map<string, string> }>();
+/** The file whose rows a partition holds. */
+interface CuratedBy {
+  readonly sourceId: string;
+  readonly sourceKey: string;
+}
+
+/** Per deployment: object versions already taken, partitions whose content is curated (and by which file). */
+const seen = new WeakMap<Deployment, { handled: Set<string>; curated: Map<string, CuratedBy> }>();
 
 /** Watches the landing bucket's smoke prefix and processes each new object version. */
 export function runPipeline(h: Harness, d: Deployment, options: PipelineOptions = {}): RunningPipeline {
@@ -244,7 +250,7 @@ async function processFile(
   file: BatchFile,
   executionArn: string,
   etl: EtlBehaviour,
-  curated: Map<string, string>,
+  curated: Map<string, CuratedBy>,
 ): Promise<FileOutcome> {
   const s3 = h.clients.s3;
   const dataset = datasetByName(DATASET)!;
@@ -270,56 +276,79 @@ async function processFile(
 }
 
 /**
- * The Glue job's control documents for one normalized file: the run report, then a processed
- * marker per normalized object. Rows whose content is already curated (an earlier smoke run)
- * are identical duplicates, as the job counts them; `lose-a-row` writes one row fewer.
+ * The Glue job's control documents for one normalized file (schema version 2): the run report,
+ * then a processed marker per normalized object. The sample's rows have the keys of an earlier
+ * smoke run's rows, so, as the job does under cloud_billing's conflict policy `latest`, they are
+ * all inserted and replace the earlier file's rows (a restatement, reason `key`);
+ * `lose-a-row` accounts for one row fewer.
  */
 async function mergeLikeTheJob(
   s3: S3Client,
   d: Deployment,
   manifest: NormalizerManifest,
   etl: EtlBehaviour,
-  curated: Map<string, string>,
+  curated: Map<string, CuratedBy>,
 ): Promise<void> {
   const runId = `jr_${manifest.source.sourceId}`;
+  const snapshotId = String(1000 + curated.size);
   const measures = Object.keys(manifest.measures);
   const zero = Object.fromEntries(measures.map((m) => [m, '0']));
   const markers: ProcessedMarker[] = manifest.partitions.map((p, i) => {
     const sums = Object.fromEntries(measures.map((m) => [m, p.measures[m]?.sum ?? '0']));
-    const again = curated.has(p.value);
     const lost = etl === 'lose-a-row' && i === 0 ? 1 : 0;
     return {
-      schemaVersion: 1,
+      schemaVersion: 2,
       dataset: DATASET,
       runId,
       normalizedKey: p.key,
       sourceId: manifest.source.sourceId,
+      snapshotId,
       rowsRead: p.rowCount,
-      rowsWritten: again ? 0 : p.rowCount - lost,
-      duplicateRows: again ? p.rowCount : 0,
-      identicalRows: again ? p.rowCount : 0,
-      identicalMeasures: again ? sums : zero,
-      measures: again ? zero : sums,
+      rowsWritten: p.rowCount - lost,
+      identicalRows: 0,
+      supersededRows: 0,
+      supersededMeasures: zero,
+      supersededBy: [],
+      rejectedRows: 0,
+      rejectedMeasures: zero,
+      conflictsWith: [],
+      rejectedKey: null,
+      duplicateRows: 0,
+      measures: sums,
+      identicalMeasures: zero,
     };
   });
-  const add = (key: 'measures' | 'identicalMeasures') =>
+  const add = (key: 'measures' | 'identicalMeasures' | 'supersededMeasures' | 'rejectedMeasures') =>
     Object.fromEntries(
-      measures.map((m) => [m, Decimal.sum(markers.map((x) => Decimal.parse(x[key]![m]!))).toString()]),
+      measures.map((m) => [m, Decimal.sum(markers.map((x) => Decimal.parse(x[key][m]!))).toString()]),
     );
+  const count = (
+    key: 'rowsRead' | 'rowsWritten' | 'identicalRows' | 'supersededRows' | 'rejectedRows' | 'duplicateRows',
+  ) => markers.reduce((n, m) => n + m[key], 0);
   const source: EtlSourceTotals = {
     sourceId: manifest.source.sourceId,
     sourceKey: manifest.source.key,
     sourceVersion: manifest.source.versionId,
     normalizedKeys: markers.map((m) => m.normalizedKey).sort(),
-    rowsRead: markers.reduce((n, m) => n + m.rowsRead, 0),
-    rowsWritten: markers.reduce((n, m) => n + m.rowsWritten, 0),
-    duplicateRows: markers.reduce((n, m) => n + m.duplicateRows, 0),
-    identicalRows: markers.reduce((n, m) => n + (m.identicalRows ?? 0), 0),
+    rowsRead: count('rowsRead'),
+    rowsWritten: count('rowsWritten'),
+    identicalRows: count('identicalRows'),
+    supersededRows: count('supersededRows'),
+    supersededMeasures: add('supersededMeasures'),
+    supersededBy: [],
+    rejectedRows: count('rejectedRows'),
+    rejectedMeasures: add('rejectedMeasures'),
+    conflictsWith: [],
+    duplicateRows: count('duplicateRows'),
     measures: add('measures'),
     identicalMeasures: add('identicalMeasures'),
   };
+  const replaced = manifest.partitions.flatMap((p) => {
+    const before = curated.get(p.value);
+    return before ? [{ partition: p, before }] : [];
+  });
   const report: EtlRunReport = {
-    schemaVersion: 1,
+    schemaVersion: 2,
     dataset: DATASET,
     runId,
     jobName: `${d.env.pipelineName}-${DATASET}-curate`,
@@ -331,18 +360,34 @@ async function mergeLikeTheJob(
     filesRead: markers.length,
     capReached: false,
     filesLeft: 0,
+    snapshotId,
+    previousSnapshotId: curated.size > 0 ? String(1000 + curated.size - 1) : null,
     sources: [source],
+    // One entry per replaced file, its rows summed over the partitions (as the job reports them).
+    restatements: [...new Set(replaced.map((r) => r.before.sourceId))].map((sourceId) => {
+      const of = replaced.filter((r) => r.before.sourceId === sourceId);
+      return {
+        sourceId: manifest.source.sourceId,
+        sourceKey: manifest.source.key,
+        supersededSourceId: sourceId,
+        supersededSourceKey: of[0]!.before.sourceKey,
+        reason: 'key' as const,
+        rows: of.reduce((n, r) => n + r.partition.rowCount, 0),
+      };
+    }),
+    conflicts: [],
     partitionsWritten: manifest.partitions.map((p) => ({
       value: p.value,
-      location: `s3://${d.env.curatedBucket}/${DATASET}/billing_period=${p.value}/run=${runId}/`,
-      previousLocation: null,
-      rows: p.rowCount,
+      rowsAdded: p.rowCount,
+      rowsDeleted: curated.has(p.value) ? p.rowCount : 0,
     })),
     curatedTable: DATASET,
+    tableLocation: `s3://${d.env.curatedBucket}/${DATASET}`,
     addedColumns: [],
   };
   await putJson(s3, d.env.controlBucket, etlRunReportKey(DATASET, runId), report);
   for (const marker of markers)
     await putJson(s3, d.env.controlBucket, processedMarkerKey(marker.normalizedKey), marker);
-  for (const p of manifest.partitions) curated.set(p.value, manifest.source.sourceId);
+  for (const p of manifest.partitions)
+    curated.set(p.value, { sourceId: manifest.source.sourceId, sourceKey: manifest.source.key });
 }

@@ -71,14 +71,17 @@ describe('npm run smoke against a deployment in the local emulator', () => {
     expect(report.rows).toEqual({ normalized: SAMPLE_ROWS, rejected: 0 });
     expect(report.curated).toMatchObject({ rows: SAMPLE_ROWS, written: SAMPLE_ROWS, identical: 0 });
     expect(report.curated!.objectsMerged).toBe(report.curated!.objects);
-    expect(report.curated!.partitions).toEqual({ '2024-09': 999, '2024-10': 1 });
+    expect(report.curated!.partitions).toEqual({
+      '2024-09': { added: 999, deleted: 0 },
+      '2024-10': { added: 1, deleted: 0 },
+    });
     expect(report.reconciliation!.status).toBe('pass');
     expect(report.reconciliation!.file!.failed).toBe(0);
     expect(report.reconciliation!.file!.passed).toBeGreaterThanOrEqual(2);
     expect(describeReport(report)).toContain('SMOKE CHECK PASSED');
   });
 
-  it('uploads different bytes every run, so a second run is merged again (as identical rows) and passes', async () => {
+  it("uploads different bytes every run, so a second run is merged again (replacing the first run's rows by key) and passes", async () => {
     const d = await deploy(h);
     const first = await smoke(d, {}, { runId: 'first' });
 
@@ -86,7 +89,11 @@ describe('npm run smoke against a deployment in the local emulator', () => {
 
     expect(first.report.ok && second.report.ok, second.report.problems.join('; ')).toBe(true);
     expect(second.outcomes.map((o) => o.status)).toEqual(['normalized']);
-    expect(second.report.curated).toMatchObject({ rows: SAMPLE_ROWS, written: 0, identical: SAMPLE_ROWS });
+    expect(second.report.curated).toMatchObject({ rows: SAMPLE_ROWS, written: SAMPLE_ROWS, superseded: 0 });
+    expect(second.report.curated!.partitions).toEqual({
+      '2024-09': { added: 999, deleted: 999 },
+      '2024-10': { added: 1, deleted: 1 },
+    });
     // The same bytes again (the same run id) are a duplicate: the check says so and fails.
     const same = await smoke(d, {}, { runId: 'third' });
     const again = await smoke(d, {}, { runId: 'third' });
