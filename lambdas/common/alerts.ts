@@ -813,6 +813,12 @@ function restatement(input: RestatementAlertInput): Alert {
           : `its rows have the same key ${keyText} and it landed later (conflict policy ${input.conflictPolicy})`;
     }
   };
+  const restatedFile = (r: RestatementAlertInput['restatements'][number]): string =>
+    r.sourceId === r.supersededSourceId
+      ? 'itself'
+      : r.sourceKey === r.supersededSourceKey
+        ? `its older version (source id ${r.supersededSourceId})`
+        : r.supersededSourceKey;
   const restating = new Set(restatements.map((r) => r.sourceId));
   const restatedRows = restatements.reduce((n, r) => n + r.rows, 0);
   const colliding = new Set(conflicts.map((c) => c.sourceId));
@@ -836,7 +842,7 @@ function restatement(input: RestatementAlertInput): Alert {
       '',
       `RESTATEMENTS (${plural(restatedRows, 'row')} replaced)`,
       ...listed(restatements, (r) => [
-        `- ${r.sourceKey} replaced ${plural(r.rows, 'row')} of ${r.sourceId === r.supersededSourceId ? 'itself' : r.supersededSourceKey}: ${why(r)} (ETL run ${r.runId}).`,
+        `- ${r.sourceKey} replaced ${plural(r.rows, 'row')} of ${restatedFile(r)}: ${why(r)} (ETL run ${r.runId}).`,
       ]),
     );
   }

@@ -652,7 +652,7 @@ describe('restatement notice', () => {
     );
     expect(message).toContain(
       'RESTATEMENTS (15 rows replaced)\n' +
-        '- workforce_capacity/plans/data-q1.csv replaced 12 rows of workforce_capacity/plans/data-q1.csv: it is a newer version of the same landing object, which replaces every row of the older version (ETL run jr_1).\n' +
+        '- workforce_capacity/plans/data-q1.csv replaced 12 rows of its older version (source id b1): it is a newer version of the same landing object, which replaces every row of the older version (ETL run jr_1).\n' +
         '- workforce_capacity/plans/data-q1-april.csv replaced 1 row of workforce_capacity/plans/data-q1-march.csv: it is newer and covers the same ingest_template + org_unit + quarter (ETL run jr_1).\n' +
         '- workforce_capacity/plans/ops.csv replaced 2 rows of itself: the file repeats keys (ingest_template, org_unit, quarter, cost_center, job_family, location): its later row of each key is kept (ETL run jr_1).',
     );

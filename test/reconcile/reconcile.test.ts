@@ -1020,7 +1020,7 @@ describe('restatement notice', () => {
     expect(notice).toMatchObject({ kind: 'restatement', severity: 'info', dataset: 'workforce_capacity' });
     expect(notice!.subject).toBe(output.restatementAlert!.subject);
     expect(notice!.message).toContain(
-      `- ${key} replaced 3 rows of ${key}: it is a newer version of the same landing object, which replaces every row of the older version (ETL run jr_notice).`,
+      `- ${key} replaced 3 rows of its older version (source id earlier-v1): it is a newer version of the same landing object, which replaces every row of the older version (ETL run jr_notice).`,
     );
     expect(notice!.message).toContain(
       '- workforce_capacity/plans/finance-q1.csv: 1 row rejected; they have the same key (ingest_template, org_unit, quarter, cost_center, job_family, location) ' +
