@@ -365,6 +365,30 @@ describe('notify: the backstop on execution status changes', () => {
     expect(message).toContain('cloud_billing/a.csv (version v1) [normalized]');
   });
 
+  it('alerts for a restatement notice that was not published, once the state machine keeps its receipt in $.notices', async () => {
+    const { sns, notify } = await setup();
+    const output = {
+      dataset: 'workforce_capacity',
+      files: [],
+      notices: {
+        discrepancy: null,
+        restatement: {
+          kind: 'restatement',
+          severity: 'info',
+          subject: '[workforce_capacity] 1 file replaced 3 rows',
+          published: false,
+          error: 'ThrottledException: Rate exceeded',
+        },
+      },
+    };
+
+    const receipt = await notify(statusChange(execution(), 'SUCCEEDED', { output: JSON.stringify(output) }));
+
+    expect(receipt).toMatchObject({ kind: 'failure', published: true });
+    expect(sns.published[0]!.Subject).toBe('[workforce_capacity] notices not published (restatement)');
+    expect(sns.published[0]!.Message).toContain('- restatement: ThrottledException: Rate exceeded');
+  });
+
   it('skips a succeeded execution whose output EventBridge left out (over 248 KB)', async () => {
     const { sns, notify } = await setup();
     expect(
