@@ -10,6 +10,7 @@ import type { ResolvedDataset } from './config/types';
 import { AlertTopic } from './constructs/alert-topic';
 import { CurateJob } from './constructs/curate-job';
 import { DatasetIntake } from './constructs/dataset-intake';
+import { DimensionSeeds } from './constructs/dimension-seeds';
 import { GlueCatalog } from './constructs/glue-catalog';
 import { IngestionStateMachine } from './constructs/ingestion-state-machine';
 import { acknowledgeFindings } from './constructs/nag';
@@ -61,6 +62,8 @@ export class PipelineStack extends Stack {
   public readonly crawlers: ReadonlyMap<string, NormalizedCrawler>;
   public readonly jobs: ReadonlyMap<string, CurateJob>;
   public readonly intakes: ReadonlyMap<string, DatasetIntake>;
+  /** The seed files of the dimension datasets, landed on deploy (none when no dataset has one). */
+  public readonly seeds?: DimensionSeeds;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -211,6 +214,19 @@ export class PipelineStack extends Stack {
       );
     }
     this.intakes = intakes;
+
+    // Dimension datasets start from their shipped seed file, landed on deploy like a dropped file.
+    const seeded = datasets.filter((d) => d.seedFile !== undefined);
+    if (seeded.length > 0) {
+      this.seeds = new DimensionSeeds(this, 'DimensionSeeds', { datasets: seeded, landingBucket: landing });
+      // Landed only once its event reaches the dataset's intake (the bucket's EventBridge
+      // setting, the rule, queue and Pipe) and the workflow, crawler and job can process it.
+      this.seeds.node.addDependency(
+        landing,
+        this.stateMachine,
+        ...seeded.flatMap((d) => [intakes.get(d.name)!, crawlers.get(d.name)!, jobs.get(d.name)!]),
+      );
+    }
     this.addAlarms();
     this.addOutputs(datasets);
 

@@ -66,11 +66,18 @@ export interface PartitionConfig {
   readonly transform: PartitionTransform;
 }
 
-/** A dimension table broadcast-joined onto the dataset in the ETL. */
+/**
+ * A dimension table broadcast-joined onto the dataset in the ETL: exactly one of `dataset` (the
+ * curated Iceberg table of a dimension dataset, joined at its current snapshot: the data way,
+ * changed by dropping a file) or `file` (a CSV shipped as a deploy-time asset: changed only by
+ * a redeploy).
+ */
 export interface DimensionConfig {
   readonly name: string;
-  /** Repository path of the dimension file (CSV with a header row), shipped as an asset. */
-  readonly file: string;
+  /** The dimension dataset (`kind: 'dimension'`) whose curated table is joined. @default none (then `file`) */
+  readonly dataset?: string;
+  /** Repository path of a dimension file (CSV with a header row), shipped as an asset. @default none (then `dataset`) */
+  readonly file?: string;
   /** Fact column -> dimension column. */
   readonly joinKeys: Readonly<Record<string, string>>;
   /** Dimension columns added to the curated rows. */
@@ -152,10 +159,27 @@ export interface RestatementConfig {
   readonly conflictPolicy?: ConflictPolicy;
 }
 
+/**
+ * - `fact`: rows that other tables are not joined onto (billing charges, capacity plans);
+ * - `dimension`: reference data other datasets broadcast-join at curation (`DimensionConfig.dataset`),
+ *   e.g. the account hierarchy. Loaded like any dataset (landing prefix, validation, versions,
+ *   quarantine), usually with `replacementScope: ['ingest_template']` so that a newer file
+ *   replaces the whole table, and a `seedFile` so that it exists from the first deploy.
+ */
+export type DatasetKind = 'fact' | 'dimension';
+
 export interface DatasetConfig {
   /** Dataset name: lowercase snake_case; also the curated table's name. */
   readonly name: string;
   readonly description: string;
+  /** What the dataset is to the others. @default 'fact' */
+  readonly kind?: DatasetKind;
+  /**
+   * Repository path of a file landed under the landing prefix (at `seedKey`) on deploy and by
+   * the local runtime before the first run that needs it: the dataset's initial content.
+   * Only for `kind: 'dimension'`. @default none
+   */
+  readonly seedFile?: string;
   /** Landing-bucket key prefix files of this dataset are dropped under. @default `${name}/` */
   readonly landingPrefix?: string;
   /** File kinds accepted. */
@@ -191,6 +215,7 @@ export interface DatasetConfig {
 
 /** A dataset with every default applied; what code downstream of validation works with. */
 export interface ResolvedDataset extends DatasetConfig {
+  readonly kind: DatasetKind;
   readonly landingPrefix: string;
   readonly nullTokens: readonly string[];
   readonly maxFileBytes: number;

@@ -3,6 +3,7 @@ import type {
   ColumnConfig,
   ConflictPolicy,
   DatasetConfig,
+  DatasetKind,
   FileKind,
   ResolvedDataset,
   UnknownTemplatePolicy,
@@ -45,6 +46,7 @@ export const LIMITS = {
   maxTargetFileSizeMb: 1024 * 1024,
 } as const;
 
+const DATASET_KINDS: readonly DatasetKind[] = ['fact', 'dimension'];
 const UNKNOWN_TEMPLATE_POLICIES: readonly UnknownTemplatePolicy[] = ['quarantine', 'flag'];
 export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['latest', 'reject', 'keep'];
 const FILE_KINDS: readonly FileKind[] = ['csv', 'tsv', 'txt', 'xlsx', 'json', 'jsonl', 'parquet'];
@@ -76,6 +78,7 @@ export const LINEAGE_COLUMNS = [
 export function resolveDataset(config: DatasetConfig): ResolvedDataset {
   return {
     ...config,
+    kind: config.kind ?? 'fact',
     landingPrefix: config.landingPrefix ?? `${config.name}/`,
     nullTokens: config.nullTokens ?? ['', 'NULL'],
     maxFileBytes: config.maxFileBytes ?? 2 * 1024 ** 3,
@@ -108,7 +111,10 @@ export function resolveDataset(config: DatasetConfig): ResolvedDataset {
 }
 
 export interface ValidateOptions {
-  /** Checks dimension files exist; a function so that handlers (which have no repo) can skip it. */
+  /**
+   * Checks dimension and seed files exist; a function so that handlers (which have no repo) can
+   * skip it.
+   */
   readonly fileExists?: (path: string) => boolean;
 }
 
@@ -131,6 +137,7 @@ export function validateDatasets(
     checkDataset(dataset, add, options);
   }
   checkPrefixOverlap(resolved, problems);
+  checkDimensionDatasets(resolved, problems);
   if (problems.length > 0) throw new DatasetConfigError(problems);
   return resolved;
 }
@@ -142,6 +149,15 @@ function checkDataset(d: ResolvedDataset, add: Add, options: ValidateOptions): v
     add('name', 'must be lowercase snake_case: a letter, then letters, digits or "_" (max 63)');
   }
   if (!d.description || typeof d.description !== 'string') add('description', 'is required');
+  if (!DATASET_KINDS.includes(d.kind)) {
+    add('kind', `unknown kind "${String(d.kind)}" (${DATASET_KINDS.map((k) => `"${k}"`).join(' or ')})`);
+  }
+  if (d.seedFile !== undefined) {
+    if (d.kind !== 'dimension') add('seedFile', 'is only for dimension datasets (kind "dimension")');
+    if (typeof d.seedFile !== 'string' || d.seedFile === '') add('seedFile', 'must be a repository path');
+    else if (options.fileExists && !options.fileExists(d.seedFile))
+      add('seedFile', `"${d.seedFile}" does not exist`);
+  }
   if (typeof d.landingPrefix !== 'string' || !/^[A-Za-z0-9_.-][A-Za-z0-9_./-]*\/$/.test(d.landingPrefix)) {
     add(
       'landingPrefix',
@@ -264,9 +280,15 @@ function checkDataset(d: ResolvedDataset, add: Add, options: ValidateOptions): v
   for (const [i, dim] of d.dimensions.entries()) {
     const field = `dimensions[${i}]`;
     if (!NAME.test(dim.name ?? '')) add(`${field}.name`, `"${dim.name}" is not snake_case`);
-    if (!dim.file) add(`${field}.file`, 'is required');
-    else if (options.fileExists && !options.fileExists(dim.file))
-      add(`${field}.file`, `"${dim.file}" does not exist`);
+    // Exactly one source: a dimension dataset's curated table, or a CSV asset. (The dataset is
+    // checked against the other datasets in checkDimensionDatasets.)
+    if (dim.dataset !== undefined && dim.file !== undefined) {
+      add(field, 'names both a dataset and a file; give exactly one');
+    } else if (dim.dataset === undefined) {
+      if (!dim.file) add(`${field}.file`, 'is required (or dataset: a dimension dataset)');
+      else if (options.fileExists && !options.fileExists(dim.file))
+        add(`${field}.file`, `"${dim.file}" does not exist`);
+    }
     const joinKeys = Object.entries(dim.joinKeys ?? {});
     if (joinKeys.length === 0) add(`${field}.joinKeys`, 'must map at least one fact column');
     for (const [fact] of joinKeys) requireColumn(`${field}.joinKeys.${fact}`, fact);
@@ -376,6 +398,42 @@ function checkRestatement(d: ResolvedDataset, columns: ReadonlyMap<string, Colum
         field,
         `"${column}" is neither a declared column, the partition column "${d.partition?.column}" nor "ingest_template"`,
       );
+    }
+  }
+}
+
+/**
+ * A dimension naming a `dataset`: that dataset exists, is a dimension (`kind: 'dimension'`), is
+ * not the dataset itself, and declares the dimension side of every join key and every column
+ * the join adds (its partition column counts: the curated table has it).
+ */
+function checkDimensionDatasets(datasets: readonly ResolvedDataset[], problems: ConfigProblem[]): void {
+  const byName = new Map(datasets.map((d) => [d.name, d]));
+  for (const d of datasets) {
+    for (const [i, dim] of (d.dimensions ?? []).entries()) {
+      if (dim.dataset === undefined || dim.file !== undefined) continue;
+      const add = (field: string, message: string) =>
+        problems.push({ dataset: d.name, field: `dimensions[${i}].${field}`, message });
+      const source = byName.get(dim.dataset);
+      if (!source) {
+        add('dataset', `"${dim.dataset}" is not a configured dataset`);
+        continue;
+      }
+      if (source === d) {
+        add('dataset', `"${dim.dataset}" is this dataset`);
+        continue;
+      }
+      if (source.kind !== 'dimension') {
+        add('dataset', `"${dim.dataset}" is not a dimension dataset (its kind is "${source.kind}")`);
+      }
+      const has = (column: string) =>
+        column === source.partition?.column || (source.columns ?? []).some((c) => c.name === column);
+      for (const [fact, column] of Object.entries(dim.joinKeys ?? {})) {
+        if (!has(column)) add(`joinKeys.${fact}`, `"${column}" is not a column of dataset "${source.name}"`);
+      }
+      for (const [j, column] of (dim.columns ?? []).entries()) {
+        if (!has(column)) add(`columns[${j}]`, `"${column}" is not a column of dataset "${source.name}"`);
+      }
     }
   }
 }

@@ -52,9 +52,15 @@ export class CurateJob extends Construct {
       description: `Curate job of ${dataset.name}`,
     });
 
+    // Dimensions shipped as CSV assets; dimension datasets are tables (granted below).
+    const fileDimensions = dataset.dimensions.filter((d) => d.file !== undefined);
+    const dimensionAssets = fileDimensions.map((d) => catalog.dimensions.get(d.name)!);
     const dimensionPaths = Object.fromEntries(
-      dataset.dimensions.map((d) => [d.name, catalog.dimensions.get(d.name)!.s3ObjectUrl]),
+      fileDimensions.map((d) => [d.name, catalog.dimensions.get(d.name)!.s3ObjectUrl]),
     );
+    const dimensionDatasets = [
+      ...new Set(dataset.dimensions.flatMap((d) => (d.dataset === undefined ? [] : [d.dataset]))),
+    ];
     const config = etlJobConfig({
       dataset,
       names,
@@ -64,11 +70,7 @@ export class CurateJob extends Construct {
       dimensionPaths,
     });
 
-    const assets = [
-      catalog.script,
-      catalog.library,
-      ...dataset.dimensions.map((d) => catalog.dimensions.get(d.name)!),
-    ];
+    const assets = [catalog.script, catalog.library, ...dimensionAssets];
     this.role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'ReadScriptLibraryAndDimensions',
@@ -80,7 +82,6 @@ export class CurateJob extends Construct {
     // the dimension files need s3:ListBucket on the assets bucket (issue 10, finding 1), limited
     // to listings of exactly that object's key (`s3:prefix` = the key, or the key as a "folder",
     // which Hadoop's file-status probe lists). Without it every run fails with AccessDenied.
-    const dimensionAssets = dataset.dimensions.map((d) => catalog.dimensions.get(d.name)!);
     const byBucket = new Map<string, string[]>();
     for (const asset of dimensionAssets)
       byBucket.set(asset.s3BucketName, [...(byBucket.get(asset.s3BucketName) ?? []), asset.s3ObjectKey]);
@@ -187,6 +188,30 @@ export class CurateJob extends Construct {
         resources: [catalogArn, databaseArn, tableArn(names.curatedTable(dataset.name))],
       }),
     );
+    // The curated Iceberg tables of the dimension datasets it joins, read at their current
+    // snapshot: the table (Iceberg's GlueCatalog loads it, and DimensionMissingError is raised
+    // when it does not exist), then its metadata, manifests and data files (S3FileIO reads them
+    // by key, without listing). Read only. No KMS: the curated bucket is SSE-S3.
+    if (dimensionDatasets.length > 0) {
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadDimensionTables',
+          actions: ['glue:GetTable'],
+          resources: [
+            catalogArn,
+            databaseArn,
+            ...dimensionDatasets.map((d) => tableArn(names.curatedTable(d))),
+          ],
+        }),
+      );
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadDimensionTableFiles',
+          actions: ['s3:GetObject'],
+          resources: dimensionDatasets.map((d) => props.curatedBucket.arnForObjects(`${d}/*`)),
+        }),
+      );
+    }
     this.role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'JobLogs',
@@ -251,9 +276,10 @@ export class CurateJob extends Construct {
 
     acknowledgeFindings(
       this.role,
-      "Object-level access below this dataset's prefixes of the normalized, curated and control buckets and of its rejected-rows prefix of the quarantine bucket (keys below them, Iceberg's data and metadata files included, are named at run time); Glue names its log groups below /aws-glue/; cloudwatch:PutMetricData has no resource-level permissions and is limited to the Glue namespace by condition.",
+      "Object-level access below this dataset's prefixes of the normalized, curated and control buckets and of its rejected-rows prefix of the quarantine bucket, and read-only below the curated prefix of each dimension dataset it joins (keys below them, Iceberg's data and metadata files included, are named at run time); Glue names its log groups below /aws-glue/; cloudwatch:PutMetricData has no resource-level permissions and is limited to the Glue namespace by condition.",
       objectPrefixFinding(props.normalizedBucket, `${dataset.name}/`),
       objectPrefixFinding(props.curatedBucket, `${dataset.name}/`),
+      ...dimensionDatasets.map((d) => objectPrefixFinding(props.curatedBucket, `${d}/`)),
       objectPrefixFinding(props.quarantineBucket, conflictsPrefix),
       ...controlObjects.map((pattern) => objectPrefixFinding(props.controlBucket, pattern.slice(0, -1))),
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/*]',

@@ -17,7 +17,7 @@ export interface GlueCatalogProps {
 /**
  * What the crawlers and jobs share: the Glue database, the security configuration (S3,
  * CloudWatch Logs and job-bookmark encryption) and the assets: the job script, its library
- * and the dimension files.
+ * and the dimension files (dimensions given as a `file`; a dimension dataset is a table).
  */
 export class GlueCatalog extends Construct {
   public readonly database: glue.CfnDatabase;
@@ -25,6 +25,7 @@ export class GlueCatalog extends Construct {
   public readonly securityConfiguration: glue.CfnSecurityConfiguration;
   public readonly script: s3assets.Asset;
   public readonly library: s3assets.Asset;
+  /** The asset of each `file` dimension, by dimension name. */
   public readonly dimensions: ReadonlyMap<string, s3assets.Asset>;
 
   constructor(scope: Construct, id: string, props: GlueCatalogProps) {
@@ -55,13 +56,12 @@ export class GlueCatalog extends Construct {
     });
     const dimensions = new Map<string, s3assets.Asset>();
     for (const dataset of props.datasets) {
-      for (const dimension of dataset.dimensions) {
-        if (dimensions.has(dimension.name)) continue;
+      for (const { name, file } of dataset.dimensions) {
+        // A dimension dataset's curated table is data, not an asset: only `file` dimensions ship.
+        if (file === undefined || dimensions.has(name)) continue;
         dimensions.set(
-          dimension.name,
-          new s3assets.Asset(this, `Dimension-${dimension.name}`, {
-            path: path.join(REPO_ROOT, dimension.file),
-          }),
+          name,
+          new s3assets.Asset(this, `Dimension-${name}`, { path: path.join(REPO_ROOT, file) }),
         );
       }
     }

@@ -26,3 +26,20 @@ export function functionVersionsFinding(fn: lambda.IFunction): string {
 }
 
 export const WILDCARD_RESOURCE_FINDING = 'AwsSolutions-IAM5[Resource::*]';
+
+/**
+ * aws-cdk-lib's BucketDeployment handler (a singleton Lambda function at the stack's root,
+ * `Custom::CDKBucketDeployment<uuid>`): its runtime is the one aws-cdk-lib builds, ships and
+ * tests the handler and its AWS CLI layer with, so it moves with aws-cdk-lib upgrades rather
+ * than with ours. Its role is ours (least privilege, lib/constructs/dimension-seeds.ts).
+ */
+export function acknowledgeBucketDeploymentHandler(scope: IConstruct): void {
+  for (const child of Stack.of(scope).node.children) {
+    if (!child.node.id.startsWith('Custom::CDKBucketDeployment')) continue;
+    acknowledgeFindings(
+      child,
+      "aws-cdk-lib's BucketDeployment handler runs on the Python runtime aws-cdk-lib ships and tests it with (with its AWS CLI layer); it is upgraded with aws-cdk-lib. It runs only during deployments, to land the dimension seed files.",
+      'AwsSolutions-L1',
+    );
+  }
+}

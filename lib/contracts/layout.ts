@@ -98,3 +98,12 @@ export const quarantineConflictsPrefix = (dataset: string) => `rows/${dataset}/c
 
 export const quarantineConflictsKey = (dataset: string, runId: string, sourceId: string) =>
   `${quarantineConflictsPrefix(dataset)}${runId}/${sourceId}.jsonl.gz`;
+
+export const SEED_FOLDER = 'seed/';
+/**
+ * Landing key of a dimension dataset's seed file (`DatasetConfig.seedFile`): below the
+ * dataset's landing prefix, in `seed/`, under its file name. The stack's seed deployment and
+ * the local runtime land it at this key, so its rows name it in `ingest_source_key`.
+ */
+export const seedKey = (landingPrefix: string, seedFile: string) =>
+  `${landingPrefix}${SEED_FOLDER}${seedFile.split('/').pop()}`;

@@ -96,7 +96,9 @@ export const cloudBilling: DatasetConfig = {
   dimensions: [
     {
       name: 'account_hierarchy',
-      file: 'data/dimensions/account_hierarchy.csv',
+      // The curated table of the account_hierarchy dimension dataset, at its current snapshot when
+      // a run curates: changed by dropping a new hierarchy file, not by a redeploy.
+      dataset: 'account_hierarchy',
       joinKeys: { sub_account_id: 'sub_account_id' },
       columns: ['org_unit', 'cost_center', 'owner_email'],
     },

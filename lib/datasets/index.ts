@@ -1,6 +1,14 @@
 import type { DatasetConfig } from '../config/types';
+import { accountHierarchy } from './account-hierarchy';
 import { cloudBilling } from './cloud-billing';
 import { workforceCapacity } from './workforce-capacity';
 
-/** The datasets this app ships. Add a dataset by adding its definition here. */
-export const DATASET_DEFINITIONS: readonly DatasetConfig[] = [cloudBilling, workforceCapacity];
+/**
+ * The datasets this app ships. Add a dataset by adding its definition here. Dimension datasets
+ * (`kind: 'dimension'`) are datasets like the others; the facts that join them name them.
+ */
+export const DATASET_DEFINITIONS: readonly DatasetConfig[] = [
+  cloudBilling,
+  workforceCapacity,
+  accountHierarchy,
+];

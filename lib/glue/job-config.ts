@@ -25,12 +25,7 @@ export interface EtlJobConfig {
     readonly scale?: number;
   }[];
   readonly lineageColumns: readonly string[];
-  readonly dimensions: readonly {
-    readonly name: string;
-    readonly path: string;
-    readonly joinKeys: Readonly<Record<string, string>>;
-    readonly columns: readonly string[];
-  }[];
+  readonly dimensions: readonly EtlDimension[];
   readonly crossTemplateRules: readonly {
     readonly name: string;
     readonly measure: string;
@@ -57,6 +52,17 @@ export interface EtlJobConfig {
   };
   readonly iceberg: IcebergTableConfig;
 }
+
+/**
+ * A dimension the job broadcast-joins: the curated Iceberg table `<database>.<table>` of a
+ * dimension dataset (read at its current snapshot; DimensionMissingError until it is loaded),
+ * or a CSV at an S3 `path` (a deploy-time asset). Exactly one of `table` and `path`.
+ */
+export type EtlDimension = {
+  readonly name: string;
+  readonly joinKeys: Readonly<Record<string, string>>;
+  readonly columns: readonly string[];
+} & ({ readonly table: string; readonly path?: never } | { readonly path: string; readonly table?: never });
 
 /** One field of the curated table's Iceberg partition spec. */
 export type IcebergPartitionField =
@@ -126,8 +132,8 @@ export interface EtlJobConfigInput {
   readonly curatedBucket: string;
   readonly controlBucket: string;
   readonly quarantineBucket: string;
-  /** S3 URL of each dimension file, by dimension name. */
-  readonly dimensionPaths: Readonly<Record<string, string>>;
+  /** S3 URL of each dimension file (dimensions with a `file`), by dimension name. @default {} */
+  readonly dimensionPaths?: Readonly<Record<string, string>>;
 }
 
 export function etlJobConfig(input: EtlJobConfigInput): EtlJobConfig {
@@ -156,12 +162,14 @@ export function etlJobConfig(input: EtlJobConfigInput): EtlJobConfig {
         ...(c.type === 'decimal' ? { precision: c.precision ?? 38, scale: c.scale ?? 18 } : {}),
       })),
     lineageColumns: LINEAGE_COLUMNS,
-    dimensions: dataset.dimensions.map((d) => ({
-      name: d.name,
-      path: input.dimensionPaths[d.name]!,
-      joinKeys: d.joinKeys,
-      columns: d.columns,
-    })),
+    dimensions: dataset.dimensions.map((d): EtlDimension => {
+      const join = { name: d.name, joinKeys: d.joinKeys, columns: d.columns };
+      if (d.dataset !== undefined) return { ...join, table: names.curatedTable(d.dataset) };
+      const path = input.dimensionPaths?.[d.name];
+      if (path === undefined)
+        throw new Error(`dimension ${d.name} of ${dataset.name}: no S3 path for its file`);
+      return { ...join, path };
+    }),
     crossTemplateRules: dataset.reconciliation.crossTemplateRules.map((r) => ({
       name: r.name,
       measure: r.measure,

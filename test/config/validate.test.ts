@@ -1,7 +1,11 @@
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/app';
 import { canonicalName, DatasetConfigError, loadDatasets, validateDatasets } from '../../lib/config';
 import type { DatasetConfig } from '../../lib/config/types';
+import { REPO_ROOT } from '../../lib/constructs/pipeline-function';
+import { accountHierarchy } from '../../lib/datasets/account-hierarchy';
 import { cloudBilling } from '../../lib/datasets/cloud-billing';
 import { workforceCapacity } from '../../lib/datasets/workforce-capacity';
 
@@ -32,7 +36,7 @@ describe('shipped datasets', () => {
   it('quarantine files whose header matches no template unless a dataset says to flag them', () => {
     const [billing, workforce] = loadDatasets();
     expect([billing!.unknownTemplate, workforce!.unknownTemplate]).toEqual(['quarantine', 'quarantine']);
-    const flagged = validateDatasets([{ ...cloudBilling, unknownTemplate: 'flag' }]);
+    const flagged = validateDatasets([{ ...cloudBilling, unknownTemplate: 'flag' }, accountHierarchy]);
     expect(flagged[0]!.unknownTemplate).toBe('flag');
   });
 
@@ -81,8 +85,41 @@ describe('shipped datasets', () => {
 
   it('default to no replacement scope and the latest landing winning a key collision', () => {
     const { restatement: _, ...withoutRestatement } = cloudBilling;
-    const [resolved] = validateDatasets([withoutRestatement]);
+    const [resolved] = validateDatasets([withoutRestatement, accountHierarchy]);
     expect(resolved!.restatement).toEqual({ replacementScope: [], conflictPolicy: 'latest' });
+  });
+
+  it('load the account hierarchy as a dimension dataset: seeded, a newer file replacing it whole, duplicates rejected', () => {
+    const hierarchy = loadDatasets().find((d) => d.name === 'account_hierarchy');
+    expect(hierarchy).toMatchObject({
+      kind: 'dimension',
+      landingPrefix: 'account_hierarchy/',
+      seedFile: 'data/dimensions/account_hierarchy.csv',
+      keys: ['sub_account_id'],
+      unknownTemplate: 'quarantine',
+      restatement: { replacementScope: ['ingest_template'], conflictPolicy: 'reject' },
+    });
+    // The shipped CSV's header is the template's.
+    const header = readFileSync(path.join(REPO_ROOT, hierarchy!.seedFile!), 'utf-8').split('\n')[0]!.trim();
+    expect(hierarchy!.templates[0]!.versions[0]!.headers).toEqual(header.split(','));
+    expect(
+      loadDatasets()
+        .filter((d) => d.kind === 'dimension')
+        .map((d) => d.name),
+    ).toEqual(['account_hierarchy']);
+  });
+
+  it('join the account hierarchy onto cloud_billing from its dataset, not from a file', () => {
+    const [billing] = loadDatasets();
+    expect(billing!.kind).toBe('fact');
+    expect(billing!.dimensions).toEqual([
+      {
+        name: 'account_hierarchy',
+        dataset: 'account_hierarchy',
+        joinKeys: { sub_account_id: 'sub_account_id' },
+        columns: ['org_unit', 'cost_center', 'owner_email'],
+      },
+    ]);
   });
 
   it('declare the cross-template headcount rule between capacity plans and the roster', () => {
@@ -105,7 +142,7 @@ describe('a bad dataset definition', () => {
       keys: [],
       batching: { batchSize: 5000 },
     };
-    expect(problemsOf([bad])).toEqual([
+    expect(problemsOf([bad, accountHierarchy])).toEqual([
       'cloud_billing|measures[1]|"no_such_column" is not a declared column',
       'cloud_billing|measures[2]|"id" must be of type decimal (is string)',
       'cloud_billing|keys|must list at least one key column',
@@ -200,7 +237,7 @@ describe('a bad dataset definition', () => {
         conflictPolicy: 'keep',
       },
     };
-    expect(problemsOf([scoped])).toEqual([]);
+    expect(problemsOf([scoped, accountHierarchy])).toEqual([]);
   });
 
   it('rejects an alias that names two columns', () => {
@@ -255,6 +292,85 @@ describe('a bad dataset definition', () => {
     expect(() => createApp({ datasets: [bad, workforceCapacity], nag: false })).toThrow(
       /dataset "cloud_billing", field "keys\[0\]": "not_a_column" is not a declared column/,
     );
+  });
+});
+
+describe('a bad dimension', () => {
+  const join = {
+    name: 'account_hierarchy',
+    joinKeys: { sub_account_id: 'sub_account_id' },
+    columns: ['org_unit'],
+  };
+  const billingJoining = (dimension: Record<string, unknown>): DatasetConfig => ({
+    ...cloudBilling,
+    dimensions: [dimension as never],
+  });
+
+  it.each([
+    [
+      'dataset and file both',
+      { ...join, dataset: 'account_hierarchy', file: 'data/dimensions/account_hierarchy.csv' },
+      'cloud_billing|dimensions[0]|names both a dataset and a file; give exactly one',
+    ],
+    [
+      'neither dataset nor file',
+      join,
+      'cloud_billing|dimensions[0].file|is required (or dataset: a dimension dataset)',
+    ],
+    [
+      'unknown dataset',
+      { ...join, dataset: 'org_chart' },
+      'cloud_billing|dimensions[0].dataset|"org_chart" is not a configured dataset',
+    ],
+    [
+      'fact dataset',
+      { ...join, dataset: 'workforce_capacity', joinKeys: { sub_account_id: 'org_unit' } },
+      'cloud_billing|dimensions[0].dataset|"workforce_capacity" is not a dimension dataset (its kind is "fact")',
+    ],
+    [
+      'join key the dimension dataset does not declare',
+      { ...join, dataset: 'account_hierarchy', joinKeys: { sub_account_id: 'account_id' } },
+      'cloud_billing|dimensions[0].joinKeys.sub_account_id|"account_id" is not a column of dataset "account_hierarchy"',
+    ],
+    [
+      'column the dimension dataset does not declare',
+      { ...join, dataset: 'account_hierarchy', columns: ['org_unit', 'region'] },
+      'cloud_billing|dimensions[0].columns[1]|"region" is not a column of dataset "account_hierarchy"',
+    ],
+  ] as const)('rejects a %s', (_what, dimension, problem) => {
+    expect(problemsOf([billingJoining(dimension), workforceCapacity, accountHierarchy])).toEqual([problem]);
+  });
+
+  it('accepts a CSV file instead of a dataset (a deploy-time asset), and the partition column of a dimension dataset', () => {
+    expect(problemsOf([billingJoining({ ...join, file: 'data/dimensions/account_hierarchy.csv' })])).toEqual(
+      [],
+    );
+    // org_unit is account_hierarchy's partition column: its curated table has it.
+    expect(problemsOf([billingJoining({ ...join, dataset: 'account_hierarchy' }), accountHierarchy])).toEqual(
+      [],
+    );
+  });
+
+  it('rejects a dimension dataset that joins itself, a seed on a fact dataset, a missing seed and an unknown kind', () => {
+    const selfJoin: DatasetConfig = {
+      ...accountHierarchy,
+      dimensions: [{ ...join, dataset: 'account_hierarchy' }],
+    };
+    expect(problemsOf([selfJoin])).toContain(
+      'account_hierarchy|dimensions[0].dataset|"account_hierarchy" is this dataset',
+    );
+    expect(problemsOf([{ ...workforceCapacity, seedFile: 'data/dimensions/account_hierarchy.csv' }])).toEqual(
+      ['workforce_capacity|seedFile|is only for dimension datasets (kind "dimension")'],
+    );
+    expect(() =>
+      validateDatasets([{ ...accountHierarchy, seedFile: 'data/dimensions/nope.csv' }], {
+        fileExists: (file) => existsSync(path.join(REPO_ROOT, file)),
+      }),
+    ).toThrow(/field "seedFile": "data\/dimensions\/nope.csv" does not exist/);
+    const { seedFile: _, ...unseeded } = accountHierarchy;
+    expect(problemsOf([{ ...unseeded, kind: 'lookup' as never }])).toEqual([
+      'account_hierarchy|kind|unknown kind "lookup" ("fact" or "dimension")',
+    ]);
   });
 });
 

@@ -224,12 +224,14 @@ describe('Glue', () => {
       keys: ['id', 'charge_period_start'],
     });
     expect(billing.measures).toContainEqual({ name: 'billed_cost', precision: 38, scale: 18 });
+    // The account hierarchy is the curated table of its dimension dataset, not a file.
     expect(billing.dimensions).toEqual([
-      expect.objectContaining({
+      {
         name: 'account_hierarchy',
+        table: 'account_hierarchy',
         joinKeys: { sub_account_id: 'sub_account_id' },
-        path: expect.stringMatching(/^s3:\/\//),
-      }),
+        columns: ['org_unit', 'cost_center', 'owner_email'],
+      },
     ]);
     expect(billing).toMatchObject({
       restatement: { replacementScope: [], conflictPolicy: 'latest' },
@@ -298,8 +300,9 @@ describe('Glue', () => {
 
 describe('handlers', () => {
   it('runs every function on Node.js 22, arm64, with tracing, source maps and the pipeline environment', () => {
+    // (Not CDK's own handlers: bucket notifications, and the seed deployment.)
     const functions = ofType('AWS::Lambda::Function').filter(
-      ([id]) => !id.startsWith('BucketNotificationsHandler'),
+      ([id]) => !id.startsWith('BucketNotificationsHandler') && !id.startsWith('CustomCDKBucketDeployment'),
     );
     expect(
       functions
@@ -522,7 +525,7 @@ describe('alert publishing rights', () => {
         handler,
       ).toBe(false);
     for (const [, fn] of ofType('AWS::Lambda::Function').filter(
-      ([id]) => !id.startsWith('BucketNotificationsHandler'),
+      ([id]) => !id.startsWith('BucketNotificationsHandler') && !id.startsWith('CustomCDKBucketDeployment'),
     ))
       expect(
         (fn.Properties!.Environment as { Variables: Record<string, unknown> }).Variables.ALERT_TOPIC_ARN,
@@ -621,7 +624,9 @@ describe('curate job role', () => {
     (name) => {
       const statements = statementsOf(name);
       const curated = `${bucketId('Curated')}.Arn`;
-      expect(statements.filter((st) => st.resources.some((r) => r.startsWith(`${curated}/`)))).toEqual([
+      // (Reading the tables of the dimension datasets it joins is checked on its own below.)
+      const own = statements.filter((st) => st.sid !== 'ReadDimensionTableFiles');
+      expect(own.filter((st) => st.resources.some((r) => r.startsWith(`${curated}/`)))).toEqual([
         {
           sid: 'WriteCuratedTableFiles',
           actions: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'],
@@ -648,6 +653,43 @@ describe('curate job role', () => {
       ]);
     },
   );
+
+  it("cloud_billing reads the account_hierarchy dimension's Iceberg table, read only: the table and its files", () => {
+    const curated = `${bucketId('Curated')}.Arn`;
+    expect(statementsOf('cloud_billing').filter((st) => st.sid.startsWith('ReadDimension'))).toEqual([
+      {
+        sid: 'ReadDimensionTables',
+        actions: ['glue:GetTable'],
+        resources: [
+          glueArn('catalog'),
+          glueArn('database/ingestion'),
+          glueArn('table/ingestion/account_hierarchy'),
+        ],
+      },
+      {
+        sid: 'ReadDimensionTableFiles',
+        actions: ['s3:GetObject'],
+        resources: [`${curated}/account_hierarchy/*`],
+      },
+    ]);
+    // The datasets that join no dimension dataset read no other table.
+    for (const name of ['workforce_capacity', 'account_hierarchy'])
+      expect(
+        statementsOf(name).filter((st) => st.sid.startsWith('ReadDimension')),
+        name,
+      ).toEqual([]);
+  });
+
+  it('ships no dimension file any more: no dimension asset read or listed by a job', () => {
+    for (const dataset of datasets) {
+      const statements = statementsOf(dataset.name);
+      expect(statements.filter((st) => st.sid === 'ListDimensionObjects')).toEqual([]);
+      // Only the script and the library are read from the assets bucket.
+      const [assets] = statements.filter((st) => st.sid === 'ReadScriptLibraryAndDimensions');
+      expect(assets!.resources).toHaveLength(2);
+    }
+    expect(synth.stack.node.findAll().filter((c) => c.node.id.startsWith('Dimension-'))).toEqual([]);
+  });
 
   it('keeps no statement of the retired partition swap (etl/swaps/)', () => {
     for (const dataset of datasets) {
