@@ -98,6 +98,7 @@ export const STATE = {
   unknownDataset: 'UnknownDataset',
   reconcile: 'Reconcile',
   recordDiscrepancyNotice: 'RecordDiscrepancyNotice',
+  recordRestatementNotice: 'RecordRestatementNotice',
   filesQuarantined: 'FilesQuarantined?',
   notifyQuarantine: 'NotifyQuarantine',
   templatesFlagged: 'TemplatesFlagged?',
@@ -155,6 +156,7 @@ export const STATE = {
 export const NOTICE_PATHS: Readonly<Record<NoticeName, string>> = {
   schemaDrift: '$.notices.schemaDrift',
   discrepancy: '$.notices.discrepancy',
+  restatement: '$.notices.restatement',
   quarantine: '$.notices.quarantine',
   unknownTemplate: '$.notices.unknownTemplate',
 };
@@ -407,7 +409,14 @@ export class IngestionStateMachine extends Construct {
       inputPath: '$.reconciliation.alert',
       resultPath: NOTICE_PATHS.discrepancy,
     });
-    recordDiscrepancy.next(filesQuarantined);
+    const recordRestatement = new sfn.Pass(this, STATE.recordRestatementNotice, {
+      comment:
+        'Reconcile published its restatement notice (or had none); its receipt joins the other notices.',
+      inputPath: '$.reconciliation.restatementAlert',
+      resultPath: NOTICE_PATHS.restatement,
+    });
+    recordDiscrepancy.next(recordRestatement);
+    recordRestatement.next(filesQuarantined);
     const reconcile = this.lambdaTask(STATE.reconcile, props.reconcile, {
       payload: sfn.TaskInput.fromObject({
         action: 'reconcile',

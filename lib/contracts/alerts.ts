@@ -46,7 +46,7 @@ export interface AlertReceipt {
  * carrying one in `alert`, null (nothing to say) or, when the task itself failed, the error
  * Step Functions caught ({Error, Cause}).
  */
-export type NoticeName = 'schemaDrift' | 'discrepancy' | 'quarantine' | 'unknownTemplate';
+export type NoticeName = 'schemaDrift' | 'discrepancy' | 'restatement' | 'quarantine' | 'unknownTemplate';
 export type NoticeOutcomes = Partial<Record<NoticeName, unknown>>;
 
 /**

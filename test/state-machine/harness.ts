@@ -235,6 +235,8 @@ export class FakeBackends implements TaskBackends {
   };
   /** The discrepancy alert reconcile publishes (none by default). */
   discrepancy: { subject: string } | undefined;
+  /** The restatement notice reconcile publishes (none by default). */
+  restatement: { subject: string } | undefined;
   reconcileError: Error | undefined;
   /** The schema-drift notice the drift action publishes (none by default). */
   drift: { subject: string } | undefined;
@@ -360,10 +362,14 @@ export class FakeBackends implements TaskBackends {
     const alert = this.discrepancy
       ? this.publishFrom('reconcile', 'discrepancy', this.discrepancy.subject)
       : null;
+    const restatementAlert = this.restatement
+      ? this.publishFrom('reconcile', 'restatement', this.restatement.subject)
+      : null;
     return {
       ...this.reconcileResult,
       ...(this.discrepancy ? { status: 'fail', failedChecks: 1 } : {}),
       alert,
+      restatementAlert,
     };
   }
 

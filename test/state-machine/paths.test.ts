@@ -595,6 +595,30 @@ describe('reconciliation and notices', () => {
     });
   });
 
+  it('records the restatement notice Reconcile published with the notices; a refused one ends for the backstop', async () => {
+    const backends = new FakeBackends();
+    backends.restatement = { subject: '[workforce_capacity] 1 file replaced 6 rows' };
+    const result = await run(machine, batch('cloud_billing', 1), backends);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(backends.alerts).toEqual([
+      { kind: 'restatement', subject: '[workforce_capacity] 1 file replaced 6 rows', by: 'reconcile' },
+    ]);
+    expect((result.output as { notices: Record<string, unknown> }).notices.restatement).toMatchObject({
+      kind: 'restatement',
+      published: true,
+    });
+
+    const refused = new FakeBackends();
+    refused.restatement = { subject: 'restated' };
+    refused.refusedNotices.add('restatement');
+    const failed = await run(machine, batch('cloud_billing', 1), refused);
+    expect(failed.status).toBe('SUCCEEDED');
+    expect(statesEntered(failed).at(-1)).toBe(STATE.noticesNotPublished);
+    expect(notices(failed).restatement).toMatchObject({ kind: 'restatement', published: false });
+    expect(statesEntered(failed)).not.toContain(STATE.notifyFailure);
+  });
+
   it('publishes a schema-drift notice and goes on to the ETL', async () => {
     const backends = new FakeBackends();
     backends.drift = { subject: 'drift' };
