@@ -83,7 +83,8 @@ def test_a_second_run_with_no_new_files_processes_nothing(world, run_job):
     assert second["filesRead"] == 0 and second["sources"] == [] and second["partitionsWritten"] == []
     assert _normalized_reads(world, glue_context) == []
     # Nothing committed: the table is at the first run's snapshot.
-    assert second["snapshotId"] == first["snapshotId"] and len(_snapshots(config)) == 1
+    assert second["snapshotId"] is None and second["previousSnapshotId"] == first["snapshotId"]
+    assert len(_snapshots(config)) == 1 and second["restatements"] == [] and second["conflicts"] == []
     assert world.keys(world.control_bucket, "etl/processed/") == markers
     assert world.json(f"etl/runs/sales/{second['runId']}.json") == second
 

@@ -140,7 +140,15 @@ def run_curate(
         report = _report(
             config, options, started, now(), files_read=0, files_left=0, sources=[], writes=[], added=[]
         )
-        report.update(snapshotId=_sid(snapshot), previousSnapshotId=_sid(snapshot))
+        # Nothing read, nothing committed: the table stays at previousSnapshotId.
+        report.update(
+            snapshotId=None,
+            previousSnapshotId=_sid(snapshot),
+            restatements=[],
+            conflicts=[],
+            tableLocation=config.iceberg.location,
+            dimensions=[],
+        )
         return _write_report(clients, config, options, report)
     catalog_columns = [c["Name"] for c in glue_io.table_columns(source_table)]
     # Declared columns are in curated from the first run on, even before a file carries them.
