@@ -114,6 +114,7 @@ export class LocalFaults {
   private activeRun: string | undefined;
   /** S3 faults apply only while executions run (not to the runtime's own setup and save). */
   private httpArmed = false;
+  private paused = false;
 
   constructor(readonly specs: readonly FaultSpec[]) {
     this.left = new Map(specs.map((s) => [s, s.count]));
@@ -132,11 +133,20 @@ export class LocalFaults {
     return this.specs.some((s) => s.kind === 's3:slowdown' || s.kind === 'glue:fail-mid-write');
   }
 
+  /**
+   * Pauses (or resumes) every fault: while paused none is taken, so none is injected (the
+   * deploy's seeding, which the local runtime runs before a run's own files, meets none).
+   */
+  pause(paused: boolean): void {
+    this.paused = paused;
+  }
+
   /** Takes one fault of this kind (matching the target) if any is left. */
   take(
     kind: FaultKind,
     matches: (target: string | undefined) => boolean = () => true,
   ): FaultSpec | undefined {
+    if (this.paused) return undefined;
     for (const spec of this.specs) {
       if (spec.kind !== kind || !matches(spec.target)) continue;
       const left = this.left.get(spec) ?? 0;

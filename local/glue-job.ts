@@ -122,8 +122,10 @@ export class LocalGlueJobs {
     args: Record<string, string>,
     timeoutMinutes: number,
   ): Promise<JobRunRecord> {
-    const script = path.join(REPO_ROOT, 'glue-scripts', 'jobs', 'curate.py');
-    const argv: string[] = [];
+    // Run through local/glue_job_entry.py: a fresh boto3 default session per run, as a fresh
+    // Glue driver has (the warm job server would otherwise keep an earlier run's role).
+    const script = path.join(REPO_ROOT, 'local', 'glue_job_entry.py');
+    const argv: string[] = [path.join(REPO_ROOT, 'glue-scripts', 'jobs', 'curate.py')];
     for (const [key, value] of Object.entries(args)) {
       // Only the job's own arguments and the ones its script reads; Glue service flags are not script input.
       if (

@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import * as path from 'node:path';
 import { GlueClient } from '@aws-sdk/client-glue';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { getJson, mapLimit } from '../lambdas/common/s3';
@@ -19,6 +19,7 @@ import { loadDatasets } from '../lib/config';
 import type { ResolvedDataset } from '../lib/config/types';
 import { STATE } from '../lib/constructs/ingestion-state-machine';
 import type { FileOutcome } from '../lib/contracts/batch';
+import { seedKey } from '../lib/contracts/layout';
 import type { ReconciliationResult } from '../lib/contracts/reconciliation';
 import type { CfnTemplate } from './cfn';
 import { ACCOUNT, LocalCloud, listFiles, type ObjectsDump, REGION } from './cloud';
@@ -106,6 +107,19 @@ export interface RunReport {
   readonly iam?: IamReportEntry[];
   /** Injected faults (only with a fault plan): each as planned and how many times it fired. */
   readonly faults?: { readonly fault: string; readonly planned: number; readonly injected: number }[];
+  /**
+   * Dimension seed files landed before this run's files (only when the run landed any): what
+   * the stack's deploy lands, each with its execution's status. Their files are not in `files`.
+   */
+  readonly seeds?: {
+    readonly dataset: string;
+    /** The seed file (repository path). */
+    readonly source: string;
+    readonly key: string;
+    readonly status: 'SUCCEEDED' | 'FAILED';
+    readonly error?: string;
+    readonly cause?: string;
+  }[];
 }
 
 export interface RunOptions {
@@ -190,6 +204,41 @@ interface FileAsset {
   readonly file: string;
   readonly bucket: string;
   readonly key: string;
+}
+
+/** An execution the local Pipe started, and what the report says of it. */
+interface ExecutedBatch {
+  readonly result: ExecutionResult;
+  readonly dataset: string;
+  readonly files: number;
+  readonly etlRuns: number;
+}
+
+/**
+ * The seed files to land before `inputs`: of each dimension dataset with a `seedFile` that a
+ * dataset of `inputs` joins (`dimensions[].dataset`), unless the landing bucket holds its seed
+ * key already. (On AWS the deploy lands every seed once, whatever is dropped later; locally a
+ * seed lands before the first run that needs it, so that runs of other datasets stay as fast.)
+ */
+async function missingSeeds(inputs: readonly Input[], s3: S3Client, landing: string): Promise<Input[]> {
+  const datasets = loadDatasets();
+  const joined = new Set(
+    inputs.flatMap((i) => i.dataset.dimensions.flatMap((d) => (d.dataset === undefined ? [] : [d.dataset]))),
+  );
+  const seeds: Input[] = [];
+  for (const dataset of datasets) {
+    if (!joined.has(dataset.name) || dataset.seedFile === undefined) continue;
+    const key = seedKey(dataset.landingPrefix, dataset.seedFile);
+    const landed = await s3.send(new HeadObjectCommand({ Bucket: landing, Key: key })).then(
+      () => true,
+      (error: { name?: string; $metadata?: { httpStatusCode?: number } }) => {
+        if (error.name === 'NotFound' || error.$metadata?.httpStatusCode === 404) return false;
+        throw error;
+      },
+    );
+    if (!landed) seeds.push({ file: path.join(REPO_ROOT, dataset.seedFile), dataset, key });
+  }
+  return seeds;
 }
 
 /** Local seconds per AWS second for Wait states and retries (local work runs about 10x faster too). */
@@ -503,108 +552,140 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
       etag: put.ETag ?? '',
     };
   };
-  const dropping = (async () => {
-    for (let i = 0; i < inputs.length; i += DROP_CHUNK) {
-      await intake.publish(await mapLimit(inputs.slice(i, i + DROP_CHUNK), 16, drop));
-    }
-    progress(`dropped ${inputs.length} file(s) into s3://${landing}/`);
-  })();
-
-  // The Pipe starts a burst's executions concurrently (see LocalIntake.drain); each one's
-  // progress lines name it (`[dataset #n]`) when its dataset has more than one batch.
-  const executions: { result: ExecutionResult; dataset: string; files: number; etlRuns: number }[] = [];
-  const running: Promise<void>[] = [];
-  const filesPerDataset = new Map<string, number>();
-  for (const input of inputs)
-    filesPerDataset.set(input.dataset.name, (filesPerDataset.get(input.dataset.name) ?? 0) + 1);
-  const batchesPerDataset = new Map<string, number>();
   let counter = 0;
-  faults.armHttpBoundary(true);
-  dropping.catch(() => undefined);
-  const draining = intake.drain(
-    async (batchInput) => {
-      counter += 1;
-      const dataset = String((batchInput[0] as { dataset?: string })?.dataset ?? 'unknown');
-      // The Pipe's StartExecution, as the Pipe's role.
-      await runIam.startExecution(dataset);
-      const number = (batchesPerDataset.get(dataset) ?? 0) + 1;
-      batchesPerDataset.set(dataset, number);
-      const batchSize = intake.batchSizeOf(dataset) ?? 0;
-      const label =
-        (filesPerDataset.get(dataset) ?? 0) > batchSize || number > 1 ? `${dataset} #${number}` : dataset;
-      const name = `local-${new Date()
-        .toISOString()
-        .replace(/[-:.TZ]/g, '')
-        .slice(0, 14)}-${counter}`;
-      progress(`[${label}] execution ${name}: ${batchInput.length} file(s)`);
-      // Slot in start order: the report lists executions as they were started.
-      const slot = executions.length;
-      executions.push(undefined as never);
-      let etlRuns = 0;
-      const reportedRuns = new Set<string>();
-      const execution = executeStateMachine(
-        machine,
-        batchInput,
-        // The state machine's integrations, as its role.
-        runIam.backends({
-          invokeLambda: invoke,
-          startCrawler: (input) => crawler.start(input.Name),
-          getCrawler: (input) => crawler.get(input.Name),
-          runJob: async (input) => {
-            const run = await jobs.run(input);
-            // Runs Glue accepted (a refused StartJobRun is no run).
-            etlRuns += 1;
-            const { output: _output, Arguments: _args, ...view } = run;
-            return view;
+  /**
+   * Drops files and runs the executions the Pipe starts for them, until every one has ended
+   * and the crawlers are idle. `armFaults`: the run's injected faults apply (not to the seeds).
+   */
+  const dropAndExecute = async (dropped: readonly Input[], armFaults: boolean): Promise<ExecutedBatch[]> => {
+    const dropping = (async () => {
+      for (let i = 0; i < dropped.length; i += DROP_CHUNK) {
+        await intake.publish(await mapLimit(dropped.slice(i, i + DROP_CHUNK), 16, drop));
+      }
+      progress(`dropped ${dropped.length} file(s) into s3://${landing}/`);
+    })();
+
+    // The Pipe starts a burst's executions concurrently (see LocalIntake.drain); each one's
+    // progress lines name it (`[dataset #n]`) when its dataset has more than one batch.
+    const executions: ExecutedBatch[] = [];
+    const running: Promise<void>[] = [];
+    const filesPerDataset = new Map<string, number>();
+    for (const input of dropped)
+      filesPerDataset.set(input.dataset.name, (filesPerDataset.get(input.dataset.name) ?? 0) + 1);
+    const batchesPerDataset = new Map<string, number>();
+    faults.armHttpBoundary(armFaults);
+    dropping.catch(() => undefined);
+    const draining = intake.drain(
+      async (batchInput) => {
+        counter += 1;
+        const dataset = String((batchInput[0] as { dataset?: string })?.dataset ?? 'unknown');
+        // The Pipe's StartExecution, as the Pipe's role.
+        await runIam.startExecution(dataset);
+        const number = (batchesPerDataset.get(dataset) ?? 0) + 1;
+        batchesPerDataset.set(dataset, number);
+        const batchSize = intake.batchSizeOf(dataset) ?? 0;
+        const label =
+          (filesPerDataset.get(dataset) ?? 0) > batchSize || number > 1 ? `${dataset} #${number}` : dataset;
+        const name = `local-${new Date()
+          .toISOString()
+          .replace(/[-:.TZ]/g, '')
+          .slice(0, 14)}-${counter}`;
+        progress(`[${label}] execution ${name}: ${batchInput.length} file(s)`);
+        // Slot in start order: the report lists executions as they were started.
+        const slot = executions.length;
+        executions.push(undefined as never);
+        let etlRuns = 0;
+        const reportedRuns = new Set<string>();
+        const execution = executeStateMachine(
+          machine,
+          batchInput,
+          // The state machine's integrations, as its role.
+          runIam.backends({
+            invokeLambda: invoke,
+            startCrawler: (input) => crawler.start(input.Name),
+            getCrawler: (input) => crawler.get(input.Name),
+            runJob: async (input) => {
+              const run = await jobs.run(input);
+              // Runs Glue accepted (a refused StartJobRun is no run).
+              etlRuns += 1;
+              const { output: _output, Arguments: _args, ...view } = run;
+              return view;
+            },
+            publish: async (input) => {
+              checkSnsPublish(input);
+              const response = await runIam.stateMachineSns.send(
+                new PublishCommand({
+                  TopicArn: input.TopicArn,
+                  Message: input.Message,
+                  Subject: input.Subject,
+                  MessageAttributes: input.MessageAttributes,
+                }),
+              );
+              return { MessageId: response.MessageId ?? '' };
+            },
+          }),
+          {
+            executionName: name,
+            timeScale: LOCAL_TIME_SCALE,
+            pathWaitSeconds: 120,
+            onEvent: (event) => describeEvent(dataset, event, progress, label, reportedRuns),
           },
-          publish: async (input) => {
-            checkSnsPublish(input);
-            const response = await runIam.stateMachineSns.send(
-              new PublishCommand({
-                TopicArn: input.TopicArn,
-                Message: input.Message,
-                Subject: input.Subject,
-                MessageAttributes: input.MessageAttributes,
-              }),
+        );
+        // StartExecution returns at once; the execution runs on.
+        running.push(
+          execution.then(async (result) => {
+            progress(
+              `[${label}] execution ${result.status === 'SUCCEEDED' ? 'succeeded' : `FAILED: ${result.error}: ${truncate(result.cause ?? '', 300)}`}`,
             );
-            return { MessageId: response.MessageId ?? '' };
-          },
-        }),
-        {
-          executionName: name,
-          timeScale: LOCAL_TIME_SCALE,
-          pathWaitSeconds: 120,
-          onEvent: (event) => describeEvent(dataset, event, progress, label, reportedRuns),
-        },
-      );
-      // StartExecution returns at once; the execution runs on.
-      running.push(
-        execution.then(async (result) => {
-          progress(
-            `[${label}] execution ${result.status === 'SUCCEEDED' ? 'succeeded' : `FAILED: ${result.error}: ${truncate(result.cause ?? '', 300)}`}`,
-          );
-          executions[slot] = { result, dataset, files: batchInput.length, etlRuns };
-          for (const backstop of backstops) {
-            if (!backstop.statuses.includes(executionStatusOf(result))) continue;
-            await invoke(backstop.handler, executionStatusChangeEvent(result, batchInput)).catch((error) =>
-              progress(`[${label}] backstop alert failed: ${(error as Error).message}`),
-            );
-          }
-        }),
-      );
-    },
-    { until: dropping },
-  );
-  // A failed drop or drain fails the run, once the executions already started have ended.
-  const batches = await draining.catch(async (error: unknown) => {
-    await Promise.allSettled(running);
-    throw error;
-  });
-  await dropping;
-  await Promise.all(running);
-  faults.armHttpBoundary(false);
-  progress(`${batches} batch(es) executed`);
-  await crawler.idle();
+            executions[slot] = { result, dataset, files: batchInput.length, etlRuns };
+            for (const backstop of backstops) {
+              if (!backstop.statuses.includes(executionStatusOf(result))) continue;
+              await invoke(backstop.handler, executionStatusChangeEvent(result, batchInput)).catch((error) =>
+                progress(`[${label}] backstop alert failed: ${(error as Error).message}`),
+              );
+            }
+          }),
+        );
+      },
+      { until: dropping },
+    );
+    // A failed drop or drain fails the run, once the executions already started have ended.
+    const batches = await draining.catch(async (error: unknown) => {
+      await Promise.allSettled(running);
+      throw error;
+    });
+    await dropping;
+    await Promise.all(running);
+    faults.armHttpBoundary(false);
+    progress(`${batches} batch(es) executed`);
+    await crawler.idle();
+    return executions;
+  };
+
+  // What the stack's seed deployment lands on deploy (lib/constructs/dimension-seeds.ts): the
+  // seed file of each dimension dataset that this run's datasets join and that the landing
+  // bucket does not hold yet (a fresh state, or one saved before the dataset existed). Its
+  // execution ends before the run's own files are dropped, as the deploy precedes any drop.
+  const seedInputs = await missingSeeds(inputs, clients.s3, landing);
+  const seeds: NonNullable<RunReport['seeds']> = [];
+  if (seedInputs.length > 0) {
+    progress(`seeding ${seedInputs.map((i) => i.dataset.name).join(', ')} (what the deploy lands first)`);
+    // Injected faults are the run's: the deploy's seeding meets none.
+    faults.pause(true);
+    const seeded = await dropAndExecute(seedInputs, false).finally(() => faults.pause(false));
+    for (const input of seedInputs) {
+      const execution = seeded.find((e) => e.dataset === input.dataset.name);
+      seeds.push({
+        dataset: input.dataset.name,
+        source: path.relative(REPO_ROOT, input.file),
+        key: input.key,
+        status: execution?.result.status ?? 'FAILED',
+        ...(execution?.result.error ? { error: execution.result.error } : {}),
+        ...(execution?.result.cause ? { cause: truncate(execution.result.cause, 2000) } : {}),
+      });
+    }
+  }
+  const executions = await dropAndExecute(inputs, true);
 
   const alerts = (await cloud.drainAlerts()).map((a) => ({
     kind: a.attributes.kind ?? 'unknown',
@@ -696,8 +777,14 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
     })),
     iam: context.iam.report(),
     ...(faults.empty ? {} : { faults: faults.summary() }),
+    ...(seeds.length > 0 ? { seeds } : {}),
   };
-  return { report, ok: executions.every((e) => e.result.status === 'SUCCEEDED') };
+  return {
+    report,
+    ok:
+      executions.every((e) => e.result.status === 'SUCCEEDED') &&
+      seeds.every((e) => e.status === 'SUCCEEDED'),
+  };
 }
 
 /**

@@ -39,6 +39,16 @@ export function formatRunSummary(report: RunReport): string {
     }`,
   );
   for (const e of failed) out.push(`   ${e.name} (${e.dataset}): ${e.error}: ${e.cause ?? ''}`.slice(0, 400));
+  // Seeds landed first, as the deploy lands them (their files are not among the run's).
+  for (const seed of report.seeds ?? []) {
+    out.push(
+      `   seeded ${seed.dataset} from ${seed.source} (s3 key ${seed.key}): ${
+        seed.status === 'SUCCEEDED'
+          ? 'succeeded'
+          : `FAILED: ${seed.error ?? ''}: ${seed.cause ?? ''}`.slice(0, 400)
+      }`,
+    );
+  }
   out.push(`\n== Files (${report.files.length})`);
   out.push(
     formatTable(

@@ -80,10 +80,36 @@ describe('the FOCUS billing sample through the local pipeline', () => {
     );
   });
 
+  it('lands the account hierarchy seed first (a fresh state), and its execution ends before the billing file is dropped', async () => {
+    expect(first.report.seeds).toEqual([
+      {
+        dataset: 'account_hierarchy',
+        source: 'data/dimensions/account_hierarchy.csv',
+        key: 'account_hierarchy/seed/account_hierarchy.csv',
+        status: 'SUCCEEDED',
+      },
+    ]);
+    const seeded = progress.indexOf('[account_hierarchy] execution succeeded');
+    const billingStarted = progress.findIndex((l) =>
+      /^\[cloud_billing\] execution local-\S+: 1 file\(s\)$/.test(l),
+    );
+    expect(seeded).toBeGreaterThan(-1);
+    expect(billingStarted).toBeGreaterThan(seeded);
+    // The seed's file is not one of the run's files, nor its execution one of the run's.
+    expect(first.report.executions.map((e) => e.dataset)).toEqual(['cloud_billing']);
+    const [hierarchy] = await query(
+      stateDir,
+      'select count(*) as n, count(distinct org_unit) as org_units from account_hierarchy',
+    );
+    expect(hierarchy).toEqual({ n: 73, org_units: 6 });
+  });
+
   it('recognizes the same file dropped again and adds no rows', async () => {
     const again = await runPipeline([sample('cloud_billing', 'focus_sample.csv')], { stateDir });
 
     expect(again.ok, JSON.stringify(again.report.executions)).toBe(true);
+    // The hierarchy is in the state already: nothing is seeded again.
+    expect(again.report.seeds).toBeUndefined();
     expect(again.report.files.map((f) => f.status)).toEqual(['duplicate']);
     const [totals] = await query(
       stateDir,
@@ -211,6 +237,8 @@ describe('a burst larger than the file cap', () => {
     expect(ok, JSON.stringify(report.executions)).toBe(true);
     expect(report.executions).toHaveLength(1);
     expect(report.executions[0]!.etlRuns).toBe(3);
+    // No dataset of the run joins a dimension dataset: nothing is seeded.
+    expect(report.seeds).toBeUndefined();
     expect(report.files.filter((f) => f.status === 'processed')).toHaveLength(400);
     expectEveryCallAllowed(report, actingPrincipals('workforce_capacity'));
     const [totals] = await query(

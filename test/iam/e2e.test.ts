@@ -76,29 +76,31 @@ describe('a statement removed from the template fails the local run', () => {
     );
   });
 
-  it('the curate job without s3:ListBucket on its dimension file (finding 1): the Glue read lists, and the execution fails with AccessDenied', async () => {
+  it('the curate job without read access to its dimension table: the join cannot read account_hierarchy, and the execution fails with AccessDenied', async () => {
     const { report, ok } = await runPipeline([FOCUS], {
       stateDir: newState(),
       templateTransform: withoutStatements(
         'JobcloudbillingRoleDefaultPolicy',
-        (s) => s.Sid === 'ListDimensionObjects',
+        (s) => s.Sid === 'ReadDimensionTables',
       ),
     });
 
     expect(ok).toBe(false);
+    // The seed landed (account_hierarchy's own roles are intact); the billing execution failed.
+    expect(report.seeds).toEqual([
+      expect.objectContaining({ dataset: 'account_hierarchy', status: 'SUCCEEDED' }),
+    ]);
     expect(report.executions).toEqual([expect.objectContaining({ status: 'FAILED' })]);
     expect(report.files.map((f) => f.status)).toEqual(['failed']);
     const denials = denialsOf(report, 'job ingestion-cloud_billing-curate');
-    expect(denials).toEqual([
-      expect.objectContaining({
-        action: 's3:ListBucket',
-        resource: 'arn:aws:s3:::cdk-hnb659fds-assets-000000000000-us-east-1',
-      }),
-    ]);
-    // The job's own error (boto3's AccessDenied) reaches the execution's failure cause.
+    expect(denials.length).toBeGreaterThan(0);
+    for (const denial of denials)
+      expect(denial).toMatchObject({
+        action: 'glue:GetTable',
+        resource: 'arn:aws:glue:us-east-1:000000000000:table/ingestion/account_hierarchy',
+      });
     const cause = report.executions[0]!.cause ?? '';
     expect(cause).toContain('AccessDenied');
-    expect(cause).toContain('s3:ListBucket');
-    expect(cause).toContain('JobcloudbillingRole');
+    expect(cause).toContain('glue:GetTable');
   });
 });
