@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -58,8 +58,14 @@ describe('a statement removed from the template fails the local run', () => {
     });
 
     expect(report.files.map((f) => f.status)).not.toContain('processed');
-    const [denial, ...more] = denialsOf(report, 'normalize handler');
-    expect(more).toEqual([]);
+    // On a fresh state the account hierarchy's seed lands first (cloud_billing joins it), and its
+    // read is denied too: one denial per landing object, the seed's and the run's file.
+    const denials = denialsOf(report, 'normalize handler');
+    expect(denials.map((d) => d.resource)).toEqual([
+      'arn:aws:s3:::ingestion-landing/account_hierarchy/seed/account_hierarchy.csv',
+      'arn:aws:s3:::ingestion-landing/cloud_billing/focus_sample.csv',
+    ]);
+    const denial = denials[1];
     // The handler reads the event's object version (s3:GetObjectVersion; s3:GetObject without one).
     expect(denial).toMatchObject({
       action: expect.stringMatching(/^s3:GetObject(Version)?$/),
@@ -99,8 +105,16 @@ describe('a statement removed from the template fails the local run', () => {
         action: 'glue:GetTable',
         resource: 'arn:aws:glue:us-east-1:000000000000:table/ingestion/account_hierarchy',
       });
+    // Iceberg's GlueCatalog (Java) made the call: the cause names the failed catalog call, and the
+    // run's log (named in it) has the service's AccessDeniedException with the action and role.
     const cause = report.executions[0]!.cause ?? '';
-    expect(cause).toContain('AccessDenied');
-    expect(cause).toContain('glue:GetTable');
+    expect(cause).toContain('tableExists');
+    const log = /\(full output: (\S+\.log)\)/.exec(cause)?.[1];
+    expect(log, cause).toBeDefined();
+    const output = readFileSync(log!, 'utf-8');
+    expect(output).toContain('AccessDeniedException');
+    expect(output).toMatch(
+      /JobcloudbillingRole\w*\/glue is not authorized to perform: glue:GetTable on resource: "arn:aws:glue:us-east-1:000000000000:table\/ingestion\/account_hierarchy"/,
+    );
   });
 });
