@@ -86,7 +86,9 @@ describe('a corrected version of a capacity plan dropped under the same name', (
     // Time travel: the table as the first run's reconciliation saw it.
     const described = cli(['describe', 'workforce_capacity', '--json', '--state', stateDir]);
     expect(described.status, described.stderr).toBe(0);
-    const snapshots = (JSON.parse(described.stdout) as { snapshots: { snapshotId: string; operation: string }[] }).snapshots;
+    const snapshots = (
+      JSON.parse(described.stdout) as { snapshots: { snapshotId: string; operation: string }[] }
+    ).snapshots;
     expect(snapshots.length).toBeGreaterThanOrEqual(2);
     const then = query(stateDir, sql, snapshots[0]!.snapshotId);
     expect(Number(then[0]!.n)).toBe(rows.length);
