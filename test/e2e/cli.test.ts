@@ -95,7 +95,7 @@ describe('pipeline CLI', () => {
     const lines = result.stderr.trim().split('\n');
     expect(lines[0]).toMatch(/^error: .*no_such_table/);
     expect(lines[1]).toMatch(
-      /^curated tables: cloud_billing \(list them with "tables", their columns with "describe <table>"\)$/,
+      /^curated tables: account_hierarchy, cloud_billing \(list them with "tables", their columns with "describe <table>"\)$/,
     );
     expect(result.stderr).not.toMatch(/^\s+at /m);
   });
@@ -105,13 +105,17 @@ describe('pipeline CLI', () => {
     const json = cli(['tables', '--json', '--state', stateDir]);
 
     expect(result.status, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^ingestion\.cloud_billing\s+1000\s+55\s+billing_period$/m);
+    // Iceberg tables: billing partitioned by the month of billing_period_start (a hidden
+    // partition); the account hierarchy, a dimension dataset, seeded before the first billing run.
+    expect(result.stdout).toMatch(/^ingestion\.cloud_billing\s+1000\s+57\s+billing_period_start$/m);
+    expect(result.stdout).toMatch(/^ingestion\.account_hierarchy\s+73\s+\d+\s+org_unit$/m);
     expect(JSON.parse(json.stdout)).toEqual([
+      expect.objectContaining({ database: 'ingestion', table: 'account_hierarchy', rows: 73 }),
       expect.objectContaining({
         database: 'ingestion',
         table: 'cloud_billing',
         rows: 1000,
-        partitionKeys: ['billing_period'],
+        partitionKeys: ['billing_period_start'],
       }),
     ]);
   });
@@ -129,13 +133,18 @@ describe('pipeline CLI', () => {
     };
     const columns = described.columns;
     expect(columns).toContainEqual({ column: 'billed_cost', type: 'decimal(38,18)', partition_key: '' });
-    expect(columns.at(-1)).toEqual({ column: 'billing_period', type: 'string', partition_key: 'yes' });
+    expect(columns).toContainEqual({
+      column: 'billing_period_start',
+      type: 'timestamp',
+      partition_key: 'month',
+    });
+    expect(columns).toContainEqual({ column: 'billing_period', type: 'string', partition_key: '' });
     // The curated table is Iceberg: its history ends with the current snapshot.
     expect(described.format).toBe('iceberg');
     expect(described.snapshots.at(-1)?.snapshotId).toBe(described.currentSnapshotId);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr.trim()).toBe(
-      `error: no curated table 'no_such_table'; curated tables: cloud_billing (list them with "tables", their columns with "describe <table>")`,
+      `error: no curated table 'no_such_table'; curated tables: account_hierarchy, cloud_billing (list them with "tables", their columns with "describe <table>")`,
     );
   });
 
