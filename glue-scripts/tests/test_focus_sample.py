@@ -58,8 +58,14 @@ def focus(world):
         "cloud_billing",
         world.curated_bucket,
         world.control_bucket,
-        account_hierarchy=world.put_dimension("account_hierarchy", HIERARCHY.read_text()),
     )
+    # The shipped config joins the account_hierarchy dimension dataset's Iceberg table; here the
+    # same rows come from its seed CSV (a path dimension, read whole), so the test needs no
+    # second dataset loaded first (test_job.py covers the table dimension).
+    path = world.put_dimension("account_hierarchy", HIERARCHY.read_text())
+    config["dimensions"] = [
+        {k: v for k, v in d.items() if k != "table"} | {"path": path} for d in config["dimensions"]
+    ]
     config["database"] = world.database
     config["quarantineBucket"] = world.quarantine_bucket
     with SAMPLE.open(newline="", encoding="utf-8") as handle:
