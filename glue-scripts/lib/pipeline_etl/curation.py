@@ -264,12 +264,14 @@ def _curate_batch(
         ]
         iceberg.add_columns(spark, config, new_columns)
         added = [name for name, _ in new_columns]
-        existing = _displaceable(spark, config, batch, touched, previous)
     else:
         added = list(batch.columns)
+        table_types = {}
 
-    has_sheet = SHEET_COLUMN in batch.columns or (existing is not None and SHEET_COLUMN in existing.columns)
+    has_sheet = SHEET_COLUMN in batch.columns or SHEET_COLUMN in table_types
     identity = [pc, INGEST_SOURCE_ID, INGEST_ROW_NUMBER] + ([SHEET_COLUMN] if has_sheet else [])
+    if exists:
+        existing = _displaceable(spark, config, batch, read_stats, touched, identity)
     if existing is not None:
         existing = transforms.with_columns(existing, identity).persist(StorageLevel.MEMORY_AND_DISK)
         batch = transforms.with_columns(batch, identity)
@@ -366,38 +368,71 @@ def _known_files(spark, clients, config: EtlConfig, union: DataFrame) -> DataFra
 
 
 def _displaceable(
-    spark, config: EtlConfig, batch: DataFrame, touched: list[str], snapshot: int | None
-) -> DataFrame:
+    spark,
+    config: EtlConfig,
+    batch: DataFrame,
+    read_stats: list,
+    touched: list[str],
+    identity: list[str],
+) -> DataFrame | None:
     """The curated rows this batch may displace or that are its own rows already: rows of the
     same landing objects and sources (any partition: a corrected file may move rows between
     partitions), and in the touched partitions the rows sharing a replacement-scope value or a
-    key with the batch. Read from the current snapshot."""
+    key with the batch. Read from the current snapshot; None when there are none (the usual
+    case: new files with new keys, then the run is a plain append).
+
+    Two steps keep a run's cost independent of the table's size: a probe that reads only the
+    identity, landing key, scope and key columns finds the matching rows; only the objects they
+    belong to are then read in full (a filter on partition and source id, which Iceberg prunes by
+    partition and file statistics)."""
     pc = config.partition_column
     table = spark.table(config.curated_identifier)
-    probes = []
-    for name in (INGEST_SOURCE_KEY, INGEST_SOURCE_ID):
-        values = batch.select(col(name)).distinct()
-        probes.append(table.join(F.broadcast(values), on=[name], how="left_semi"))
-    in_touched = table.where(col(pc).isin(touched))
+    source_keys = {r[INGEST_SOURCE_KEY] for r in read_stats if r[INGEST_SOURCE_KEY] is not None}
+    source_ids = {r[INGEST_SOURCE_ID] for r in read_stats}
     groups = []
     if config.restatement.replacement_scope:
         groups.append(list(config.restatement.replacement_scope))
     if config.restatement.conflict_policy != "keep":
         groups.append([pc, *config.keys])
-    for names in groups:
-        present = [n for n in names if n in batch.columns and n in table.columns]
-        if len(present) != len(names):
-            continue
-        values = batch.select(*[col(n) for n in names]).distinct()
+    groups = [names for names in groups if all(n in batch.columns and n in table.columns for n in names)]
+    wanted = [*identity, INGEST_SOURCE_KEY, *[n for names in groups for n in names]]
+    narrow = transforms.with_columns(table, identity).select(*[col(c) for c in dict.fromkeys(wanted)])
+    # One scan of the narrow columns. The batch's landing keys and source ids are few (at most
+    # one per file of the run) and known from the read: literal filters, which Iceberg also uses
+    # to skip data files by their column statistics. Scope and key values may be many: each is a
+    # broadcast join that flags its matches.
+    hit = col(INGEST_SOURCE_KEY).isin(sorted(source_keys)) | col(INGEST_SOURCE_ID).isin(sorted(source_ids))
+    for index, names in enumerate(groups):
+        flag = f"_curate_probe_{index}"
+        aliases = [f"{flag}_{i}" for i in range(len(names))]
+        values = (
+            batch.select(*[col(n).alias(a) for n, a in zip(names, aliases, strict=True)])
+            .distinct()
+            .withColumn(flag, F.lit(True))
+        )
         condition = None
-        for n in names:
-            clause = in_touched[n].eqNullSafe(values[n])
+        for n, a in zip(names, aliases, strict=True):
+            clause = narrow[n].eqNullSafe(values[a])
             condition = clause if condition is None else condition & clause
-        probes.append(in_touched.join(F.broadcast(values), on=condition, how="left_semi"))
-    found = probes[0]
-    for frame in probes[1:]:
-        found = found.unionByName(frame)
-    return found.distinct()
+        narrow = narrow.join(F.broadcast(values), on=condition, how="left").drop(*aliases)
+        hit = hit | (F.col(flag).isNotNull() & col(pc).isin(touched))
+    matched = narrow.where(hit).select(*[col(c) for c in identity])
+    objects = matched.select(col(pc), col(INGEST_SOURCE_ID)).distinct().collect()
+    if not objects:
+        return None
+    rows = transforms.with_columns(table, identity).where(
+        col(pc).isin(sorted({o[pc] for o in objects}, key=str))
+        & col(INGEST_SOURCE_ID).isin(sorted({o[INGEST_SOURCE_ID] for o in objects}))
+    )
+    # Both sides read the table: the probe's columns are renamed so the condition cannot be
+    # resolved against the same attributes (a self-join that would match everything).
+    aliases = [f"_curate_match_{i}" for i in range(len(identity))]
+    matched = matched.select(*[col(n).alias(a) for n, a in zip(identity, aliases, strict=True)])
+    condition = None
+    for name, alias in zip(identity, aliases, strict=True):  # null-safe: no sheet in delimited files
+        clause = col(name).eqNullSafe(F.col(alias))
+        condition = clause if condition is None else condition & clause
+    return rows.join(matched, on=condition, how="left_semi")
 
 
 def _commit_and_account(

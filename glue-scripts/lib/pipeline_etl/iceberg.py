@@ -182,6 +182,10 @@ def maintain(spark: SparkSession, config: EtlConfig, now: datetime, partitions: 
         done["rewrittenDataFiles"] = rows[0]["rewritten_data_files_count"] if rows else 0
         done["addedDataFiles"] = rows[0]["added_data_files_count"] if rows else 0
     cutoff = (now - timedelta(days=ice.snapshot_retention_days)).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    if not _expirable(spark, config, cutoff):
+        done["deletedDataFiles"] = 0
+        done["deletedManifestFiles"] = 0
+        return done
     rows = spark.sql(
         f"CALL {catalog}.system.expire_snapshots(table => '{identifier}', "
         f"older_than => TIMESTAMP '{cutoff}', retain_last => {ice.retain_last_snapshots})"
@@ -190,3 +194,19 @@ def maintain(spark: SparkSession, config: EtlConfig, now: datetime, partitions: 
         done["deletedDataFiles"] = rows[0]["deleted_data_files_count"]
         done["deletedManifestFiles"] = rows[0]["deleted_manifest_files_count"]
     return done
+
+
+def _expirable(spark: SparkSession, config: EtlConfig, cutoff: str) -> bool:
+    """Whether ``expire_snapshots`` would remove a snapshot: one older than the cutoff that is not
+    among the ``retainLastSnapshots`` newest (the table's history is linear: every commit and
+    maintenance snapshot is an ancestor of the current one). Read from the table metadata alone;
+    the procedure itself also plans which files became unreachable, which costs about a second
+    even when nothing expires, so it runs only when something does."""
+    identifier = quote(f"{config.iceberg.catalog}.{config.database}.{config.curated_table}")
+    retain = config.iceberg.retain_last_snapshots
+    row = spark.sql(
+        f"SELECT count_if(position > {retain} AND committed_at < TIMESTAMP '{cutoff}') AS n FROM "
+        f"(SELECT committed_at, row_number() OVER (ORDER BY committed_at DESC) AS position "
+        f"FROM {identifier}.snapshots)"
+    ).collect()[0]
+    return bool(row["n"])

@@ -78,8 +78,11 @@ def _submit_args() -> str:
             os.environ.get("AWSGLUE_LOCAL_SPARK_MASTER", "local[2]"),
             *jars,
             f"--conf spark.sql.extensions={ICEBERG_EXTENSIONS}",
-            # Local runs are short: the client JIT alone starts fast and is not overtaken.
-            "--driver-java-options -XX:TieredStopAtLevel=1",
+            # Local runs are short: the client JIT alone starts fast and is not overtaken. A warm
+            # driver serves many runs (the job server, the benchmark); with the client JIT alone
+            # the JVM reserves a 48 MB code cache, which those fill within a minute, and then
+            # stops compiling altogether ("CodeCache is full. Compiler has been disabled").
+            "--driver-java-options '-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m'",
             "--conf spark.ui.showConsoleProgress=false",
             "--conf spark.sql.shuffle.partitions=4",
             "--conf spark.sql.session.timeZone=UTC",
