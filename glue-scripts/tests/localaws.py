@@ -155,6 +155,7 @@ class World:
         rules: Iterable[dict] = (),
         scope: Iterable[str] = (),
         policy: str = "latest",
+        key_scope: str = "partition",
         partition_spec: Iterable[dict] | None = None,
     ) -> dict:
         measures = {"amount": (38, 18)} if measures is None else dict(measures)
@@ -185,7 +186,7 @@ class World:
                 "aggregates": f"etl/aggregates/{dataset}/",
                 "files": f"etl/files/{dataset}/",
             },
-            "restatement": {"replacementScope": list(scope), "conflictPolicy": policy},
+            "restatement": {"replacementScope": list(scope), "conflictPolicy": policy, "keyScope": key_scope},
             "quarantineBucket": self.quarantine_bucket,
             "quarantinePrefixes": {"conflicts": f"rows/{dataset}/conflicts/"},
             "iceberg": {

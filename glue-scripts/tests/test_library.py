@@ -44,6 +44,11 @@ def test_a_bad_config_names_the_field():
     raw["restatement"]["conflictPolicy"] = "newest"
     with pytest.raises(ConfigError, match=r"restatement\.conflictPolicy must be one of latest, reject, keep"):
         EtlConfig.from_dict(raw)
+    raw = typescript_config("account_hierarchy", "c", "k")
+    assert EtlConfig.from_dict(raw).restatement.key_scope == "table"
+    raw["restatement"]["keyScope"] = "file"
+    with pytest.raises(ConfigError, match=r"restatement\.keyScope must be one of partition, table"):
+        EtlConfig.from_dict(raw)
     raw = typescript_config("workforce_capacity", "c", "k")
     raw["iceberg"]["partitionSpec"] = [{"transform": "bucket", "column": "quarter"}]
     with pytest.raises(

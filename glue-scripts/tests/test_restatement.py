@@ -166,6 +166,52 @@ def test_policy_reject_is_decided_by_landing_order_not_processing_order(world, r
     assert report["partitionsWritten"] == [{"value": "2024-09", "rowsAdded": 2, "rowsDeleted": 1}]
 
 
+def test_keys_unique_across_the_table_collide_across_partitions(world, run_job):
+    """A dimension (keyScope table, scope ingest_template, reject): a sub-account listed under two
+    org units collides although the rows are in different partitions; a newer hierarchy replaces
+    every older row, also in a partition (org unit) it no longer lists."""
+    config = world.config(
+        "hierarchy",
+        partition="org",
+        keys=("id",),
+        policy="reject",
+        scope=("ingest_template",),
+        key_scope="table",
+    )
+
+    def land(source_id: str, by_org: dict[str, list[tuple]], at: str) -> None:
+        """One hierarchy file (its own landing key), one normalized object per org unit."""
+        for org, pairs in by_org.items():
+            world.write_normalized(config, org, source_id, _rows(pairs), template="hierarchy", landed_at=at)
+
+    def table() -> list[tuple]:
+        return sorted((r["org"], r["id"], r["ingest_source_id"]) for r in world.curated_rows(config))
+
+    land("h1", {"A": [(1, 0), (2, 0)], "B": [(3, 0)], "C": [(4, 0)]}, T0)
+    run_job(config)
+    assert table() == [("A", "1", "h1"), ("A", "2", "h1"), ("B", "3", "h1"), ("C", "4", "h1")]
+
+    # h2 drops org C, moves 2 to B and lists 5 under A and (a data error) under B as well.
+    land("h2", {"A": [(1, 0), (5, 0)], "B": [(2, 0), (3, 0), (5, 0)]}, T1)
+    report, _ = run_job(config)
+
+    assert table() == [("A", "1", "h2"), ("A", "5", "h2"), ("B", "2", "h2"), ("B", "3", "h2")]
+    assert {p["value"]: (p["rowsAdded"], p["rowsDeleted"]) for p in report["partitionsWritten"]} == {
+        "A": (2, 2),
+        "B": (2, 1),
+        "C": (0, 1),
+    }
+    ((conflict_source, conflict_with, rows),) = [
+        (c["sourceId"], c["conflictsWithSourceId"], c["rows"]) for c in report["conflicts"]
+    ]
+    assert (conflict_source, conflict_with, rows) == ("h2", "h2", 1)
+    (quarantined,) = world.rejected_rows(config)
+    assert (quarantined["id"], quarantined["org"]) == ("5", "B")
+    assert sorted((r["supersededSourceId"], r["reason"], r["rows"]) for r in report["restatements"]) == [
+        ("h1", "scope", 4)
+    ]
+
+
 def test_policy_keep_keeps_every_row_of_colliding_files(world, run_job):
     config = world.config(policy="keep")
     world.write_normalized(config, "2024-09", "a", _rows([(1, 1), (1, 1)]), landed_at=T0)

@@ -36,7 +36,7 @@ def _config(**overrides) -> EtlConfig:
         "dimensions": [],
         "crossTemplateRules": [],
         "controlPrefixes": {"runs": "r/", "processed": "p/", "aggregates": "a/", "files": "f/"},
-        "restatement": {"replacementScope": [], "conflictPolicy": "latest"},
+        "restatement": {"replacementScope": [], "conflictPolicy": "latest", "keyScope": "partition"},
         "quarantineBucket": "q",
         "quarantinePrefixes": {"conflicts": "rows/sales/conflicts/"},
         "iceberg": {

@@ -157,7 +157,16 @@ export interface RestatementConfig {
   readonly replacementScope?: readonly string[];
   /** Rows of different files colliding on `keys`. @default 'latest' */
   readonly conflictPolicy?: ConflictPolicy;
+  /**
+   * Where `keys` must be unique: `partition` (per partition value: a fact such as a charge of
+   * month A and one of month B with the same key are two rows) or `table` (across partitions:
+   * a dimension joins one row per key, so a sub-account listed under two org units collides).
+   * @default 'table' for a dimension, 'partition' otherwise
+   */
+  readonly keyScope?: KeyScope;
 }
+
+export type KeyScope = 'partition' | 'table';
 
 /**
  * - `fact`: rows that other tables are not joined onto (billing charges, capacity plans);

@@ -5,6 +5,7 @@ import type {
   DatasetConfig,
   DatasetKind,
   FileKind,
+  KeyScope,
   ResolvedDataset,
   UnknownTemplatePolicy,
 } from './types';
@@ -49,6 +50,7 @@ export const LIMITS = {
 const DATASET_KINDS: readonly DatasetKind[] = ['fact', 'dimension'];
 const UNKNOWN_TEMPLATE_POLICIES: readonly UnknownTemplatePolicy[] = ['quarantine', 'flag'];
 export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['latest', 'reject', 'keep'];
+export const KEY_SCOPES: readonly KeyScope[] = ['partition', 'table'];
 const FILE_KINDS: readonly FileKind[] = ['csv', 'tsv', 'txt', 'xlsx', 'json', 'jsonl', 'parquet'];
 const COLUMN_TYPES = ['string', 'decimal', 'integer', 'date', 'timestamp', 'boolean'];
 const NAME = /^[a-z][a-z0-9_]{0,62}$/;
@@ -106,6 +108,7 @@ export function resolveDataset(config: DatasetConfig): ResolvedDataset {
     restatement: {
       replacementScope: config.restatement?.replacementScope ?? [],
       conflictPolicy: config.restatement?.conflictPolicy ?? 'latest',
+      keyScope: config.restatement?.keyScope ?? (config.kind === 'dimension' ? 'table' : 'partition'),
     },
   };
 }
@@ -372,10 +375,16 @@ function checkDataset(d: ResolvedDataset, add: Add, options: ValidateOptions): v
 
 /**
  * `restatement`: scope columns are declared columns, the partition column or `ingest_template`,
- * each once; the policy is one of the three.
+ * each once; the policy is one of the three; the key scope one of the two.
  */
 function checkRestatement(d: ResolvedDataset, columns: ReadonlyMap<string, ColumnConfig>, add: Add): void {
-  const { replacementScope, conflictPolicy } = d.restatement;
+  const { replacementScope, conflictPolicy, keyScope } = d.restatement;
+  if (!KEY_SCOPES.includes(keyScope)) {
+    add(
+      'restatement.keyScope',
+      `unknown key scope "${String(keyScope)}" (${KEY_SCOPES.map((s) => `"${s}"`).join(', ')})`,
+    );
+  }
   if (!CONFLICT_POLICIES.includes(conflictPolicy)) {
     add(
       'restatement.conflictPolicy',

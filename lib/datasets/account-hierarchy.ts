@@ -24,11 +24,9 @@ export const accountHierarchy: DatasetConfig = {
   // Every dataset has a partition (the normalized zone and the crawler are partitioned). An
   // identity partition on org_unit: a handful of values (6 shipped; the normalizer accepts up
   // to 48 per file), so a hierarchy is a few small files. Not sub_account_id: one partition per
-  // sub-account would exceed the normalizer's 48 partitions per file. The job detects key
-  // conflicts per partition, so a sub-account listed twice under the *same* org unit is
-  // rejected here; listed under two different org units it lands twice, and the cloud_billing
-  // run that joins the hierarchy fails with DimensionKeyError naming it (loudly, never a
-  // silent pick) until a corrected hierarchy is dropped.
+  // sub-account would exceed the normalizer's 48 partitions per file. Keys are unique across
+  // the table (`keyScope: 'table'`, the default of a dimension), so a sub-account listed under
+  // two org units collides like one listed twice under the same org unit.
   partition: { column: 'org_unit', sourceColumn: 'org_unit', transform: 'identity' },
   unknownTemplate: 'quarantine',
   templates: [
@@ -47,5 +45,7 @@ export const accountHierarchy: DatasetConfig = {
     // `reject`: a sub-account twice in one hierarchy is a data error (which org unit pays?); the
     // later row is quarantined with the file named, never silently picked.
     conflictPolicy: 'reject',
+    // One row per sub-account in the whole table (the join needs exactly one), whatever org unit.
+    keyScope: 'table',
   },
 };

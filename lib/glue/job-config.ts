@@ -1,4 +1,4 @@
-import type { ConflictPolicy, ResolvedDataset } from '../config/types';
+import type { ConflictPolicy, KeyScope, ResolvedDataset } from '../config/types';
 import { LINEAGE_COLUMNS } from '../config/validate';
 import { controlPrefixes, quarantineConflictsPrefix } from '../contracts/layout';
 import type { PipelineNames } from '../contracts/naming';
@@ -43,6 +43,8 @@ export interface EtlJobConfig {
   readonly restatement: {
     readonly replacementScope: readonly string[];
     readonly conflictPolicy: ConflictPolicy;
+    /** Where keys must be unique: per partition value or across the table. */
+    readonly keyScope: KeyScope;
   };
   /** Where rows rejected under the `reject` policy go. */
   readonly quarantineBucket: string;
@@ -185,6 +187,7 @@ export function etlJobConfig(input: EtlJobConfigInput): EtlJobConfig {
     restatement: {
       replacementScope: dataset.restatement.replacementScope,
       conflictPolicy: dataset.restatement.conflictPolicy,
+      keyScope: dataset.restatement.keyScope,
     },
     quarantineBucket: input.quarantineBucket,
     quarantinePrefixes: { conflicts: quarantineConflictsPrefix(dataset.name) },

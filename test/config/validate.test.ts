@@ -76,17 +76,33 @@ describe('shipped datasets', () => {
 
   it('restate billing by the latest landing with no scope, capacity plans per template, org unit and quarter rejecting collisions', () => {
     const [billing, workforce] = loadDatasets();
-    expect(billing!.restatement).toEqual({ replacementScope: [], conflictPolicy: 'latest' });
+    expect(billing!.restatement).toEqual({
+      replacementScope: [],
+      conflictPolicy: 'latest',
+      keyScope: 'partition',
+    });
     expect(workforce!.restatement).toEqual({
       replacementScope: ['ingest_template', 'org_unit', 'quarter'],
       conflictPolicy: 'reject',
+      keyScope: 'partition',
     });
   });
 
   it('default to no replacement scope and the latest landing winning a key collision', () => {
     const { restatement: _, ...withoutRestatement } = cloudBilling;
     const [resolved] = validateDatasets([withoutRestatement, accountHierarchy]);
-    expect(resolved!.restatement).toEqual({ replacementScope: [], conflictPolicy: 'latest' });
+    expect(resolved!.restatement).toEqual({
+      replacementScope: [],
+      conflictPolicy: 'latest',
+      keyScope: 'partition',
+    });
+  });
+
+  it('default to keys unique across the table for a dimension, per partition value for a fact', () => {
+    const { restatement: _, ...hierarchyWithout } = accountHierarchy;
+    const [billing, hierarchy] = validateDatasets([cloudBilling, hierarchyWithout]);
+    expect(billing!.restatement.keyScope).toBe('partition');
+    expect(hierarchy!.restatement.keyScope).toBe('table');
   });
 
   it('load the account hierarchy as a dimension dataset: seeded, a newer file replacing it whole, duplicates rejected', () => {
@@ -97,7 +113,7 @@ describe('shipped datasets', () => {
       seedFile: 'data/dimensions/account_hierarchy.csv',
       keys: ['sub_account_id'],
       unknownTemplate: 'quarantine',
-      restatement: { replacementScope: ['ingest_template'], conflictPolicy: 'reject' },
+      restatement: { replacementScope: ['ingest_template'], conflictPolicy: 'reject', keyScope: 'table' },
     });
     // The shipped CSV's header is the template's.
     const header = readFileSync(path.join(REPO_ROOT, hierarchy!.seedFile!), 'utf-8').split('\n')[0]!.trim();
@@ -204,6 +220,12 @@ describe('a bad dataset definition', () => {
       { restatement: { conflictPolicy: 'first' } },
       'restatement.conflictPolicy',
       'unknown policy "first" ("latest", "reject", "keep")',
+    ],
+    [
+      'key scope',
+      { restatement: { keyScope: 'file' } },
+      'restatement.keyScope',
+      'unknown key scope "file" ("partition", "table")',
     ],
     [
       'replacement scope column',

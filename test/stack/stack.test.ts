@@ -234,7 +234,7 @@ describe('Glue', () => {
       },
     ]);
     expect(billing).toMatchObject({
-      restatement: { replacementScope: [], conflictPolicy: 'latest' },
+      restatement: { replacementScope: [], conflictPolicy: 'latest', keyScope: 'partition' },
       quarantineBucket: bucketId('Quarantine'),
       quarantinePrefixes: { conflicts: 'rows/cloud_billing/conflicts/' },
       controlPrefixes: {
@@ -273,6 +273,7 @@ describe('Glue', () => {
     expect(workforce.restatement).toEqual({
       replacementScope: ['ingest_template', 'org_unit', 'quarter'],
       conflictPolicy: 'reject',
+      keyScope: 'partition',
     });
     // Quarters (`2025-Q1`) have no Iceberg transform: the partition column as it is.
     expect(workforce.iceberg.partitionSpec).toEqual([{ transform: 'identity', column: 'quarter' }]);

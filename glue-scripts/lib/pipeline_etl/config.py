@@ -55,6 +55,7 @@ class ControlPrefixes:
 
 
 CONFLICT_POLICIES = ("latest", "reject", "keep")
+KEY_SCOPES = ("partition", "table")
 PARTITION_TRANSFORMS = ("month", "identity")
 
 
@@ -64,6 +65,8 @@ class Restatement:
 
     replacement_scope: tuple[str, ...]
     conflict_policy: str
+    #: 'partition': keys are unique per partition value; 'table': across the table (dimensions).
+    key_scope: str
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,7 @@ class EtlConfig:
             restatement=Restatement(
                 replacement_scope=tuple(restatement.texts("replacementScope")),
                 conflict_policy=restatement.text("conflictPolicy"),
+                key_scope=restatement.text("keyScope"),
             ),
             quarantine_bucket=reader.text("quarantineBucket"),
             conflicts_prefix=reader.obj("quarantinePrefixes").text("conflicts"),
@@ -228,6 +232,11 @@ class EtlConfig:
             raise ConfigError(
                 f"restatement.conflictPolicy must be one of {', '.join(CONFLICT_POLICIES)},"
                 f" got {self.restatement.conflict_policy!r}"
+            )
+        if self.restatement.key_scope not in KEY_SCOPES:
+            raise ConfigError(
+                f"restatement.keyScope must be one of {', '.join(KEY_SCOPES)},"
+                f" got {self.restatement.key_scope!r}"
             )
         if not self.conflicts_prefix.endswith("/"):
             raise ConfigError("quarantinePrefixes.conflicts must end with '/'")

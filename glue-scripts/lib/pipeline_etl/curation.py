@@ -172,6 +172,23 @@ def _sid(snapshot: int | None) -> str | None:
     return None if snapshot is None else str(snapshot)
 
 
+def _unaccounted(measures: list[str]) -> dict:
+    """An object's accounting before its rows are counted: nothing read, written or displaced."""
+    return {
+        "rowsRead": 0,
+        "rowsWritten": 0,
+        "identicalRows": 0,
+        "supersededRows": 0,
+        "rejectedRows": 0,
+        "measures": _zero(measures),
+        "identicalMeasures": _zero(measures),
+        "supersededMeasures": _zero(measures),
+        "rejectedMeasures": _zero(measures),
+        "supersededBy": {},
+        "conflictsWith": {},
+    }
+
+
 def _zero(measures: list[str]) -> dict[str, str]:
     return {m: "0" for m in measures}
 
@@ -377,9 +394,10 @@ def _displaceable(
 ) -> DataFrame | None:
     """The curated rows this batch may displace or that are its own rows already: rows of the
     same landing objects and sources (any partition: a corrected file may move rows between
-    partitions), and in the touched partitions the rows sharing a replacement-scope value or a
-    key with the batch. Read from the current snapshot; None when there are none (the usual
-    case: new files with new keys, then the run is a plain append).
+    partitions), and the rows sharing a replacement-scope value or a key with the batch (in the
+    touched partitions when the scope or key includes the partition column, else anywhere).
+    Read from the current snapshot; None when there are none (the usual case: new files with new
+    keys, then the run is a plain append).
 
     Two steps keep a run's cost independent of the table's size: a probe that reads only the
     identity, landing key, scope and key columns finds the matching rows; only the objects they
@@ -393,7 +411,7 @@ def _displaceable(
     if config.restatement.replacement_scope:
         groups.append(list(config.restatement.replacement_scope))
     if config.restatement.conflict_policy != "keep":
-        groups.append([pc, *config.keys])
+        groups.append(restate.key_columns(config))
     groups = [names for names in groups if all(n in batch.columns and n in table.columns for n in names)]
     wanted = [*identity, INGEST_SOURCE_KEY, *[n for names in groups for n in names]]
     narrow = transforms.with_columns(table, identity).select(*[col(c) for c in dict.fromkeys(wanted)])
@@ -415,7 +433,10 @@ def _displaceable(
             clause = narrow[n].eqNullSafe(values[a])
             condition = clause if condition is None else condition & clause
         narrow = narrow.join(F.broadcast(values), on=condition, how="left").drop(*aliases)
-        hit = hit | (F.col(flag).isNotNull() & col(pc).isin(touched))
+        # Rows that share the partition column with the batch are in the touched partitions (a
+        # filter Iceberg prunes by); a scope or key without it spans the table.
+        found = F.col(flag).isNotNull()
+        hit = hit | ((found & col(pc).isin(touched)) if pc in names else found)
     matched = narrow.where(hit).select(*[col(c) for c in identity])
     objects = matched.select(col(pc), col(INGEST_SOURCE_ID)).distinct().collect()
     if not objects:
@@ -605,19 +626,10 @@ def _documents(
     objects: dict[tuple[str, str], dict] = {}
     for row in read_stats:
         objects[(row[pc], row[INGEST_SOURCE_ID])] = {
+            **_unaccounted(measures),
             "rowsRead": row["rows"],
             "sourceKey": row[INGEST_SOURCE_KEY],
             "sourceVersion": row[INGEST_SOURCE_VERSION] or None,
-            "rowsWritten": 0,
-            "identicalRows": 0,
-            "supersededRows": 0,
-            "rejectedRows": 0,
-            "measures": _zero(measures),
-            "identicalMeasures": _zero(measures),
-            "supersededMeasures": _zero(measures),
-            "rejectedMeasures": _zero(measures),
-            "supersededBy": {},
-            "conflictsWith": {},
         }
     restatements: dict[tuple, int] = defaultdict(int)
     conflicts: dict[tuple, int] = defaultdict(int)
@@ -688,20 +700,9 @@ def _documents(
         marker_key = layout.processed_marker_key(config, obj.key)
         if marker_key not in markers:
             source_id = obj.key.rsplit("/", 1)[-1].removesuffix(layout.NORMALIZED_EXTENSION)
-            empty = {
-                "rowsRead": 0,
-                "rowsWritten": 0,
-                "identicalRows": 0,
-                "supersededRows": 0,
-                "rejectedRows": 0,
-                "measures": _zero(measures),
-                "identicalMeasures": _zero(measures),
-                "supersededMeasures": _zero(measures),
-                "rejectedMeasures": _zero(measures),
-                "supersededBy": {},
-                "conflictsWith": {},
-            }
-            markers[marker_key] = _marker(config, options, obj.key, source_id, empty, snapshot, None)
+            markers[marker_key] = _marker(
+                config, options, obj.key, source_id, _unaccounted(measures), snapshot, None
+            )
     glue_io.put_json_many(clients.s3, config.control_bucket, documents)
 
     report = _report(

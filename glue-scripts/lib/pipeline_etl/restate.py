@@ -11,7 +11,8 @@ earlier runs count through the registry (``files``), even when none of their row
    version, including rows the newer version no longer has.
 2. ``scope`` (when the dataset declares ``replacementScope``): per combination of the scope
    columns, the newest file covering it replaces the other files' rows of it.
-3. ``key`` policy over the remaining rows, per partition and dataset key:
+3. ``key`` policy over the remaining rows, per dataset key within a partition value (``keyScope``
+   ``partition``) or across the table (``table``, the default of dimensions):
    ``latest``: the newest file's row wins (the later row of a file on a tie), the others are
    superseded; ``reject``: the first landed row wins, the others are rejected (quarantined,
    naming the file they collided with); ``keep``: no key deduplication.
@@ -108,6 +109,13 @@ _KNOWN = "_curate_known"
 KNOWN_KIND = "kind"
 
 
+def key_columns(config: EtlConfig) -> list[str]:
+    """The columns a key collision is decided on: the dataset keys, within a partition value
+    unless the dataset's keys are unique across the table (``keyScope`` ``table``)."""
+    within = [config.partition_column] if config.restatement.key_scope == "partition" else []
+    return [*within, *[k for k in config.keys if k not in within]]
+
+
 def resolve(df: DataFrame, config: EtlConfig, known: DataFrame | None = None) -> DataFrame:
     """Adds OUTCOME, REASON, BY_SOURCE_ID, BY_SOURCE_KEY to every row (see the module doc).
 
@@ -146,12 +154,15 @@ def resolve(df: DataFrame, config: EtlConfig, known: DataFrame | None = None) ->
         df = _displace(df, scope, "scope", "superseded", by_scope)
     policy = config.restatement.conflict_policy
     if policy != "keep":
-        keys = [col(config.partition_column), *[col(k) for k in config.keys]]
+        keys = [col(k) for k in key_columns(config)]
         # The row (not only the file) decides: within one file the later row wins for
         # `latest`; for `reject` the first row of the first file stays, later ones collide.
         row_fields = [F.col(_FILE).alias("file"), col(INGEST_ROW_NUMBER).alias("row")]
         if SHEET_COLUMN in df.columns:
             row_fields.append(F.coalesce(col(SHEET_COLUMN), F.lit("")).alias("sheet"))
+        # Constant within a partition-scoped key; across the table it orders one file's rows of
+        # two partitions that share a row number (each normalized object numbers its own rows).
+        row_fields.append(col(config.partition_column).cast("string").alias("partition"))
         df = df.withColumn(_ROW, F.struct(*row_fields))
         active = F.col(OUTCOME) == "kept"
         window = Window.partitionBy(*keys)
