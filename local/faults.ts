@@ -15,6 +15,7 @@
  * | `crawler:running:<n>` | the next n StartCrawler calls find the crawler busy with a crawl of someone else: `Glue.CrawlerRunningException` |
  * | `crawler:events-late:<n>` | the S3 events of objects written since the last crawl reach the crawler's queue only after the next n crawls started (event mode's lag): those crawls do not see them (no new partition, no new column); a later crawl does |
  * | `glue:concurrent-runs:<n>` | the next n StartJobRun calls are refused: `Glue.ConcurrentRunsExceededException` |
+ * | `glue:slow-start:<n>` | the next n job runs hold their run slot `GLUE_SLOW_START_SECONDS` before the script starts, as a Glue run's start-up does on AWS (the warm local driver starts a run at once, so runs overlap far less than on AWS) |
  * | `glue:fail-mid-write:<n>` | the next job run fails after it wrote n objects to the curated bucket: every later write of that run is answered `500 InternalError` (each SDK retry too), so the run ends FAILED with part of its output written |
  *
  * Counts are consumed in the order the calls arrive; `summary()` says how many of each fired
@@ -32,7 +33,11 @@ export type FaultKind =
   | 'crawler:running'
   | 'crawler:events-late'
   | 'glue:concurrent-runs'
+  | 'glue:slow-start'
   | 'glue:fail-mid-write';
+
+/** How long `glue:slow-start` holds a run's slot before its script starts. */
+export const GLUE_SLOW_START_SECONDS = 15;
 
 /** Faults that name a target (a handler, an S3 operation). */
 const TARGETED: ReadonlySet<FaultKind> = new Set(['lambda:throttle', 'lambda:timeout', 's3:slowdown']);
@@ -43,6 +48,7 @@ const KINDS: ReadonlySet<string> = new Set<FaultKind>([
   'crawler:running',
   'crawler:events-late',
   'glue:concurrent-runs',
+  'glue:slow-start',
   'glue:fail-mid-write',
 ]);
 

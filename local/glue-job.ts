@@ -5,7 +5,7 @@ import type { CfnTemplate, IntrinsicResolver } from './cfn';
 import { resolveIntrinsics, resourcesOfType } from './cfn';
 import { GlueServiceError } from './crawler';
 import { REPO_ROOT } from './emulator';
-import type { LocalFaults } from './faults';
+import { GLUE_SLOW_START_SECONDS, type LocalFaults } from './faults';
 import { JobRunTimeoutError, type JobServer } from './job-server';
 import { checkGlueArguments } from './limits';
 import type { GlueJobRunView } from './state-machine';
@@ -104,6 +104,9 @@ export class LocalGlueJobs {
     }
     this.active.set(definition.name, active + 1);
     try {
+      if (this.options.faults?.take('glue:slow-start')) {
+        await new Promise((resolve) => setTimeout(resolve, GLUE_SLOW_START_SECONDS * 1000));
+      }
       return await this.execute(
         definition,
         id,

@@ -108,7 +108,9 @@ describe('the Glue job failing mid-write, again when retried', () => {
 
 describe('five executions in flight for one Glue job (MaxConcurrentRuns 1)', () => {
   // 20 files in Pipe batches of 4: the Pipe starts all five executions at once, four of them meet
-  // ConcurrentRunsExceeded from the job and wait for its one run slot.
+  // ConcurrentRunsExceeded from the job and wait for its one run slot. Each run holds its slot as
+  // long as a Glue run's start-up at least (`glue:slow-start`): the warm local driver finishes a
+  // run in seconds, so without it whether two executions overlap is a matter of timing.
   const { dir, expected } = billingFiles(20);
   const stateDir = tmp('faults-burst-');
   const progress: string[] = [];
@@ -125,7 +127,7 @@ describe('five executions in flight for one Glue job (MaxConcurrentRuns 1)', () 
   beforeAll(async () => {
     run = await runPipeline([dir], {
       stateDir,
-      faults: '',
+      faults: 'glue:slow-start:5',
       templateTransform: batchesOfFour,
       onProgress: (line) => progress.push(line),
     });

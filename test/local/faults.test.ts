@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { placeholderResolver } from '../../local/cfn';
-import { FaultPlanError, LocalFaults, parseFaultPlan } from '../../local/faults';
+import { FaultPlanError, GLUE_SLOW_START_SECONDS, LocalFaults, parseFaultPlan } from '../../local/faults';
 import { LocalGlueJobs } from '../../local/glue-job';
 import type { JobServer } from '../../local/job-server';
 import {
@@ -248,6 +248,38 @@ describe('local Glue job runs and MaxConcurrentRuns', () => {
     await new Promise((resolve) => setImmediate(resolve));
     pending.shift()!();
     await expect(run).resolves.toMatchObject({ JobRunState: 'SUCCEEDED' });
+  });
+
+  it('hold the run slot for a Glue start-up before the script starts, as planned by glue:slow-start', async () => {
+    vi.useFakeTimers();
+    try {
+      const { server, pending, started } = heldServer();
+      const jobs = new LocalGlueJobs(jobTemplate, placeholderResolver(), {
+        env: {},
+        server,
+        bookmarks: '/tmp/x',
+        faults: LocalFaults.fromPlan('glue:slow-start:1'),
+      });
+
+      const slow = jobs.run({ JobName: 'curate' });
+      await vi.advanceTimersByTimeAsync(GLUE_SLOW_START_SECONDS * 1000 - 1);
+      expect(started).toHaveLength(0);
+      await expect(jobs.run({ JobName: 'curate' })).rejects.toMatchObject({
+        name: 'ConcurrentRunsExceededException',
+      });
+      await vi.advanceTimersByTimeAsync(1);
+      expect(started).toHaveLength(1);
+      pending.shift()!();
+      await expect(slow).resolves.toMatchObject({ JobRunState: 'SUCCEEDED' });
+      // The plan held one run: the next starts at once.
+      const next = jobs.run({ JobName: 'curate' });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(started).toHaveLength(2);
+      pending.shift()!();
+      await expect(next).resolves.toMatchObject({ JobRunState: 'SUCCEEDED' });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('arm glue:fail-mid-write for the run the driver starts', async () => {
