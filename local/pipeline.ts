@@ -17,10 +17,10 @@ import { getJson, mapLimit } from '../lambdas/common/s3';
 import { withReasons } from '../lambdas/notify/handler';
 import { loadDatasets } from '../lib/config';
 import type { ResolvedDataset } from '../lib/config/types';
-import { STATE } from '../lib/constructs/ingestion-state-machine';
 import type { FileOutcome } from '../lib/contracts/batch';
 import { seedKey } from '../lib/contracts/layout';
 import type { ReconciliationResult } from '../lib/contracts/reconciliation';
+import { STATE } from '../lib/contracts/workflow';
 import type { CfnTemplate } from './cfn';
 import { ACCOUNT, LocalCloud, listFiles, type ObjectsDump, REGION } from './cloud';
 import { LocalCrawler } from './crawler';
@@ -861,7 +861,7 @@ export function describeEvent(
   reportedRuns: Set<string> = new Set(),
 ): void {
   const name = event.state?.name ?? '';
-  const stage = name.startsWith(`${dataset}.`) ? name.slice(dataset.length + 1) : name;
+  const branch = STATE.of(dataset);
   const output = event.state?.output as Record<string, unknown> | undefined;
   if (event.type === 'MapIterationSucceeded') {
     const o = event.output as Partial<FileOutcome> | undefined;
@@ -875,20 +875,20 @@ export function describeEvent(
   if (event.index !== undefined) return;
   if (event.type === 'StateEntered') {
     const input = event.state?.input as Record<string, unknown> | undefined;
-    if (stage === 'NormalizeFiles')
+    if (name === branch.normalizeFiles)
       progress(`[${label}] normalizing ${(input?.files as unknown[] | undefined)?.length ?? 0} file(s)`);
-    if (stage === 'StartCrawler') progress(`[${label}] crawling the normalized zone`);
-    if (stage === 'RunEtl') {
+    if (name === branch.startCrawler) progress(`[${label}] crawling the normalized zone`);
+    if (name === branch.runEtl) {
       const p = input?.progress as { remainingObjects?: number; pushDownPredicate?: string } | undefined;
       progress(
         `[${label}] ETL run: ${p?.remainingObjects} normalized object(s) left, predicate ${p?.pushDownPredicate}`,
       );
     }
-    if (name === 'Reconcile') progress(`[${label}] reconciling control totals`);
+    if (name === STATE.reconcile) progress(`[${label}] reconciling control totals`);
   }
   if (event.type === 'StateExited') {
-    if (stage === 'CrawlerFinished?') return;
-    if (stage === 'DetectSchemaDrift') {
+    if (name === branch.crawlerFinished) return;
+    if (name === branch.detectSchemaDrift) {
       const drift = (output?.notices as { schemaDrift?: unknown } | undefined)?.schemaDrift as
         | {
             changed?: boolean;
@@ -904,11 +904,11 @@ export function describeEvent(
       progress(`[${label}] crawl done; ${outcome}`);
     }
     const etl = output?.etl as { id?: string; state?: string } | undefined;
-    if (stage === 'RunEtl' && etl?.id && !reportedRuns.has(etl.id)) {
+    if (name === branch.runEtl && etl?.id && !reportedRuns.has(etl.id)) {
       reportedRuns.add(etl.id);
       progress(`[${label}] ETL run ${etl.id} ${etl.state}`);
     }
-    if (name === 'Reconcile') {
+    if (name === STATE.reconcile) {
       const r = output?.reconciliation as
         | { status?: string; failedChecks?: number; pendingChecks?: number }
         | undefined;

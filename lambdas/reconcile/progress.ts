@@ -3,44 +3,13 @@ import type { FileOutcome } from '../../lib/contracts/batch';
 import { etlRunReportKey, processedMarkerKey } from '../../lib/contracts/layout';
 import type { NormalizerManifest } from '../../lib/contracts/manifest';
 import type { EtlRunReport } from '../../lib/contracts/run-report';
+import type { Progress } from '../../lib/contracts/workflow';
 import { getJson, mapLimit, objectExists } from '../common/s3';
 import type { ReconcileDeps } from './deps';
 import { loadManifests } from './inputs';
 
-/** What the drain loop needs to decide: run the ETL again, stop, or fail for lack of progress. */
-export interface Progress {
-  readonly round: number;
-  readonly totalObjects: number;
-  readonly processedObjects: number;
-  readonly remainingObjects: number;
-  readonly remainingFiles: number;
-  /** Partition values that still have unprocessed objects. */
-  readonly partitions: readonly string[];
-  /** Spark SQL predicate over the partition column for those values ('' when none remain). */
-  readonly pushDownPredicate: string;
-  /**
-   * False when a round left as many objects unprocessed as the round before AND its ETL run
-   * read no file. A run that read files made progress even if none was this batch's: the job
-   * takes the oldest unmerged objects of the predicate's partitions (other batches' older
-   * objects first, in a burst into one partition) and marks every object it reads, so the
-   * loop still ends.
-   */
-  readonly madeProgress: boolean;
-  /** Files the last ETL run read (from its run report), when the round followed a run. */
-  readonly lastRunFilesRead?: number;
-  /** Files of the batch that were quarantined (a named file error: the file itself is bad). */
-  readonly quarantinedFiles: number;
-  /**
-   * Files of the batch that were neither normalized nor quarantined (a transient error outlasted
-   * the retries, or the quarantine copy failed): untouched in landing; the execution ends FAILED
-   * with an alert naming them, after the rest of the batch is merged and reconciled.
-   */
-  readonly failedFiles: number;
-  /** Rows of the batch's normalized files that went to the quarantine rows objects. */
-  readonly rejectedRows: number;
-  /** Normalized files of the batch that landed flagged (a header that matched no template). */
-  readonly flaggedFiles: number;
-}
+/** The drain loop's progress: a workflow contract (lib/contracts/workflow.ts), re-exported for the reconcile code. */
+export type { Progress } from '../../lib/contracts/workflow';
 
 /** `col in ('a', 'b')`, Spark SQL string literals escaped; '' for no values. */
 export function partitionPredicate(column: string, values: readonly string[]): string {
