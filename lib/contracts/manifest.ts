@@ -1,4 +1,8 @@
-/** The normalizer's manifest: one per source object version (DESIGN.md "Contracts between stages"). */
+/**
+ * The normalizer's manifest: one per source object version, written last (the commit point of a
+ * file): docs/normalizer.md "Output". Reconciliation compares it with the ETL's processed markers:
+ * docs/reconciliation.md "Source → curated control totals".
+ */
 
 export interface ManifestSource {
   readonly bucket: string;
