@@ -1,5 +1,6 @@
 """Fixtures: one local SparkSession and one in-process AWS emulator for the whole session;
-a fresh emulator state, bookmark folder and uniquely named world per test."""
+a fresh emulator state, bookmark folder and uniquely named world per test. A test that uses
+the Spark session is marked `spark`, one that uses the emulator `emulator`."""
 
 from __future__ import annotations
 
@@ -73,3 +74,16 @@ def run_job(spark, world):
 
 def pytest_configure(config):
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
+
+
+#: Session fixtures that start something slow. A test that uses one, directly or through world or
+#: run_job, gets the marker of the same name; the npm test tiers select on these markers
+#: (README, "Testing"), so a test's tier follows from what it starts, not from a hand-set mark.
+STARTING_FIXTURES = ("spark", "emulator")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture in STARTING_FIXTURES:
+            if fixture in item.fixturenames:
+                item.add_marker(fixture)

@@ -1,3 +1,4 @@
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JSON_MARKER, parseAlertData } from '../../lambdas/common/alerts';
 import type { PipelineEnv } from '../../lambdas/common/env';
@@ -290,14 +291,28 @@ describe('source -> curated control totals', () => {
     const { report } = await writeEtlRun(aws.s3, env.controlBucket, 'jr_late', [{ file }], {
       writeReport: false,
     });
-    const handler = makeReconcileHandler(
-      env,
-      { s3: aws.s3, glue: aws.glue, sns: new RecordingSns().client },
-      { reportWait: { attempts: 20, delayMs: 100 } },
-    );
-    const late = new Promise((resolve) => setTimeout(resolve, 300)).then(() =>
-      putJson(aws.s3, env.controlBucket, etlRunReportKey('workforce_capacity', 'jr_late'), report),
-    );
+    // The run finishes (writes its report) right after the handler's first read of it found
+    // nothing: the handler passes only by waiting and reading again. No race against a timer.
+    const reportKey = etlRunReportKey('workforce_capacity', 'jr_late');
+    let reportReads = 0;
+    const s3 = new Proxy(aws.s3, {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver);
+        const send = target.send.bind(target) as (...args: unknown[]) => Promise<unknown>;
+        return async (command: unknown, ...rest: unknown[]) => {
+          const readsReport = command instanceof GetObjectCommand && command.input.Key === reportKey;
+          if (readsReport) reportReads++;
+          try {
+            return await send(command, ...rest);
+          } finally {
+            if (readsReport && reportReads === 1) {
+              await putJson(aws.s3, env.controlBucket, reportKey, report);
+            }
+          }
+        };
+      },
+    });
+    const handler = makeReconcileHandler(env, { s3, glue: aws.glue, sns: new RecordingSns().client }, QUICK);
 
     const output = (await handler({
       action: 'reconcile',
@@ -305,9 +320,9 @@ describe('source -> curated control totals', () => {
       executionId: EXECUTION,
       files: [file.outcome],
     })) as ReconcileResult;
-    await late;
 
     expect(output.status).toBe('pass');
+    expect(reportReads).toBe(2);
   });
 
   it('fails when the run report disagrees with the processed markers', async () => {
