@@ -125,10 +125,9 @@ export class LocalGlueJobs {
     args: Record<string, string>,
     timeoutMinutes: number,
   ): Promise<JobRunRecord> {
-    // Run through local/glue_job_entry.py: a fresh boto3 default session per run, as a fresh
-    // Glue driver has (the warm job server would otherwise keep an earlier run's role).
-    const script = path.join(REPO_ROOT, 'local', 'glue_job_entry.py');
-    const argv: string[] = [path.join(REPO_ROOT, 'glue-scripts', 'jobs', 'curate.py')];
+    // The job server gives each run a fresh boto3 default session, as a fresh Glue driver has.
+    const script = path.join(REPO_ROOT, 'glue-scripts', 'jobs', 'curate.py');
+    const argv: string[] = [];
     for (const [key, value] of Object.entries(args)) {
       // Only the job's own arguments and the ones its script reads; Glue service flags are not script input.
       if (

@@ -21,6 +21,8 @@ import sys
 import tempfile
 import traceback
 
+import boto3
+
 MARKER = "@@job-server@@ "
 
 
@@ -64,6 +66,11 @@ def run(request: dict) -> int:
         # Credentials of another role: a session token of an earlier run's must not come with them.
         os.environ.pop("AWS_SESSION_TOKEN", None)
     os.environ.update(env)
+    # On AWS each run starts in a fresh driver, so its boto3 clients sign with that run's role.
+    # boto3's default session (``boto3.client(...)``) resolves credentials once per process: forget
+    # it, or a second job's run (e.g. cloud_billing after the account_hierarchy seed) would sign as
+    # the first job's role and be denied by local IAM.
+    boto3.DEFAULT_SESSION = None
     script = request["script"]
     sys.argv = [script, *request.get("argv", [])]
     try:
