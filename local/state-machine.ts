@@ -257,6 +257,18 @@ export function localFunctionArn(logicalId: string, region = 'us-east-1', accoun
   return `arn:aws:lambda:${region}:${account}:function:${logicalId}`;
 }
 
+/** Per Lambda function of the template (its logical id), the pipeline handler it runs. */
+function pipelineHandlers(template: CfnTemplate): Map<string, string> {
+  const handlers = new Map<string, string>();
+  for (const [logicalId, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+    const env = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
+      ?.Variables;
+    const handler = env?.[HANDLER_ENV_VAR];
+    if (typeof handler === 'string') handlers.set(logicalId, handler);
+  }
+  return handlers;
+}
+
 /**
  * Extracts the state machine definition from the template, resolving its intrinsics; Lambda
  * ARNs must resolve to `localFunctionArn(logicalId)` so that tasks can be routed to handlers.
@@ -267,13 +279,7 @@ export function loadStateMachine(template: CfnTemplate, resolver: IntrinsicResol
   if (typeof text !== 'string') throw new Error('state machine DefinitionString did not resolve to a string');
   const definition = JSON.parse(text) as AslDefinition;
 
-  const handlers = new Map<string, string>();
-  for (const [logicalId, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
-    const env = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
-      ?.Variables;
-    const handler = env?.[HANDLER_ENV_VAR];
-    if (typeof handler === 'string') handlers.set(logicalId, handler);
-  }
+  const handlers = pipelineHandlers(template);
   const routes = new Map<string, TaskRoute>();
   const visit = (asl: AslDefinition) => {
     for (const [name, state] of Object.entries(asl.States)) {
@@ -615,13 +621,7 @@ export function statesEntered(result: ExecutionResult): string[] {
  * pattern's `source` is `aws.states`, targeting a function that runs a pipeline handler.
  */
 export function backstopTargets(template: CfnTemplate): { handler: string; statuses: string[] }[] {
-  const handlers = new Map<string, string>();
-  for (const [logicalId, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
-    const env = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
-      ?.Variables;
-    const handler = env?.[HANDLER_ENV_VAR];
-    if (typeof handler === 'string') handlers.set(logicalId, handler);
-  }
+  const handlers = pipelineHandlers(template);
   const found: { handler: string; statuses: string[] }[] = [];
   for (const [, rule] of resourcesOfType(template, 'AWS::Events::Rule')) {
     const pattern = rule.Properties?.EventPattern as
