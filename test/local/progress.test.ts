@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeEvent } from '../../local/pipeline';
+import { describeEvent } from '../../local/progress';
 import type { EventLog } from '../../local/state-machine';
 
 /** A RunEtl state exit as the runner logs it, with the job run result the state holds. */
