@@ -32,14 +32,19 @@ from pyspark.sql import functions as F
 from pipeline_etl import files, glue_io, iceberg, layout, restate, transforms
 from pipeline_etl.config import EtlConfig
 from pipeline_etl.decimals import add_decimal_strings, format_decimal
-from pipeline_etl.transforms import INGEST_ROW_NUMBER, INGEST_SOURCE_ID, INGEST_TEMPLATE, NEW_FLAG, col
+from pipeline_etl.lineage import (
+    INGEST_LANDED_AT,
+    INGEST_ROW_NUMBER,
+    INGEST_SEQUENCER,
+    INGEST_SOURCE_ID,
+    INGEST_SOURCE_KEY,
+    INGEST_SOURCE_VERSION,
+    INGEST_TEMPLATE,
+    SHEET_COLUMN,
+)
+from pipeline_etl.transforms import NEW_FLAG, col
 
 log = logging.getLogger("pipeline_etl")
-
-INGEST_SOURCE_KEY = restate.INGEST_SOURCE_KEY
-INGEST_SOURCE_VERSION = "ingest_source_version"
-#: The XLSX sheet a row came from (the normalizer adds it to XLSX rows; see lambdas/normalize/core.ts).
-SHEET_COLUMN = restate.SHEET_COLUMN
 
 
 class CastError(ValueError):
@@ -218,7 +223,7 @@ def _curate_batch(
     )
     if foreign:
         raise SourceObjectError(
-            f"rows whose partition and ingest_source_id name no object this run read: {foreign[:3]}"
+            f"rows whose partition and {INGEST_SOURCE_ID} name no object this run read: {foreign[:3]}"
         )
     bad: dict[str, int] = defaultdict(int)
     bad_objects: dict[str, set[str]] = defaultdict(set)
@@ -357,8 +362,8 @@ def _known_files(spark, clients, config: EtlConfig, union: DataFrame) -> DataFra
         [
             f"`{INGEST_SOURCE_KEY}` string",
             f"`{INGEST_SOURCE_ID}` string",
-            "`ingest_landed_at` string",
-            "`ingest_sequencer` string",
+            f"`{INGEST_LANDED_AT}` string",
+            f"`{INGEST_SEQUENCER}` string",
             f"`{restate.KNOWN_KIND}` string",
             *[f"`{c}` string" for c in scope],
         ]
@@ -564,8 +569,8 @@ def _register_files(clients, config: EtlConfig, options, resolved: DataFrame) ->
         .select(
             col(INGEST_SOURCE_ID),
             col(INGEST_SOURCE_KEY),
-            F.date_format(col("ingest_landed_at"), "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").alias("landed"),
-            col("ingest_sequencer").alias("sequencer"),
+            F.date_format(col(INGEST_LANDED_AT), "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").alias("landed"),
+            col(INGEST_SEQUENCER).alias("sequencer"),
             *[col(c).cast("string").alias(c) for c in scope],
         )
         .distinct()

@@ -20,6 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pipeline_etl.config import EtlConfig
+from pipeline_etl.lineage import INGEST_ROW_NUMBER, INGEST_SOURCE_ID, SHEET_COLUMN
 from pipeline_etl.transforms import col
 
 log = logging.getLogger("pipeline_etl")
@@ -123,10 +124,10 @@ def add_columns(spark: SparkSession, config: EtlConfig, columns: list[tuple[str,
 
 def identity_condition(config: EtlConfig, has_sheet: bool, left: str = "t", right: str = "s") -> str:
     """A curated row's identity: partition, source file, (sheet,) row number of the file."""
-    parts = [config.partition_column, "ingest_source_id", "ingest_row_number"]
+    parts = [config.partition_column, INGEST_SOURCE_ID, INGEST_ROW_NUMBER]
     clauses = [f"{left}.`{p}` = {right}.`{p}`" for p in parts]
     if has_sheet:
-        clauses.append(f"{left}.`source_sheet` <=> {right}.`source_sheet`")
+        clauses.append(f"{left}.`{SHEET_COLUMN}` <=> {right}.`{SHEET_COLUMN}`")
     return " AND ".join(clauses)
 
 

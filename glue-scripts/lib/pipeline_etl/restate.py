@@ -28,12 +28,15 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from pipeline_etl.config import EtlConfig
-from pipeline_etl.transforms import INGEST_ROW_NUMBER, INGEST_SOURCE_ID, col
-
-INGEST_SOURCE_KEY = "ingest_source_key"
-INGEST_LANDED_AT = "ingest_landed_at"
-INGEST_SEQUENCER = "ingest_sequencer"
-SHEET_COLUMN = "source_sheet"
+from pipeline_etl.lineage import (
+    INGEST_LANDED_AT,
+    INGEST_ROW_NUMBER,
+    INGEST_SEQUENCER,
+    INGEST_SOURCE_ID,
+    INGEST_SOURCE_KEY,
+    SHEET_COLUMN,
+)
+from pipeline_etl.transforms import col
 
 #: Outcome columns added by ``resolve``.
 OUTCOME = "_curate_outcome"  # 'kept' | 'superseded' | 'rejected'

@@ -17,18 +17,15 @@ from pyspark.sql.types import (
 )
 
 from pipeline_etl.config import EtlConfig
+from pipeline_etl.lineage import INGEST_LANDED_AT, INGEST_ROW_NUMBER, INGEST_TIME
 
 #: Internal column: 1 for rows of this run's batch, 0 for rows already in curated.
 NEW_FLAG = "_curate_new"
-INGEST_TIME = "ingest_time"
-INGEST_SOURCE_ID = "ingest_source_id"
-INGEST_ROW_NUMBER = "ingest_row_number"
-INGEST_TEMPLATE = "ingest_template"
 
 #: Lineage columns stored typed in curated (the others stay strings).
 LINEAGE_TYPES: dict[str, DataType] = {
     INGEST_TIME: TimestampType(),
-    "ingest_landed_at": TimestampType(),
+    INGEST_LANDED_AT: TimestampType(),
     INGEST_ROW_NUMBER: LongType(),
 }
 
