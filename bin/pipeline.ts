@@ -53,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // Imported here so that `--help` and usage errors answer without loading the CDK app.
   const pipeline = await import('../local/pipeline');
+  const { InputError } = await import('../local/inputs');
   const summary = await import('../local/summary');
   const { exitWithParent, reportInterruptionsOnStderr } = await import('../local/processes');
   reportInterruptionsOnStderr();
@@ -64,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
   if (values.wait !== undefined) {
     const seconds = Number(values.wait);
     if (!(Number.isFinite(seconds) && seconds >= 0))
-      throw new pipeline.InputError('--wait must be a number of seconds (0 or more)');
+      throw new InputError('--wait must be a number of seconds (0 or more)');
     lockWaitMs = seconds * 1000;
   }
   const stateOptions = { stateDir, lockWaitMs, onWait: progress };
@@ -73,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const boundedFiles = values['bounded-files'] ? Number.parseInt(values['bounded-files'], 10) : undefined;
       if (boundedFiles !== undefined && !(boundedFiles > 0))
-        throw new pipeline.InputError('--bounded-files must be a positive integer');
+        throw new InputError('--bounded-files must be a positive integer');
       const { report, ok } = await pipeline.runPipeline(rest, {
         dataset: values.dataset,
         stateDir,
@@ -90,12 +91,9 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'query': {
       const sql = rest.join(' ').trim();
-      if (!sql)
-        throw new pipeline.InputError('query needs the SQL text: npm run pipeline -- query "select ..."');
+      if (!sql) throw new InputError('query needs the SQL text: npm run pipeline -- query "select ..."');
       if (values.snapshot !== undefined && !/^-?\d+$/.test(values.snapshot))
-        throw new pipeline.InputError(
-          '--snapshot needs a snapshot id (an integer, as "describe <table>" lists them)',
-        );
+        throw new InputError('--snapshot needs a snapshot id (an integer, as "describe <table>" lists them)');
       const result = await pipeline.queryPipeline(sql, { ...stateOptions, snapshot: values.snapshot });
       process.stdout.write(
         values.json
@@ -126,9 +124,7 @@ async function main(argv: string[]): Promise<number> {
     case 'describe': {
       const table = rest.join(' ').trim();
       if (!table)
-        throw new pipeline.InputError(
-          'describe needs a table name: npm run pipeline -- describe cloud_billing',
-        );
+        throw new InputError('describe needs a table name: npm run pipeline -- describe cloud_billing');
       const result = await pipeline.describeTable(table, stateOptions);
       if (values.json) {
         // {columns: [{column, type, partition_key}], format, currentSnapshotId, snapshots: [...]}
