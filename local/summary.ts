@@ -1,4 +1,4 @@
-import type { RunReport } from './pipeline';
+import type { RunReport } from './report';
 
 export function timestamp(): string {
   return new Date().toISOString().slice(11, 19);

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { REPO_ROOT } from '../../local/emulator';
-import { queryPipeline, type RunReport, runPipeline } from '../../local/pipeline';
+import { queryPipeline, runPipeline } from '../../local/pipeline';
+import type { RunReport } from '../../local/report';
 import { actingPrincipals, expectEveryCallAllowed } from '../iam/expectations';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import type { EtlRunReport } from '../../lib/contracts/run-report';
-import { queryPipeline, type RunReport, runPipeline } from '../../local/pipeline';
+import { queryPipeline, runPipeline } from '../../local/pipeline';
+import type { RunReport } from '../../local/report';
 import { CURRENT } from '../../local/state';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import type { CfnTemplate } from '../../local/cfn';
 import { REPO_ROOT } from '../../local/emulator';
-import { type RunReport, runPipeline } from '../../local/pipeline';
+import { runPipeline } from '../../local/pipeline';
+import type { RunReport } from '../../local/report';
 import { formatRunSummary } from '../../local/summary';
 
 /**

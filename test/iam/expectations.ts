@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { RunReport } from '../../local/pipeline';
+import type { RunReport } from '../../local/report';
 
 /**
  * A whole local run under local IAM: the report has the `iam` field, no call of any principal

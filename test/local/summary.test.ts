@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RunReport } from '../../local/pipeline';
+import type { RunReport } from '../../local/report';
 import { formatRunSummary } from '../../local/summary';
 
 const report: RunReport = {
