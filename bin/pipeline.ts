@@ -54,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
   // Imported here so that `--help` and usage errors answer without loading the CDK app.
   const pipeline = await import('../local/pipeline');
   const { InputError } = await import('../local/inputs');
+  const query = await import('../local/query');
+  const { resetPipeline } = await import('../local/state-dir');
   const summary = await import('../local/summary');
   const { exitWithParent, reportInterruptionsOnStderr } = await import('../local/processes');
   reportInterruptionsOnStderr();
@@ -94,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
       if (!sql) throw new InputError('query needs the SQL text: npm run pipeline -- query "select ..."');
       if (values.snapshot !== undefined && !/^-?\d+$/.test(values.snapshot))
         throw new InputError('--snapshot needs a snapshot id (an integer, as "describe <table>" lists them)');
-      const result = await pipeline.queryPipeline(sql, { ...stateOptions, snapshot: values.snapshot });
+      const result = await query.queryPipeline(sql, { ...stateOptions, snapshot: values.snapshot });
       process.stdout.write(
         values.json
           ? summary.formatJsonRows(result.columns, result.rows)
@@ -103,7 +105,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'tables': {
-      const tables = await pipeline.curatedTables(stateOptions);
+      const tables = await query.curatedTables(stateOptions);
       if (values.json) {
         process.stdout.write(`${JSON.stringify(tables)}\n`);
       } else {
@@ -125,7 +127,7 @@ async function main(argv: string[]): Promise<number> {
       const table = rest.join(' ').trim();
       if (!table)
         throw new InputError('describe needs a table name: npm run pipeline -- describe cloud_billing');
-      const result = await pipeline.describeTable(table, stateOptions);
+      const result = await query.describeTable(table, stateOptions);
       if (values.json) {
         // {columns: [{column, type, partition_key}], format, currentSnapshotId, snapshots: [...]}
         const columns = result.rows.map((row) =>
@@ -153,7 +155,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'reset': {
-      const result = await pipeline.resetPipeline(stateOptions);
+      const result = await resetPipeline(stateOptions);
       const shown = path.relative(process.cwd(), result.root) || result.root;
       if (result.kept.length > 0) {
         console.log(

@@ -1,7 +1,9 @@
 import * as path from 'node:path';
-import { DEFAULT_STATE_DIR, queryPipeline, resetPipeline, runPipeline } from './pipeline';
+import { runPipeline } from './pipeline';
 import { onInterrupt, REPO_ROOT } from './processes';
+import { queryPipeline } from './query';
 import { StateFolder } from './state';
+import { DEFAULT_STATE_DIR, resetPipeline } from './state-dir';
 import { formatAlert, formatRunSummary, formatTable } from './summary';
 
 const samples = (...parts: string[]) => path.join(REPO_ROOT, 'samples', ...parts);

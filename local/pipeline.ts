@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -19,8 +19,9 @@ import { type DroppedObject, LocalIntake } from './intake';
 import { JobServer } from './job-server';
 import { localLambdas } from './lambdas';
 import { checkSnsPublish } from './limits';
-import { onInterrupt, REPO_ROOT, spawnTied, VENV_PYTHON } from './processes';
+import { onInterrupt } from './processes';
 import { describeEvent } from './progress';
+import { listTables } from './query';
 import {
   type ExecutedBatch,
   type RunReport,
@@ -30,7 +31,8 @@ import {
   reportSeeds,
   truncate,
 } from './report';
-import { type ResetResult, readStateJson, resetState, StateFolder } from './state';
+import type { StateFolder } from './state';
+import { openStateFolder } from './state-dir';
 import {
   backstopTargets,
   executeStateMachine,
@@ -44,7 +46,6 @@ import { type FileAsset, synthesize } from './synth-cache';
 
 export { StateError } from './state';
 
-export const DEFAULT_STATE_DIR = '.pipeline-local';
 const PIPELINE = 'ingestion';
 
 export interface RunOptions {
@@ -105,26 +106,6 @@ export async function runPipeline(
     forget();
     if (!options.state) await state.release();
   }
-}
-
-/** The given open state folder, or `stateDir` opened (and locked) for this command. */
-async function openStateFolder(request: {
-  readonly state?: StateFolder;
-  readonly stateDir?: string;
-  readonly mode: 'write' | 'read';
-  readonly command: string;
-  readonly lockWaitMs?: number;
-  readonly onWait?: (line: string) => void;
-}): Promise<StateFolder> {
-  return (
-    request.state ??
-    StateFolder.open(request.stateDir ?? DEFAULT_STATE_DIR, {
-      mode: request.mode,
-      command: request.command,
-      waitMs: request.lockWaitMs,
-      onWait: request.onWait,
-    })
-  );
 }
 
 async function runInState(
@@ -498,156 +479,4 @@ function lambdaTaskTimeouts(machine: LoadedStateMachine): Map<string, number> {
   };
   visit(machine.definition.States);
   return timeouts;
-}
-
-async function runQueryEngine(request: Record<string, unknown>): Promise<Record<string, unknown>> {
-  if (!existsSync(VENV_PYTHON))
-    throw new InputError('the Python virtualenv is missing: run "npm run setup" first');
-  return new Promise((resolve, reject) => {
-    const child = spawnTied(VENV_PYTHON, [path.join(REPO_ROOT, 'local', 'query.py')], {
-      tied: 'self',
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('exit', () => {
-      try {
-        resolve(JSON.parse(stdout) as Record<string, unknown>);
-      } catch {
-        reject(new Error(`query engine failed: ${stderr.trim() || stdout.trim()}`));
-      }
-    });
-    child.stdin!.end(JSON.stringify(request));
-  });
-}
-
-/** `dir` is a saved state (`<state folder>/current`). */
-function savedBucketFolders(dir: string): Record<string, string> {
-  const file = path.join(dir, 'buckets.json');
-  return existsSync(file) ? (readStateJson(file) as Record<string, string>) : {};
-}
-
-async function listTables(dir: string): Promise<RunReport['tables']> {
-  const response = await runQueryEngine({ state: dir, tables: true, buckets: savedBucketFolders(dir) });
-  // The report's fields only (the report is a contract scripts read).
-  return ((response.tables as RunReport['tables']) ?? []).map(({ database, table, columns, rows }) => ({
-    database,
-    table,
-    columns,
-    rows,
-  }));
-}
-
-export class QueryError extends Error {
-  override readonly name = 'QueryError';
-}
-
-export interface QueryOptions {
-  readonly stateDir?: string;
-  /** A state folder this command already holds (the demo); else `stateDir` is opened here. */
-  readonly state?: StateFolder;
-  readonly lockWaitMs?: number;
-  /** Told when another command holds the state folder. */
-  readonly onWait?: (line: string) => void;
-}
-
-export interface SqlQueryOptions extends QueryOptions {
-  /**
-   * Time travel: the Iceberg table whose history has this snapshot id is read as of that snapshot
-   * (ids are unique per table); every other table as of now. An id no table has is a QueryError.
-   */
-  readonly snapshot?: string;
-}
-
-/** One commit of an Iceberg table (`describe`); ids are decimal strings (64-bit). */
-export interface SnapshotEntry {
-  readonly snapshotId: string;
-  readonly committedAt: string;
-  readonly operation: string | null;
-  readonly addedRecords: number;
-  /** Rows the commit removed: deleted records of rewritten files plus position/equality deletes added. */
-  readonly deletedRecords: number;
-  readonly totalRecords: number | null;
-}
-
-export interface TableDescription {
-  /** `column`, `type`, `partition_key` (`yes`, or the Iceberg transform such as `month`). */
-  readonly columns: string[];
-  readonly rows: unknown[][];
-  /** `iceberg` for the curated tables, `hive` for a Parquet table of catalog partitions. */
-  readonly format: 'iceberg' | 'hive';
-  readonly currentSnapshotId: string | null;
-  /** Oldest first; empty for a table that is not Iceberg. */
-  readonly snapshots: SnapshotEntry[];
-}
-
-/** Runs `action` on the saved state of the folder, holding its lock (shared with other queries). */
-async function withSavedState<T>(options: QueryOptions, action: (dir: string) => Promise<T>): Promise<T> {
-  const state = await openStateFolder({ ...options, mode: 'read', command: 'query' });
-  try {
-    if (!existsSync(path.join(state.currentDir, 'catalog.json'))) {
-      throw new QueryError(
-        `no local pipeline state in ${state.root}: run "npm run pipeline -- run <files>" first`,
-      );
-    }
-    return await action(state.currentDir);
-  } finally {
-    if (!options.state) await state.release();
-  }
-}
-
-/** SQL over the curated tables of the state folder (catalog names), via the local query engine. */
-export async function queryPipeline(
-  sql: string,
-  options: SqlQueryOptions = {},
-): Promise<{ columns: string[]; rows: unknown[][] }> {
-  return withSavedState(options, async (dir) => {
-    const response = await runQueryEngine({
-      state: dir,
-      sql,
-      buckets: savedBucketFolders(dir),
-      ...(options.snapshot !== undefined ? { snapshot: options.snapshot } : {}),
-    });
-    if (typeof response.error === 'string') throw new QueryError(response.error);
-    return response as unknown as { columns: string[]; rows: unknown[][] };
-  });
-}
-
-/** The curated tables: name, rows, columns and partition keys. */
-export async function curatedTables(
-  options: QueryOptions = {},
-): Promise<(RunReport['tables'][number] & { partitionKeys: string[] })[]> {
-  return withSavedState(options, async (dir) => {
-    const response = await runQueryEngine({ state: dir, tables: true, buckets: savedBucketFolders(dir) });
-    return (response.tables as (RunReport['tables'][number] & { partitionKeys: string[] })[]) ?? [];
-  });
-}
-
-/** The columns of one curated table, with their types; for an Iceberg table its snapshot history. */
-export async function describeTable(table: string, options: QueryOptions = {}): Promise<TableDescription> {
-  return withSavedState(options, async (dir) => {
-    const response = await runQueryEngine({ state: dir, describe: table, buckets: savedBucketFolders(dir) });
-    if (typeof response.error === 'string') throw new QueryError(response.error);
-    return response as unknown as TableDescription;
-  });
-}
-
-/**
- * Clears the state folder, if this tool created it (its marker): the next run starts from an
- * empty pipeline. Anything else is refused (StateError); see local/state.ts.
- */
-export async function resetPipeline(
-  options: { stateDir?: string; lockWaitMs?: number; onWait?: (line: string) => void } = {},
-): Promise<ResetResult> {
-  return resetState(options.stateDir ?? DEFAULT_STATE_DIR, {
-    waitMs: options.lockWaitMs,
-    onWait: options.onWait,
-  });
 }

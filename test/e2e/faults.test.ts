@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { type BurstExpectation, writeBurstFiles } from '../../bench/burst-files';
 import type { CfnTemplate } from '../../local/cfn';
-import { queryPipeline, runPipeline } from '../../local/pipeline';
+import { runPipeline } from '../../local/pipeline';
+import { queryPipeline } from '../../local/query';
 import type { RunReport } from '../../local/report';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { REPO_ROOT } from '../../local/emulator';
-import { queryPipeline, runPipeline } from '../../local/pipeline';
+import { runPipeline } from '../../local/pipeline';
+import { queryPipeline } from '../../local/query';
 import type { RunReport } from '../../local/report';
 import { actingPrincipals, expectEveryCallAllowed } from '../iam/expectations';
 

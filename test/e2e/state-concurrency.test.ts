@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { queryPipeline } from '../../local/pipeline';
 import { REPO_ROOT } from '../../local/processes';
+import { queryPipeline } from '../../local/query';
 
 // Two runs, one after the other, each starting the emulator and local Spark.
 vi.setConfig({ testTimeout: 900_000 });

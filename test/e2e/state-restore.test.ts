@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import type { EtlRunReport } from '../../lib/contracts/run-report';
-import { queryPipeline, runPipeline } from '../../local/pipeline';
+import { runPipeline } from '../../local/pipeline';
+import { queryPipeline } from '../../local/query';
 import type { RunReport } from '../../local/report';
 import { CURRENT } from '../../local/state';
 
