@@ -1,5 +1,5 @@
 """One run of the curate job: read new normalized rows, resolve restatements and conflicts
-against the curated Iceberg table, commit once, write the control documents.
+against the curated Iceberg table, commit once, write the control documents (``documents``).
 
 Order (what makes a failed run safe to retry in full):
   1. select the oldest normalized objects without a processed marker in the predicate's
@@ -21,17 +21,16 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
-from pipeline_etl import files, glue_io, iceberg, layout, restate, transforms
+from pipeline_etl import documents, files, glue_io, iceberg, layout, restate, transforms
 from pipeline_etl.config import EtlConfig
-from pipeline_etl.decimals import add_decimal_strings, format_decimal
+from pipeline_etl.decimals import format_decimal
 from pipeline_etl.lineage import (
     INGEST_LANDED_AT,
     INGEST_ROW_NUMBER,
@@ -42,6 +41,7 @@ from pipeline_etl.lineage import (
     INGEST_TEMPLATE,
     SHEET_COLUMN,
 )
+from pipeline_etl.run_state import BatchRead, Commit, RunContext, RunOptions
 from pipeline_etl.transforms import NEW_FLAG, col
 
 log = logging.getLogger("pipeline_etl")
@@ -63,56 +63,17 @@ class SourceObjectError(ValueError):
     """Rows of a normalized object name another object than the one they were read from."""
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    job_name: str
-    run_id: str
-    push_down_predicate: str = ""
-    bounded_files: int = 450
-    execution_id: str | None = None
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _group_value(value) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return iso(value)
+        return documents.iso(value)
     if isinstance(value, Decimal):
         return format_decimal(value)
     return str(value)
 
 
 # --- the run ---------------------------------------------------------------------------------
-
-
-def _write_report(clients: glue_io.Clients, config: EtlConfig, options: RunOptions, report: dict) -> dict:
-    glue_io.put_json(clients.s3, config.control_bucket, layout.run_report_key(config, options.run_id), report)
-    return report
-
-
-def _report(config, options, started, finished, *, files_read, files_left, sources, writes, added) -> dict:
-    return {
-        "schemaVersion": 2,
-        "dataset": config.dataset,
-        "runId": options.run_id,
-        "jobName": options.job_name,
-        "executionId": options.execution_id,
-        "startedAt": iso(started),
-        "finishedAt": iso(finished),
-        "pushDownPredicate": options.push_down_predicate or None,
-        "boundedFiles": options.bounded_files,
-        "filesRead": files_read,
-        "capReached": files_read >= options.bounded_files,
-        "filesLeft": files_left,
-        "sources": sources,
-        "partitionsWritten": writes,
-        "curatedTable": config.curated_table,
-        "addedColumns": added,
-    }
 
 
 def run_curate(
@@ -138,32 +99,28 @@ def run_curate(
         selection.partitions,
         len(selection.objects),
     )
+    run = RunContext(
+        glue_context=glue_context,
+        spark=spark,
+        clients=clients,
+        config=config,
+        options=options,
+        started=started,
+        now=now,
+        selection=selection,
+    )
     raw = glue_io.read_normalized(glue_context, config, selection)
     if raw is None:
         exists = iceberg.table_exists(spark, config)
         snapshot = iceberg.current_snapshot(spark, config) if exists else None
-        report = _report(
-            config, options, started, now(), files_read=0, files_left=0, sources=[], writes=[], added=[]
-        )
-        # Nothing read, nothing committed: the table stays at previousSnapshotId.
-        report.update(
-            snapshotId=None,
-            previousSnapshotId=_sid(snapshot),
-            restatements=[],
-            conflicts=[],
-            tableLocation=config.iceberg.location,
-            dimensions=[],
-        )
-        return _write_report(clients, config, options, report)
+        return documents.write_nothing_read(run, snapshot)
     catalog_columns = [c["Name"] for c in glue_io.table_columns(source_table)]
     # Declared columns are in curated from the first run on, even before a file carries them.
     declared = [c.name for c in config.columns] + [m.name for m in config.measures]
     raw = transforms.with_columns(raw, [*catalog_columns, *declared, pc_of(config), *config.lineage_columns])
     raw = raw.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        return _curate_batch(
-            glue_context, config, options, clients, now, started, raw, catalog_columns, declared, selection
-        )
+        return _curate_batch(run, raw, catalog_columns, declared)
     finally:
         raw.unpersist()
 
@@ -172,36 +129,8 @@ def pc_of(config: EtlConfig) -> str:
     return config.partition_column
 
 
-def _sid(snapshot: int | None) -> str | None:
-    """Snapshot ids are 64-bit: written as decimal strings (JSON readers lose digits past 2^53)."""
-    return None if snapshot is None else str(snapshot)
-
-
-def _unaccounted(measures: list[str]) -> dict:
-    """An object's accounting before its rows are counted: nothing read, written or displaced."""
-    return {
-        "rowsRead": 0,
-        "rowsWritten": 0,
-        "identicalRows": 0,
-        "supersededRows": 0,
-        "rejectedRows": 0,
-        "measures": _zero(measures),
-        "identicalMeasures": _zero(measures),
-        "supersededMeasures": _zero(measures),
-        "rejectedMeasures": _zero(measures),
-        "supersededBy": {},
-        "conflictsWith": {},
-    }
-
-
-def _zero(measures: list[str]) -> dict[str, str]:
-    return {m: "0" for m in measures}
-
-
-def _curate_batch(
-    glue_context, config, options, clients, now, started, raw, catalog_columns, declared, selection
-) -> dict:
-    spark = glue_context.spark_session
+def _curate_batch(run: RunContext, raw: DataFrame, catalog_columns: list[str], declared: list[str]) -> dict:
+    spark, config = run.spark, run.config
     pc = config.partition_column
     data_columns = [c for c in raw.columns if c != pc]
     types = transforms.target_types(config, data_columns)
@@ -213,7 +142,7 @@ def _curate_batch(
         [failures.alias("failures")] if failures is not None else []
     )
     read_stats = raw.groupBy(*[col(c) for c in group]).agg(*aggregates).collect()
-    selected = {o.key for o in selection.objects}
+    selected = {o.key for o in run.selection.objects}
     foreign = sorted(
         {
             layout.normalized_object_key(config.dataset, pc, row[pc], row[INGEST_SOURCE_ID])
@@ -246,7 +175,7 @@ def _curate_batch(
     first_columns = [c for c in [*declared, *catalog_columns] if c not in config.lineage_columns and c != pc]
     dimension_versions: list[dict] = []
     for dimension in config.dimensions:
-        dim, dim_snapshot = glue_io.read_dimension(glue_context, config, dimension)
+        dim, dim_snapshot = glue_io.read_dimension(run.glue_context, config, dimension)
         dimension_versions.append(
             {
                 "name": dimension.name,
@@ -293,7 +222,7 @@ def _curate_batch(
     has_sheet = SHEET_COLUMN in batch.columns or SHEET_COLUMN in table_types
     identity = [pc, INGEST_SOURCE_ID, INGEST_ROW_NUMBER] + ([SHEET_COLUMN] if has_sheet else [])
     if exists:
-        existing = _displaceable(spark, config, batch, read_stats, touched, identity)
+        existing = _displaceable(run, batch, read_stats, touched, identity)
     if existing is not None:
         existing = transforms.with_columns(existing, identity).persist(StorageLevel.MEMORY_AND_DISK)
         batch = transforms.with_columns(batch, identity)
@@ -305,7 +234,7 @@ def _curate_batch(
         )
     else:
         union = batch.withColumn(NEW_FLAG, F.lit(1))
-    known = _known_files(spark, clients, config, union)
+    known = _known_files(run, union)
     resolved = restate.resolve(union, config, known)
     mine = spark.createDataFrame(
         [(row[pc], row[INGEST_SOURCE_ID]) for row in read_stats],
@@ -320,24 +249,17 @@ def _curate_batch(
         log.debug("merge plan:\n%s", resolved._jdf.queryExecution().executedPlan().toString())
     resolved = resolved.localCheckpoint(eager=True)
     try:
-        return _commit_and_account(
-            glue_context,
-            config,
-            options,
-            clients,
-            now,
-            started,
-            resolved,
-            batch.columns if not exists else list(iceberg.table_schema(spark, config)),
-            read_stats,
-            touched,
-            exists,
-            previous,
-            added,
-            has_sheet,
-            selection,
-            dimension_versions,
+        read = BatchRead(
+            read_stats=read_stats,
+            touched=touched,
+            dimensions=dimension_versions,
+            table_existed=exists,
+            previous=previous,
+            added=added,
+            has_sheet=has_sheet,
+            table_columns=batch.columns if not exists else list(iceberg.table_schema(spark, config)),
         )
+        return _commit_and_account(run, read, resolved)
     finally:
         resolved.unpersist()
         if existing is not None:
@@ -347,15 +269,16 @@ def _curate_batch(
 _MINE = "_curate_mine"
 
 
-def _known_files(spark, clients, config: EtlConfig, union: DataFrame) -> DataFrame | None:
+def _known_files(run: RunContext, union: DataFrame) -> DataFrame | None:
     """The registry entries (``files``) of the landing keys and scope values of these rows, as a
     frame for ``restate.resolve``; None when there are none."""
+    config = run.config
     scope = list(config.restatement.replacement_scope)
     groups = union.select(col(INGEST_SOURCE_KEY), *[col(c).cast("string").alias(c) for c in scope]).distinct()
     rows = groups.collect()
     source_keys = {r[INGEST_SOURCE_KEY] for r in rows if r[INGEST_SOURCE_KEY] is not None}
     scope_values = {tuple(r[c] for c in scope) for r in rows} if scope else set()
-    found = files.read(clients, config, source_keys, scope_values)
+    found = files.read(run.clients, config, source_keys, scope_values)
     if not found:
         return None
     schema = ", ".join(
@@ -379,7 +302,7 @@ def _known_files(spark, clients, config: EtlConfig, union: DataFrame) -> DataFra
         )
         for d in found
     ]
-    known = spark.createDataFrame(data, schema)
+    known = run.spark.createDataFrame(data, schema)
     types = dict(union.dtypes)
     return known.select(
         *[
@@ -390,10 +313,9 @@ def _known_files(spark, clients, config: EtlConfig, union: DataFrame) -> DataFra
 
 
 def _displaceable(
-    spark,
-    config: EtlConfig,
+    run: RunContext,
     batch: DataFrame,
-    read_stats: list,
+    read_stats: list[Row],
     touched: list[str],
     identity: list[str],
 ) -> DataFrame | None:
@@ -408,8 +330,9 @@ def _displaceable(
     identity, landing key, scope and key columns finds the matching rows; only the objects they
     belong to are then read in full (a filter on partition and source id, which Iceberg prunes by
     partition and file statistics)."""
+    config = run.config
     pc = config.partition_column
-    table = spark.table(config.curated_identifier)
+    table = run.spark.table(config.curated_identifier)
     source_keys = {r[INGEST_SOURCE_KEY] for r in read_stats if r[INGEST_SOURCE_KEY] is not None}
     source_ids = {r[INGEST_SOURCE_ID] for r in read_stats}
     groups = []
@@ -461,25 +384,9 @@ def _displaceable(
     return rows.join(matched, on=condition, how="left_semi")
 
 
-def _commit_and_account(
-    glue_context,
-    config,
-    options,
-    clients,
-    now,
-    started,
-    resolved,
-    table_columns,
-    read_stats,
-    touched,
-    exists,
-    previous,
-    added,
-    has_sheet,
-    selection,
-    dimension_versions,
-) -> dict:
-    spark = glue_context.spark_session
+def _commit_and_account(run: RunContext, read: BatchRead, resolved: DataFrame) -> dict:
+    spark, config, options = run.spark, run.config, run.options
+    table_columns = read.table_columns
     pc = config.partition_column
     measures = [m.name for m in config.measures if m.name in resolved.columns]
     outcome, reason = col(restate.OUTCOME), col(restate.REASON)
@@ -518,12 +425,11 @@ def _commit_and_account(
     has_inserts = any(r[NEW_FLAG] == 1 and r["outcome"] == "kept" for r in stats)
 
     # The run's one commit.
-    if not exists:
+    if not read.table_existed:
         iceberg.create_table(spark, config, inserts)
     elif has_inserts or has_deletes:
-        iceberg.commit(spark, config, inserts, deletes, has_sheet, f"curate_{options.run_id[-16:]}")
+        iceberg.commit(spark, config, inserts, deletes, read.has_sheet, f"curate_{options.run_id[-16:]}")
     snapshot = iceberg.current_snapshot(spark, config)
-    committed = snapshot if snapshot != previous else None
 
     # Rejected rows (policy reject) go to the quarantine bucket, naming the file they collided with.
     rejected_prefix = None
@@ -535,34 +441,33 @@ def _commit_and_account(
             by_key.alias("conflicts_with_source_key"),
             F.lit("key_conflict").alias("_reason"),
         )
-        glue_io.write_json_lines(glue_context, rows, f"s3://{config.quarantine_bucket}/{rejected_prefix}")
+        glue_io.write_json_lines(run.glue_context, rows, f"s3://{config.quarantine_bucket}/{rejected_prefix}")
 
-    _register_files(clients, config, options, resolved)
-    aggregates = _cross_template_sums(spark, config, touched, snapshot) if config.cross_template_rules else {}
-    return _documents(
-        config,
-        options,
-        clients,
-        now,
-        started,
-        stats,
-        measures,
-        read_stats,
-        touched,
-        previous,
-        snapshot,
-        committed,
-        added,
-        aggregates,
-        rejected_prefix,
-        selection,
-        spark,
-        dimension_versions,
+    _register_files(run, resolved)
+    aggregates = _cross_template_sums(run, read.touched, snapshot) if config.cross_template_rules else {}
+    report = documents.write(
+        run,
+        read,
+        Commit(
+            stats=stats,
+            measures=measures,
+            snapshot=snapshot,
+            new_snapshot=snapshot if snapshot != read.previous else None,
+            rejected_prefix=rejected_prefix,
+            aggregates=aggregates,
+        ),
     )
+    try:
+        report["maintenance"] = iceberg.maintain(spark, config, run.now(), read.touched)
+        log.info("table maintenance: %s", report["maintenance"])
+    except Exception:  # housekeeping never fails a committed run; the next run tries again
+        log.exception("table maintenance failed; the next run tries again")
+    return report
 
 
-def _register_files(clients, config: EtlConfig, options, resolved: DataFrame) -> None:
+def _register_files(run: RunContext, resolved: DataFrame) -> None:
     """Records this run's files (landing order, scope values covered) in the registry."""
+    config = run.config
     scope = list(config.restatement.replacement_scope)
     rows = (
         resolved.where(F.coalesce(col(_MINE), F.lit(False)))
@@ -585,259 +490,24 @@ def _register_files(clients, config: EtlConfig, options, resolved: DataFrame) ->
                 "sourceKey": row[INGEST_SOURCE_KEY],
                 "landedAt": row["landed"],
                 "sequencer": row["sequencer"],
-                "runId": options.run_id,
+                "runId": run.options.run_id,
                 "scopes": [],
             },
         )
         if scope:
             entry["scopes"].append([row[c] for c in scope])
-    glue_io.put_json_many(clients.s3, config.control_bucket, files.entries(config, list(by_file.values())))
+    entries = files.entries(config, list(by_file.values()))
+    glue_io.put_json_many(run.clients.s3, config.control_bucket, entries)
 
 
-def _displaced(entries: dict, by_id: str, by_key: str, reason: str, rows: int, sums: dict) -> None:
-    entry = entries.setdefault(
-        (by_id, reason), {"sourceId": by_id, "sourceKey": by_key, "reason": reason, "rows": 0, "measures": {}}
-    )
-    entry["rows"] += rows
-    entry["measures"] = {m: add_decimal_strings(entry["measures"].get(m, "0"), v) for m, v in sums.items()}
-
-
-def _documents(
-    config,
-    options,
-    clients,
-    now,
-    started,
-    stats,
-    measures,
-    read_stats,
-    touched,
-    previous,
-    snapshot,
-    committed,
-    added,
-    aggregates,
-    rejected_prefix,
-    selection,
-    spark,
-    dimension_versions,
-) -> dict:
-    pc = config.partition_column
-
-    def sums(row) -> dict[str, str]:
-        return {m: format_decimal(row[f"sum_{i}"]) for i, m in enumerate(measures)}
-
-    # Per normalized object of this run: where each of its rows ended up.
-    objects: dict[tuple[str, str], dict] = {}
-    for row in read_stats:
-        objects[(row[pc], row[INGEST_SOURCE_ID])] = {
-            **_unaccounted(measures),
-            "rowsRead": row["rows"],
-            "sourceKey": row[INGEST_SOURCE_KEY],
-            "sourceVersion": row[INGEST_SOURCE_VERSION] or None,
-        }
-    restatements: dict[tuple, int] = defaultdict(int)
-    conflicts: dict[tuple, int] = defaultdict(int)
-    rows_added: dict[str, int] = defaultdict(int)
-    rows_deleted: dict[str, int] = defaultdict(int)
-    for row in stats:
-        kept = row["outcome"] == "kept"
-        if row[NEW_FLAG] == 1 and kept:
-            rows_added[row[pc]] += row["rows"]
-        if row[NEW_FLAG] == 0 and not kept:
-            rows_deleted[row[pc]] += row["rows"]
-        if row["outcome"] == "superseded":
-            restatements[
-                (row["by_id"], row["by_key"], row[INGEST_SOURCE_ID], row[INGEST_SOURCE_KEY], row["reason"])
-            ] += row["rows"]
-        elif row["outcome"] == "rejected":
-            conflicts[(row[INGEST_SOURCE_ID], row[INGEST_SOURCE_KEY], row["by_id"], row["by_key"])] += row[
-                "rows"
-            ]
-        if not row["mine"]:
-            continue
-        target = objects[(row[pc], row[INGEST_SOURCE_ID])]
-        amounts = sums(row)
-        if kept:
-            target["rowsWritten"] += row["rows"]
-            target["measures"] = _add(target["measures"], amounts)
-            if row[NEW_FLAG] == 0:
-                target["identicalRows"] += row["rows"]
-                target["identicalMeasures"] = _add(target["identicalMeasures"], amounts)
-        elif row["outcome"] == "superseded":
-            target["supersededRows"] += row["rows"]
-            target["supersededMeasures"] = _add(target["supersededMeasures"], amounts)
-            _displaced(
-                target["supersededBy"], row["by_id"], row["by_key"], row["reason"], row["rows"], amounts
-            )
-        else:
-            target["rejectedRows"] += row["rows"]
-            target["rejectedMeasures"] = _add(target["rejectedMeasures"], amounts)
-            _displaced(target["conflictsWith"], row["by_id"], row["by_key"], "conflict", row["rows"], amounts)
-    for (value, source_id), target in objects.items():
-        accounted = target["rowsWritten"] + target["supersededRows"] + target["rejectedRows"]
-        if accounted != target["rowsRead"]:
-            raise AccountingError(
-                f"{layout.normalized_object_key(config.dataset, pc, value, source_id)}: read"
-                f" {target['rowsRead']} row(s) but accounted for {accounted}"
-            )
-
-    documents: dict[str, dict] = {}
-    for value, entries in aggregates.items():
-        documents[layout.aggregates_key(config, value)] = {
-            "schemaVersion": 2,
-            "dataset": config.dataset,
-            "partition": value,
-            "runId": options.run_id,
-            "snapshotId": _sid(snapshot),
-            "rules": entries,
-        }
-    markers: dict[str, dict] = {}
-    sources: dict[str, dict] = {}
-    for (value, source_id), target in objects.items():
-        normalized_key = layout.normalized_object_key(config.dataset, pc, value, source_id)
-        marker = _marker(config, options, normalized_key, source_id, target, snapshot, rejected_prefix)
-        markers[layout.processed_marker_key(config, normalized_key)] = marker
-        _add_source(sources, source_id, target, marker, normalized_key, measures)
-    # A selected object without rows is consumed too (a marker with zero rows), or every later
-    # run would select it again; the reconciliation compares it with its manifest.
-    for obj in selection.objects:
-        marker_key = layout.processed_marker_key(config, obj.key)
-        if marker_key not in markers:
-            source_id = obj.key.rsplit("/", 1)[-1].removesuffix(layout.NORMALIZED_EXTENSION)
-            markers[marker_key] = _marker(
-                config, options, obj.key, source_id, _unaccounted(measures), snapshot, None
-            )
-    glue_io.put_json_many(clients.s3, config.control_bucket, documents)
-
-    report = _report(
-        config,
-        options,
-        started,
-        now(),
-        files_read=len(selection.objects),
-        files_left=selection.left,
-        sources=sorted(sources.values(), key=lambda s: s["sourceId"]),
-        writes=[
-            {"value": v, "rowsAdded": rows_added.get(v, 0), "rowsDeleted": rows_deleted.get(v, 0)}
-            for v in sorted(set(touched) | set(rows_added) | set(rows_deleted))
-        ],
-        added=added,
-    )
-    report.update(
-        snapshotId=_sid(committed),
-        previousSnapshotId=_sid(previous),
-        restatements=[
-            {
-                "sourceId": by_id,
-                "sourceKey": by_key,
-                "supersededSourceId": sid,
-                "supersededSourceKey": skey,
-                "reason": why,
-                "rows": n,
-            }
-            for (by_id, by_key, sid, skey, why), n in sorted(restatements.items(), key=lambda kv: str(kv[0]))
-        ],
-        conflicts=[
-            {
-                "sourceId": sid,
-                "sourceKey": skey,
-                "conflictsWithSourceId": by_id,
-                "conflictsWithSourceKey": by_key,
-                "rows": n,
-                "quarantineKey": rejected_prefix,
-            }
-            for (sid, skey, by_id, by_key), n in sorted(conflicts.items(), key=lambda kv: str(kv[0]))
-        ],
-        tableLocation=config.iceberg.location,
-        dimensions=dimension_versions,
-    )
-    _write_report(clients, config, options, report)
-    glue_io.put_json_many(clients.s3, config.control_bucket, markers)
-    try:
-        report["maintenance"] = iceberg.maintain(spark, config, now(), touched)
-        log.info("table maintenance: %s", report["maintenance"])
-    except Exception:  # housekeeping never fails a committed run; the next run tries again
-        log.exception("table maintenance failed; the next run tries again")
-    return report
-
-
-class AccountingError(RuntimeError):
-    """The rows of an object do not add up to the rows read (a bug: fail before any marker)."""
-
-
-def _add(left: dict[str, str], right: dict[str, str]) -> dict[str, str]:
-    return {m: add_decimal_strings(left.get(m, "0"), right.get(m, "0")) for m in {*left, *right}}
-
-
-def _marker(config, options, normalized_key, source_id, target, snapshot, rejected_prefix) -> dict:
-    return {
-        "schemaVersion": 2,
-        "dataset": config.dataset,
-        "runId": options.run_id,
-        "normalizedKey": normalized_key,
-        "sourceId": source_id,
-        "snapshotId": _sid(snapshot),
-        "rowsRead": target["rowsRead"],
-        "rowsWritten": target["rowsWritten"],
-        "identicalRows": target["identicalRows"],
-        "supersededRows": target["supersededRows"],
-        "rejectedRows": target["rejectedRows"],
-        "duplicateRows": target["supersededRows"] + target["rejectedRows"],
-        "measures": target["measures"],
-        "identicalMeasures": target["identicalMeasures"],
-        "supersededMeasures": target["supersededMeasures"],
-        "rejectedMeasures": target["rejectedMeasures"],
-        "supersededBy": sorted(target["supersededBy"].values(), key=lambda d: (d["sourceId"], d["reason"])),
-        "conflictsWith": sorted(target["conflictsWith"].values(), key=lambda d: (d["sourceId"], d["reason"])),
-        "rejectedKey": rejected_prefix if target["rejectedRows"] else None,
-    }
-
-
-_SUMMED = (
-    "rowsRead",
-    "rowsWritten",
-    "identicalRows",
-    "supersededRows",
-    "rejectedRows",
-    "duplicateRows",
-)
-_SUMMED_MEASURES = ("measures", "identicalMeasures", "supersededMeasures", "rejectedMeasures")
-
-
-def _add_source(sources, source_id, target, marker, normalized_key, measures) -> None:
-    source = sources.setdefault(
-        source_id,
-        {
-            "sourceId": source_id,
-            "sourceKey": target.get("sourceKey"),
-            "sourceVersion": target.get("sourceVersion"),
-            "normalizedKeys": [],
-            **dict.fromkeys(_SUMMED, 0),
-            **{name: _zero(measures) for name in _SUMMED_MEASURES},
-            "supersededBy": [],
-            "conflictsWith": [],
-        },
-    )
-    source["normalizedKeys"] = sorted([*source["normalizedKeys"], normalized_key])
-    for name in _SUMMED:
-        source[name] += marker[name]
-    for name in _SUMMED_MEASURES:
-        source[name] = _add(source[name], marker[name])
-    for name in ("supersededBy", "conflictsWith"):
-        merged: dict = {(d["sourceId"], d["reason"]): dict(d) for d in source[name]}
-        for d in marker[name]:
-            _displaced(merged, d["sourceId"], d["sourceKey"], d["reason"], d["rows"], d["measures"])
-        source[name] = sorted(merged.values(), key=lambda d: (d["sourceId"], d["reason"]))
-
-
-def _cross_template_sums(spark, config: EtlConfig, touched: list[str], snapshot) -> dict[str, list[dict]]:
+def _cross_template_sums(run: RunContext, touched: list[str], snapshot: int | None) -> dict[str, list[dict]]:
     """Per touched partition: per cross-template rule, the sum of its measure by template and
     group over the whole partition as committed (the run's snapshot)."""
+    config = run.config
     pc = config.partition_column
     if snapshot is None:
         return {}
-    table = spark.sql(f"SELECT * FROM {config.curated_identifier} VERSION AS OF {snapshot}").where(
+    table = run.spark.sql(f"SELECT * FROM {config.curated_identifier} VERSION AS OF {snapshot}").where(
         col(pc).isin(touched)
     )
     out: dict[str, list[dict]] = {v: [] for v in touched}
