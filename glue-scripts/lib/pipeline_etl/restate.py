@@ -140,7 +140,7 @@ def resolve(df: DataFrame, config: EtlConfig, known: DataFrame | None = None) ->
     scope = list(config.restatement.replacement_scope)
     if scope:
         by_scope = None
-        if known_files is not None:
+        if known_files is not None and by_key is not None:
             # A version replaced by a newer one of its object covers nothing any more.
             newest = (
                 df.select(col(INGEST_SOURCE_KEY), F.col(_FILE))
@@ -170,11 +170,11 @@ def resolve(df: DataFrame, config: EtlConfig, known: DataFrame | None = None) ->
         active = F.col(OUTCOME) == "kept"
         window = Window.partitionBy(*keys)
         candidate = F.when(active, F.col(_ROW))
-        newest = policy == "latest"
-        winner = (F.max if newest else F.min)(candidate).over(window)
+        latest = policy == "latest"
+        winner = (F.max if latest else F.min)(candidate).over(window)
         df = df.withColumn(_WINNER, winner)
         lost = active & (F.col(_ROW) != F.col(_WINNER))
-        outcome, reason = ("superseded", "key") if newest else ("rejected", "conflict")
+        outcome, reason = ("superseded", "key") if latest else ("rejected", "conflict")
         df = df.select(
             *[
                 c
