@@ -1,6 +1,6 @@
 import type { ResolvedDataset } from '../../lib/config/types';
 import type { FileOutcome } from '../../lib/contracts/batch';
-import { etlRunReportKey, processedMarkerKey } from '../../lib/contracts/layout';
+import { etlRunReportKey, partitionPredicate, processedMarkerKey } from '../../lib/contracts/layout';
 import type { NormalizerManifest } from '../../lib/contracts/manifest';
 import type { EtlRunReport } from '../../lib/contracts/run-report';
 import type { Progress } from '../../lib/contracts/workflow';
@@ -8,15 +8,10 @@ import { getJson, mapLimit, objectExists } from '../common/s3';
 import type { ReconcileDeps } from './deps';
 import { loadManifests } from './inputs';
 
+/** The predicate is a contract with the Glue job (lib/contracts/layout.ts), re-exported for the reconcile code. */
+export { partitionPredicate } from '../../lib/contracts/layout';
 /** The drain loop's progress: a workflow contract (lib/contracts/workflow.ts), re-exported for the reconcile code. */
 export type { Progress } from '../../lib/contracts/workflow';
-
-/** `col in ('a', 'b')`, Spark SQL string literals escaped; '' for no values. */
-export function partitionPredicate(column: string, values: readonly string[]): string {
-  if (values.length === 0) return '';
-  const literal = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  return `${column} in (${values.map(literal).join(', ')})`;
-}
 
 /** One normalized object of the batch: what the ETL must merge. */
 export interface BatchObject {

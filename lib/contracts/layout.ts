@@ -46,6 +46,18 @@ export function encodePartitionValue(value: string): string {
   return encoded;
 }
 
+/**
+ * The partition predicate of an ETL run, `col in ('a', 'b')` with Spark SQL string literals
+ * escaped (backslash and quote); '' for no values. The reconcile Lambda computes it for the state
+ * machine, which passes it to the Glue job as its push-down predicate; the job's own copy is
+ * glue-scripts/lib/pipeline_etl/layout.py `partition_predicate` (both run lib/contracts/vectors/layout.json).
+ */
+export function partitionPredicate(column: string, values: readonly string[]): string {
+  if (values.length === 0) return '';
+  const literal = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  return `${column} in (${values.map(literal).join(', ')})`;
+}
+
 export const controlPrefixes = {
   manifests: 'manifests/',
   contentIndex: 'content-index/',
