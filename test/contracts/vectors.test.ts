@@ -4,6 +4,7 @@ import {
   encodePartitionValue,
   etlRunReportKey,
   normalizedObjectKey,
+  partitionPredicate,
   processedMarkerKey,
 } from '../../lib/contracts/layout';
 import vectorFile from '../../lib/contracts/vectors/layout.json';
@@ -29,6 +30,10 @@ interface LayoutVectors {
   readonly processedMarkerKey: readonly (Case & { readonly normalizedKey: string })[];
   readonly etlRunReportKey: readonly (Case & { readonly dataset: string; readonly runId: string })[];
   readonly aggregatesKey: readonly (Case & { readonly dataset: string; readonly partitionValue: string })[];
+  readonly partitionPredicate: readonly (Case & {
+    readonly column: string;
+    readonly values: readonly string[];
+  })[];
 }
 
 const vectors: LayoutVectors = vectorFile;
@@ -64,5 +69,9 @@ describe('layout vectors (lib/contracts/vectors/layout.json)', () => {
 
   describe('aggregatesKey', () => {
     eachCase(vectors.aggregatesKey, (c) => aggregatesKey(c.dataset, c.partitionValue));
+  });
+
+  describe('partitionPredicate', () => {
+    eachCase(vectors.partitionPredicate, (c) => partitionPredicate(c.column, c.values));
   });
 });
