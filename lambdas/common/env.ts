@@ -1,4 +1,6 @@
-/** Environment every pipeline handler receives from the stack (and from the local runtime). */
+/** Reading the environment every pipeline handler receives from the stack (and from the local runtime). */
+
+import { PIPELINE_ENV_VARS, type PipelineEnv } from '../../lib/contracts/env';
 
 export class ConfigurationError extends Error {
   override readonly name = 'ConfigurationError';
@@ -14,35 +16,9 @@ export function requireEnv(env: Env, name: string): string {
   return value;
 }
 
-export interface PipelineEnv {
-  readonly pipelineName: string;
-  readonly landingBucket: string;
-  readonly normalizedBucket: string;
-  readonly curatedBucket: string;
-  readonly quarantineBucket: string;
-  readonly controlBucket: string;
-  readonly glueDatabase: string;
-  /**
-   * The alert topic: the handlers that publish alerts (notify, reconcile) need it and fail fast
-   * without it; the others do not read it.
-   */
-  readonly alertTopicArn?: string;
-  /** Set only by the local runtime: the AWS API emulator's endpoint. */
-  readonly endpointUrl: string | undefined;
-  readonly region: string;
-}
-
-/** Names of the variables the stack sets; the construct and the local runtime both use this. */
-export const PIPELINE_ENV_VARS = {
-  pipelineName: 'PIPELINE_NAME',
-  landingBucket: 'LANDING_BUCKET',
-  normalizedBucket: 'NORMALIZED_BUCKET',
-  curatedBucket: 'CURATED_BUCKET',
-  quarantineBucket: 'QUARANTINE_BUCKET',
-  controlBucket: 'CONTROL_BUCKET',
-  glueDatabase: 'GLUE_DATABASE',
-  alertTopicArn: 'ALERT_TOPIC_ARN',
-} as const;
+/** The handlers' environment is a contract with the stack (lib/contracts/env.ts), re-exported for the handlers. */
+export type { PipelineEnv } from '../../lib/contracts/env';
+export { PIPELINE_ENV_VARS } from '../../lib/contracts/env';
 
 export function readPipelineEnv(env: Env): PipelineEnv {
   return {

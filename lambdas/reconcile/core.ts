@@ -10,6 +10,7 @@ import type { Alert } from '../../lib/contracts/alerts';
 import type { FileOutcome } from '../../lib/contracts/batch';
 import { reconciliationResultKey } from '../../lib/contracts/layout';
 import { pipelineNames } from '../../lib/contracts/naming';
+import type { ReconcileResult } from '../../lib/contracts/reconcile';
 import type { ReconciliationCheck, ReconciliationResult } from '../../lib/contracts/reconciliation';
 import { formatAlert } from '../common/alerts';
 import { putJson } from '../common/s3';
@@ -24,19 +25,16 @@ export { ControlDocumentError, ManifestMissingError, UnknownDatasetError } from 
 export { batchProgress, type Progress, partitionPredicate, progressOf } from './progress';
 export { detectSchemaDrift, diffSchemas, type SchemaDriftOutput, type SchemaState } from './schema-drift';
 
-export interface ReconcileOutput {
-  readonly status: ReconciliationResult['status'];
-  readonly failedChecks: number;
-  readonly pendingChecks: number;
-  readonly passedChecks: number;
-  readonly resultKey: string;
-  /** The snapshot the checks refer to, per dataset (as in the result document). */
-  readonly snapshotIds: Readonly<Record<string, string | null>>;
+/**
+ * What reconcileBatch returns: the workflow's result (lib/contracts/reconcile.ts) with the alerts
+ * themselves; the handler publishes them and returns their receipts instead.
+ */
+export type ReconcileOutput = Omit<ReconcileResult, 'alert' | 'restatementAlert'> & {
   /** The discrepancy alert, when a check failed. */
   readonly alert: Alert | null;
   /** The restatement notice, when files of the batch restated or collided with other files. */
   readonly notice: Alert | null;
-}
+};
 
 /** Overall status and counts of a list of checks. */
 export function summarize(

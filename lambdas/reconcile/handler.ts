@@ -2,66 +2,31 @@ import type { Context } from 'aws-lambda';
 import { datasetByName } from '../../lib/config';
 import type { Alert, AlertReceipt } from '../../lib/contracts/alerts';
 import type { FileOutcome } from '../../lib/contracts/batch';
+import type { ReconcileEvent, ReconcileResponse } from '../../lib/contracts/reconcile';
 import { type AwsClients, createClients } from '../common/aws';
 import { type Env, type PipelineEnv, readPipelineEnv } from '../common/env';
 import { createLogger } from '../common/logger';
 import { alertTopicOf, publishAlert } from '../common/publish';
 import { InvalidEventError } from '../normalize/errors';
-import { type ReconcileOutput, reconcileBatch } from './core';
+import { reconcileBatch } from './core';
 import type { ReportWait } from './deps';
 import { UnknownDatasetError } from './errors';
-import { type CatalogPartitionsOutput, ensureBatchPartitions } from './partitions';
+import { ensureBatchPartitions } from './partitions';
 import { batchProgress, type Progress } from './progress';
-import { detectSchemaDrift, type SchemaDriftOutput } from './schema-drift';
+import { detectSchemaDrift } from './schema-drift';
 
 export { UnknownDatasetError } from './errors';
 
 const logger = createLogger('reconcile');
 
-/**
- * The calls the state machine makes: PlanEtl/CheckProgress/EtlBusy (`progress`), Reconcile,
- * DetectSchemaDrift and EnsurePartitions (`partitions`).
- */
-export type ReconcileEvent =
-  | {
-      readonly action: 'progress';
-      readonly dataset: string;
-      readonly files: FileOutcome[];
-      readonly previous?: Progress;
-      /** The ETL run that just ended (CheckProgress): a run that read files made progress. */
-      readonly lastRunId?: string;
-    }
-  | {
-      readonly action: 'reconcile';
-      readonly dataset: string;
-      readonly executionId: string;
-      readonly files: FileOutcome[];
-    }
-  | {
-      readonly action: 'schema-drift';
-      readonly dataset: string;
-      readonly executionId: string;
-      readonly files: FileOutcome[];
-    }
-  | {
-      readonly action: 'partitions';
-      readonly dataset: string;
-      readonly files: FileOutcome[];
-    };
-
-/**
- * What the state machine receives: alerts were published here, so `alert` (the discrepancy
- * alert) and `restatementAlert` (the restatement notice) are receipts (a few hundred bytes
- * each), never the alert text.
- */
-export type ReconcileResult = Omit<ReconcileOutput, 'alert' | 'notice'> & {
-  readonly alert: AlertReceipt | null;
-  readonly restatementAlert: AlertReceipt | null;
-};
-export type SchemaDriftResult = Omit<SchemaDriftOutput, 'alert' | 'receipt'> & {
-  readonly alert: AlertReceipt | null;
-};
-export type ReconcileResponse = Progress | ReconcileResult | SchemaDriftResult | CatalogPartitionsOutput;
+/** The state machine's calls and the results it reads are contracts (lib/contracts/reconcile.ts). */
+export type {
+  CatalogPartitionsOutput,
+  ReconcileEvent,
+  ReconcileResponse,
+  ReconcileResult,
+  SchemaDriftResult,
+} from '../../lib/contracts/reconcile';
 
 export function parseReconcileEvent(event: unknown): ReconcileEvent {
   const e = event as Partial<{

@@ -21,19 +21,12 @@ import {
 import type { ResolvedDataset } from '../../lib/config/types';
 import type { FileOutcome } from '../../lib/contracts/batch';
 import { pipelineNames } from '../../lib/contracts/naming';
+import type { CatalogPartitionsOutput } from '../../lib/contracts/reconcile';
 import type { CatalogDeps } from './deps';
 import { CatalogError } from './errors';
 import { loadManifests } from './inputs';
 
-export interface CatalogPartitionsOutput {
-  readonly table: string;
-  /** The normalized table is not in the catalog: crawl again. */
-  readonly tableMissing: boolean;
-  /** Partition values the batch's normalized objects are in. */
-  readonly partitions: number;
-  /** Of those, registered by this call (the crawl had missed them). */
-  readonly registered: number;
-}
+export type { CatalogPartitionsOutput } from '../../lib/contracts/reconcile';
 
 /** BatchGetPartition takes at most 1,000 partitions, BatchCreatePartition 100 (Glue API reference). */
 const GET_CHUNK = 1000;

@@ -7,10 +7,11 @@
  */
 import { EntityNotFoundException, GetTableCommand } from '@aws-sdk/client-glue';
 import type { ResolvedDataset } from '../../lib/config/types';
-import { LINEAGE_COLUMNS } from '../../lib/config/validate';
 import type { Alert, AlertReceipt } from '../../lib/contracts/alerts';
 import { schemaStateKey } from '../../lib/contracts/layout';
+import { LINEAGE_COLUMNS } from '../../lib/contracts/lineage';
 import { pipelineNames } from '../../lib/contracts/naming';
+import type { SchemaDriftResult } from '../../lib/contracts/reconcile';
 import { type ColumnType, formatAlert } from '../common/alerts';
 import { getJson, putJson } from '../common/s3';
 import type { SchemaDriftDeps } from './deps';
@@ -37,17 +38,14 @@ export interface SchemaDiff {
   readonly retyped: readonly { readonly name: string; readonly from: string; readonly to: string }[];
 }
 
-export interface SchemaDriftOutput {
-  readonly changed: boolean;
+/**
+ * What detectSchemaDrift returns: the workflow's result (lib/contracts/reconcile.ts) with the
+ * notice itself, and its receipt when `deps.publish` was given and there was something to say.
+ */
+export type SchemaDriftOutput = Omit<SchemaDriftResult, 'alert'> & {
   readonly alert: Alert | null;
-  /** The notice's receipt when `deps.publish` was given and there was something to say. */
   readonly receipt?: AlertReceipt;
-  readonly table: string;
-  /** Current catalog version of the table (null when the table does not exist). */
-  readonly versionId: string | null;
-  /** True when no earlier state existed: the state was recorded, nothing compared. */
-  readonly firstSighting: boolean;
-}
+};
 
 const normalizeType = (type: string) => type.replace(/\s+/g, '').toLowerCase();
 

@@ -1,3 +1,4 @@
+import { LINEAGE_COLUMNS } from '../contracts/lineage';
 import { canonicalName } from './canonical';
 import type {
   ColumnConfig,
@@ -47,6 +48,9 @@ export const LIMITS = {
   maxTargetFileSizeMb: 1024 * 1024,
 } as const;
 
+/** Lineage columns are a contract with the Glue job (lib/contracts/lineage.ts), re-exported for the config's readers. */
+export { LINEAGE_COLUMNS };
+
 const DATASET_KINDS: readonly DatasetKind[] = ['fact', 'dimension'];
 const UNKNOWN_TEMPLATE_POLICIES: readonly UnknownTemplatePolicy[] = ['quarantine', 'flag'];
 export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['latest', 'reject', 'keep'];
@@ -55,27 +59,6 @@ const FILE_KINDS: readonly FileKind[] = ['csv', 'tsv', 'txt', 'xlsx', 'json', 'j
 const COLUMN_TYPES = ['string', 'decimal', 'integer', 'date', 'timestamp', 'boolean'];
 const NAME = /^[a-z][a-z0-9_]{0,62}$/;
 const DECIMAL = /^\d+(\.\d+)?$/;
-/**
- * Columns the normalizer adds to every row; datasets may not declare them. `ingest_row_number`
- * stays last (the normalizer appends it after the rest of a row's lineage).
- *
- * - `ingest_time`: when the normalizer read the file (its clock; never an ordering key);
- * - `ingest_landed_at`: the S3 event's `time` (when the object was created in the landing bucket);
- * - `ingest_sequencer`: the S3 event's `detail.object.sequencer`.
- * A file's landing order is (`ingest_landed_at`, `ingest_sequencer` left-padded with "0" to 32
- * characters, `ingest_source_key`, `ingest_source_id`), ascending (lib/contracts/batch.ts).
- */
-export const LINEAGE_COLUMNS = [
-  'ingest_source_key',
-  'ingest_source_version',
-  'ingest_source_id',
-  'ingest_time',
-  'ingest_template',
-  'ingest_template_version',
-  'ingest_landed_at',
-  'ingest_sequencer',
-  'ingest_row_number',
-] as const;
 
 export function resolveDataset(config: DatasetConfig): ResolvedDataset {
   return {

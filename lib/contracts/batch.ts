@@ -21,15 +21,15 @@ import { manifestKey } from './layout';
  * One landing object, as the Pipe's input template renders an S3 `Object Created` event.
  *
  * Landing order of files (the ETL's "newer", computed by glue-scripts/lib/pipeline_etl/
- * restate.py from the lineage columns): (`eventTime`, `sequencer` left-padded with "0" to 32
- * characters, decoded key, sourceId), ascending; never the processing time. Amazon S3 User
+ * restate.py from the lineage columns): (`eventTime`, decoded key, `sequencer` left-padded with
+ * "0" to 32 characters, sourceId), ascending; never the processing time. Amazon S3 User
  * Guide, "Event message structure" (notification-content-structure.html): "the event
  * notification with the greater sequencer hexadecimal value is the event that occurred later";
  * sequencers "can be of different lengths. So to compare these values, you first left pad the
  * shorter value with zeros and then do lexicographical comparison"; and the "sequencer cannot be
  * used to determine order for events on different object keys". So across keys the event time
- * orders (to the second), the sequencer only breaks ties, and key and sourceId make the order
- * total and deterministic.
+ * orders (to the second), then the key; the sequencer, after the key, orders versions of one key
+ * only, and sourceId makes the order total and deterministic.
  */
 export interface BatchFile {
   readonly dataset: string;

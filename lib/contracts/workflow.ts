@@ -2,12 +2,13 @@
  * The workflow's contract: the names of the state machine's states and the JSON paths of what
  * it keeps in the execution state, each path checked against the type of the payload it points
  * into. The state machine (lib/constructs/workflow/), the local runtime's progress lines
- * (local/pipeline.ts) and the tests take names and paths from here; a field renamed in a payload
+ * (local/progress.ts) and the tests take names and paths from here; a field renamed in a payload
  * type (e.g. `Progress.remainingObjects`) fails `tsc` wherever the workflow reads it.
  */
 import type { Crawler, JobRun } from '@aws-sdk/client-glue';
 import type { AlertReceipt, NoticeName } from './alerts';
 import type { BatchFile, FileOutcome, StatesError } from './batch';
+import type { CatalogPartitionsOutput, ReconcileResult } from './reconcile';
 
 /** What the drain loop needs to decide: run the ETL again, stop, or fail for lack of progress. */
 export interface Progress {
@@ -44,26 +45,11 @@ export interface Progress {
   readonly flaggedFiles: number;
 }
 
-/**
- * The fields the workflow reads of EnsurePartitions' result (`CatalogPartitionsOutput`,
- * lambdas/reconcile/partitions.ts; lib/constructs/workflow/payloads.ts checks that it has them).
- */
-export interface CatalogCheck {
-  readonly table: string;
-  /** The normalized table is not in the catalog: crawl again. */
-  readonly tableMissing: boolean;
-}
+/** The fields the workflow reads of EnsurePartitions' result. */
+export type CatalogCheck = Pick<CatalogPartitionsOutput, 'table' | 'tableMissing'>;
 
-/**
- * The fields the workflow reads of Reconcile's result (`ReconcileResult`,
- * lambdas/reconcile/handler.ts; checked like CatalogCheck): the receipts of the alerts it published.
- */
-export interface ReconcileReceipts {
-  /** The discrepancy alert (null: every check passed). */
-  readonly alert: AlertReceipt | null;
-  /** The restatement notice (null: nothing to say). */
-  readonly restatementAlert: AlertReceipt | null;
-}
+/** The fields the workflow reads of Reconcile's result: the receipts of the alerts it published. */
+export type ReconcileReceipts = Pick<ReconcileResult, 'alert' | 'restatementAlert'>;
 
 /**
  * One notice's outcome under `$.notices` (lib/contracts/alerts.ts, NoticeOutcomes): a receipt, a

@@ -5,8 +5,8 @@ import { Decimal } from '../../lambdas/common/decimal';
 import { MAX_HELD_ROWS, normalizeFile, type WrittenManifest } from '../../lambdas/normalize/core';
 import { makeNormalizeHandler } from '../../lambdas/normalize/handler';
 import { loadDatasets, resolveDataset } from '../../lib/config';
-import { LINEAGE_COLUMNS } from '../../lib/config/validate';
 import type { FileOutcome } from '../../lib/contracts/batch';
+import { LINEAGE_COLUMNS } from '../../lib/contracts/lineage';
 import { workforceCapacity } from '../../lib/datasets/workforce-capacity';
 import {
   BUCKETS,

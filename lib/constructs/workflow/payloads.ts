@@ -1,6 +1,5 @@
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import type { ReconcileEvent, ReconcileResult } from '../../../lambdas/reconcile/handler';
-import type { CatalogPartitionsOutput } from '../../../lambdas/reconcile/partitions';
+import type { CatalogPartitionsOutput, ReconcileEvent, ReconcileResult } from '../../contracts/reconcile';
 import { ETL, type ExecutionState, PATH } from '../../contracts/workflow';
 
 /**

@@ -1,0 +1,34 @@
+/**
+ * The environment every pipeline handler receives: set by the stack (lib/pipeline-stack.ts) on
+ * AWS and by the local runtime, read by lambdas/common/env.ts `readPipelineEnv`.
+ */
+
+export interface PipelineEnv {
+  readonly pipelineName: string;
+  readonly landingBucket: string;
+  readonly normalizedBucket: string;
+  readonly curatedBucket: string;
+  readonly quarantineBucket: string;
+  readonly controlBucket: string;
+  readonly glueDatabase: string;
+  /**
+   * The alert topic: the handlers that publish alerts (notify, reconcile) need it and fail fast
+   * without it; the others do not read it.
+   */
+  readonly alertTopicArn?: string;
+  /** Set only by the local runtime: the AWS API emulator's endpoint. */
+  readonly endpointUrl: string | undefined;
+  readonly region: string;
+}
+
+/** Names of the variables the stack sets; the construct and the local runtime both use this. */
+export const PIPELINE_ENV_VARS = {
+  pipelineName: 'PIPELINE_NAME',
+  landingBucket: 'LANDING_BUCKET',
+  normalizedBucket: 'NORMALIZED_BUCKET',
+  curatedBucket: 'CURATED_BUCKET',
+  quarantineBucket: 'QUARANTINE_BUCKET',
+  controlBucket: 'CONTROL_BUCKET',
+  glueDatabase: 'GLUE_DATABASE',
+  alertTopicArn: 'ALERT_TOPIC_ARN',
+} as const;
