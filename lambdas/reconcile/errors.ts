@@ -11,9 +11,7 @@ export class UnknownDatasetError extends Error {
 }
 
 /** A control document (marker, run report, aggregates, schema state) is not what its contract says. */
-export class ControlDocumentError extends Error {
-  override readonly name = 'ControlDocumentError';
-}
+export { ControlDocumentError } from '../common/contract';
 
 /** The Glue Data Catalog refused to register the batch's partitions. */
 export class CatalogError extends Error {

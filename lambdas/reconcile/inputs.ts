@@ -4,7 +4,8 @@ import { manifestKeyOf } from '../../lib/contracts/batch';
 import { aggregatesKey, etlRunReportKey, processedMarkerKey } from '../../lib/contracts/layout';
 import type { NormalizerManifest } from '../../lib/contracts/manifest';
 import type { EtlRunReport, PartitionAggregates, ProcessedMarker } from '../../lib/contracts/run-report';
-import { getJson, mapLimit } from '../common/s3';
+import { CONTRACTS, readDocument } from '../common/contract';
+import { mapLimit } from '../common/s3';
 import { REPORT_WAIT, type ReconcileDeps } from './deps';
 import { ManifestMissingError } from './errors';
 
@@ -21,7 +22,7 @@ export async function loadManifests(
     if (!key) {
       throw new ManifestMissingError(`the outcome of normalized file ${file.key} names no manifest`);
     }
-    const manifest = await getJson<NormalizerManifest>(deps.s3, deps.env.controlBucket, key);
+    const manifest = await readDocument(deps.s3, deps.env.controlBucket, key, CONTRACTS.manifest);
     if (!manifest) {
       throw new ManifestMissingError(`manifest ${key} of ${file.key} does not exist`);
     }
@@ -36,7 +37,7 @@ export async function loadMarkers(
 ): Promise<Map<string, ProcessedMarker | undefined>> {
   const unique = [...new Set(normalizedKeys)];
   const markers = await mapLimit(unique, CONCURRENCY, (key) =>
-    getJson<ProcessedMarker>(deps.s3, deps.env.controlBucket, processedMarkerKey(key)),
+    readDocument(deps.s3, deps.env.controlBucket, processedMarkerKey(key), CONTRACTS.marker),
   );
   return new Map(unique.map((key, i) => [key, markers[i]]));
 }
@@ -57,7 +58,7 @@ export async function loadRunReports(
   for (let attempt = 0; missing.length > 0; attempt++) {
     if (attempt > 0) await sleep(wait.delayMs);
     const found = await mapLimit(missing, CONCURRENCY, (runId) =>
-      getJson<EtlRunReport>(deps.s3, deps.env.controlBucket, etlRunReportKey(dataset, runId)),
+      readDocument(deps.s3, deps.env.controlBucket, etlRunReportKey(dataset, runId), CONTRACTS.runReport),
     );
     for (const [i, runId] of missing.entries()) reports.set(runId, found[i]);
     missing = missing.filter((_, i) => found[i] === undefined);
@@ -74,7 +75,7 @@ export async function loadAggregates(
 ): Promise<Map<string, PartitionAggregates | undefined>> {
   const unique = [...new Set(partitions)].sort();
   const documents = await mapLimit(unique, CONCURRENCY, (partition) =>
-    getJson<PartitionAggregates>(deps.s3, deps.env.controlBucket, aggregatesKey(dataset, partition)),
+    readDocument(deps.s3, deps.env.controlBucket, aggregatesKey(dataset, partition), CONTRACTS.aggregates),
   );
   return new Map(unique.map((partition, i) => [partition, documents[i]]));
 }

@@ -2,9 +2,9 @@ import type { ResolvedDataset } from '../../lib/config/types';
 import type { FileOutcome } from '../../lib/contracts/batch';
 import { etlRunReportKey, partitionPredicate, processedMarkerKey } from '../../lib/contracts/layout';
 import type { NormalizerManifest } from '../../lib/contracts/manifest';
-import type { EtlRunReport } from '../../lib/contracts/run-report';
 import type { Progress } from '../../lib/contracts/workflow';
-import { getJson, mapLimit, objectExists } from '../common/s3';
+import { CONTRACTS, readDocument } from '../common/contract';
+import { mapLimit, objectExists } from '../common/s3';
 import type { ReconcileDeps } from './deps';
 import { loadManifests } from './inputs';
 
@@ -79,7 +79,12 @@ export async function batchProgress(
   );
   // The job writes its run report before its markers: a finished run always has one.
   const report = lastRunId
-    ? await getJson<EtlRunReport>(deps.s3, deps.env.controlBucket, etlRunReportKey(dataset.name, lastRunId))
+    ? await readDocument(
+        deps.s3,
+        deps.env.controlBucket,
+        etlRunReportKey(dataset.name, lastRunId),
+        CONTRACTS.runReport,
+      )
     : undefined;
   return progressOf(dataset, files, objects, processed, previous, report?.filesRead);
 }

@@ -41,12 +41,7 @@ export interface NormalizerManifest {
     readonly versionId: string | null;
     readonly sourceId: string;
   } | null;
-  readonly template: {
-    readonly name: string | null;
-    readonly version: string | null;
-    /** `exact`: headers equal a declared version; `columns`: required columns found; `unknown`: neither. */
-    readonly match: 'exact' | 'columns' | 'unknown';
-  };
+  readonly template: ManifestTemplate;
   readonly format: {
     readonly kind: string;
     readonly compression: 'gzip' | null;
@@ -98,13 +93,21 @@ export interface UnknownTemplateFlag {
   readonly detail: string;
 }
 
+/** The template a file's (or table's) header matched. */
+export interface ManifestTemplate {
+  readonly name: string | null;
+  readonly version: string | null;
+  /** `exact`: headers equal a declared version; `columns`: required columns found; `unknown`: neither. */
+  readonly match: 'exact' | 'columns' | 'unknown';
+}
+
 export interface ManifestTable {
   readonly sheet: string | null;
   /** Row number of the header row (null when the format names its columns). */
   readonly headerRow: number | null;
   /** Non-empty rows above the header row (titles, notes), skipped. */
   readonly skippedRows: number;
-  readonly template: NormalizerManifest['template'];
+  readonly template: ManifestTemplate;
   readonly rowCount: number;
   readonly rejectedRowCount: number;
 }

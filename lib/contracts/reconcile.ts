@@ -7,7 +7,7 @@
  */
 import type { AlertReceipt } from './alerts';
 import type { FileOutcome } from './batch';
-import type { ReconciliationResult } from './reconciliation';
+import type { CheckStatus } from './reconciliation';
 import type { Progress } from './workflow';
 
 /**
@@ -43,7 +43,7 @@ export type ReconcileEvent =
 
 /** Reconcile's result: the checks' outcome and the receipts of the alerts it published. */
 export interface ReconcileResult {
-  readonly status: ReconciliationResult['status'];
+  readonly status: CheckStatus;
   readonly failedChecks: number;
   readonly pendingChecks: number;
   readonly passedChecks: number;

@@ -140,6 +140,19 @@ export interface EtlRunReport {
   /** The Iceberg table's location (`s3://<curated bucket>/<dataset>`). Absent only when the run read nothing. */
   readonly tableLocation?: string;
   readonly addedColumns: readonly string[];
+  /** Each dimension the run joined and the snapshot it read (empty when the run read nothing). */
+  readonly dimensions: readonly EtlDimensionRead[];
+}
+
+/** A dimension a run joined: the curated table or the file it read, and the snapshot. */
+export interface EtlDimensionRead {
+  readonly name: string;
+  /** `<database>.<table>` of a dimension dataset; null for a dimension file. */
+  readonly table: string | null;
+  /** S3 URL of a dimension file; null for a dimension table. */
+  readonly path: string | null;
+  /** The Iceberg snapshot read (decimal string); null for a dimension file. */
+  readonly snapshotId: string | null;
 }
 
 /** Written once per normalized object the ETL has merged into curated (key: layout.processedMarkerKey). */

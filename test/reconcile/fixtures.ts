@@ -391,6 +391,7 @@ export async function writeEtlRun(
     curatedTable: ds.name,
     tableLocation: `s3://curated/${ds.name}`,
     addedColumns: [],
+    dimensions: [],
   };
   if (options.reportOverride) report = options.reportOverride(report);
   if (options.writeReport !== false) await putJson(s3, bucket, etlRunReportKey(ds.name, runId), report);

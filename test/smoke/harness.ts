@@ -384,6 +384,7 @@ async function mergeLikeTheJob(
     curatedTable: DATASET,
     tableLocation: `s3://${d.env.curatedBucket}/${DATASET}`,
     addedColumns: [],
+    dimensions: [],
   };
   await putJson(s3, d.env.controlBucket, etlRunReportKey(DATASET, runId), report);
   for (const marker of markers)
