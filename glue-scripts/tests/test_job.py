@@ -483,6 +483,22 @@ def test_maintenance_expires_old_snapshots_and_compacts_small_files(world, run_j
         world.curated_rows(config, snapshot=reports[0]["snapshotId"])
 
 
+def test_maintenance_compacts_a_partition_whose_value_has_quotes_and_a_backslash(world, run_job):
+    # The compaction filter is a Spark expression inside a SQL string: each level has its own
+    # escaping. SQL-style quote doubling ('it''s') reads as two adjacent strings, "its", and
+    # would compact another partition or none.
+    value = 'it\'s "q3" \\ 2024'
+    config = world.config()
+    config["iceberg"].update(compactionMinInputFiles=3)
+    reports = []
+    for n, source in enumerate(["a", "b", "c"]):
+        world.write_normalized(config, value, source, _rows([n], amount=f"{n}.5"), ingest_time=T1)
+        reports.append(run_job(config)[0])
+
+    assert reports[2]["maintenance"]["rewrittenDataFiles"] >= 3
+    assert _by_id(world.curated_rows(config)) == [(value, str(n), Decimal(f"{n}.5")) for n in range(3)]
+
+
 def test_values_that_do_not_cast_fail_the_run_before_anything_is_written(world, run_job, bookmarks):
     config = world.config()
     world.write_normalized(config, "2024-09", "a", [{"id": "1", "amount": "12,5"}])

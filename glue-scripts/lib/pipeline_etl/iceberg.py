@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from pipeline_etl import layout
 from pipeline_etl.config import EtlConfig
 from pipeline_etl.lineage import INGEST_ROW_NUMBER, INGEST_SOURCE_ID, SHEET_COLUMN
 from pipeline_etl.transforms import col
@@ -173,10 +174,13 @@ def maintain(spark: SparkSession, config: EtlConfig, now: datetime, partitions: 
     catalog = f"`{ice.catalog}`"
     done: dict = {}
     if partitions:
-        literals = ", ".join("'" + v.replace("'", "''") + "'" for v in partitions)
-        where = f"{config.partition_column} IN ({literals})"
+        # Two levels of quoting: the filter is a Spark expression (its literals escaped as the
+        # run's push-down predicate escapes them), passed as a SQL string literal (backslash and
+        # double quote escaped). Quote doubling ('it''s') would read as "its".
+        where = layout.partition_predicate(config.partition_column, partitions)
+        quoted = where.replace("\\", "\\\\").replace('"', '\\"')
         rows = spark.sql(
-            f"CALL {catalog}.system.rewrite_data_files(table => '{identifier}', where => \"{where}\", "
+            f"CALL {catalog}.system.rewrite_data_files(table => '{identifier}', where => \"{quoted}\", "
             f"options => map('min-input-files', '{ice.compaction_min_input_files}', "
             f"'target-file-size-bytes', '{ice.target_file_size_bytes}'))"
         ).collect()
