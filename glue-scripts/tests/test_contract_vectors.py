@@ -12,6 +12,7 @@ from localaws import REPO, typescript_config
 
 from pipeline_etl import layout
 from pipeline_etl.config import EtlConfig
+from pipeline_etl.lineage import LINEAGE_COLUMNS
 
 VECTORS = json.loads((REPO / "lib" / "contracts" / "vectors" / "layout.json").read_text(encoding="utf-8"))
 
@@ -76,3 +77,9 @@ def test_aggregates_key(case):
 @pytest.mark.parametrize("case", cases("partitionPredicate"))
 def test_partition_predicate(case):
     assert layout.partition_predicate(case["column"], case["values"]) == case["expected"], case["name"]
+
+
+@pytest.mark.parametrize("dataset", ["cloud_billing", "workforce_capacity", "account_hierarchy"])
+def test_lineage_columns_are_the_ones_the_stack_ships(dataset):
+    # lib/contracts/lineage.ts is the source; the job's own tuple must name the same columns in order.
+    assert shipped_config(dataset).lineage_columns == LINEAGE_COLUMNS

@@ -5,7 +5,8 @@
  * - `ingest_time`: when the normalizer read the file (its clock; never an ordering key);
  * - `ingest_landed_at`: the S3 event's `time` (when the object was created in the landing bucket);
  * - `ingest_sequencer`: the S3 event's `detail.object.sequencer`.
- * The Glue job's copy is glue-scripts/lib/pipeline_etl/lineage.py (test/contracts checks they agree).
+ * The Glue job's copy is glue-scripts/lib/pipeline_etl/lineage.py (glue-scripts/tests/test_contract_vectors.py
+ * checks it against the config the stack ships).
  * A file's landing order is (`ingest_landed_at`, `ingest_source_key`, `ingest_sequencer`
  * left-padded with "0" to 32 characters, `ingest_source_id`), ascending (lib/contracts/batch.ts).
  */
