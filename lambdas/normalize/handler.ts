@@ -2,8 +2,9 @@ import type { Context } from 'aws-lambda';
 import { loadDatasets } from '../../lib/config';
 import type { ResolvedDataset } from '../../lib/config/types';
 import type { BatchFile, FileOutcome } from '../../lib/contracts/batch';
-import { type AwsClients, createClients } from '../common/aws';
-import { type Env, type PipelineEnv, readPipelineEnv } from '../common/env';
+import type { AwsClients } from '../common/aws';
+import type { PipelineEnv } from '../common/env';
+import { lambdaHandler } from '../common/handler';
 import { createLogger } from '../common/logger';
 import { type NormalizeInput, normalizeFile } from './core';
 import { InvalidEventError } from './errors';
@@ -85,13 +86,5 @@ export function makeNormalizeHandler(
   };
 }
 
-let cached: ReturnType<typeof makeNormalizeHandler> | undefined;
-
-/** Lambda entry point: environment read and clients created once per container, on first use. */
-export const handler = (event: unknown, context?: Context) => {
-  cached ??= (() => {
-    const env = readPipelineEnv(process.env as Env);
-    return makeNormalizeHandler(env, createClients(env));
-  })();
-  return cached(event, context);
-};
+/** Lambda entry point (lambdas/common/handler.ts): built on first use, the Lambda context logged. */
+export const handler = lambdaHandler(logger, makeNormalizeHandler);

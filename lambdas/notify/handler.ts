@@ -20,8 +20,9 @@ import {
   type UnknownTemplateAlertInput,
   unsentNotices,
 } from '../common/alerts';
-import { type AwsClients, createClients } from '../common/aws';
-import { type Env, type PipelineEnv, readPipelineEnv } from '../common/env';
+import type { AwsClients } from '../common/aws';
+import type { PipelineEnv } from '../common/env';
+import { lambdaHandler } from '../common/handler';
 import { createLogger } from '../common/logger';
 import { AlertPublishError, alertTopicOf, publishAlert } from '../common/publish';
 import { getJson, mapLimit, putJson } from '../common/s3';
@@ -377,12 +378,5 @@ export function makeNotifyHandler(
   };
 }
 
-let cached: ReturnType<typeof makeNotifyHandler> | undefined;
-
-export const handler = (event: unknown, context?: Context) => {
-  cached ??= (() => {
-    const env = readPipelineEnv(process.env as Env);
-    return makeNotifyHandler(env, createClients(env));
-  })();
-  return cached(event, context);
-};
+/** Lambda entry point (lambdas/common/handler.ts): built on first use, the Lambda context logged. */
+export const handler = lambdaHandler(logger, makeNotifyHandler);

@@ -1,7 +1,8 @@
 import type { Context } from 'aws-lambda';
 import type { FileOutcome } from '../../lib/contracts/batch';
-import { type AwsClients, createClients } from '../common/aws';
-import { type Env, type PipelineEnv, readPipelineEnv } from '../common/env';
+import type { AwsClients } from '../common/aws';
+import type { PipelineEnv } from '../common/env';
+import { lambdaHandler } from '../common/handler';
 import { createLogger } from '../common/logger';
 import { InvalidEventError } from '../normalize/errors';
 import { type QuarantineInput, quarantineFile } from './core';
@@ -33,12 +34,5 @@ export function makeQuarantineHandler(env: PipelineEnv, clients: Pick<AwsClients
   };
 }
 
-let cached: ReturnType<typeof makeQuarantineHandler> | undefined;
-
-export const handler = (event: unknown, context?: Context) => {
-  cached ??= (() => {
-    const env = readPipelineEnv(process.env as Env);
-    return makeQuarantineHandler(env, createClients(env));
-  })();
-  return cached(event, context);
-};
+/** Lambda entry point (lambdas/common/handler.ts): built on first use, the Lambda context logged. */
+export const handler = lambdaHandler(logger, makeQuarantineHandler);

@@ -3,8 +3,9 @@ import { datasetByName } from '../../lib/config';
 import type { Alert, AlertReceipt } from '../../lib/contracts/alerts';
 import type { FileOutcome } from '../../lib/contracts/batch';
 import type { ReconcileEvent, ReconcileResponse } from '../../lib/contracts/reconcile';
-import { type AwsClients, createClients } from '../common/aws';
-import { type Env, type PipelineEnv, readPipelineEnv } from '../common/env';
+import type { AwsClients } from '../common/aws';
+import type { PipelineEnv } from '../common/env';
+import { lambdaHandler } from '../common/handler';
 import { createLogger } from '../common/logger';
 import { alertTopicOf, publishAlert } from '../common/publish';
 import { InvalidEventError } from '../normalize/errors';
@@ -157,12 +158,5 @@ export function makeReconcileHandler(
   };
 }
 
-let cached: ReturnType<typeof makeReconcileHandler> | undefined;
-
-export const handler = (event: unknown, context?: Context) => {
-  cached ??= (() => {
-    const env = readPipelineEnv(process.env as Env);
-    return makeReconcileHandler(env, createClients(env));
-  })();
-  return cached(event, context);
-};
+/** Lambda entry point (lambdas/common/handler.ts): built on first use, the Lambda context logged. */
+export const handler = lambdaHandler(logger, makeReconcileHandler);
