@@ -75,9 +75,10 @@ export function sourceChecks(dataset: ResolvedDataset, evidence: SourceEvidence)
   for (const partition of manifest.partitions) {
     const scope = { [dataset.partition.column]: partition.value };
     const marker = evidence.markers.get(partition.key);
-    if (!marker) {
+    // A failing check for an object whose marker cannot be compared: the expected row count, nothing actual.
+    const uncompared = (check: 'unprocessed' | 'marker', detail: string) =>
       checks.push({
-        check: 'unprocessed',
+        check,
         status: 'fail',
         source,
         scope,
@@ -85,25 +86,22 @@ export function sourceChecks(dataset: ResolvedDataset, evidence: SourceEvidence)
         actual: null,
         delta: null,
         tolerance: '0',
-        detail:
-          `The ETL has not merged normalized object ${partition.key} (${partition.rowCount} row(s)) into curated: ` +
-          'no processed marker exists for it.',
+        detail,
       });
+    if (!marker) {
+      uncompared(
+        'unprocessed',
+        `The ETL has not merged normalized object ${partition.key} (${partition.rowCount} row(s)) into curated: ` +
+          'no processed marker exists for it.',
+      );
       continue;
     }
     const unreadable = markerProblem(marker);
     if (unreadable) {
-      checks.push({
-        check: 'marker',
-        status: 'fail',
-        source,
-        scope,
-        expected: String(partition.rowCount),
-        actual: null,
-        delta: null,
-        tolerance: '0',
-        detail: `The processed marker of normalized object ${partition.key} cannot be reconciled: ${unreadable}.`,
-      });
+      uncompared(
+        'marker',
+        `The processed marker of normalized object ${partition.key} cannot be reconciled: ${unreadable}.`,
+      );
       continue;
     }
     checks.push(rowsCheck(dataset, source, scope, partition, marker, quarantineNote + laterNote));
