@@ -12,10 +12,12 @@ import { type Env, type PipelineEnv, readPipelineEnv } from './env';
 export type Handler<R> = (event: unknown, context?: Context) => Promise<R>;
 
 /**
- * `make(env, clients)` built lazily and kept for the container's life. Powertools Logger's
- * `addContext(context)` adds the invocation's context to every log item after it (function name,
- * ARN and memory, `function_request_id`, and `cold_start`: true on the container's first
- * invocation when Lambda set AWS_LAMBDA_INITIALIZATION_TYPE=on-demand, else false); a call without a context (tests, the local runtime's direct calls) logs without.
+ * `make(env, clients)` built lazily and kept for the container's life. Powertools Logger
+ * (v2) documents `addContext(context)` as adding the invocation's context data to the
+ * instance, "part of all printed log items" after it: function name, ARN and memory,
+ * `function_request_id`, and `cold_start` (true on the container's first invocation when
+ * Lambda set AWS_LAMBDA_INITIALIZATION_TYPE=on-demand, else false). A call without a context
+ * (tests, the local runtime's direct calls) logs without those keys.
  */
 export function lambdaHandler<R>(
   logger: Logger,
