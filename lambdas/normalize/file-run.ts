@@ -96,7 +96,6 @@ const TEMPORAL_CACHE_SIZE = 10_000;
 export const MAX_HELD_ROWS = 10_000;
 export const MAX_HELD_CHARS = 8 * 1024 * 1024;
 
-/** The state of normalizing one file: header resolution, per-partition writers and totals. */
 /** The landing object a run normalizes: identity and landing order (lib/contracts/batch.ts). */
 interface RunSource {
   /** Decoded object key. */
@@ -109,6 +108,7 @@ interface RunSource {
   readonly sequencer: string;
 }
 
+/** The state of normalizing one file: header resolution, per-partition writers and totals. */
 export class FileRun {
   outputColumns: string[] = [];
   unknownColumns: string[] = [];
