@@ -1,6 +1,7 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { contentIndexKey, manifestKey, processedMarkerKey } from '../../lib/contracts/layout';
 import type { NormalizerManifest } from '../../lib/contracts/manifest';
+import { CONTRACTS, readDocument } from '../common/contract';
 import { getJson, mapLimit, objectExists } from '../common/s3';
 
 /** The source a content index entry names: the object version whose rows stand for that content. */
@@ -59,7 +60,7 @@ export async function reachedCurated(
   dataset: string,
   sourceId: string,
 ): Promise<boolean> {
-  const manifest = await getJson<NormalizerManifest>(s3, bucket, manifestKey(dataset, sourceId));
+  const manifest = await readDocument(s3, bucket, manifestKey(dataset, sourceId), CONTRACTS.manifest);
   if (manifest?.status !== 'normalized') return false;
   const merged = await mapLimit(manifest.partitions, 16, (p) =>
     objectExists(s3, bucket, processedMarkerKey(p.key)),

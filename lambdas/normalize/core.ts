@@ -9,8 +9,9 @@ import type { ResolvedDataset } from '../../lib/config/types';
 import type { BatchFile, FileOutcome } from '../../lib/contracts/batch';
 import { manifestKey, sourceIdOf } from '../../lib/contracts/layout';
 import type { NormalizerManifest } from '../../lib/contracts/manifest';
+import { CONTRACTS, readDocument } from '../common/contract';
 import type { PipelineEnv } from '../common/env';
-import { getJson, putJson } from '../common/s3';
+import { putJson } from '../common/s3';
 import { claimContent } from './content';
 import {
   EmptyFileError,
@@ -78,7 +79,7 @@ export async function normalizeFile(deps: NormalizeDeps, input: NormalizeInput):
   const sourceId = sourceIdOf(key, versionId);
   const manifestObjectKey = manifestKey(dataset.name, sourceId);
 
-  const existing = await getJson<NormalizerManifest>(s3, env.controlBucket, manifestObjectKey);
+  const existing = await readDocument(s3, env.controlBucket, manifestObjectKey, CONTRACTS.manifest);
   if (existing) return outcomeOf(existing, manifestObjectKey);
 
   const classified = classifyKey(key, dataset.fileKinds);
