@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
 import {
@@ -13,25 +13,8 @@ import { loadDatasets } from '../../lib/config';
 import { pipelineNames } from '../../lib/contracts/naming';
 import { etlJobConfig } from '../../lib/glue/job-config';
 import { CONTRACT_SCHEMAS, generateSchema, schemaPath } from '../../scripts/contract-schemas';
-import { sourceFile, writeEtlRun } from '../reconcile/fixtures';
-
-/** An S3 client that keeps objects in memory: GetObject of a missing key is NoSuchKey. */
-function memoryS3(): { s3: S3Client; objects: Map<string, string> } {
-  const objects = new Map<string, string>();
-  const send = async (command: unknown) => {
-    if (command instanceof PutObjectCommand) {
-      objects.set(`${command.input.Bucket}/${command.input.Key}`, String(command.input.Body));
-      return {};
-    }
-    if (command instanceof GetObjectCommand) {
-      const body = objects.get(`${command.input.Bucket}/${command.input.Key}`);
-      if (body === undefined) throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey' });
-      return { Body: { transformToString: async () => body } };
-    }
-    throw new Error(`unexpected command ${String(command)}`);
-  };
-  return { s3: { send } as unknown as S3Client, objects };
-}
+import { plan, roster, sourceFile, writeAggregates, writeEtlRun } from '../reconcile/fixtures';
+import { memoryS3 } from './memory-aws';
 
 const schemaOf = (name: string) => JSON.parse(readFileSync(schemaPath(name), 'utf-8')) as object;
 
@@ -49,8 +32,10 @@ async function etlRun() {
 
 describe('contract schemas (lib/contracts/schemas)', () => {
   it.each(Object.keys(CONTRACT_SCHEMAS))('%s.schema.json is what its TypeScript type generates', (name) => {
-    // Stale after a contract type changed: run `npx tsx scripts/contract-schemas.ts`.
-    expect(readFileSync(schemaPath(name), 'utf-8')).toBe(generateSchema(name));
+    expect(
+      readFileSync(schemaPath(name), 'utf-8'),
+      `lib/contracts/schemas/${name}.schema.json is stale: run npx tsx scripts/contract-schemas.ts`,
+    ).toBe(generateSchema(name));
   });
 
   it('accepts the job config of every shipped dataset and rejects one with a renamed field', () => {
@@ -93,6 +78,34 @@ describe('contract schemas (lib/contracts/schemas)', () => {
     expect(() => checkDocument({ ...marker, rowsRed: rowsRead }, 'm.json', CONTRACTS.marker)).toThrow(
       /m\.json is not a valid processed-marker .*must have required property 'rowsRead'.*must NOT have additional properties \(rowsRed\)/,
     );
+  });
+
+  it('rejects a manifest, a run report and partition aggregates each with a renamed field', async () => {
+    const { s3, objects } = memoryS3();
+    const aggregates = await writeAggregates(s3, 'control', '2026-Q1', [
+      plan('eng', '2026-Q1', 'swe', '3', '300'),
+      roster('eng', '2026-Q1', '3'),
+    ]);
+    expect(aggregates.rules.length).toBeGreaterThan(0);
+    const [[key, body]] = [...objects];
+    expect(checkDocument(JSON.parse(body!), key!, CONTRACTS.aggregates)).toEqual(aggregates);
+    const { rules, ...rest } = aggregates;
+    expect(() => checkDocument({ ...rest, rule: rules }, 'a.json', CONTRACTS.aggregates)).toThrow(
+      /a\.json is not a valid partition-aggregates .*required property 'rules'/,
+    );
+
+    const { file, documents } = await etlRun();
+    const { normalizedKeys, ...manifest } = file.manifest;
+    expect(() =>
+      checkDocument({ ...manifest, normalizedKey: normalizedKeys }, 'm.json', CONTRACTS.manifest),
+    ).toThrow(/m\.json is not a valid normalizer-manifest .*required property 'normalizedKeys'/);
+    const report = documents.find((d) => d.key.startsWith('control/etl/runs/'))!.document as {
+      filesRead: number;
+    };
+    const { filesRead, ...reportRest } = report;
+    expect(() =>
+      checkDocument({ ...reportRest, filesReads: filesRead }, 'r.json', CONTRACTS.runReport),
+    ).toThrow(/r\.json is not a valid etl-run-report .*required property 'filesRead'/);
   });
 });
 
