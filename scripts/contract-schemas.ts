@@ -29,6 +29,8 @@ export const CONTRACT_SCHEMAS: Readonly<Record<string, { readonly file: string; 
   'reconcile-event': { file: 'lib/contracts/reconcile.ts', type: 'ReconcileEvent' },
   'reconcile-response': { file: 'lib/contracts/reconcile.ts', type: 'ReconcileResponse' },
   'file-outcome': { file: 'lib/contracts/batch.ts', type: 'FileOutcome' },
+  'notify-event': { file: 'lib/contracts/alerts.ts', type: 'NotifyEvent' },
+  'notify-response': { file: 'lib/contracts/alerts.ts', type: 'NotifyResponse' },
 };
 
 /** The schema of `name`, as the file should read (JSON formatted by Biome, as `npm run lint` wants it). */

@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
+import type { NotifyEvent, NotifyFile, NotifyResponse } from '../../lib/contracts/alerts';
 import {
   type Alert,
-  type AlertReceipt,
   BACKSTOP_STATUSES,
   EXECUTION_STATUS_CHANGE,
   type ExecutionStatusChangeEvent,
@@ -12,14 +12,7 @@ import {
 import { manifestKeyOf, type StatesError } from '../../lib/contracts/batch';
 import { quarantineFilePrefix } from '../../lib/contracts/layout';
 import type { NormalizerManifest } from '../../lib/contracts/manifest';
-import {
-  type AlertFile,
-  type FailureAlertInput,
-  formatAlert,
-  type QuarantineAlertInput,
-  type UnknownTemplateAlertInput,
-  unsentNotices,
-} from '../common/alerts';
+import { type AlertFile, type FailureAlertInput, formatAlert, unsentNotices } from '../common/alerts';
 import type { AwsClients } from '../common/aws';
 import type { PipelineEnv } from '../common/env';
 import { lambdaHandler } from '../common/handler';
@@ -30,18 +23,8 @@ import { InvalidEventError } from '../normalize/errors';
 
 const logger = createLogger('notify');
 
-/**
- * Formats and publishes the alerts the state machine asks for: stage failures (every Catch),
- * quarantined files / rejected rows, files landed with an unknown template; and the backstop
- * alert for executions that ended FAILED, TIMED_OUT or ABORTED without one (the EventBridge
- * rule on "Step Functions Execution Status Change" events). Returns an AlertReceipt: the alert
- * text never travels through the execution state. `files` are FileOutcomes after the
- * Normalize Map and BatchFiles before it; both have `key`.
- */
-export type NotifyEvent =
-  | Omit<FailureAlertInput, 'region' | 'quarantineBucket' | 'backstop'>
-  | Omit<QuarantineAlertInput, 'region' | 'quarantineBucket'>
-  | Omit<UnknownTemplateAlertInput, 'region'>;
+/** The notify Lambda's events and results are contracts (lib/contracts/alerts.ts). */
+export type { BackstopSkipped, NotifyEvent, NotifyResponse } from '../../lib/contracts/alerts';
 
 /** Optional context for alert text: region for console links, quarantine bucket for S3 locations. */
 export interface NotifyContext {
@@ -49,22 +32,18 @@ export interface NotifyContext {
   readonly quarantineBucket?: string;
 }
 
-/** What the backstop returns when the execution already had its failure alert. */
-export interface BackstopSkipped {
-  readonly skipped: true;
-  readonly reason: string;
-}
-
-export type NotifyResponse = AlertReceipt | BackstopSkipped;
-
-function filesOf(value: unknown): AlertFile[] | undefined {
+/**
+ * The event's files: each must have a key (the alert names files by it); the other fields are
+ * read as the state machine sends them (lib/contracts/schemas/notify-event.schema.json).
+ */
+function filesOf(value: unknown): NotifyFile[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) throw new InvalidEventError('files must be an array');
   return value.map((f, i) => {
     if (!f || typeof f !== 'object' || typeof (f as { key?: unknown }).key !== 'string') {
       throw new InvalidEventError(`files[${i}] has no key`);
     }
-    return f as AlertFile;
+    return f as NotifyFile;
   });
 }
 

@@ -1,4 +1,5 @@
 /** Alerts published to the SNS topic; one formatter renders every kind. */
+import type { BatchFile, FileFlag, FileOutcome, FileStatus, StatesError } from './batch';
 
 /**
  * `restatement` and `schema_drift` are notices (severity `info`): nothing failed, but the data
@@ -98,3 +99,91 @@ export const EXECUTION_STATUS_CHANGE = 'Step Functions Execution Status Change';
  * was not published (the batch was merged and reconciled; the notice is what is missing).
  */
 export const BACKSTOP_STATUSES = ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'] as const;
+
+/** A file as the state machine knows it: a BatchFile (before Normalize) or a FileOutcome (after). */
+export interface AlertFile {
+  readonly key: string;
+  readonly versionId?: string | null;
+  readonly status?: FileStatus;
+  readonly sourceId?: string;
+  readonly rows?: number;
+  readonly rejectedRows?: number;
+  readonly quarantineKey?: string;
+  readonly errorName?: string;
+  readonly reason?: string;
+  /** A normalized file that landed but needs review (see FileOutcome.flag). */
+  readonly flag?: FileFlag;
+  readonly manifestKey?: string;
+}
+
+export interface FailureAlertInput {
+  readonly kind: 'failure';
+  readonly dataset: string;
+  /** State that failed, e.g. `workforce_capacity.RunEtl`. */
+  readonly stage: string;
+  /** Execution ARN (`$$.Execution.Id`). */
+  readonly executionId: string;
+  readonly error: StatesError;
+  readonly files?: readonly AlertFile[];
+  /** Outcome of each notice the execution sent (`$.notices`): those not published are listed. */
+  readonly notices?: NoticeOutcomes;
+  /**
+   * Set by the backstop (the EventBridge rule on execution status changes): the execution ended
+   * without its own failure alert (a failure no Catch sees, a timeout, an abort).
+   */
+  readonly backstop?: { readonly status: string };
+  /** Region for the console link when the execution id is not an ARN. */
+  readonly region?: string;
+  /** Quarantine bucket, to print full S3 locations when known. */
+  readonly quarantineBucket?: string;
+}
+
+export interface QuarantineAlertInput {
+  readonly kind: 'quarantine';
+  readonly dataset: string;
+  readonly executionId: string;
+  readonly files: readonly AlertFile[];
+  readonly region?: string;
+  readonly quarantineBucket?: string;
+}
+
+/** Normalized files whose header matched no template, landed because the dataset says `flag`. */
+export interface UnknownTemplateAlertInput {
+  readonly kind: 'unknown_template';
+  readonly dataset: string;
+  readonly executionId: string;
+  readonly files: readonly AlertFile[];
+  readonly region?: string;
+}
+
+/**
+ * What the state machine asks the notify Lambda (lambdas/notify/handler.ts) to format and
+ * publish: stage failures (every Catch),
+ * quarantined files / rejected rows, files landed with an unknown template; and the backstop
+ * alert for executions that ended FAILED, TIMED_OUT or ABORTED without one (the EventBridge
+ * rule on "Step Functions Execution Status Change" events). Returns an AlertReceipt: the alert
+ * text never travels through the execution state. `files` are FileOutcomes after the
+ * Normalize Map and BatchFiles before it; both have `key`.
+ */
+export type NotifyEvent =
+  | (Omit<FailureAlertInput, 'region' | 'quarantineBucket' | 'backstop' | 'files'> & {
+      readonly files?: readonly NotifyFile[];
+    })
+  | (Omit<QuarantineAlertInput, 'region' | 'quarantineBucket' | 'files'> & {
+      readonly files: readonly NotifyFile[];
+    })
+  | (Omit<UnknownTemplateAlertInput, 'region' | 'files'> & { readonly files: readonly NotifyFile[] });
+
+/**
+ * A file as the state machine sends it: a BatchFile before the Normalize Map, a FileOutcome
+ * after. The alert formatter reads the AlertFile fields of either.
+ */
+export type NotifyFile = BatchFile | FileOutcome;
+
+/** What the backstop returns when the execution already had its failure alert. */
+export interface BackstopSkipped {
+  readonly skipped: true;
+  readonly reason: string;
+}
+
+export type NotifyResponse = AlertReceipt | BackstopSkipped;

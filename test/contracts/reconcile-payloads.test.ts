@@ -207,6 +207,11 @@ describe('what the state machine sends the reconcile Lambda matches its schema',
     const outcomes = calls.at(-1)!.files as FileOutcome[];
     expect(outcomes.map((f) => f.status)).toEqual(['normalized', 'normalized', 'duplicate', 'quarantined']);
     for (const outcome of outcomes) expect(errorsOf('file-outcome', outcome)).toEqual([]);
+    // The notify Lambda's calls: the quarantine and unknown-template notices.
+    const notices = backends.calls('notify');
+    expect(notices.map((n) => n.kind).sort()).toEqual(['quarantine', 'unknown_template']);
+    for (const notice of notices)
+      expect(errorsOf('notify-event', notice), JSON.stringify(notice)).toEqual([]);
   });
 
   it('with a file that could be neither normalized nor quarantined (the outcome the state machine builds)', async () => {
@@ -221,6 +226,13 @@ describe('what the state machine sends the reconcile Lambda matches its schema',
     const failed = (calls.at(-1)!.files as FileOutcome[]).filter((f) => f.status === 'failed');
     expect(failed).toHaveLength(1);
     for (const call of calls) expect(errorsOf('reconcile-event', call), JSON.stringify(call)).toEqual([]);
+
+    // The notify Lambda's call: the failure alert naming the file.
+    const notices = backends.calls('notify');
+    expect(notices.map((n) => n.kind)).toEqual(['failure']);
+    for (const notice of notices)
+      expect(errorsOf('notify-event', notice), JSON.stringify(notice)).toEqual([]);
+    expect(errorsOf('notify-event', renamed(notices[0]!, 'dataset'))).not.toEqual([]);
   });
 
   it('rejects an event whose files field is renamed, and an outcome with an unknown status', () => {

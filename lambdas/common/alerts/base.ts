@@ -1,7 +1,9 @@
 /** The parts every alert kind shares: limits, the investigation context, files as alerts list them,
  * rendering (human text, then the JSON document, kept under MAX_MESSAGE_BYTES) and small text helpers. */
-import type { Alert, AlertKind, AlertSeverity } from '../../../lib/contracts/alerts';
-import type { FileFlag, FileStatus } from '../../../lib/contracts/batch';
+import type { Alert, AlertFile, AlertKind, AlertSeverity } from '../../../lib/contracts/alerts';
+
+/** The input is a contract with the state machine (lib/contracts/alerts.ts). */
+export type { AlertFile };
 
 /**
  * SNS subjects must be ASCII without control characters and, per the Publish API reference,
@@ -37,22 +39,6 @@ export interface InvestigationContext {
   readonly ruleMeasures: Readonly<Record<string, string>>;
   /** Key of the reconciliation result document in the control bucket. */
   readonly resultKey: string;
-}
-
-/** A file as the state machine knows it: a BatchFile (before Normalize) or a FileOutcome (after). */
-export interface AlertFile {
-  readonly key: string;
-  readonly versionId?: string | null;
-  readonly status?: FileStatus;
-  readonly sourceId?: string;
-  readonly rows?: number;
-  readonly rejectedRows?: number;
-  readonly quarantineKey?: string;
-  readonly errorName?: string;
-  readonly reason?: string;
-  /** A normalized file that landed but needs review (see FileOutcome.flag). */
-  readonly flag?: FileFlag;
-  readonly manifestKey?: string;
 }
 
 /** The SNS message attributes of an alert (what the state machine sets on Publish). */

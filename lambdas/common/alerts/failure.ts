@@ -1,30 +1,10 @@
 /** The failure alert: a stage failed (a Lambda, the crawler, the Glue job or the execution), with its cause. */
-import type { Alert, NoticeOutcomes } from '../../../lib/contracts/alerts';
-import type { StatesError } from '../../../lib/contracts/batch';
-import { type AlertFile, clip, consoleLine, consoleUrl, fileData, fileLine, listed, render } from './base';
+import type { Alert, FailureAlertInput, NoticeOutcomes } from '../../../lib/contracts/alerts';
+import { clip, consoleLine, consoleUrl, fileData, fileLine, listed, render } from './base';
 import { quarantinedLines } from './quarantine';
 
-export interface FailureAlertInput {
-  readonly kind: 'failure';
-  readonly dataset: string;
-  /** State that failed, e.g. `workforce_capacity.RunEtl`. */
-  readonly stage: string;
-  /** Execution ARN (`$$.Execution.Id`). */
-  readonly executionId: string;
-  readonly error: StatesError;
-  readonly files?: readonly AlertFile[];
-  /** Outcome of each notice the execution sent (`$.notices`): those not published are listed. */
-  readonly notices?: NoticeOutcomes;
-  /**
-   * Set by the backstop (the EventBridge rule on execution status changes): the execution ended
-   * without its own failure alert (a failure no Catch sees, a timeout, an abort).
-   */
-  readonly backstop?: { readonly status: string };
-  /** Region for the console link when the execution id is not an ARN. */
-  readonly region?: string;
-  /** Quarantine bucket, to print full S3 locations when known. */
-  readonly quarantineBucket?: string;
-}
+/** The input is a contract with the state machine (lib/contracts/alerts.ts). */
+export type { FailureAlertInput };
 
 export function failure(input: FailureAlertInput): Alert {
   const cause = explainCause(input.error.Cause);

@@ -1,16 +1,10 @@
 /** The quarantine alert: files quarantined with their reasons, and rows rejected to quarantine. */
-import type { Alert } from '../../../lib/contracts/alerts';
+import type { Alert, QuarantineAlertInput } from '../../../lib/contracts/alerts';
 import { quarantineRowsKey } from '../../../lib/contracts/layout';
 import { type AlertFile, clip, consoleLine, fileData, listed, location, plural, render } from './base';
 
-export interface QuarantineAlertInput {
-  readonly kind: 'quarantine';
-  readonly dataset: string;
-  readonly executionId: string;
-  readonly files: readonly AlertFile[];
-  readonly region?: string;
-  readonly quarantineBucket?: string;
-}
+/** The input is a contract with the state machine (lib/contracts/alerts.ts). */
+export type { QuarantineAlertInput };
 
 export function quarantine(input: QuarantineAlertInput): Alert {
   const problemFiles = input.files.filter((f) => f.status === 'quarantined' || f.status === 'failed');

@@ -1,15 +1,9 @@
 /** The unknown-template notice: files whose header matched no template, landed flagged for review. */
-import type { Alert } from '../../../lib/contracts/alerts';
-import { type AlertFile, capitalize, clip, consoleLine, listed, plural, render } from './base';
+import type { Alert, UnknownTemplateAlertInput } from '../../../lib/contracts/alerts';
+import { capitalize, clip, consoleLine, listed, plural, render } from './base';
 
-/** Normalized files whose header matched no template, landed because the dataset says `flag`. */
-export interface UnknownTemplateAlertInput {
-  readonly kind: 'unknown_template';
-  readonly dataset: string;
-  readonly executionId: string;
-  readonly files: readonly AlertFile[];
-  readonly region?: string;
-}
+/** The input is a contract with the state machine (lib/contracts/alerts.ts). */
+export type { UnknownTemplateAlertInput };
 
 export function unknownTemplate(input: UnknownTemplateAlertInput): Alert {
   const flagged = input.files.filter((f) => f.status === 'normalized' && f.flag === 'unknown_template');
