@@ -1,5 +1,6 @@
 /** The restatement notice: rows a batch superseded or rejected as conflicts, by file and reason. */
 import type { Alert } from '../../../lib/contracts/alerts';
+import type { EtlConflict, EtlRestatement } from '../../../lib/contracts/run-report';
 import { consoleLine, listed, location, plural, render } from './base';
 
 /** A file of a restatement or conflict, as the run reports name it. */
@@ -26,24 +27,9 @@ export interface RestatementAlertInput {
     readonly snapshotId: string | null;
     readonly previousSnapshotId: string | null;
   }[];
-  readonly restatements: readonly {
-    readonly runId: string;
-    readonly sourceId: string;
-    readonly sourceKey: string;
-    readonly supersededSourceId: string;
-    readonly supersededSourceKey: string;
-    readonly reason: 'same_object' | 'scope' | 'key';
-    readonly rows: number;
-  }[];
-  readonly conflicts: readonly {
-    readonly runId: string;
-    readonly sourceId: string;
-    readonly sourceKey: string;
-    readonly conflictsWithSourceId: string;
-    readonly conflictsWithSourceKey: string;
-    readonly rows: number;
-    readonly quarantineKey: string | null;
-  }[];
+  /** The run reports' restatements and conflicts, each with the run that reported it. */
+  readonly restatements: readonly (EtlRestatement & { readonly runId: string })[];
+  readonly conflicts: readonly (EtlConflict & { readonly runId: string })[];
   /** The snapshot the reconciliation checked (its result's `snapshotIds[dataset]`). */
   readonly snapshotId: string | null;
   /** Where to look: the result document, the table for time travel, the quarantine bucket. */
