@@ -6,6 +6,8 @@
  * produces from a raw header (`BilledCost` -> `billed_cost`, `Cost (USD)` -> `cost`).
  */
 
+import type { ApprovalConfig, ComplianceConfig } from './compliance';
+
 /** File kinds the normalizer can read. A `.gz` suffix on any text kind is also accepted. */
 export type FileKind = 'csv' | 'tsv' | 'txt' | 'xlsx' | 'json' | 'jsonl' | 'parquet';
 
@@ -40,6 +42,39 @@ export interface TemplateConfig {
   readonly requiredColumns: readonly string[];
   /** Known versions, most recent last. */
   readonly versions: readonly TemplateVersionConfig[];
+  /**
+   * How a file of this template is laid out: `table` (a header row, then one row per record) or
+   * `form` (one record per sheet: label/value pairs down the sheet, then an optional line-item
+   * table; XLSX only; see `FormLayoutConfig`). @default 'table'
+   */
+  readonly layout?: TemplateLayout;
+  /** The form's line-item table (only with `layout: 'form'`). @default none (labels only) */
+  readonly form?: FormLayoutConfig;
+}
+
+export type TemplateLayout = 'table' | 'form';
+
+/**
+ * A single-record form (one request per sheet). Labels are cells whose text (a trailing `:`
+ * dropped, then canonicalized like a header) names a column or one of its aliases; the value is
+ * the next non-empty cell to its right on the same row. Labels come in any order, with blank and
+ * title rows between them. A version's `headers` are the labels that version carries. A sheet is
+ * this form when its labels include every required column of the template.
+ *
+ * Below the labels, a line-item table: a row whose cells include the headers of every required
+ * line-item field starts it; each following row with any value is an item, until a blank row or
+ * a row of labels. The items are stored as one JSON array (objects keyed by field name, values as
+ * strings, decimals exact) in `lineItems.column`.
+ */
+export interface FormLayoutConfig {
+  readonly lineItems?: {
+    /** The string column holding the items as a JSON array (declared in `columns`). */
+    readonly column: string;
+    /** The item fields: canonical names, types (`string` or `decimal`) and header aliases. */
+    readonly fields: readonly ColumnConfig[];
+    /** Fields whose header must be present to start the table. */
+    readonly requiredFields: readonly string[];
+  };
 }
 
 /**
@@ -220,10 +255,20 @@ export interface DatasetConfig {
   readonly etl?: EtlConfig;
   /** Restatement and conflict semantics of the curated table. @default { replacementScope: [], conflictPolicy: 'latest' } */
   readonly restatement?: RestatementConfig;
+  /**
+   * Business rules every curated row is checked against in the ETL (lib/config/compliance.ts):
+   * each row gets `compliance_status` and `compliance_findings`. @default none
+   */
+  readonly compliance?: ComplianceConfig;
+  /**
+   * The approval workflow (docs/approvals.md): compliant records wait for an approver's decision,
+   * flagged ones go back to the requester. Requires `compliance`. @default none
+   */
+  readonly approval?: ApprovalConfig;
 }
 
 /** A dataset with every default applied; what code downstream of validation works with. */
-export interface ResolvedDataset extends DatasetConfig {
+export interface ResolvedDataset extends Omit<DatasetConfig, 'compliance' | 'approval'> {
   readonly kind: DatasetKind;
   readonly landingPrefix: string;
   readonly nullTokens: readonly string[];
@@ -235,4 +280,6 @@ export interface ResolvedDataset extends DatasetConfig {
   readonly batching: Required<BatchingConfig>;
   readonly etl: Required<EtlConfig>;
   readonly restatement: Required<RestatementConfig>;
+  readonly compliance: ComplianceConfig | null;
+  readonly approval: Required<ApprovalConfig> | null;
 }

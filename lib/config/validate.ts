@@ -10,6 +10,7 @@ import type {
   ResolvedDataset,
   UnknownTemplatePolicy,
 } from './types';
+import { checkCompliance, checkForms } from './validate-compliance';
 
 /** Raised when a dataset definition is invalid; `cdk synth` and every handler fail fast on it. */
 export class DatasetConfigError extends Error {
@@ -93,6 +94,14 @@ export function resolveDataset(config: DatasetConfig): ResolvedDataset {
       conflictPolicy: config.restatement?.conflictPolicy ?? 'latest',
       keyScope: config.restatement?.keyScope ?? (config.kind === 'dimension' ? 'table' : 'partition'),
     },
+    compliance: config.compliance ?? null,
+    approval: config.approval
+      ? {
+          ...config.approval,
+          linkValidityDays: config.approval.linkValidityDays ?? 7,
+          overdueDays: config.approval.overdueDays ?? 5,
+        }
+      : null,
   };
 }
 
@@ -354,6 +363,8 @@ function checkDataset(d: ResolvedDataset, add: Add, options: ValidateOptions): v
   integerIn('etl.targetFileSizeMb', targetFileSizeMb, LIMITS.minTargetFileSizeMb, LIMITS.maxTargetFileSizeMb);
 
   checkRestatement(d, columns, add);
+  checkForms(d, columns, add);
+  checkCompliance(d, columns, add);
 }
 
 /**

@@ -66,6 +66,8 @@ export const controlPrefixes = {
   etlAggregates: 'etl/aggregates/',
   /** The curate job's registry of merged files (glue-scripts/lib/pipeline_etl/files.py). */
   etlFiles: 'etl/files/',
+  /** Per run of a dataset with an approval workflow: the requests it curated (lib/contracts/approvals.ts). */
+  etlRequests: 'etl/requests/',
   reconciliation: 'reconciliation/',
   schemaState: 'schema/',
   glueTemp: 'glue/temp/',
@@ -80,6 +82,9 @@ export const contentIndexKey = (dataset: string, sha256: string) =>
 
 export const etlRunReportKey = (dataset: string, runId: string) =>
   `${controlPrefixes.etlRuns}${dataset}/${runId}.json`;
+
+export const etlRequestsKey = (dataset: string, runId: string) =>
+  `${controlPrefixes.etlRequests}${dataset}/${runId}.json`;
 
 /** One marker per normalized object merged into curated; its presence means "processed". */
 export const processedMarkerKey = (normalizedKey: string) =>

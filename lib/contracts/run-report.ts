@@ -14,6 +14,8 @@
  * lose digits past 2^53.
  */
 
+import type { ComplianceSummary } from './approvals';
+
 /** The version of every document in this file; readers refuse any other. */
 export const ETL_DOCUMENT_VERSION = 2;
 
@@ -142,6 +144,13 @@ export interface EtlRunReport {
   readonly addedColumns: readonly string[];
   /** Each dimension the run joined and the snapshot it read (empty when the run read nothing). */
   readonly dimensions: readonly EtlDimensionRead[];
+  /**
+   * The compliance rules' findings on the rows read (datasets with `compliance` rules); absent for
+   * other datasets and when the run read nothing.
+   */
+  readonly compliance?: ComplianceSummary;
+  /** The requests document written (datasets with an approval workflow); absent otherwise. */
+  readonly requestsKey?: string;
 }
 
 /** A dimension a run joined: the curated table or the file it read, and the snapshot. */

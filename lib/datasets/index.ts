@@ -1,6 +1,7 @@
 import type { DatasetConfig } from '../config/types';
 import { accountHierarchy } from './account-hierarchy';
 import { cloudBilling } from './cloud-billing';
+import { purchaseOrders } from './purchase-orders';
 import { workforceCapacity } from './workforce-capacity';
 
 /**
@@ -11,4 +12,5 @@ export const DATASET_DEFINITIONS: readonly DatasetConfig[] = [
   cloudBilling,
   workforceCapacity,
   accountHierarchy,
+  purchaseOrders,
 ];
