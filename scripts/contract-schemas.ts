@@ -31,6 +31,9 @@ export const CONTRACT_SCHEMAS: Readonly<Record<string, { readonly file: string; 
   'file-outcome': { file: 'lib/contracts/batch.ts', type: 'FileOutcome' },
   'notify-event': { file: 'lib/contracts/alerts.ts', type: 'NotifyEvent' },
   'notify-response': { file: 'lib/contracts/alerts.ts', type: 'NotifyResponse' },
+  'requests-document': { file: 'lib/contracts/approvals.ts', type: 'RequestsDocument' },
+  'request-state': { file: 'lib/contracts/approvals.ts', type: 'RequestState' },
+  'status-change': { file: 'lib/contracts/approvals.ts', type: 'StatusChange' },
 };
 
 /** The schema of `name`, as the file should read (JSON formatted by Biome, as `npm run lint` wants it). */

@@ -61,3 +61,86 @@ export interface RequestsDocument {
   /** Requests whose rows of this run are in curated as of the snapshot (superseded ones are not). */
   readonly requests: readonly CuratedRequest[];
 }
+
+/**
+ * A request's status (docs/approvals.md, "Statuses"):
+ * - `submitted`: a version of the request was curated (first submission or resubmission);
+ * - `needs_correction`: a rule of severity `error` failed; back to the requester;
+ * - `pending_approval`: compliant; in the approver's queue;
+ * - `approved` / `rejected`: an approver decided.
+ */
+export type RequestStatus = 'submitted' | 'needs_correction' | 'pending_approval' | 'approved' | 'rejected';
+
+export const REQUEST_STATUSES: readonly RequestStatus[] = [
+  'submitted',
+  'needs_correction',
+  'pending_approval',
+  'approved',
+  'rejected',
+];
+
+/**
+ * The transitions the workflow makes (from `null`: a request seen for the first time). A
+ * resubmission (a newer version of the request) goes back to `submitted` from any status, and
+ * is checked again; decisions are made on `pending_approval` only.
+ */
+export const REQUEST_TRANSITIONS: Readonly<Record<RequestStatus | 'new', readonly RequestStatus[]>> = {
+  new: ['submitted'],
+  submitted: ['needs_correction', 'pending_approval'],
+  needs_correction: ['submitted'],
+  pending_approval: ['approved', 'rejected', 'submitted'],
+  approved: ['submitted'],
+  rejected: ['submitted'],
+};
+
+/** Who receives a status notice (the SNS `recipient` attribute, a String.Array). */
+export type RequestRecipient = 'requester' | 'approver';
+
+/** The version of a request a status refers to: the landing object its row came from. */
+export interface RequestVersion {
+  readonly sourceId: string;
+  readonly sourceKey: string;
+  readonly landedAt: string | null;
+  readonly sequencer: string | null;
+}
+
+/** A request's current state (the workflow table's `current` item of the request). */
+export interface RequestState {
+  readonly dataset: string;
+  readonly requestId: string;
+  readonly status: RequestStatus;
+  /** When the request entered `status`. */
+  readonly statusSince: string;
+  readonly version: RequestVersion;
+  readonly complianceStatus: ComplianceStatus;
+  readonly findings: readonly ComplianceFinding[];
+  readonly record: Readonly<Record<string, string | null>>;
+  readonly requesterEmail: string | null;
+  /** Status changes recorded so far (the history's length). */
+  readonly changes: number;
+  /** The open decision link's nonce and expiry (status `pending_approval` only). */
+  readonly link: { readonly nonce: string; readonly expiresAt: string } | null;
+  /** The decision (status `approved` or `rejected`). */
+  readonly decision: { readonly by: string; readonly at: string; readonly reason: string | null } | null;
+  /**
+   * History entries whose notices are not published yet: cleared once they are. A retry after a
+   * failure between the write and the publish sends them then (at least once, never lost).
+   */
+  readonly unnotified: readonly number[];
+}
+
+/** One entry of a request's status history. */
+export interface StatusChange {
+  readonly dataset: string;
+  readonly requestId: string;
+  /** 1, 2, ... in the order the changes were made. */
+  readonly seq: number;
+  readonly from: RequestStatus | null;
+  readonly to: RequestStatus;
+  /** The requester (submissions), `compliance-rules` (checks), or the approver. */
+  readonly who: string;
+  readonly at: string;
+  readonly reason: string;
+  /** The version of the request the change refers to. */
+  readonly sourceId: string;
+}
