@@ -7,6 +7,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { ResolvedDataset } from './config/types';
 import { AlertTopic } from './constructs/alert-topic';
+import { ApprovalWorkflow } from './constructs/approval-workflow';
 import { CurateJob } from './constructs/curate-job';
 import { DatasetIntake } from './constructs/dataset-intake';
 import { DimensionSeeds } from './constructs/dimension-seeds';
@@ -62,6 +63,8 @@ export class PipelineStack extends Stack {
   public readonly crawlers: ReadonlyMap<string, NormalizedCrawler>;
   public readonly jobs: ReadonlyMap<string, CurateJob>;
   public readonly intakes: ReadonlyMap<string, DatasetIntake>;
+  /** The approval workflow (none when no dataset has one). */
+  public readonly approvals?: ApprovalWorkflow;
   /** The seed files of the dimension datasets, landed on deploy (none when no dataset has one). */
   public readonly seeds?: DimensionSeeds;
 
@@ -152,6 +155,19 @@ export class PipelineStack extends Stack {
       timeout: Duration.seconds(30),
     });
     this.functions = { normalize, quarantine: quarantineFn, reconcile, notify };
+    if (datasets.some((d) => d.approval)) {
+      this.approvals = new ApprovalWorkflow(this, 'Approvals', {
+        environment,
+        controlBucket: control,
+        topic: this.alerts.topic,
+        key,
+      });
+      // Reconciliation checks that every curated request has its status.
+      reconcile.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.approvals.table.tableArn] }),
+      );
+      reconcile.function.addEnvironment(PIPELINE_ENV_VARS.requestsTable, this.approvals.table.tableName);
+    }
     this.grantHandlers(datasets);
     this.grantAlerts(key, datasets);
 
@@ -197,6 +213,7 @@ export class PipelineStack extends Stack {
       quarantine: quarantineFn.function,
       reconcile: reconcile.function,
       notify: notify.function,
+      ...(this.approvals ? { approvals: this.approvals.approvals.function } : {}),
       topic: this.alerts.topic,
       topicKey: key,
       crawlerPollInterval: props.crawlerPollInterval,
@@ -322,6 +339,21 @@ export class PipelineStack extends Stack {
     };
     for (const [name, [value, description]] of Object.entries(outputs)) {
       new CfnOutput(this, STACK_OUTPUTS[name as keyof typeof STACK_OUTPUTS], { value, description });
+    }
+    if (this.approvals) {
+      new CfnOutput(this, 'RequestsTable', {
+        value: this.approvals.table.tableName,
+        description:
+          'Approval workflow table: current status (index byStatus) and status history of each request',
+      });
+      new CfnOutput(this, 'ApprovalsFunction', {
+        value: this.approvals.approvals.function.functionName,
+        description: 'Approvals Lambda: invoke {action: "decide", ...} to approve or reject (IAM-authorized)',
+      });
+      new CfnOutput(this, 'ApprovalLinkUrl', {
+        value: this.approvals.linkUrl.url,
+        description: 'Decision links of approver notifications point here (the token is the authorization)',
+      });
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import Ajv, { type ValidateFunction } from 'ajv';
+import { REQUESTS_DOCUMENT_VERSION, type RequestsDocument } from '../../lib/contracts/approvals';
 import type { NormalizerManifest } from '../../lib/contracts/manifest';
 import {
   ETL_DOCUMENT_VERSION,
@@ -18,6 +19,7 @@ import runReportSchema from '../../lib/contracts/schemas/etl-run-report.schema.j
 import manifestSchema from '../../lib/contracts/schemas/normalizer-manifest.schema.json';
 import aggregatesSchema from '../../lib/contracts/schemas/partition-aggregates.schema.json';
 import markerSchema from '../../lib/contracts/schemas/processed-marker.schema.json';
+import requestsSchema from '../../lib/contracts/schemas/requests-document.schema.json';
 import { getJson } from './s3';
 
 /**
@@ -69,6 +71,12 @@ export const CONTRACTS = {
     version: ETL_DOCUMENT_VERSION,
     otherVersions: 'return',
   } as DocumentContract<PartitionAggregates>,
+  requests: {
+    name: 'requests-document',
+    schema: requestsSchema,
+    version: REQUESTS_DOCUMENT_VERSION,
+    otherVersions: 'fail',
+  } as DocumentContract<RequestsDocument>,
 } as const;
 
 const ajv = new Ajv({ allErrors: true, strict: true });

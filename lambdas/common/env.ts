@@ -30,6 +30,9 @@ export function readPipelineEnv(env: Env): PipelineEnv {
     controlBucket: requireEnv(env, PIPELINE_ENV_VARS.controlBucket),
     glueDatabase: requireEnv(env, PIPELINE_ENV_VARS.glueDatabase),
     alertTopicArn: env[PIPELINE_ENV_VARS.alertTopicArn] || undefined,
+    requestsTable: env[PIPELINE_ENV_VARS.requestsTable] || undefined,
+    approvalKeyId: env[PIPELINE_ENV_VARS.approvalKeyId] || undefined,
+    approvalLinkUrl: env[PIPELINE_ENV_VARS.approvalLinkUrl] || undefined,
     endpointUrl: env.AWS_ENDPOINT_URL || undefined,
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
   };

@@ -82,13 +82,19 @@ export class CurateJob extends Construct {
     // the dimension files need s3:ListBucket on the assets bucket (issue 10, finding 1), limited
     // to listings of exactly that object's key (`s3:prefix` = the key, or the key as a "folder",
     // which Hadoop's file-status probe lists). Without it every run fails with AccessDenied.
-    const byBucket = new Map<string, string[]>();
-    for (const asset of dimensionAssets)
-      byBucket.set(asset.s3BucketName, [...(byBucket.get(asset.s3BucketName) ?? []), asset.s3ObjectKey]);
-    for (const [bucket, keys] of byBucket) {
+    // Grouped by the bucket's resolved name: each asset's bucket name is its own token, even
+    // when two assets share the bootstrap bucket (one statement per bucket, Sids unique).
+    const byBucket = new Map<string, { bucket: string; keys: string[] }>();
+    for (const asset of dimensionAssets) {
+      const id = JSON.stringify(Stack.of(this).resolve(asset.s3BucketName));
+      const entry = byBucket.get(id) ?? { bucket: asset.s3BucketName, keys: [] };
+      entry.keys.push(asset.s3ObjectKey);
+      byBucket.set(id, entry);
+    }
+    for (const [i, { bucket, keys }] of [...byBucket.values()].entries()) {
       this.role.addToPolicy(
         new iam.PolicyStatement({
-          sid: 'ListDimensionObjects',
+          sid: i === 0 ? 'ListDimensionObjects' : `ListDimensionObjects${i + 1}`,
           actions: ['s3:ListBucket'],
           resources: [`arn:${Aws.PARTITION}:s3:::${bucket}`],
           conditions: { StringEquals: { 's3:prefix': keys.flatMap((key) => [key, `${key}/`]) } },

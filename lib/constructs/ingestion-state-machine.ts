@@ -42,6 +42,8 @@ export interface IngestionStateMachineProps {
   readonly reconcile: lambda.IFunction;
   /** Formats and publishes alerts; also the target of the backstop rule. */
   readonly notify: lambda.IFunction;
+  /** The approvals Lambda, when a dataset has an approval workflow. @default none */
+  readonly approvals?: lambda.IFunction;
   readonly topic: sns.ITopic;
   /** Key the alert topic is encrypted with; the state machine's plain fallback alert publishes to it. */
   readonly topicKey: kms.IKey;
@@ -109,7 +111,13 @@ export class IngestionStateMachine extends Construct {
     acknowledgeFindings(
       this.stateMachine,
       'Added by the CDK integrations: lambda:InvokeFunction on "<function>:*" covers versions and aliases of our own functions; CloudWatch log delivery and X-Ray actions do not support resource-level permissions.',
-      ...[props.normalize, props.quarantine, props.reconcile, props.notify].map(functionVersionsFinding),
+      ...[
+        props.normalize,
+        props.quarantine,
+        props.reconcile,
+        props.notify,
+        ...(props.approvals ? [props.approvals] : []),
+      ].map(functionVersionsFinding),
       WILDCARD_RESOURCE_FINDING,
     );
 
@@ -165,6 +173,7 @@ export class IngestionStateMachine extends Construct {
           normalize: props.normalize,
           quarantine: props.quarantine,
           reconcile: props.reconcile,
+          ...(props.approvals ? { approvals: props.approvals } : {}),
           crawlerPollInterval: props.crawlerPollInterval ?? Duration.seconds(30),
           maxCrawlerPolls: props.maxCrawlerPolls ?? 60,
           failure,

@@ -144,3 +144,18 @@ export interface StatusChange {
   /** The version of the request the change refers to. */
   readonly sourceId: string;
 }
+
+/** RecordRequests' result (the approvals Lambda's `record` action), kept in the execution state. */
+export interface RecordRequestsResult {
+  readonly dataset: string;
+  /** The requests documents read (one per run that merged files of the batch). */
+  readonly runs: number;
+  readonly requests: number;
+  readonly recorded: number;
+  /** Already recorded at this version (a retry or a redelivery). */
+  readonly unchanged: number;
+  /** Older than the version already recorded (curated holds the newer one). */
+  readonly stale: number;
+  /** Normalized objects of the batch not merged yet: their run records them. */
+  readonly unmerged: number;
+}

@@ -16,6 +16,12 @@ export interface PipelineEnv {
    * without it; the others do not read it.
    */
   readonly alertTopicArn?: string;
+  /** The approval workflow's table (the approvals and approval-link handlers). */
+  readonly requestsTable?: string;
+  /** The KMS HMAC key that signs decision links (the approvals and approval-link handlers). */
+  readonly approvalKeyId?: string;
+  /** The approval-link function's URL (the approvals handler puts it in approvers' notices); unset: decide by command. */
+  readonly approvalLinkUrl?: string;
   /** Set only by the local runtime: the AWS API emulator's endpoint. */
   readonly endpointUrl: string | undefined;
   readonly region: string;
@@ -31,4 +37,7 @@ export const PIPELINE_ENV_VARS = {
   controlBucket: 'CONTROL_BUCKET',
   glueDatabase: 'GLUE_DATABASE',
   alertTopicArn: 'ALERT_TOPIC_ARN',
+  requestsTable: 'REQUESTS_TABLE',
+  approvalKeyId: 'APPROVAL_KEY_ID',
+  approvalLinkUrl: 'APPROVAL_LINK_URL',
 } as const;

@@ -5,8 +5,10 @@
  * (local/progress.ts) and the tests take names and paths from here; a field renamed in a payload
  * type (e.g. `Progress.remainingObjects`) fails `tsc` wherever the workflow reads it.
  */
+
 import type { Crawler, JobRun } from '@aws-sdk/client-glue';
 import type { AlertReceipt, NoticeName } from './alerts';
+import type { RecordRequestsResult } from './approvals';
 import type { BatchFile, FileOutcome, StatesError } from './batch';
 import type { CatalogPartitionsOutput, ReconcileResult } from './reconcile';
 
@@ -87,6 +89,8 @@ export interface ExecutionState {
   /** Seconds to wait for the job's run slot. */
   readonly etlWait: { readonly seconds: number };
   readonly reconciliation: ReconcileReceipts;
+  /** RecordRequests' result (datasets with an approval workflow). */
+  readonly requests: RecordRequestsResult;
   /** The stage a failure alert names. */
   readonly failedStage: string;
   readonly error: StatesError;
@@ -151,6 +155,7 @@ export const PATH = {
   etlBusy: statePath('etlBusy'),
   etlWait: statePath('etlWait'),
   reconciliation: statePath('reconciliation'),
+  requests: statePath('requests'),
   failedStage: statePath('failedStage'),
   error: statePath('error'),
   alert: statePath('alert'),
@@ -311,6 +316,8 @@ export const STATE = {
     drainedWhileBusy: `${dataset}.DrainedWhileBusy?`,
     jitterEtlWait: `${dataset}.JitterEtlWait`,
     waitForEtlSlot: `${dataset}.WaitForEtlSlot`,
+    /** Datasets with an approval workflow: the curated requests' statuses, after the ETL (lambdas/approvals). */
+    recordRequests: `${dataset}.RecordRequests`,
   }),
 } as const;
 

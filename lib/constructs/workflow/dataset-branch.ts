@@ -3,9 +3,11 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { ResolvedDataset } from '../../config/types';
+import { PATH, STATE } from '../../contracts/workflow';
 import { CrawlAndWait } from './crawl-and-wait';
 import { EtlDrainLoop } from './etl-drain-loop';
 import type { FailureAlert } from './failure-alert';
+import { lambdaTask } from './lambda-task';
 import { NormalizeFiles } from './normalize-files';
 
 export interface DatasetBranchProps {
@@ -20,6 +22,8 @@ export interface DatasetBranchProps {
   /** Polls before a crawl that has not finished is a timeout failure. */
   readonly maxCrawlerPolls: number;
   readonly failure: FailureAlert;
+  /** The approvals Lambda (datasets with an approval workflow): RecordRequests after the ETL. */
+  readonly approvals?: lambda.IFunction;
 }
 
 /**
@@ -59,6 +63,24 @@ export class DatasetBranch extends sfn.StateMachineFragment {
     normalizeFiles.next(crawl).next(drain);
 
     this.startState = normalizeFiles.startState;
-    this.endStates = [normalizeFiles.nothingToMerge, ...drain.endStates];
+    if (dataset.approval && props.approvals) {
+      // The requests the ETL checked get their status (submitted, then needs_correction or
+      // pending_approval) and their notices before reconciliation checks none is missing.
+      const recordRequests = lambdaTask(this, STATE.of(dataset.name).recordRequests, props.approvals, {
+        payload: sfn.TaskInput.fromObject({
+          action: 'record',
+          dataset: sfn.JsonPath.stringAt(PATH.dataset),
+          executionId: sfn.JsonPath.executionId,
+          files: sfn.JsonPath.listAt(PATH.files),
+        }),
+        resultPath: PATH.requests,
+        retryAll: true,
+      });
+      failure.catchStage(recordRequests, STATE.of(dataset.name).recordRequests);
+      drain.next(recordRequests);
+      this.endStates = [normalizeFiles.nothingToMerge, recordRequests];
+    } else {
+      this.endStates = [normalizeFiles.nothingToMerge, ...drain.endStates];
+    }
   }
 }

@@ -1,0 +1,2 @@
+/** The approval-link function's entry point (the code is in lambdas/approvals/link-handler.ts). */
+export { handler, makeApprovalLinkHandler } from '../approvals/link-handler';
