@@ -6,6 +6,8 @@
  *   pipeline query "<SQL>" [--snapshot ID] [--json] [--state DIR] [--wait SECONDS]
  *   pipeline tables [--json] [--state DIR]
  *   pipeline describe <table> [--json] [--state DIR]
+ *   pipeline approve <request-id> [--reject --reason "..."] [--as NAME] [--dataset NAME] [--state DIR]
+ *   pipeline requests [--status STATUS | --overdue DAYS] [--history REQUEST-ID] [--dataset NAME] [--json] [--state DIR]
  *   pipeline reset [--state DIR] [--wait SECONDS]
  *   pipeline demo [--state DIR] [--wait SECONDS]
  *
@@ -26,6 +28,8 @@ const USAGE = `usage:
   npm run pipeline -- query "<SQL>" [--snapshot ID] [--json] [--state DIR] [--wait SECONDS]
   npm run pipeline -- tables [--json] [--state DIR]
   npm run pipeline -- describe <table> [--json] [--state DIR]
+  npm run pipeline -- approve <request-id> [--reject --reason "..."] [--as NAME] [--dataset NAME] [--state DIR]
+  npm run pipeline -- requests [--status STATUS | --overdue DAYS] [--history REQUEST-ID] [--dataset NAME] [--json] [--state DIR]
   npm run pipeline -- reset [--state DIR] [--wait SECONDS]
   npm run demo`;
 
@@ -43,6 +47,12 @@ async function main(argv: string[]): Promise<number> {
       snapshot: { type: 'string' },
       json: { type: 'boolean', default: false },
       'bounded-files': { type: 'string' },
+      reject: { type: 'boolean', default: false },
+      reason: { type: 'string' },
+      as: { type: 'string' },
+      status: { type: 'string' },
+      overdue: { type: 'string' },
+      history: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -152,6 +162,59 @@ async function main(argv: string[]): Promise<number> {
           ),
         );
       }
+      return 0;
+    }
+    case 'approve': {
+      const approvals = await import('../local/approvals');
+      const requestId = rest.join(' ').trim();
+      if (!requestId) throw new InputError('approve needs a request id: npm run pipeline -- approve PO-1001');
+      try {
+        const { result, notices } = await approvals.approveRequest(requestId, {
+          ...stateOptions,
+          onProgress: progress,
+          reject: values.reject,
+          ...(values.reason !== undefined ? { reason: values.reason } : {}),
+          ...(values.as !== undefined ? { actor: values.as } : {}),
+          ...(values.dataset !== undefined ? { dataset: values.dataset } : {}),
+        });
+        if (values.json) process.stdout.write(`${JSON.stringify({ ...result, notices })}\n`);
+        else {
+          process.stdout.write(
+            `${result.requestId}: ${result.from} -> ${result.to} by ${result.by} at ${result.at}\n`,
+          );
+          for (const n of notices)
+            process.stdout.write(
+              `\n[notice to ${n.attributes.recipient ?? '?'}] ${n.subject}\n${n.message}\n`,
+            );
+        }
+        return 0;
+      } catch (error) {
+        if ((error as Error).name !== 'DecisionError') throw error;
+        console.error(`error: ${(error as Error).message}`);
+        return 1;
+      }
+    }
+    case 'requests': {
+      const approvals = await import('../local/approvals');
+      let overdueDays: number | undefined;
+      if (values.overdue !== undefined) {
+        overdueDays =
+          values.overdue === ''
+            ? approvals.approvalDatasetOf(values.dataset).approval!.overdueDays
+            : Number(values.overdue);
+        if (!(Number.isInteger(overdueDays) && overdueDays >= 0))
+          throw new InputError('--overdue takes a number of days (0 or more)');
+      }
+      const listing = await approvals.listRequests({
+        ...stateOptions,
+        ...(values.dataset !== undefined ? { dataset: values.dataset } : {}),
+        ...(values.status !== undefined ? { status: values.status } : {}),
+        ...(overdueDays !== undefined ? { overdueDays } : {}),
+        ...(values.history !== undefined ? { historyOf: values.history } : {}),
+      });
+      process.stdout.write(
+        values.json ? `${JSON.stringify(listing)}\n` : `${approvals.formatRequests(listing)}\n`,
+      );
       return 0;
     }
     case 'reset': {

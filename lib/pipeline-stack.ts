@@ -164,7 +164,10 @@ export class PipelineStack extends Stack {
       });
       // Reconciliation checks that every curated request has its status.
       reconcile.addToRolePolicy(
-        new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.approvals.table.tableArn] }),
+        new iam.PolicyStatement({
+          actions: ['dynamodb:GetItem'],
+          resources: [this.approvals.table.tableArn],
+        }),
       );
       reconcile.function.addEnvironment(PIPELINE_ENV_VARS.requestsTable, this.approvals.table.tableName);
     }

@@ -43,6 +43,7 @@ import { type CfnResource, type CfnTemplate, type IntrinsicResolver, resourcesOf
 import type { ObjectMetadata } from './emulator';
 import { readStateJson, StateError } from './state';
 import { localFunctionArn } from './state-machine';
+import { LocalTables, type TableClients } from './tables';
 
 export const REGION = 'us-east-1';
 export const ACCOUNT = '000000000000';
@@ -66,6 +67,8 @@ export interface LocalClients {
   readonly glue: GlueClient;
   readonly sns: SNSClient;
   readonly sqs: SQSClient;
+  /** Needed when the template has DynamoDB tables or KMS HMAC keys (local/tables.ts). */
+  readonly tables?: TableClients;
 }
 
 /**
@@ -79,6 +82,7 @@ export class LocalCloud {
   topicArn = '';
   alertQueueUrl = '';
   readonly resolver: IntrinsicResolver;
+  readonly tables: LocalTables;
 
   constructor(
     readonly template: CfnTemplate,
@@ -88,6 +92,7 @@ export class LocalCloud {
     for (const [id] of resourcesOfType(template, 'AWS::S3::Bucket')) {
       this.bucketNames.set(id, `${pipeline}-${localName(id, 'Bucket')}`);
     }
+    this.tables = new LocalTables(template, pipeline, (id) => localName(id));
     this.resolver = {
       ref: (id) => this.refOf(id),
       getAtt: (id, attribute) => this.attributeOf(id, attribute),
@@ -125,6 +130,10 @@ export class LocalCloud {
         return String(resource.Properties?.Name ?? id);
       case 'AWS::StepFunctions::StateMachine':
         return `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${this.pipeline}`;
+      case 'AWS::DynamoDB::Table':
+        return this.tables.tableNames.get(id) ?? id;
+      case 'AWS::KMS::Key':
+        return this.tables.keyArns.get(id) ?? id;
       default:
         return id;
     }
@@ -132,6 +141,9 @@ export class LocalCloud {
 
   private attributeOf(id: string, attribute: string): string {
     const resource = this.resource(id);
+    // A function URL has no local endpoint: decisions are made with `pipeline approve`.
+    if (resource.Type === 'AWS::Lambda::Url' && attribute === 'FunctionUrl')
+      return `https://${localName(id)}.lambda-url.${REGION}.local/`;
     if (attribute !== 'Arn') return `${id}.${attribute}`;
     switch (resource.Type) {
       case 'AWS::S3::Bucket':
@@ -142,6 +154,10 @@ export class LocalCloud {
         return `arn:aws:sqs:${REGION}:${ACCOUNT}:${this.pipeline}-${localName(id)}`;
       case 'AWS::SNS::Topic':
         return this.refOf(id);
+      case 'AWS::DynamoDB::Table':
+        return this.tables.tableArn(id) ?? `arn:aws:local:${REGION}:${ACCOUNT}:${id}`;
+      case 'AWS::KMS::Key':
+        return this.tables.keyArns.get(id) ?? `arn:aws:local:${REGION}:${ACCOUNT}:${id}`;
       default:
         return `arn:aws:local:${REGION}:${ACCOUNT}:${id}`;
     }
@@ -193,6 +209,7 @@ export class LocalCloud {
         new CreateDatabaseCommand({ DatabaseInput: { Name: input.Name, Description: input.Description } }),
       );
     }
+    await this.tables.provision(this.clients.tables);
   }
 
   /** Every alert published to the topic since the last call, in order. */
@@ -311,6 +328,7 @@ export class LocalCloud {
     writeFileSync(path.join(dir, 'objects.json'), `${JSON.stringify(metadata)}\n`);
     writeFileSync(path.join(dir, 'catalog.json'), `${JSON.stringify(await this.dumpCatalog(), null, 1)}\n`);
     writeFileSync(path.join(dir, 'buckets.json'), `${JSON.stringify(this.bucketFolders(), null, 1)}\n`);
+    await this.tables.save(dir, this.clients.tables);
   }
 
   /** Bucket name -> folder below `<state>/s3/` where `save` keeps its objects. */
@@ -348,6 +366,7 @@ export class LocalCloud {
       if (missing.length > 0)
         throw new Error(`restoring the state: ${missing.length} object(s) not found, e.g. ${missing[0]}`);
     }
+    await this.tables.restore(dir, this.clients.tables);
     const catalogFile = path.join(dir, 'catalog.json');
     if (!existsFile(catalogFile)) return;
     const catalog = readStateJson(catalogFile) as CatalogDump;

@@ -97,6 +97,16 @@ export async function localLambdas(
         const pipelineEnv = readPipelineEnv(env);
         return makeReconcileHandler(pipelineEnv, clientsOf(pipelineEnv));
       }
+      case 'approvals': {
+        const { makeApprovalsHandler } = await import('../lambdas/approvals/handler');
+        const pipelineEnv = readPipelineEnv(env);
+        return makeApprovalsHandler(pipelineEnv, clientsOf(pipelineEnv));
+      }
+      case 'approval-link': {
+        const { makeApprovalLinkHandler } = await import('../lambdas/approvals/link-handler');
+        const pipelineEnv = readPipelineEnv(env);
+        return makeApprovalLinkHandler(pipelineEnv, clientsOf(pipelineEnv));
+      }
       case 'notify': {
         const { makeNotifyHandler } = await import('../lambdas/notify/handler');
         const pipelineEnv = readPipelineEnv(env);

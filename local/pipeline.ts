@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GlueClient } from '@aws-sdk/client-glue';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -204,6 +206,7 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
     glue: new GlueClient(config),
     sns: new SNSClient(config),
     sqs: new SQSClient(config),
+    tables: { dynamodb: new DynamoDBClient(config), kms: new KMSClient(config) },
   };
   const cloud = new LocalCloud(template, clients, PIPELINE);
   await cloud.provision();

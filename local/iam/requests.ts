@@ -84,6 +84,8 @@ export function mapRequest(service: string, request: HttpRequestView, scope: Sco
       return mapStates(request);
     case 'kms':
       return mapKms(request, scope);
+    case 'dynamodb':
+      return mapDynamoDb(request, scope);
     case 'sts':
       return mapSts(request);
     default:
@@ -733,6 +735,8 @@ const KMS_OPERATIONS = new Set([
   'GenerateDataKeyWithoutPlaintext',
   'DescribeKey',
   'ReEncrypt',
+  'GenerateMac',
+  'VerifyMac',
 ]);
 
 function mapKms(request: HttpRequestView, scope: Scope): MappedRequest {
@@ -752,6 +756,65 @@ function mapKms(request: HttpRequestView, scope: Scope): MappedRequest {
     protocol,
     permissions: [{ action: `kms:${operation}`, resource, context }],
   };
+}
+
+const DYNAMODB_TABLE_OPERATIONS = new Set([
+  'GetItem',
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'Query',
+  'Scan',
+  'DescribeTable',
+]);
+/** TransactWriteItems needs no permission of its own: each item needs its action's (list_amazondynamodb.html). */
+const DYNAMODB_TRANSACT_ACTIONS: Readonly<Record<string, string>> = {
+  Put: 'PutItem',
+  Update: 'UpdateItem',
+  Delete: 'DeleteItem',
+  ConditionCheck: 'ConditionCheckItem',
+};
+
+function mapDynamoDb(request: HttpRequestView, scope: Scope): MappedRequest {
+  const { protocol, operation, params } = operationOf(request);
+  const table = (name: unknown) =>
+    `arn:aws:dynamodb:${scope.region}:${scope.account}:table/${String(name ?? '')}`;
+  const permission = (action: string, resource: string) => ({
+    action: `dynamodb:${action}`,
+    resource,
+    context: {},
+  });
+  if (DYNAMODB_TABLE_OPERATIONS.has(operation)) {
+    // A Query or Scan of an index is authorized on the index's ARN.
+    const resource = params.IndexName
+      ? `${table(params.TableName)}/index/${String(params.IndexName)}`
+      : table(params.TableName);
+    return { service: 'dynamodb', operation, protocol, permissions: [permission(operation, resource)] };
+  }
+  if (operation === 'TransactWriteItems') {
+    const items = (params.TransactItems as Record<string, { TableName?: string }>[] | undefined) ?? [];
+    const permissions = items.flatMap((item) =>
+      Object.entries(item).map(([kind, body]) =>
+        permission(DYNAMODB_TRANSACT_ACTIONS[kind] ?? `(unknown ${kind})`, table(body?.TableName)),
+      ),
+    );
+    return { service: 'dynamodb', operation, protocol, permissions };
+  }
+  if (operation === 'BatchWriteItem' || operation === 'BatchGetItem') {
+    const tables = Object.keys((params.RequestItems as Record<string, unknown> | undefined) ?? {});
+    return {
+      service: 'dynamodb',
+      operation,
+      protocol,
+      permissions: tables.map((name) => permission(operation, table(name))),
+    };
+  }
+  return unmapped(
+    'dynamodb',
+    protocol,
+    `DynamoDB ${operation || '(no operation)'} is not mapped locally`,
+    operation,
+  );
 }
 
 function mapSts(request: HttpRequestView): MappedRequest {
