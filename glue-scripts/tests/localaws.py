@@ -157,6 +157,8 @@ class World:
         policy: str = "latest",
         key_scope: str = "partition",
         partition_spec: Iterable[dict] | None = None,
+        compliance: Iterable[dict] = (),
+        approval: dict | None = None,
     ) -> dict:
         measures = {"amount": (38, 18)} if measures is None else dict(measures)
         return {
@@ -185,6 +187,7 @@ class World:
                 "processed": "etl/processed/",
                 "aggregates": f"etl/aggregates/{dataset}/",
                 "files": f"etl/files/{dataset}/",
+                "requests": f"etl/requests/{dataset}/",
             },
             "restatement": {"replacementScope": list(scope), "conflictPolicy": policy, "keyScope": key_scope},
             "quarantineBucket": self.quarantine_bucket,
@@ -199,6 +202,8 @@ class World:
                 "compactionMinInputFiles": 10,
                 "targetFileSizeBytes": 128 * 1024 * 1024,
             },
+            "compliance": list(compliance),
+            "approval": approval,
         }
 
     def put_dimension(self, name: str, csv_text: str) -> str:

@@ -35,7 +35,13 @@ def _config(**overrides) -> EtlConfig:
         "lineageColumns": list(LINEAGE),
         "dimensions": [],
         "crossTemplateRules": [],
-        "controlPrefixes": {"runs": "r/", "processed": "p/", "aggregates": "a/", "files": "f/"},
+        "controlPrefixes": {
+            "runs": "r/",
+            "processed": "p/",
+            "aggregates": "a/",
+            "files": "f/",
+            "requests": "q/",
+        },
         "restatement": {"replacementScope": [], "conflictPolicy": "latest", "keyScope": "partition"},
         "quarantineBucket": "q",
         "quarantinePrefixes": {"conflicts": "rows/sales/conflicts/"},
@@ -49,6 +55,8 @@ def _config(**overrides) -> EtlConfig:
             "compactionMinInputFiles": 10,
             "targetFileSizeBytes": 134217728,
         },
+        "compliance": [],
+        "approval": None,
     }
     raw.update(overrides)
     return EtlConfig.from_dict(raw)

@@ -1,3 +1,4 @@
+import type { ApprovalConfig, ComplianceRuleConfig } from '../config/compliance';
 import type { ConflictPolicy, KeyScope } from '../config/types';
 
 /**
@@ -38,6 +39,8 @@ export interface EtlJobConfig {
     readonly aggregates: string;
     /** Registry of the files merged so far (landing order, replacement-scope values covered). */
     readonly files: string;
+    /** The requests documents of a dataset with an approval workflow (`etl/requests/<dataset>/`). */
+    readonly requests: string;
   };
   /** The dataset's restatement and conflict semantics (lib/config/types.ts, RestatementConfig). */
   readonly restatement: {
@@ -53,7 +56,21 @@ export interface EtlJobConfig {
     readonly conflicts: string;
   };
   readonly iceberg: IcebergTableConfig;
+  /**
+   * The dataset's compliance rules as declared (lib/config/compliance.ts), evaluated on every row
+   * by glue-scripts/lib/pipeline_etl/compliance.py; empty for a dataset without rules (no
+   * compliance columns, no summary in the run report).
+   */
+  readonly compliance: readonly ComplianceRuleConfig[];
+  /**
+   * The approval workflow's columns (datasets with `approval`): the job writes a requests document
+   * per run (layout.etlRequestsKey). Null for other datasets.
+   */
+  readonly approval: EtlApproval | null;
 }
+
+/** What the job needs of a dataset's approval workflow: which columns identify a request. */
+export type EtlApproval = Pick<ApprovalConfig, 'idColumn' | 'requesterColumn' | 'submittedAtColumn'>;
 
 /**
  * A dimension the job broadcast-joins: the curated Iceberg table `<database>.<table>` of a

@@ -10,6 +10,7 @@ import { LINEAGE_COLUMNS } from '../contracts/lineage';
 import type { PipelineNames } from '../contracts/naming';
 
 export type {
+  EtlApproval,
   EtlDimension,
   EtlJobConfig,
   IcebergPartitionField,
@@ -109,6 +110,7 @@ export function etlJobConfig(input: EtlJobConfigInput): EtlJobConfig {
       processed: controlPrefixes.etlProcessed,
       aggregates: `${controlPrefixes.etlAggregates}${dataset.name}/`,
       files: `${controlPrefixes.etlFiles}${dataset.name}/`,
+      requests: `${controlPrefixes.etlRequests}${dataset.name}/`,
     },
     restatement: {
       replacementScope: dataset.restatement.replacementScope,
@@ -127,6 +129,14 @@ export function etlJobConfig(input: EtlJobConfigInput): EtlJobConfig {
       compactionMinInputFiles: dataset.etl.compactionMinInputFiles,
       targetFileSizeBytes,
     },
+    compliance: dataset.compliance?.rules ?? [],
+    approval: dataset.approval
+      ? {
+          idColumn: dataset.approval.idColumn,
+          requesterColumn: dataset.approval.requesterColumn,
+          submittedAtColumn: dataset.approval.submittedAtColumn,
+        }
+      : null,
   };
 }
 

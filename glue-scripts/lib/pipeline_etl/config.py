@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 
@@ -52,6 +53,7 @@ class ControlPrefixes:
     processed: str
     aggregates: str
     files: str
+    requests: str
 
 
 CONFLICT_POLICIES = ("latest", "reject", "keep")
@@ -89,6 +91,72 @@ class Iceberg:
     target_file_size_bytes: int
 
 
+RULE_KINDS = (
+    "required",
+    "format",
+    "range",
+    "lineItemsTotal",
+    "leadTime",
+    "minLength",
+    "reference",
+    "duplicate",
+)
+SEVERITIES = ("error", "warning")
+FORMATS = ("email", "currency", "date")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A rule's ``when``: another field of the row is ``at_least`` a decimal, or ``in`` values."""
+
+    field: str
+    at_least: str | None = None
+    values: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ComplianceRule:
+    """One compliance rule as declared (``ComplianceRuleConfig`` in lib/config/compliance.ts);
+    the parameters of the other kinds are None."""
+
+    id: str
+    kind: str
+    severity: str
+    description: str
+    #: The fields the rule concerns, in declaration order (what its findings name).
+    fields: tuple[str, ...]
+    format: str | None = None
+    greater_than: str | None = None
+    at_least: str | None = None
+    at_most: str | None = None
+    line_items: str | None = None
+    quantity: str | None = None
+    unit_price: str | None = None
+    tolerance: str | None = None
+    from_field: str | None = None
+    min_days: int | None = None
+    min_length: int | None = None
+    when: Condition | None = None
+    dimension: str | None = None
+    id_field: str | None = None
+    within_field: str | None = None
+    within_days: int | None = None
+
+    @property
+    def field(self) -> str:
+        """The field of a single-field rule (every kind but required and duplicate)."""
+        return self.fields[0]
+
+
+@dataclass(frozen=True)
+class Approval:
+    """The approval workflow's columns: a requests document is written per run."""
+
+    id_column: str
+    requester_column: str
+    submitted_at_column: str
+
+
 @dataclass(frozen=True)
 class EtlConfig:
     dataset: str
@@ -110,6 +178,8 @@ class EtlConfig:
     quarantine_bucket: str
     conflicts_prefix: str
     iceberg: Iceberg
+    compliance: tuple[ComplianceRule, ...] = ()
+    approval: Approval | None = None
 
     @property
     def curated_location(self) -> str:
@@ -188,6 +258,7 @@ class EtlConfig:
                 processed=prefixes.text("processed"),
                 aggregates=prefixes.text("aggregates"),
                 files=prefixes.text("files"),
+                requests=prefixes.text("requests"),
             ),
             restatement=Restatement(
                 replacement_scope=tuple(restatement.texts("replacementScope")),
@@ -209,6 +280,8 @@ class EtlConfig:
                 compaction_min_input_files=iceberg.integer("compactionMinInputFiles", 2, 100_000),
                 target_file_size_bytes=iceberg.integer("targetFileSizeBytes", 1 << 20, 1 << 40),
             ),
+            compliance=tuple(_rule(r) for r in reader.objects("compliance")),
+            approval=_approval(reader.optional_obj("approval")),
         )
         config.check()
         return config
@@ -254,6 +327,134 @@ class EtlConfig:
             raise ConfigError("iceberg.snapshotRetentionDays must not be negative")
         if not self.iceberg.catalog.replace("_", "").isalnum():
             raise ConfigError(f"iceberg.catalog must be an identifier, got {self.iceberg.catalog!r}")
+        if not self.control_prefixes.requests.endswith("/"):
+            raise ConfigError("controlPrefixes.requests must end with '/'")
+        self._check_compliance()
+
+    def _check_compliance(self) -> None:
+        """The rules name declared columns and dimensions and carry valid parameters (the same
+        checks as lib/config/validate-compliance.ts, for a config built by hand)."""
+        columns = {c.name for c in self.columns} | {m.name for m in self.measures}
+        dimensions = {d.name: d for d in self.dimensions}
+        seen: set[str] = set()
+        for i, rule in enumerate(self.compliance):
+            at = f"compliance[{i}] ({rule.id})"
+            if rule.id in seen:
+                raise ConfigError(f"{at}: rule id declared twice")
+            seen.add(rule.id)
+            if rule.kind not in RULE_KINDS:
+                raise ConfigError(f"{at}.kind must be one of {', '.join(RULE_KINDS)}, got {rule.kind!r}")
+            if rule.severity not in SEVERITIES:
+                raise ConfigError(f"{at}.severity must be error or warning, got {rule.severity!r}")
+            named = [
+                *rule.fields,
+                *(
+                    f
+                    for f in (rule.line_items, rule.from_field, rule.id_field, rule.within_field)
+                    if f is not None
+                ),
+            ]
+            if rule.when is not None:
+                named.append(rule.when.field)
+            unknown = [f for f in named if f not in columns]
+            if unknown:
+                raise ConfigError(f"{at}: {', '.join(unknown)} not declared column(s)")
+            if rule.kind == "format" and rule.format not in FORMATS:
+                raise ConfigError(f"{at}.format must be one of {', '.join(FORMATS)}, got {rule.format!r}")
+            if (
+                rule.kind == "range"
+                and rule.greater_than is None
+                and rule.at_least is None
+                and rule.at_most is None
+            ):
+                raise ConfigError(f"{at}: needs greaterThan, atLeast or atMost")
+            if rule.kind == "reference":
+                dimension = dimensions.get(rule.dimension or "")
+                if dimension is None:
+                    raise ConfigError(f"{at}.dimension {rule.dimension!r} is not one of the dimensions")
+                if rule.field not in dimension.join_keys:
+                    raise ConfigError(f"{at}.field: dimension {dimension.name} does not join on {rule.field}")
+            if rule.when is not None and (rule.when.at_least is None) == (rule.when.values is None):
+                raise ConfigError(f"{at}.when needs exactly one of atLeast and in")
+        if self.approval is not None:
+            a = self.approval
+            unknown = [
+                c for c in (a.id_column, a.requester_column, a.submitted_at_column) if c not in columns
+            ]
+            if unknown:
+                raise ConfigError(f"approval: {', '.join(unknown)} not declared column(s)")
+            if not self.compliance:
+                raise ConfigError("approval requires compliance rules")
+
+
+def _rule(r: _Reader) -> ComplianceRule:
+    kind = r.text("kind")
+    common = {
+        "id": r.text("id"),
+        "kind": kind,
+        "severity": r.text("severity"),
+        "description": r.text("description"),
+    }
+    if kind in ("required", "duplicate"):
+        fields = tuple(r.texts("fields"))
+        if not fields:
+            raise ConfigError(f"{r.path}fields must list at least one column")
+    else:
+        fields = (r.text("field"),)
+    when = r.optional_obj("when")
+    extra: dict[str, Any] = {}
+    if kind == "format":
+        extra["format"] = r.text("format")
+    elif kind == "range":
+        extra.update(
+            greater_than=r.optional_decimal("greaterThan"),
+            at_least=r.optional_decimal("atLeast"),
+            at_most=r.optional_decimal("atMost"),
+        )
+    elif kind == "lineItemsTotal":
+        extra.update(
+            line_items=r.text("lineItems"),
+            quantity=r.text("quantity"),
+            unit_price=r.text("unitPrice"),
+            tolerance=r.decimal("tolerance"),
+        )
+        if Decimal(extra["tolerance"]) < 0:
+            raise ConfigError(f"{r.path}tolerance must not be negative")
+    elif kind == "leadTime":
+        extra.update(from_field=r.text("from"), min_days=r.integer("minDays", 0, 36_500))
+    elif kind == "minLength":
+        extra["min_length"] = r.integer("minLength", 1, 1_000_000)
+    elif kind == "reference":
+        extra["dimension"] = r.text("dimension")
+    elif kind == "duplicate":
+        within = r.obj("within")
+        extra.update(
+            id_field=r.text("idField"),
+            within_field=within.text("field"),
+            within_days=within.integer("days", 1, 36_500),
+        )
+    return ComplianceRule(
+        **common,
+        fields=fields,
+        when=None
+        if when is None
+        else Condition(
+            field=when.text("field"),
+            at_least=when.optional_decimal("atLeast"),
+            values=tuple(when.texts("in")) if "in" in when.raw else None,
+        ),
+        **extra,
+    )
+
+
+def _approval(r: _Reader | None) -> Approval | None:
+    if r is None:
+        return None
+    return Approval(
+        id_column=r.text("idColumn"),
+        requester_column=r.text("requesterColumn"),
+        submitted_at_column=r.text("submittedAtColumn"),
+    )
 
 
 class _Reader:
@@ -304,6 +505,25 @@ class _Reader:
         if not isinstance(value, dict):
             raise ConfigError(f"{self._field(name)} must be an object")
         return _Reader(value, f"{self._field(name)}.")
+
+    def optional_obj(self, name: str) -> _Reader | None:
+        """An object field that may be absent or null."""
+        if self.raw.get(name) is None:
+            return None
+        return self.obj(name)
+
+    def decimal(self, name: str) -> str:
+        value = self.text(name)
+        try:
+            parsed = Decimal(value)
+        except InvalidOperation:
+            parsed = None
+        if parsed is None or not parsed.is_finite():
+            raise ConfigError(f"{self._field(name)} must be a decimal string, got {value!r}")
+        return value
+
+    def optional_decimal(self, name: str) -> str | None:
+        return self.decimal(name) if name in self.raw else None
 
     def objects(self, name: str) -> list[_Reader]:
         value = self._get(name)
