@@ -122,7 +122,9 @@ export function makeApprovalLinkHandler(
       return page(
         200,
         `Request ${result.requestId} ${result.to}`,
-        `<p>Recorded at ${escapeHtml(result.at)}. The requester is notified.</p>`,
+        result.notified
+          ? `<p>Recorded at ${escapeHtml(result.at)}. The requester is notified.</p>`
+          : `<p>Recorded at ${escapeHtml(result.at)}, but the notification could not be sent. Open this link again later to send it.</p>`,
       );
     } catch (error) {
       const e = error as Error;

@@ -185,6 +185,13 @@ export interface DecisionResult {
   readonly to: RequestStatus;
   readonly by: string;
   readonly at: string;
+  /**
+   * False when the decision is recorded but its notices could not be published: they stay listed
+   * in the request's `unnotified` and go out with the next call about the request (a retried
+   * decision, which then answers "already decided", sends them).
+   */
+  readonly notified: boolean;
+  readonly notifyError?: string;
 }
 
 /** An approver's decision on a pending request. Anything else is a clear error and changes nothing. */
@@ -199,6 +206,8 @@ export async function decide(deps: WorkflowDeps, decision: Decision): Promise<De
   const previous = await deps.store.get(dataset, decision.requestId);
   if (!previous) throw new RequestNotFoundError(`there is no request ${decision.requestId} in ${dataset}`);
   if (previous.status !== 'pending_approval') {
+    // A retried decision whose first attempt could not notify: send what is still owed.
+    await sendUnnotified(deps, previous);
     const decided = previous.decision;
     throw new NotPendingError(
       decided && (previous.status === 'approved' || previous.status === 'rejected')
@@ -259,8 +268,17 @@ export async function decide(deps: WorkflowDeps, decision: Decision): Promise<De
     }
     throw error;
   }
-  await sendUnnotified(deps, next);
-  return { requestId: decision.requestId, from: previous.status, to, by, at };
+  const result = { requestId: decision.requestId, from: previous.status, to, by, at };
+  try {
+    await sendUnnotified(deps, next);
+    return { ...result, notified: true };
+  } catch (error) {
+    return {
+      ...result,
+      notified: false,
+      notifyError: `${(error as Error).name}: ${(error as Error).message}`.slice(0, 300),
+    };
+  }
 }
 
 /** Publishes the notices of the state's unnotified changes, then clears them. */
