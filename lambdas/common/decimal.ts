@@ -46,6 +46,11 @@ export class Decimal {
     return new Decimal(this.rescaled(scale) + other.rescaled(scale), scale);
   }
 
+  /** The exact product (scales add). */
+  mul(other: Decimal): Decimal {
+    return new Decimal(this.coefficient * other.coefficient, this.scale + other.scale);
+  }
+
   sub(other: Decimal): Decimal {
     return this.add(other.negate());
   }

@@ -18,6 +18,7 @@ import { sourceChecks } from './control-totals';
 import { crossTemplateChecks } from './cross-template';
 import type { ReconcileDeps } from './deps';
 import { loadAggregates, loadManifests, loadMarkers, loadRunReports } from './inputs';
+import { requestChecks } from './requests';
 import { batchRestatements, checkedSnapshot } from './restatements';
 
 export type { ReconcileDeps, SchemaDriftDeps } from './deps';
@@ -98,9 +99,17 @@ export async function reconcileBatch(
       ? await loadAggregates(deps, dataset.name, touched)
       : new Map();
 
+  if (dataset.approval && !deps.requestStore) {
+    throw new Error(
+      `dataset ${dataset.name} has an approval workflow: REQUESTS_TABLE is required to reconcile it`,
+    );
+  }
   const checks = [
     ...manifests.flatMap((manifest) => sourceChecks(dataset, { manifest, markers, reports })),
     ...crossTemplateChecks(dataset, aggregates),
+    ...(dataset.approval && deps.requestStore
+      ? await requestChecks(deps, deps.requestStore, dataset, files)
+      : []),
   ];
   const snapshotIds = { [dataset.name]: checkedSnapshot(markers, reports) };
   const result = summarize(dataset.name, executionId, checks, deps.now?.() ?? new Date(), snapshotIds);

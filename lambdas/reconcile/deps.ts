@@ -1,6 +1,7 @@
 import type { GlueClient } from '@aws-sdk/client-glue';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Alert, AlertReceipt } from '../../lib/contracts/alerts';
+import type { RequestStore } from '../approvals/store';
 import type { PipelineEnv } from '../common/env';
 
 /** What the reconcile functions need from the outside world; the handler builds it once. */
@@ -12,6 +13,8 @@ export interface ReconcileDeps {
   /** How long to wait for a run report a marker names but that is not there yet. @default REPORT_WAIT */
   readonly reportWait?: ReportWait;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** The approval workflow's table: datasets with an approval workflow get the `requests` checks. */
+  readonly requestStore?: RequestStore;
 }
 
 /**

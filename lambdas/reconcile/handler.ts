@@ -1,9 +1,11 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { datasetByName } from '../../lib/config';
 import type { Alert, AlertReceipt } from '../../lib/contracts/alerts';
 import type { FileOutcome } from '../../lib/contracts/batch';
 import type { ReconcileEvent, ReconcileResponse } from '../../lib/contracts/reconcile';
-import type { AwsClients } from '../common/aws';
+import { RequestStore } from '../approvals/store';
+import { type AwsClients, SERVICE_RETRY } from '../common/aws';
 import type { PipelineEnv } from '../common/env';
 import { lambdaHandler } from '../common/handler';
 import { createLogger } from '../common/logger';
@@ -100,11 +102,29 @@ export function makeReconcileHandler(
     if (!clients.sns) throw new Error('the reconcile handler was built without an SNS client');
     return publishAlert(clients.sns, alertTopicOf(env), alert);
   };
+  // Datasets with an approval workflow: the workflow table, read by the `requests` checks.
+  const requestStore = env.requestsTable
+    ? new RequestStore(
+        new DynamoDBClient({
+          region: env.region,
+          ...(env.endpointUrl ? { endpoint: env.endpointUrl } : {}),
+          credentials: clients.s3.config.credentials,
+          ...SERVICE_RETRY,
+        }),
+        env.requestsTable,
+      )
+    : undefined;
   return async (event: unknown, _context?: Context): Promise<ReconcileResponse> => {
     const input = parseReconcileEvent(event);
     const dataset = datasetByName(input.dataset);
     if (!dataset) throw new UnknownDatasetError(`dataset "${input.dataset}" is not configured`);
-    const deps = { s3: clients.s3, glue: clients.glue, env, reportWait: options.reportWait };
+    const deps = {
+      s3: clients.s3,
+      glue: clients.glue,
+      env,
+      reportWait: options.reportWait,
+      ...(requestStore ? { requestStore } : {}),
+    };
     switch (input.action) {
       case 'progress': {
         const progress = await batchProgress(deps, dataset, input.files, input.previous, input.lastRunId);
