@@ -32,7 +32,7 @@ import { ADMIN_CREDENTIALS, LocalIam } from './iam';
 import { RunIam } from './iam/run';
 import { InputError } from './inputs';
 import { localLambdas } from './lambdas';
-import { readStateJson } from './state';
+import { readStateJson, type StateFolder } from './state';
 import { openStateFolder } from './state-dir';
 import { synthesize } from './synth-cache';
 
@@ -43,6 +43,8 @@ export class DecisionError extends Error {
 }
 
 export interface StateOptions {
+  /** A state folder the caller holds (the demo); else `stateDir` is opened and released. */
+  readonly state?: StateFolder;
   readonly stateDir?: string;
   readonly lockWaitMs?: number;
   readonly onProgress?: (line: string) => void;
@@ -86,6 +88,7 @@ export async function approveRequest(
     throw new InputError('--reject needs --reason "..." (the requester is told why)');
   const progress = options.onProgress ?? (() => undefined);
   const state = await openStateFolder({
+    ...(options.state ? { state: options.state } : {}),
     stateDir: options.stateDir,
     mode: 'write',
     command: 'approve',
@@ -174,7 +177,7 @@ export async function approveRequest(
       await emulator.stop().catch(() => undefined);
     }
   } finally {
-    await state.release();
+    if (!options.state) await state.release();
   }
 }
 
