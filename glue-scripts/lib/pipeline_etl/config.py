@@ -389,7 +389,7 @@ class EtlConfig:
 
 def _rule(r: _Reader) -> ComplianceRule:
     kind = r.text("kind")
-    common = {
+    common: dict[str, Any] = {
         "id": r.text("id"),
         "kind": kind,
         "severity": r.text("severity"),

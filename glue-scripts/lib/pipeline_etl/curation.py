@@ -4,12 +4,14 @@ against the curated Iceberg table, commit once, write the control documents (``d
 Order (what makes a failed run safe to retry in full):
   1. select the oldest normalized objects without a processed marker in the predicate's
      partitions (at most the cap) and read exactly those;
-  2. cast, join dimensions; add new columns to the table (metadata only);
+  2. cast, join dimensions, evaluate the compliance rules (datasets with rules:
+     ``compliance``); add new columns to the table (metadata only);
   3. read the curated rows this batch may displace (same landing object, same replacement
      scope, same key, same source), resolve (``restate.resolve``);
   4. one Iceberg commit: new rows appended and displaced rows deleted together (``MERGE INTO``,
      or an append when nothing is deleted); readers see the snapshot before or after;
-  5. rejected rows to the quarantine bucket, aggregates, the run report, then the markers;
+  5. rejected rows to the quarantine bucket, aggregates, the requests document (datasets with an
+     approval workflow), the run report, then the markers;
   6. table maintenance (best effort), then the caller calls ``job.commit()``.
 A failure before 4 leaves the table as it was; after 4 and before the markers, the rerun reads
 the same objects again, finds their rows already in curated by identity (partition, source id,
@@ -28,7 +30,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
-from pipeline_etl import documents, files, glue_io, iceberg, layout, restate, transforms
+from pipeline_etl import compliance, documents, files, glue_io, iceberg, layout, restate, transforms
 from pipeline_etl.config import EtlConfig
 from pipeline_etl.decimals import format_decimal
 from pipeline_etl.lineage import (
@@ -174,6 +176,7 @@ def _curate_batch(run: RunContext, raw: DataFrame, catalog_columns: list[str], d
     batch = transforms.cast_columns(raw, types)
     first_columns = [c for c in [*declared, *catalog_columns] if c not in config.lineage_columns and c != pc]
     dimension_versions: list[dict] = []
+    dimension_rows: dict[str, tuple[dict[str, str], DataFrame]] = {}
     for dimension in config.dimensions:
         dim, dim_snapshot = glue_io.read_dimension(run.glue_context, config, dimension)
         dimension_versions.append(
@@ -193,6 +196,11 @@ def _curate_batch(run: RunContext, raw: DataFrame, catalog_columns: list[str], d
             )
         batch = transforms.join_dimension(batch, dim, dimension.join_keys, dimension.columns)
         first_columns += list(dimension.columns)
+        dimension_rows[dimension.name] = (dimension.join_keys, dim)
+    if config.compliance:
+        curated = spark.table(config.curated_identifier) if iceberg.table_exists(spark, config) else None
+        batch = compliance.evaluate(batch, config.compliance, dimension_rows, curated)
+        first_columns += list(compliance.COMPLIANCE_COLUMNS)
     batch = transforms.order_columns(batch, [*first_columns, pc, *config.lineage_columns])
 
     touched = sorted({row[pc] for row in read_stats})
@@ -445,6 +453,11 @@ def _commit_and_account(run: RunContext, read: BatchRead, resolved: DataFrame) -
 
     _register_files(run, resolved)
     aggregates = _cross_template_sums(run, read.touched, snapshot) if config.cross_template_rules else {}
+    mine = resolved.where(F.coalesce(col(_MINE), F.lit(False)))
+    summary = compliance.summary(mine, config.compliance) if config.compliance else None
+    requests = (
+        _requests(run, mine.where(outcome == "kept"), table_columns, snapshot) if config.approval else None
+    )
     report = documents.write(
         run,
         read,
@@ -455,6 +468,8 @@ def _commit_and_account(run: RunContext, read: BatchRead, resolved: DataFrame) -
             new_snapshot=snapshot if snapshot != read.previous else None,
             rejected_prefix=rejected_prefix,
             aggregates=aggregates,
+            compliance=summary,
+            requests=requests,
         ),
     )
     try:
@@ -463,6 +478,25 @@ def _commit_and_account(run: RunContext, read: BatchRead, resolved: DataFrame) -
     except Exception:  # housekeeping never fails a committed run; the next run tries again
         log.exception("table maintenance failed; the next run tries again")
     return report
+
+
+def _requests(run: RunContext, kept: DataFrame, table_columns: list[str], snapshot: int | None) -> dict:
+    """The requests document: this run's request rows in curated as of the snapshot (inserted now,
+    or already there from an earlier attempt; not those superseded in the same run)."""
+    config = run.config
+    assert config.approval is not None
+    lineage = set(config.lineage_columns)
+    record = [c for c in table_columns if c not in lineage]
+    wanted = list(dict.fromkeys([*record, *config.lineage_columns, *compliance.COMPLIANCE_COLUMNS]))
+    rows = transforms.with_columns(kept, wanted).select(*[col(c) for c in wanted]).collect()
+    requests = [r for r in (compliance.curated_request(row, config.approval, record) for row in rows) if r]
+    if len(requests) < len(rows):
+        log.warning(
+            "%d row(s) without %s left out of the requests document",
+            len(rows) - len(requests),
+            config.approval.id_column,
+        )
+    return compliance.requests_document(config.dataset, run.options.run_id, snapshot, requests)
 
 
 def _register_files(run: RunContext, resolved: DataFrame) -> None:

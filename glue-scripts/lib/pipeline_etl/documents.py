@@ -3,9 +3,9 @@ touched partition and the processed marker per normalized object read (docs/etl.
 documents"). Keys, field names, field order and values are read by the reconciliation and the
 local runtime (lib/contracts/): change them only with the contract.
 
-Written after the run's commit, in this order: aggregates, run report, markers. A marker means
-its object's rows are in curated and accounted for, so it comes last; a run that fails before it
-is retried in full.
+Written after the run's commit, in this order: aggregates, the requests document (datasets with
+an approval workflow), run report, markers. A marker means its object's rows are in curated and
+accounted for, so it comes last; a run that fails before it is retried in full.
 """
 
 from __future__ import annotations
@@ -300,6 +300,10 @@ def write(run: RunContext, batch: BatchRead, commit: Commit) -> dict:
             source_id = obj.key.rsplit("/", 1)[-1].removesuffix(layout.NORMALIZED_EXTENSION)
             markers[marker_key] = _marker(run, commit, obj.key, source_id, _unaccounted(measures))
     glue_io.put_json_many(run.clients.s3, config.control_bucket, documents)
+    requests_key = None
+    if commit.requests is not None:
+        requests_key = layout.requests_key(config, run.options.run_id)
+        glue_io.put_json(run.clients.s3, config.control_bucket, requests_key, commit.requests)
 
     report = _report(
         run,
@@ -341,6 +345,10 @@ def write(run: RunContext, batch: BatchRead, commit: Commit) -> dict:
         tableLocation=config.iceberg.location,
         dimensions=batch.dimensions,
     )
+    if commit.compliance is not None:
+        report["compliance"] = commit.compliance
+    if requests_key is not None:
+        report["requestsKey"] = requests_key
     _write_report(run, report)
     glue_io.put_json_many(run.clients.s3, config.control_bucket, markers)
     return report

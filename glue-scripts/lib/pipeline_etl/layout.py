@@ -25,6 +25,11 @@ def run_report_key(config: EtlConfig, run_id: str) -> str:
     return f"{config.control_prefixes.runs}{run_id}.json"
 
 
+def requests_key(config: EtlConfig, run_id: str) -> str:
+    """``etlRequestsKey``: ``etl/requests/<dataset>/<runId>.json``."""
+    return f"{config.control_prefixes.requests}{run_id}.json"
+
+
 def processed_marker_key(config: EtlConfig, normalized_key: str) -> str:
     return f"{config.control_prefixes.processed}{normalized_key}.json"
 

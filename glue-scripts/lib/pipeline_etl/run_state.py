@@ -76,3 +76,7 @@ class Commit:
     rejected_prefix: str | None
     #: Per touched partition value: the cross-template rules' sums (the aggregates document's rules).
     aggregates: dict[str, list[dict]]
+    #: The compliance rules' summary over the rows read (datasets with rules; else None).
+    compliance: dict | None = None
+    #: The requests document (datasets with an approval workflow; else None).
+    requests: dict | None = None
