@@ -13,6 +13,8 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 from localaws import REPO, typescript_config
 
+from pipeline_etl.config import EtlConfig
+
 SCHEMAS = REPO / "lib" / "contracts" / "schemas"
 SHIPPED_DATASETS = ("cloud_billing", "workforce_capacity", "account_hierarchy")
 
@@ -63,6 +65,23 @@ def test_the_config_the_stack_ships_follows_the_schema(dataset):
     assert problems("etl-job-config", config) == []
 
 
+def test_the_config_of_a_dataset_with_compliance_rules_follows_the_schema():
+    config = typescript_config(
+        "purchase_orders",
+        "curated-bucket",
+        "control-bucket",
+        org_hierarchy="s3://a/o",
+        approved_vendors="s3://a/v",
+    )
+
+    assert {r["kind"] for r in config["compliance"]} >= {"required", "reference", "duplicate"}
+    assert config["approval"]["idColumn"] == "request_id"
+    assert problems("etl-job-config", config) == []
+    rule = config["compliance"][0]
+    config["compliance"][0] = renamed(rule, "fields", "columns")
+    assert problems("etl-job-config", config), "a rule with a renamed field still validates"
+
+
 def test_a_config_with_a_renamed_field_fails_the_schema():
     config = typescript_config("workforce_capacity", "curated-bucket", "control-bucket")
 
@@ -94,6 +113,31 @@ def test_the_configs_the_job_tests_build_follow_the_schema(world):
             scope=("org", "period"),
             policy="reject",
         ),
+        "compliance rules, approval": world.config(
+            columns=[
+                {"name": "id", "type": "string"},
+                {"name": "email", "type": "string"},
+                {"name": "at", "type": "timestamp"},
+            ],
+            compliance=[
+                {
+                    "id": "has_email",
+                    "kind": "required",
+                    "severity": "error",
+                    "description": "E.",
+                    "fields": ["email"],
+                },
+                {
+                    "id": "positive",
+                    "kind": "range",
+                    "severity": "warning",
+                    "description": "P.",
+                    "field": "amount",
+                    "greaterThan": "0",
+                },
+            ],
+            approval={"idColumn": "id", "requesterColumn": "email", "submittedAtColumn": "at"},
+        ),
         "month partition spec, keep": world.config(
             columns=[{"name": "billed_at", "type": "timestamp"}],
             partition_spec=[{"transform": "month", "column": "billed_at"}],
@@ -102,6 +146,7 @@ def test_the_configs_the_job_tests_build_follow_the_schema(world):
     }
 
     assert {name: problems("etl-job-config", c) for name, c in configs.items()} == {n: [] for n in configs}
+    assert EtlConfig.from_dict(configs["compliance rules, approval"]).approval is not None
 
 
 # --- the control documents the job writes --------------------------------------------------
@@ -198,3 +243,50 @@ def test_every_control_document_the_job_writes_follows_its_schema(world, run_job
     }
     for schema, (field, to) in renames.items():
         assert_rename_fails(schema, next(iter(documents[schema].values())), field, to)
+
+
+def test_the_requests_document_and_a_report_with_compliance_follow_their_schemas(world, run_job):
+    """purchase_orders (rules and an approval workflow): the run report carries the compliance
+    summary and the requests document's key; the document lists the run's requests."""
+    dimensions = REPO / "data" / "dimensions"
+    paths = {
+        name: world.put_dimension(name, (dimensions / f"{name}.csv").read_text())
+        for name in ("org_hierarchy", "approved_vendors")
+    }
+    config = typescript_config("purchase_orders", world.curated_bucket, world.control_bucket, **paths)
+    config["database"] = world.database
+    config["quarantineBucket"] = world.quarantine_bucket
+    request = {
+        "request_id": "PO-1",
+        "submitted_at": T0,
+        "requester_name": "Jane Doe",
+        "requester_email": "jane@example.com",
+        "cost_center": "CC-1100",
+        "vendor": "Globex",
+        "category": "Software",
+        "description": "Licences",
+        "amount": "-50.00",
+        "currency": "USD",
+        "need_by": "2024-10-20",
+    }
+    world.write_normalized(
+        config, "2024-10", "forms", [request, {**request, "request_id": "PO-2", "amount": "10"}]
+    )
+
+    returned, _ = run_job(config)
+
+    report = world.json(f"{config['controlPrefixes']['runs']}{returned['runId']}.json")
+    assert report["compliance"]["flagged"] == 2 and report["requestsKey"].startswith("etl/requests/")
+    document = world.json(report["requestsKey"])
+    assert len(document["requests"]) == 2 and document["requests"][0]["findings"]
+    assert problems("etl-run-report", report) == []
+    assert problems("requests-document", document) == []
+    assert_rename_fails("requests-document", document, "requests", "rows")
+    request_entry = document["requests"][0]
+    assert problems("requests-document", {**document, "requests": [renamed(request_entry, "record", "row")]})
+    finding = request_entry["findings"][0]
+    broken = {**request_entry, "findings": [renamed(finding, "message", "text")]}
+    assert problems("requests-document", {**document, "requests": [broken]})
+    assert_rename_fails("etl-run-report", report, "compliance", "complianceSummary")
+    summary = renamed(report["compliance"], "findingsByRule", "byRule")
+    assert problems("etl-run-report", {**report, "compliance": summary})
