@@ -12,6 +12,25 @@ import { acknowledgeFindings } from './nag';
 import { PipelineFunction } from './pipeline-function';
 import { KMS_PUBLISH_ACTIONS } from './pipeline-key';
 
+const LINK_KEY_ACCOUNT_ACTIONS = [
+  'kms:CancelKeyDeletion',
+  'kms:CreateAlias',
+  'kms:DeleteAlias',
+  'kms:DescribeKey',
+  'kms:DisableKey',
+  'kms:EnableKey',
+  'kms:GenerateMac',
+  'kms:GetKeyPolicy',
+  'kms:ListResourceTags',
+  'kms:PutKeyPolicy',
+  'kms:ScheduleKeyDeletion',
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:UpdateAlias',
+  'kms:UpdateKeyDescription',
+  'kms:VerifyMac',
+];
+
 /** The sparse index of the workflow table (lambdas/approvals/store.ts BY_STATUS_INDEX). */
 export const BY_STATUS_INDEX = 'byStatus';
 
@@ -59,6 +78,18 @@ export class ApprovalWorkflow extends Construct {
 
     // HMAC keys cannot rotate automatically (KMS rotates symmetric encryption keys only).
     this.linkKey = new kms.Key(this, 'LinkKey', {
+      // Key administration and MAC use by the account's IAM principals, listed action by action
+      // (no kms:*): the approvals role gets GenerateMac and the approval-link role VerifyMac.
+      policy: new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'AccountAdministrationAndMacUse',
+            principals: [new iam.AccountRootPrincipal()],
+            actions: LINK_KEY_ACCOUNT_ACTIONS,
+            resources: ['*'],
+          }),
+        ],
+      }),
       description: 'Signs approval decision links (HMAC-SHA-256; the key material never leaves KMS)',
       keySpec: kms.KeySpec.HMAC_256,
       keyUsage: kms.KeyUsage.GENERATE_VERIFY_MAC,

@@ -124,7 +124,14 @@ describe('Lambda bundles', () => {
     const major = /^nodejs(\d+)\.x$/.exec(LAMBDA_RUNTIME.name)?.[1];
     expect(LAMBDA_BUNDLING.target).toBe(`node${major}`);
     expect(LAMBDA_BUNDLING.forceDockerBundling).toBe(false);
-    expect(bundles.map((b) => b.handler).sort()).toEqual(['normalize', 'notify', 'quarantine', 'reconcile']);
+    expect(bundles.map((b) => b.handler).sort()).toEqual([
+      'approval-link',
+      'approvals',
+      'normalize',
+      'notify',
+      'quarantine',
+      'reconcile',
+    ]);
     for (const bundle of bundles) {
       expect(bundle.runtime).toBe(LAMBDA_RUNTIME.name);
       expect(existsSync(path.join(bundle.dir, 'index.js')), bundle.handler).toBe(true);

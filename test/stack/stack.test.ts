@@ -312,7 +312,7 @@ describe('handlers', () => {
             (f.Properties!.Environment as { Variables: Record<string, string> }).Variables.PIPELINE_HANDLER,
         )
         .sort(),
-    ).toEqual(['normalize', 'notify', 'quarantine', 'reconcile']);
+    ).toEqual(['approval-link', 'approvals', 'normalize', 'notify', 'quarantine', 'reconcile']);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -333,7 +333,7 @@ describe('handlers', () => {
   });
 
   it('keeps each handler log group with a retention', () => {
-    synth.template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 4);
+    synth.template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 6);
   });
 });
 
@@ -681,15 +681,30 @@ describe('curate job role', () => {
       ).toEqual([]);
   });
 
-  it('ships no dimension file any more: no dimension asset read or listed by a job', () => {
+  it('reads and lists exactly the dimension files a dataset declares (purchase_orders: two; the others none)', () => {
     for (const dataset of datasets) {
       const statements = statementsOf(dataset.name);
-      expect(statements.filter((st) => st.sid === 'ListDimensionObjects')).toEqual([]);
-      // Only the script and the library are read from the assets bucket.
+      const files = dataset.dimensions.filter((d) => d.file !== undefined).length;
+      const listed = statements.filter((st) => st.sid?.startsWith('ListDimensionObjects'));
+      // The script, the library and each dimension file, read from the assets bucket.
       const [assets] = statements.filter((st) => st.sid === 'ReadScriptLibraryAndDimensions');
-      expect(assets!.resources).toHaveLength(2);
+      expect(assets!.resources, dataset.name).toHaveLength(2 + files);
+      if (files === 0) {
+        expect(listed, dataset.name).toEqual([]);
+        continue;
+      }
+      // Both files are in the one bootstrap bucket: one statement, listing only their keys.
+      expect(listed).toHaveLength(1);
+      const prefixes = (listed[0]!.condition as { StringEquals: { 's3:prefix': string[] } }).StringEquals[
+        's3:prefix'
+      ];
+      expect(prefixes).toHaveLength(2 * files);
+      for (const key of prefixes.filter((p) => !p.endsWith('/'))) expect(prefixes).toContain(`${key}/`);
     }
-    expect(synth.stack.node.findAll().filter((c) => c.node.id.startsWith('Dimension-'))).toEqual([]);
+    expect(datasets.find((d) => d.name === 'purchase_orders')!.dimensions.map((d) => d.file)).toEqual([
+      'data/dimensions/org_hierarchy.csv',
+      'data/dimensions/approved_vendors.csv',
+    ]);
   });
 
   it('keeps no statement of the retired partition swap (etl/swaps/)', () => {

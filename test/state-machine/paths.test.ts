@@ -35,6 +35,8 @@ describe('the synthesized state machine', () => {
         'quarantine',
         'reconcile',
         'notify',
+        // RecordRequests of purchase_orders (the approval workflow).
+        'approvals',
         'glue-start-crawler',
         'glue-get-crawler',
         'glue-job-sync',
