@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { approveRequest, formatRequests, listRequests } from './approvals';
 import { runPipeline } from './pipeline';
 import { onInterrupt, REPO_ROOT } from './processes';
 import { queryPipeline } from './query';
@@ -49,6 +50,16 @@ async function tour(state: StateFolder, progress: (line: string) => void): Promi
       title: 'Drop 2: capacity plans in template v2 (renamed headers, a new column)',
       files: [samples('workforce_capacity', 'capacity_plan_2025Q1_v2.csv')],
     },
+    {
+      title:
+        'Drop 3: purchase-order intake forms (a CSV export, an XLSX export in other headers, two single-request XLSX forms), checked against the compliance rules',
+      files: [
+        samples('purchase_orders', 'intake_export_2025-03.csv'),
+        samples('purchase_orders', 'intake_export_2025-03_v2.xlsx'),
+        samples('purchase_orders', 'request_form_PO-1008.xlsx'),
+        samples('purchase_orders', 'request_form_PO-1009.xlsx'),
+      ],
+    },
   ];
   let exit = 0;
   for (const drop of drops) {
@@ -72,6 +83,56 @@ async function tour(state: StateFolder, progress: (line: string) => void): Promi
     `\n######## Query: billed cost by billing period and org unit (broadcast-joined hierarchy)\n`,
   );
   process.stdout.write(formatTable(billing.columns, billing.rows));
+  exit = Math.max(exit, await approvalsTour(state, progress));
   process.stdout.write('\nTry your own: npm run pipeline -- query "select * from cloud_billing limit 5"\n');
   return exit;
+}
+
+/** Drop 3's sequel: the queue, a decision each way from the command line, a fixed resubmission. */
+async function approvalsTour(state: StateFolder, progress: (line: string) => void): Promise<number> {
+  const show = async (title: string) => {
+    process.stdout.write(`\n######## ${title}\n`);
+    process.stdout.write(`${formatRequests(await listRequests({ state }))}\n`);
+  };
+  const findings = await queryPipeline(
+    'select request_id, compliance_status, compliance_findings from purchase_orders order by request_id',
+    { state },
+  );
+  process.stdout.write(
+    "\n######## Query: each request's compliance status and findings (curated purchase_orders)\n",
+  );
+  process.stdout.write(formatTable(findings.columns, findings.rows, 100));
+  await show('Requests: pending_approval went to the approver, needs_correction back to the requester');
+  for (const [id, options] of [
+    ['PO-1001', { actor: 'alex.approver@example.com' }],
+    [
+      'PO-1004',
+      {
+        actor: 'alex.approver@example.com',
+        reject: true,
+        reason: 'Use the framework agreement with Contoso instead',
+      },
+    ],
+  ] as const) {
+    const command = `npm run pipeline -- approve ${id}${'reject' in options ? ` --reject --reason "${options.reason}"` : ''}`;
+    process.stdout.write(`\n######## ${command}\n`);
+    const { result, notices } = await approveRequest(id, { state, onProgress: progress, ...options });
+    process.stdout.write(`${result.requestId}: ${result.from} -> ${result.to} by ${result.by}\n`);
+    for (const n of notices)
+      process.stdout.write(`\n[notice to ${n.attributes.recipient}] ${n.subject}\n${n.message}\n`);
+  }
+  process.stdout.write('\n######## Drop 4: PO-1009 resubmitted with its amount corrected\n');
+  const { report, ok } = await runPipeline(
+    [samples('purchase_orders', 'resubmissions', 'request_form_PO-1009.xlsx')],
+    {
+      state,
+      onProgress: progress,
+    },
+  );
+  process.stdout.write(formatRunSummary(report));
+  for (const alert of report.alerts) process.stdout.write(formatAlert(alert));
+  await show('Requests after the decisions and the resubmission');
+  process.stdout.write(`\n######## Status history of PO-1009\n`);
+  process.stdout.write(`${formatRequests(await listRequests({ state, historyOf: 'PO-1009' }))}\n`);
+  return ok ? 0 : 1;
 }

@@ -281,33 +281,38 @@ export async function decide(deps: WorkflowDeps, decision: Decision): Promise<De
   }
 }
 
-/** Publishes the notices of the state's unnotified changes, then clears them. */
-async function sendUnnotified(deps: WorkflowDeps, state: RequestState): Promise<void> {
-  if (state.unnotified.length === 0) return;
+/**
+ * Publishes the notices of the state's unnotified changes, clearing each change from the list as
+ * soon as its notices are out: a failure part way re-sends only the change it failed on.
+ */
+async function sendUnnotified(deps: WorkflowDeps, initial: RequestState): Promise<void> {
+  if (initial.unnotified.length === 0) return;
+  let state = initial;
   const history = await deps.store.history(state.dataset, state.requestId);
   const approval = deps.dataset.approval!;
   const localCommand = `npm run pipeline -- approve ${state.requestId} [--reject --reason "..."]`;
-  for (const seq of state.unnotified) {
+  for (const seq of initial.unnotified) {
     const change = history.find((c) => c.seq === seq);
-    if (!change) continue;
-    const links =
-      change.to === 'pending_approval' && state.status === 'pending_approval'
-        ? await deps.links?.(state)
-        : undefined;
     // A pending notice for a version since superseded or decided is history: no link to send.
-    if (change.to === 'pending_approval' && state.status !== 'pending_approval') continue;
-    for (const notice of noticesFor(change, state, {
-      summaryColumns: approval.summaryColumns,
-      ...(links ? { links } : {}),
-      localCommand,
-    })) {
-      await deps.publish(notice);
+    const stale = change?.to === 'pending_approval' && state.status !== 'pending_approval';
+    if (change && !stale) {
+      const links = change.to === 'pending_approval' ? await deps.links?.(state) : undefined;
+      for (const notice of noticesFor(change, state, {
+        summaryColumns: approval.summaryColumns,
+        ...(links ? { links } : {}),
+        localCommand,
+      })) {
+        await deps.publish(notice);
+      }
     }
-  }
-  try {
-    await deps.store.apply(state, { ...state, unnotified: [] }, []);
-  } catch (error) {
-    // Another change got there first; its own call sends what it lists.
-    if (!(error instanceof ConcurrentChangeError)) throw error;
+    const next = { ...state, unnotified: state.unnotified.filter((s) => s !== seq) };
+    try {
+      await deps.store.apply(state, next, []);
+    } catch (error) {
+      // Another change got there first; its own call sends what it lists.
+      if (error instanceof ConcurrentChangeError) return;
+      throw error;
+    }
+    state = next;
   }
 }

@@ -132,6 +132,8 @@ export class CurateJob extends Construct {
       `${controlPrefixes.etlFiles}${dataset.name}/*`,
       `${controlPrefixes.glueTemp}${dataset.name}/*`,
       `${controlPrefixes.sparkUi}${dataset.name}/*`,
+      // The requests document of each run (datasets with an approval workflow).
+      ...(dataset.approval ? [`${controlPrefixes.etlRequests}${dataset.name}/*`] : []),
     ];
     this.role.addToPolicy(
       new iam.PolicyStatement({
