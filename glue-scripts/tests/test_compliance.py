@@ -240,6 +240,74 @@ def test_reference_rules_check_dimension_keys_under_their_when(spark, rules):
     )
 
 
+@pytest.mark.parametrize("literal_values", [1000, 0], ids=["isin filter", "semi join"])
+def test_duplicates_are_looked_for_in_the_batch_and_in_curated(spark, rules, monkeypatch, literal_values):
+    monkeypatch.setattr(compliance, "_LITERAL_VALUES", literal_values)
+    same = {"requester_email": "sam@example.com", "amount": "800"}
+    rows = [
+        _request("NEW", **same, submitted_at="2024-10-05T09:00:00Z"),
+        _request("OTHER_AMOUNT", **{**same, "amount": "801"}, submitted_at="2024-10-05T09:00:00Z"),
+        _request("NO_EMAIL", **{**same, "requester_email": None}),
+    ]
+    schema = (
+        "request_id string, requester_email string, vendor string,"
+        " amount decimal(38,6), submitted_at timestamp"
+    )
+    at = lambda text: datetime.fromisoformat(text)  # noqa: E731
+    curated = spark.createDataFrame(
+        [
+            (
+                "OLD",
+                "sam@example.com",
+                "Acme Cloud Services",
+                Decimal("800"),
+                at("2024-09-29T09:00:01+00:00"),
+            ),
+            (
+                "OLDER",
+                "sam@example.com",
+                "Acme Cloud Services",
+                Decimal("800"),
+                at("2024-09-28T09:00:00+00:00"),
+            ),
+            (
+                "ELSEWHERE",
+                "ann@example.com",
+                "Acme Cloud Services",
+                Decimal("800"),
+                at("2024-10-05T09:00:00+00:00"),
+            ),
+            # The same request, an earlier version: not a duplicate of itself.
+            (
+                "NEW",
+                "sam@example.com",
+                "Acme Cloud Services",
+                Decimal("800"),
+                at("2024-10-04T09:00:00+00:00"),
+            ),
+        ],
+        schema,
+    )
+    frame = spark.createDataFrame(
+        [
+            (r["request_id"], r["requester_email"], r["vendor"], Decimal(r["amount"]), at(r["submitted_at"]))
+            for r in rows
+        ],
+        schema,
+    )
+
+    out = compliance.evaluate(frame, [rules["possible_duplicate"]], {}, curated)
+
+    found = {r["request_id"]: json.loads(r[compliance.COMPLIANCE_FINDINGS]) for r in out.collect()}
+    # OLD is 6 days 23:59:59 before NEW: less than 7 days apart; OLDER is exactly 7 days before.
+    assert {k: sorted({f["message"].rsplit(". ", 1)[1] for f in v}) for k, v in found.items()} == {
+        "NEW": ["Possible duplicate of OLD."],
+        "OTHER_AMOUNT": [],
+        "NO_EMAIL": [],
+    }
+    assert [f["field"] for f in found["NEW"]] == ["requester_email", "vendor", "amount"]
+
+
 # --- the job, end to end --------------------------------------------------------------------
 
 

@@ -95,6 +95,9 @@ _FACTOR = DecimalType(18, 6)
 _TOTAL = DecimalType(30, 12)
 
 _TRIM_ZEROS = r"(\.\d{2}\d*?)0+$"
+#: Up to this many distinct first-field values, the duplicate rule reads curated with an ``isin``
+#: filter; above, with a broadcast semi join.
+_LITERAL_VALUES = 1000
 _PREFIX = "_compliance_"
 
 
@@ -369,11 +372,15 @@ def _with_duplicates(df: DataFrame, rule: ComplianceRule, curated: DataFrame | N
     candidates = mine
     if curated is not None and all(n in curated.columns for n in names):
         first = rule.fields[0]
-        values = [r[0] for r in mine.select(col(first)).distinct().collect()]
+        firsts = mine.select(col(first)).distinct()
+        values = [r[0] for r in firsts.limit(_LITERAL_VALUES + 1).collect()]
         if values:
-            stored = curated.where(col(first).isin(values)).select(
-                *[col(n).cast(types[n]).alias(n) for n in names]
-            )
+            if len(values) <= _LITERAL_VALUES:
+                # Literals: Iceberg skips data files by their column statistics.
+                stored = curated.where(col(first).isin(values))
+            else:
+                stored = curated.join(F.broadcast(firsts), on=first, how="left_semi")
+            stored = stored.select(*[col(n).cast(types[n]).alias(n) for n in names])
             candidates = candidates.unionByName(stored.where(complete))
     b = {n: f"{flag}_b{i}" for i, n in enumerate(names)}
     o = {n: f"{flag}_o{i}" for i, n in enumerate(names)}
