@@ -236,7 +236,14 @@ def _curate_batch(run: RunContext, raw: DataFrame, catalog_columns: list[str], d
         batch = transforms.with_columns(batch, identity)
         # The same object read again (a retry after a commit whose markers were not written):
         # its rows are matched to those already in curated, never inserted twice.
-        batch = batch.join(existing.select(*[col(c) for c in identity]), on=identity, how="left_anti")
+        # Null-safe: a delimited file's rows have no sheet, and null = null is not true in a join.
+        seen = [f"_curate_seen_{i}" for i in range(len(identity))]
+        same = None
+        for name, alias in zip(identity, seen, strict=True):
+            clause = col(name).eqNullSafe(F.col(alias))
+            same = clause if same is None else same & clause
+        keys = existing.select(*[col(c).alias(a) for c, a in zip(identity, seen, strict=True)])
+        batch = batch.join(keys, same, how="left_anti")
         union = existing.withColumn(NEW_FLAG, F.lit(0)).unionByName(
             batch.withColumn(NEW_FLAG, F.lit(1)), allowMissingColumns=True
         )
