@@ -1,8 +1,11 @@
 """A purchase_orders run that fails after its commit (the requests document not written) and is
 retried: the retry finds every row already in curated, accounts for each once and writes the
-requests document. One object has a sheet (XLSX) and one none (CSV): a row without a sheet is
-matched to itself too (null-safe identity; a plain equality join re-inserted such rows). Requests of one requester, vendor and amount (possible duplicates of each
-other) make the duplicate rule read the curated rows of the failed attempt."""
+requests document.
+
+One object has a sheet (XLSX) and one none (CSV): a row without a sheet is matched to itself too
+(null-safe identity; a plain equality join re-inserted such rows). Requests of one requester,
+vendor and amount (possible duplicates of each other) make the duplicate rule read the curated
+rows of the failed attempt."""
 
 from __future__ import annotations
 
