@@ -37,12 +37,18 @@ export interface DecisionLinks {
 const clip = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
 function findingLines(findings: readonly ComplianceFinding[], severity: 'error' | 'warning'): string[] {
-  return findings
-    .filter((f) => f.severity === severity)
-    .map(
-      (f) =>
-        `  - ${f.message} (rule ${f.rule}, field ${f.field}${f.value !== null ? `: "${clip(f.value, 80)}"` : ''})`,
-    );
+  // One line per rule and message: a rule about several fields (a possible duplicate) is one finding to read.
+  const lines = new Map<string, { message: string; rule: string; fields: string[] }>();
+  for (const f of findings.filter((x) => x.severity === severity)) {
+    const key = `${f.rule}\u0000${f.message}`;
+    const field = `${f.field}${f.value !== null ? `: "${clip(f.value, 80)}"` : ''}`;
+    const line = lines.get(key);
+    if (line) line.fields.push(field);
+    else lines.set(key, { message: f.message, rule: f.rule, fields: [field] });
+  }
+  return [...lines.values()].map(
+    (l) => `  - ${l.message} (rule ${l.rule}, ${l.fields.length > 1 ? 'fields' : 'field'} ${l.fields.join(', ')})`,
+  );
 }
 
 function details(state: RequestState, columns: readonly string[]): string[] {
