@@ -47,7 +47,8 @@ function findingLines(findings: readonly ComplianceFinding[], severity: 'error' 
     else lines.set(key, { message: f.message, rule: f.rule, fields: [field] });
   }
   return [...lines.values()].map(
-    (l) => `  - ${l.message} (rule ${l.rule}, ${l.fields.length > 1 ? 'fields' : 'field'} ${l.fields.join(', ')})`,
+    (l) =>
+      `  - ${l.message} (rule ${l.rule}, ${l.fields.length > 1 ? 'fields' : 'field'} ${l.fields.join(', ')})`,
   );
 }
 

@@ -71,7 +71,9 @@ export function iamResolver(
           case 'AWS::KMS::Key': {
             // A key the emulator holds (an HMAC key that signs and verifies) has its real ARN.
             const created = base.getAtt(id, 'Arn');
-            return created.startsWith('arn:aws:kms:') ? created : `arn:aws:kms:${region}:${account}:key/${id}`;
+            return created.startsWith('arn:aws:kms:')
+              ? created
+              : `arn:aws:kms:${region}:${account}:key/${id}`;
           }
           case 'AWS::Events::Rule':
             return `arn:aws:events:${region}:${account}:rule/${id}`;

@@ -242,8 +242,8 @@ def _curate_batch(run: RunContext, raw: DataFrame, catalog_columns: list[str], d
         for name, alias in zip(identity, seen, strict=True):
             clause = col(name).eqNullSafe(F.col(alias))
             same = clause if same is None else same & clause
-        keys = existing.select(*[col(c).alias(a) for c, a in zip(identity, seen, strict=True)])
-        batch = batch.join(keys, same, how="left_anti")
+        seen_rows = existing.select(*[col(c).alias(a) for c, a in zip(identity, seen, strict=True)])
+        batch = batch.join(seen_rows, same, how="left_anti")
         union = existing.withColumn(NEW_FLAG, F.lit(0)).unionByName(
             batch.withColumn(NEW_FLAG, F.lit(1)), allowMissingColumns=True
         )
