@@ -14,12 +14,12 @@ export type ComplianceSeverity = 'error' | 'warning';
 /** Value formats a `format` rule checks. `currency`: an active ISO 4217 alphabetic code. */
 export type ComplianceFormat = 'email' | 'currency' | 'date';
 
-/** A condition on another field of the same row: `atLeast` (decimal) or `in` (exact values, trimmed). */
+/** A condition on another field of the same row: `atLeast` (decimal) or `in` (values). */
 export interface ComplianceCondition {
   readonly field: string;
   /** Applies when the field's decimal value is at or above this. */
   readonly atLeast?: string;
-  /** Applies when the field's value is one of these (compared case-insensitively). */
+  /** Applies when the field's value is one of these (compared trimmed and case-insensitively). */
   readonly in?: readonly string[];
 }
 
@@ -39,7 +39,8 @@ interface RuleBase {
  * - `lineItemsTotal`: the items of `lineItems` (quantity x unit price) add up to `field` within
  *   `tolerance` (rows without items pass);
  * - `leadTime`: `field` (a date) is at least `minDays` days after `from` (a date or timestamp);
- * - `minLength`: when `when` holds, `field` has at least `minLength` characters (trimmed);
+ * - `minLength`: when `when` holds, `field` has at least `minLength` characters (trimmed; an
+ *   empty field has none: a missing justification on a large amount is a finding);
  * - `reference`: (when `when` holds, if given) `field`'s value is a key of `dimension` (one of the
  *   dataset's `dimensions`, broadcast-joined in the ETL);
  * - `duplicate`: no other record (another id in `idField`) has the same `fields` with `within.field`
