@@ -15,6 +15,7 @@ import { defineConfig } from 'vitest/config';
  * checks that every file is in exactly one tier and that no unit file calls a start helper.
  */
 export const E2E_TESTS = [
+  'test/e2e/approvals.test.ts',
   'test/e2e/cli.test.ts',
   'test/e2e/faults.test.ts',
   'test/e2e/input-defects.test.ts',
@@ -37,6 +38,7 @@ export const EMULATOR_TESTS = [
   'test/local/query.test.ts',
   'test/local/save.test.ts',
   'test/normalize/behaviour.test.ts',
+  'test/normalize/form.test.ts',
   'test/normalize/inputs.test.ts',
   'test/normalize/retry.test.ts',
   'test/quarantine/bad-inputs.test.ts',

@@ -22,6 +22,7 @@ import {
   UnknownTemplateError,
   UnreadableFileError,
 } from './errors';
+import { FormReader, formTemplates } from './form';
 import { locateHeader } from './header';
 import { NumberFormatVote, numberEvidence } from './numbers';
 import { type Cell, detach, type SourceRow, type SourceTable } from './records';
@@ -83,6 +84,17 @@ interface TablePlan {
   rejectedRowCount: number;
 }
 
+/** A table's header and its rows, before the header is resolved. */
+interface OpenedTable {
+  readonly header: string[];
+  /** Row number of the header row (a form's first label); null when the format names its columns. */
+  readonly headerRow: number | null;
+  readonly skippedRows: number;
+  readonly rows: AsyncIterable<SourceRow[]>;
+  /** A form's template (from its labels); tables are matched by their header. */
+  readonly template?: NormalizerManifest['template'];
+}
+
 const PLAIN_NUMBER = /^-?\d+(?:\.\d+)?$/;
 /** Characters JSON strings must escape; values without them are quoted as they are (fast path). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON must escape.
@@ -134,6 +146,8 @@ export class FileRun {
   private readonly key: string;
   private readonly versionId: string | null;
   private readonly sourceId: string;
+  /** Reads form sheets; null for a dataset without form templates (every sheet is a table). */
+  private readonly forms: FormReader | null;
 
   constructor(
     private readonly deps: NormalizeDeps,
@@ -147,6 +161,7 @@ export class FileRun {
     this.nullTokens = new Set(dataset.nullTokens.map((t) => t.trim()));
     this.maxNullTokenLength = Math.max(0, ...dataset.nullTokens.map((t) => t.length));
     this.writerOptions = { gzip: true, contentType: 'application/x-ndjson', ...deps.output };
+    this.forms = formTemplates(dataset).length > 0 ? new FormReader(dataset) : null;
   }
 
   /** The manifest's template: the first table's with data rows (or the first table's). */
@@ -161,38 +176,17 @@ export class FileRun {
     let tableCount = 0;
     for await (const table of tables) {
       tableCount += 1;
-      let rows: AsyncIterable<SourceRow[]>;
-      let header: string[];
-      let headerRow: number | null = null;
-      let skippedRows = 0;
-      if (table.header === null) {
-        const located = await locateHeader(this.dataset, table.batches);
-        if (!located) {
-          if (table.sheet !== null) skippedSheets.push({ sheet: table.sheet, reason: 'empty' });
-          continue;
-        }
-        if (located.header.error) {
-          // The header row itself could not be read (an invalid byte in a file read as UTF-8).
-          throw new UnreadableFileError(
-            `${table.sheet !== null ? `sheet "${table.sheet}" of ` : ''}"${this.key}": header row ${located.header.rowNumber}: ${located.header.error.detail}`,
-          );
-        }
-        header = located.header.values.map((cell) => cell ?? '');
-        headerRow = located.header.rowNumber;
-        skippedRows = located.skippedRows;
-        rows = located.rows;
-      } else {
-        // Formats that name their columns per record (JSON) fill the header as rows are read.
-        const iterator = table.batches[Symbol.asyncIterator]();
-        const first = await iterator.next();
-        if (first.done) continue;
-        header = table.header;
-        rows = prepend(first.value, iterator);
+      const opened = await this.openTable(table);
+      if (opened === 'empty') {
+        if (table.sheet !== null) skippedSheets.push({ sheet: table.sheet, reason: 'empty' });
+        continue;
       }
+      if (opened === null) continue;
+      const { header, headerRow, skippedRows, rows } = opened;
       if (header.length === 0) continue;
       sawHeader = true;
       const width = header.length;
-      const resolved = resolveHeader(this.dataset, header);
+      const resolved = resolveHeader(this.dataset, header, opened.template);
       const partitionIndex = resolved.columns.indexOf(this.dataset.partition.sourceColumn);
       const description = `${table.sheet !== null ? `sheet "${table.sheet}" of ` : ''}"${this.key}"`;
       if (partitionIndex < 0) {
@@ -247,6 +241,44 @@ export class FileRun {
       }
       throw new EmptyFileError(`"${this.key}" has a header but no data rows`);
     }
+  }
+
+  /**
+   * A table's header and rows: a form sheet as its one-row table (form.ts, with the template its
+   * labels matched), a header found among the first rows (header.ts), or the header the format
+   * names (JSON, Parquet). `empty`: a sheet without rows; null: a table without records.
+   */
+  private async openTable(table: SourceTable): Promise<OpenedTable | 'empty' | null> {
+    if (table.header === null) {
+      let batches = table.batches;
+      if (table.sheet !== null && this.forms) {
+        const read = await this.forms.read(table.sheet, batches, `"${this.key}"`);
+        if (read.form) {
+          const { header, headerRow, skippedRows, row, template } = read.form;
+          return { header, headerRow, skippedRows, rows: single([row]), template };
+        }
+        batches = read.batches;
+      }
+      const located = await locateHeader(this.dataset, batches);
+      if (!located) return 'empty';
+      if (located.header.error) {
+        // The header row itself could not be read (an invalid byte in a file read as UTF-8).
+        throw new UnreadableFileError(
+          `${table.sheet !== null ? `sheet "${table.sheet}" of ` : ''}"${this.key}": header row ${located.header.rowNumber}: ${located.header.error.detail}`,
+        );
+      }
+      return {
+        header: located.header.values.map((cell) => cell ?? ''),
+        headerRow: located.header.rowNumber,
+        skippedRows: located.skippedRows,
+        rows: located.rows,
+      };
+    }
+    // Formats that name their columns per record (JSON) fill the header as rows are read.
+    const iterator = table.batches[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    if (first.done) return null;
+    return { header: table.header, headerRow: null, skippedRows: 0, rows: prepend(first.value, iterator) };
   }
 
   /**
@@ -608,6 +640,10 @@ export class FileRun {
       keys.map(({ bucket, key }) => this.deps.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }))),
     );
   }
+}
+
+async function* single<T>(item: T): AsyncIterable<T> {
+  yield item;
 }
 
 async function* prepend<T>(first: T, rest: AsyncIterator<T>): AsyncIterable<T> {

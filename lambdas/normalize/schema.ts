@@ -20,10 +20,15 @@ export function aliasMap(dataset: ResolvedDataset): Map<string, string> {
 }
 
 /**
- * Canonicalizes a raw header row, applies the dataset's aliases and detects the template.
- * A header no template matches is still normalized; it is flagged `unknown` in the manifest.
+ * Canonicalizes a raw header row, applies the dataset's aliases and detects the template
+ * (`template`: already known, a form's from its labels; see form.ts). A header no template
+ * matches is still normalized; it is flagged `unknown` in the manifest.
  */
-export function resolveHeader(dataset: ResolvedDataset, rawHeaders: readonly string[]): ResolvedHeader {
+export function resolveHeader(
+  dataset: ResolvedDataset,
+  rawHeaders: readonly string[],
+  template?: NormalizerManifest['template'],
+): ResolvedHeader {
   const aliases = aliasMap(dataset);
   const canonical = canonicalHeaderRow(rawHeaders);
   const used = new Set<string>();
@@ -38,8 +43,13 @@ export function resolveHeader(dataset: ResolvedDataset, rawHeaders: readonly str
   return {
     columns,
     unknownColumns: columns.filter((c) => !declared.has(c)),
-    template: detectTemplate(dataset, canonical, columns),
+    template: template ?? detectTemplate(dataset, canonical, columns),
   };
+}
+
+/** Templates a table is matched against: forms (`layout: 'form'`) are detected by their labels. */
+function tableTemplates(dataset: ResolvedDataset) {
+  return dataset.templates.filter((t) => (t.layout ?? 'table') === 'table');
 }
 
 function detectTemplate(
@@ -48,7 +58,8 @@ function detectTemplate(
   columns: readonly string[],
 ): NormalizerManifest['template'] {
   const raw = new Set(canonicalRaw);
-  for (const template of dataset.templates) {
+  const templates = tableTemplates(dataset);
+  for (const template of templates) {
     for (const version of [...template.versions].reverse()) {
       const expected = new Set(version.headers.map((h) => canonicalName(h)));
       if (expected.size === raw.size && [...expected].every((h) => raw.has(h))) {
@@ -57,7 +68,7 @@ function detectTemplate(
     }
   }
   const present = new Set(columns);
-  const candidates = dataset.templates
+  const candidates = templates
     .filter((t) => t.requiredColumns.every((c) => present.has(c)))
     .sort((a, b) => b.requiredColumns.length - a.requiredColumns.length);
   const best = candidates[0];
@@ -88,7 +99,7 @@ export function templateMismatch(
   const aliases = aliasMap(dataset);
   const present = new Set(columns);
   let best: { name: string; share: number; common: number; known: Set<string> } | null = null;
-  for (const template of dataset.templates) {
+  for (const template of tableTemplates(dataset)) {
     const known = new Set<string>(template.requiredColumns);
     for (const version of template.versions) {
       for (const header of version.headers) {
