@@ -28,6 +28,10 @@
  *   of it, and nothing of the form is loaded with a wrong total. Text numbers must read the same
  *   with either decimal mark (`450.00`, `1,234.50`; `1.500` is ambiguous and rejected); typed
  *   number cells are read as they are.
+ * - A sheet with at least `NEAR_FORM_LABELS` labels ending with `:` whose labels miss a required
+ *   column (a misspelt `Amt:`) is an incomplete form: with `unknownTemplate: 'quarantine'` the
+ *   file is rejected (`UnknownTemplateError` naming the missing columns and the labels that name
+ *   none), as a table whose header matches no template is; with `flag` it is read as a table.
  * - The record's row number is the sheet row of its first label; the manifest table's
  *   `headerRow` is that row too and `skippedRows` the non-empty rows above it (titles).
  * - The template version is the one whose `headers` share the most labels (canonicalized), the
@@ -38,13 +42,15 @@ import { canonicalName } from '../../lib/config/canonical';
 import type { ColumnConfig, ResolvedDataset, TemplateConfig } from '../../lib/config/types';
 import type { ManifestTemplate } from '../../lib/contracts/manifest';
 import { Decimal } from '../common/decimal';
-import { UnreadableFileError } from './errors';
+import { UnknownTemplateError, UnreadableFileError } from './errors';
 import { readDecimal } from './numbers';
 import type { Cell, SourceRow } from './records';
 import { aliasMap } from './schema';
 
 /** Non-empty rows of a sheet examined for form labels. */
 export const FORM_SEARCH_ROWS = 100;
+/** Labels ending with `:` that make a sheet look like a form (`FormReader.incomplete`). */
+export const NEAR_FORM_LABELS = 3;
 /** Rows of a form sheet held in memory (a form is read whole). */
 export const MAX_FORM_ROWS = 10_000;
 
@@ -107,8 +113,10 @@ export class FormReader {
   private readonly aliases: Map<string, string>;
   private readonly templates: TemplateConfig[];
   private readonly nullTokens: Set<string>;
+  private readonly unknownTemplate: ResolvedDataset['unknownTemplate'];
 
   constructor(dataset: ResolvedDataset) {
+    this.unknownTemplate = dataset.unknownTemplate;
     this.aliases = aliasMap(dataset);
     this.templates = formTemplates(dataset).sort(
       (a, b) => b.requiredColumns.length - a.requiredColumns.length,
@@ -136,7 +144,11 @@ export class FormReader {
     }
     const rows = buffered.flat();
     const template = this.detect(rows);
-    if (!template) return { form: null, batches: replay(buffered, exhausted ? null : iterator) };
+    if (!template) {
+      const incomplete = this.unknownTemplate === 'quarantine' ? this.incomplete(rows) : null;
+      if (incomplete) throw new UnknownTemplateError(`sheet "${sheet}" of ${label} ${incomplete}`);
+      return { form: null, batches: replay(buffered, exhausted ? null : iterator) };
+    }
     if (!exhausted) {
       for (;;) {
         if (rows.length > MAX_FORM_ROWS) {
@@ -160,6 +172,33 @@ export class FormReader {
       if (template.requiredColumns.every((c) => found.has(c))) return template;
     }
     return null;
+  }
+
+  /**
+   * Why a sheet with form labels (at least `NEAR_FORM_LABELS` ending with `:`) is no form: the
+   * required columns no label names, and the labels that name no column (a misspelt label).
+   * Null when the sheet does not look like a form.
+   */
+  incomplete(rows: readonly SourceRow[]): string | null {
+    let best: { template: TemplateConfig; pairs: readonly Pair[]; found: number } | null = null;
+    for (const template of this.templates) {
+      const { pairs } = this.scan(template, rows);
+      const columns = new Set(pairs.map((p) => p.label.column));
+      const found = template.requiredColumns.filter((c) => columns.has(c)).length;
+      if (!best || found > best.found) best = { template, pairs, found };
+    }
+    if (!best || best.pairs.filter((p) => p.label.colon).length < NEAR_FORM_LABELS) return null;
+    const columns = new Set(best.pairs.map((p) => p.label.column));
+    const missing = best.template.requiredColumns.filter((c) => !columns.has(c));
+    const unknown = best.pairs
+      .filter((p) => p.label.column === null)
+      .map((p) => JSON.stringify(p.label.text));
+    const list = (items: readonly string[]) =>
+      `${items.slice(0, 10).join(', ')}${items.length > 10 ? ` and ${items.length - 10} more` : ''}`;
+    return (
+      `has the labels of a ${best.template.name} form but none for its required column(s) ${list(missing)}` +
+      `; labels naming no column: ${unknown.length > 0 ? list(unknown) : 'none'}`
+    );
   }
 
   /** The form's one record. */

@@ -260,6 +260,22 @@ describe('a single-request form (request_form)', () => {
     expect(row).not.toHaveProperty('some_note_without_a_colon');
   });
 
+  it('rejects a form whose labels miss a required column as an unknown template, naming the column and the stray label', async () => {
+    const labels = LABELS.map(([label, value]): [string, XCell] => [
+      label === 'Amount:' ? 'Amt:' : label,
+      value,
+    ]);
+
+    const result = normalize('forms/misspelt.xlsx', formXlsx(formRows(labels)));
+
+    await expect(result).rejects.toMatchObject({
+      name: 'UnknownTemplateError',
+      message:
+        'sheet "Request" of "purchase_orders/forms/misspelt.xlsx" has the labels of a request_form form but none for its required column(s) amount; labels naming no column: "Amt"',
+    });
+    expect(await listKeys(h, BUCKETS.normalized)).toEqual([]);
+  });
+
   it('reads merged label and value cells once', async () => {
     const rows: XCell[][] = [['Purchase Request Form']];
     const merges: string[] = [];
