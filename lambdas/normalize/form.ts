@@ -16,7 +16,8 @@
  *   label: kept as an extra column, as a table keeps an unknown header (schema drift). Without
  *   a colon, any text followed by a value would be a label, so unknown labels need the colon.
  * - A sheet is a form of a template when its labels cover every required column of the
- *   template. Detection looks at the first `FORM_SEARCH_ROWS` non-empty rows; a form is then
+ *   template, unless the row a table would take as its header (one without `Label:` cells)
+ *   matches a table template. Detection looks at the first `FORM_SEARCH_ROWS` non-empty rows; a form is then
  *   read whole (at most `MAX_FORM_ROWS` rows).
  * - The line-item table starts at the first row whose cells include the header (a field's name
  *   or alias, canonicalized) of every required field; each following row with a value is an
@@ -43,9 +44,10 @@ import type { ColumnConfig, ResolvedDataset, TemplateConfig } from '../../lib/co
 import type { ManifestTemplate } from '../../lib/contracts/manifest';
 import { Decimal } from '../common/decimal';
 import { UnknownTemplateError, UnreadableFileError } from './errors';
+import { chooseHeaderRow, HEADER_SEARCH_ROWS } from './header';
 import { readDecimal } from './numbers';
 import type { Cell, SourceRow } from './records';
-import { aliasMap } from './schema';
+import { aliasMap, resolveHeader } from './schema';
 
 /** Non-empty rows of a sheet examined for form labels. */
 export const FORM_SEARCH_ROWS = 100;
@@ -115,7 +117,7 @@ export class FormReader {
   private readonly nullTokens: Set<string>;
   private readonly unknownTemplate: ResolvedDataset['unknownTemplate'];
 
-  constructor(dataset: ResolvedDataset) {
+  constructor(private readonly dataset: ResolvedDataset) {
     this.unknownTemplate = dataset.unknownTemplate;
     this.aliases = aliasMap(dataset);
     this.templates = formTemplates(dataset).sort(
@@ -164,8 +166,21 @@ export class FormReader {
     return { form: this.record(template, sheet, rows) };
   }
 
-  /** The form template whose required columns the rows' labels cover (the most demanding first). */
+  /**
+   * The form template whose required columns the rows' labels cover (the most demanding first).
+   * None when the sheet's header row (as a table would choose it, unless its cells end with `:`)
+   * matches a table template: a table whose declared headers alternate with unknown ones is
+   * still a table.
+   */
   detect(rows: readonly SourceRow[]): TemplateConfig | null {
+    const candidates = rows.filter((r) => r.values.some((c) => !blank(c))).slice(0, HEADER_SEARCH_ROWS);
+    const headerIndex = chooseHeaderRow(this.dataset, candidates);
+    if (headerIndex !== null) {
+      const header = candidates[headerIndex]!.values.map((c) => c ?? '');
+      // A row of `Label:` cells is labels, never a table's header.
+      const labels = header.some((cell) => COLON.test(cell.trim()));
+      if (!labels && resolveHeader(this.dataset, header).template.match !== 'unknown') return null;
+    }
     for (const template of this.templates) {
       const { pairs } = this.scan(template, rows);
       const found = new Set(pairs.map((p) => p.label.column));

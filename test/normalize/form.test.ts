@@ -331,6 +331,44 @@ describe('a single-request form (request_form)', () => {
   });
 });
 
+describe('forms and tables told apart', () => {
+  it('reads a table whose declared headers alternate with unknown ones as a table, not as labels and values', async () => {
+    const rows: XCell[][] = [
+      ['Request ID', 'Channel', 'Requester Email', 'Team', 'Amount', 'Priority', 'Vendor', 'Submitted At'],
+      ['PO-5001', 'web', 'a@example.com', 'A', 10, 'high', 'Acme Cloud Services', '2025-03-01 10:00:00'],
+      ['PO-5002', 'mail', 'b@example.com', 'B', 20, 'low', 'Globex Software', '2025-03-02 10:00:00'],
+    ];
+
+    const outcome = await normalize('exports/alternating.xlsx', formXlsx(rows, 'Export'));
+
+    expect(outcome).toMatchObject({ template: 'form_export', rows: 2, rejectedRows: 0 });
+    const manifest = await manifestOf(outcome);
+    expect(manifest.template).toEqual({ name: 'form_export', version: null, match: 'columns' });
+    expect(manifest.unknownColumns).toEqual(['channel', 'team', 'priority', 'source_sheet']);
+  });
+
+  it('reads a compact form with several `Label:` pairs on a row as a form', async () => {
+    const rows: XCell[][] = [
+      ['Purchase Request Form'],
+      ['Request ID:', 'PO-5003', 'Submitted:', '2025-03-03 09:00:00'],
+      ['Requester Email:', 'c@example.com', 'Vendor:', 'Globex Software', 'Amount:', 75],
+    ];
+
+    const outcome = await normalize('forms/compact.xlsx', formXlsx(rows));
+
+    expect(outcome).toMatchObject({ template: 'request_form', rows: 1 });
+    const [row] = await rowsOf(outcome);
+    expect(row).toMatchObject({
+      request_id: 'PO-5003',
+      submitted_at: '2025-03-03T09:00:00Z',
+      requester_email: 'c@example.com',
+      vendor: 'Globex Software',
+      amount: '75',
+      ingest_row_number: '2',
+    });
+  });
+});
+
 describe('a forms tool export (form_export)', () => {
   const VALUES = [
     'PO-4001',
