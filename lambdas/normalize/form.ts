@@ -29,10 +29,11 @@
  *   of it, and nothing of the form is loaded with a wrong total. Text numbers must read the same
  *   with either decimal mark (`450.00`, `1,234.50`; `1.500` is ambiguous and rejected); typed
  *   number cells are read as they are.
- * - A sheet with at least `NEAR_FORM_LABELS` labels ending with `:` whose labels miss a required
- *   column (a misspelt `Amt:`) is an incomplete form: with `unknownTemplate: 'quarantine'` the
- *   file is rejected (`UnknownTemplateError` naming the missing columns and the labels that name
- *   none), as a table whose header matches no template is; with `flag` it is read as a table.
+ * - A sheet with at least `NEAR_FORM_LABELS` declared labels ending with `:`, one of them a
+ *   required column, whose labels miss another required column (a misspelt `Amt:`) is an
+ *   incomplete form: with `unknownTemplate: 'quarantine'` the file is rejected
+ *   (`UnknownTemplateError` naming the missing columns and the labels that name none), as a
+ *   table whose header matches no template is; with `flag` it is read as a table.
  * - The record's row number is the sheet row of its first label; the manifest table's
  *   `headerRow` is that row too and `skippedRows` the non-empty rows above it (titles).
  * - The template version is the one whose `headers` share the most labels (canonicalized), the
@@ -51,7 +52,7 @@ import { aliasMap, resolveHeader } from './schema';
 
 /** Non-empty rows of a sheet examined for form labels. */
 export const FORM_SEARCH_ROWS = 100;
-/** Labels ending with `:` that make a sheet look like a form (`FormReader.incomplete`). */
+/** Declared labels ending with `:` that make a sheet look like a form (`FormReader.incomplete`). */
 export const NEAR_FORM_LABELS = 3;
 /** Rows of a form sheet held in memory (a form is read whole). */
 export const MAX_FORM_ROWS = 10_000;
@@ -145,42 +146,43 @@ export class FormReader {
       for (const row of next.value) if (row.values.some((c) => !blank(c))) nonEmpty += 1;
     }
     const rows = buffered.flat();
+    const asTable = { form: null, batches: replay(buffered, exhausted ? null : iterator) } as const;
+    if (this.isTable(rows)) return asTable;
     const template = this.detect(rows);
     if (!template) {
       const incomplete = this.unknownTemplate === 'quarantine' ? this.incomplete(rows) : null;
       if (incomplete) throw new UnknownTemplateError(`sheet "${sheet}" of ${label} ${incomplete}`);
-      return { form: null, batches: replay(buffered, exhausted ? null : iterator) };
+      return asTable;
     }
-    if (!exhausted) {
-      for (;;) {
-        if (rows.length > MAX_FORM_ROWS) {
-          throw new UnreadableFileError(
-            `sheet "${sheet}" of ${label} is a ${template.name} form with more than ${MAX_FORM_ROWS} rows`,
-          );
-        }
-        const next = await iterator.next();
-        if (next.done) break;
-        rows.push(...next.value);
+    while (!exhausted) {
+      const next = await iterator.next();
+      if (next.done) break;
+      rows.push(...next.value);
+      if (rows.length > MAX_FORM_ROWS) {
+        throw new UnreadableFileError(
+          `sheet "${sheet}" of ${label} is a ${template.name} form with more than ${MAX_FORM_ROWS} rows`,
+        );
       }
     }
     return { form: this.record(template, sheet, rows) };
   }
 
   /**
-   * The form template whose required columns the rows' labels cover (the most demanding first).
-   * None when the sheet's header row (as a table would choose it, unless its cells end with `:`)
-   * matches a table template: a table whose declared headers alternate with unknown ones is
-   * still a table.
+   * The row a table would take as its header (header.ts) matches a table template, and is not
+   * a row of `Label:` cells: a table whose declared headers alternate with unknown ones is a
+   * table, not label/value pairs.
    */
-  detect(rows: readonly SourceRow[]): TemplateConfig | null {
+  isTable(rows: readonly SourceRow[]): boolean {
     const candidates = rows.filter((r) => r.values.some((c) => !blank(c))).slice(0, HEADER_SEARCH_ROWS);
     const headerIndex = chooseHeaderRow(this.dataset, candidates);
-    if (headerIndex !== null) {
-      const header = candidates[headerIndex]!.values.map((c) => c ?? '');
-      // A row of `Label:` cells is labels, never a table's header.
-      const labels = header.some((cell) => COLON.test(cell.trim()));
-      if (!labels && resolveHeader(this.dataset, header).template.match !== 'unknown') return null;
-    }
+    if (headerIndex === null) return false;
+    const header = candidates[headerIndex]!.values.map((c) => c ?? '');
+    if (header.some((cell) => COLON.test(cell.trim()))) return false;
+    return resolveHeader(this.dataset, header).template.match !== 'unknown';
+  }
+
+  /** The form template whose required columns the rows' labels cover (the most demanding first). */
+  detect(rows: readonly SourceRow[]): TemplateConfig | null {
     for (const template of this.templates) {
       const { pairs } = this.scan(template, rows);
       const found = new Set(pairs.map((p) => p.label.column));
@@ -190,9 +192,9 @@ export class FormReader {
   }
 
   /**
-   * Why a sheet with form labels (at least `NEAR_FORM_LABELS` ending with `:`) is no form: the
-   * required columns no label names, and the labels that name no column (a misspelt label).
-   * Null when the sheet does not look like a form.
+   * Why a sheet with form labels (at least `NEAR_FORM_LABELS` declared ones ending with `:`, one
+   * of them a required column) is no form: the required columns no label names, and the labels
+   * that name no column (a misspelt label). Null when the sheet does not look like a form.
    */
   incomplete(rows: readonly SourceRow[]): string | null {
     let best: { template: TemplateConfig; pairs: readonly Pair[]; found: number } | null = null;
@@ -202,7 +204,9 @@ export class FormReader {
       const found = template.requiredColumns.filter((c) => columns.has(c)).length;
       if (!best || found > best.found) best = { template, pairs, found };
     }
-    if (!best || best.pairs.filter((p) => p.label.colon).length < NEAR_FORM_LABELS) return null;
+    // Declared labels with colons: a notes sheet (`Prepared by:`) does not look like a form.
+    const declared = best?.pairs.filter((p) => p.label.colon && p.label.column !== null).length ?? 0;
+    if (!best || best.found === 0 || declared < NEAR_FORM_LABELS) return null;
     const columns = new Set(best.pairs.map((p) => p.label.column));
     const missing = best.template.requiredColumns.filter((c) => !columns.has(c));
     const unknown = best.pairs

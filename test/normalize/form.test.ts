@@ -347,6 +347,43 @@ describe('forms and tables told apart', () => {
     expect(manifest.unknownColumns).toEqual(['channel', 'team', 'priority', 'source_sheet']);
   });
 
+  it('skips a notes sheet of `Label:` pairs beside an export table instead of rejecting the workbook', async () => {
+    const headers = purchaseOrders.templates[0]!.versions[0]!.headers;
+    const values: XCell[] = [
+      'PO-5004',
+      '2025-03-04 10:00:00',
+      'Ravi Menon',
+      'ravi.menon@example.com',
+      'Data Engineering',
+      'CC-1200',
+      'Globex Software',
+      'Software',
+      'Licences',
+      120,
+      'USD',
+      '2025-03-28',
+      'Needed',
+    ];
+    const notes: XCell[][] = [
+      ['Prepared by:', 'Forms tool'],
+      ['Exported:', '2025-03-31'],
+      ['Source:', 'intake'],
+    ];
+
+    const outcome = await normalize(
+      'exports/with-notes.xlsx',
+      makeXlsx([
+        { name: 'Responses', rows: [[...headers], values] },
+        { name: 'Notes', rows: notes },
+      ]),
+    );
+
+    expect(outcome).toMatchObject({ template: 'form_export', rows: 1, rejectedRows: 0 });
+    expect((await manifestOf(outcome)).skippedSheets).toEqual([
+      { sheet: 'Notes', reason: 'no_partition_column' },
+    ]);
+  });
+
   it('reads a compact form with several `Label:` pairs on a row as a form', async () => {
     const rows: XCell[][] = [
       ['Purchase Request Form'],
