@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CONTRACTS, readDocument } from '../../lambdas/common/contract';
 import type { WrittenManifest } from '../../lambdas/normalize/core';
 import { makeNormalizeHandler } from '../../lambdas/normalize/handler';
 import type { FileOutcome } from '../../lib/contracts/batch';
@@ -9,7 +10,6 @@ import { makeXlsx, type XCell } from '../fixtures/normalize/xlsx-writer';
 import {
   BUCKETS,
   clearOutputs,
-  getJsonObject,
   land,
   listKeys,
   readJsonLines,
@@ -49,8 +49,12 @@ async function normalize(key: string, body: Buffer | string): Promise<FileOutcom
   });
 }
 
-const manifestOf = (outcome: FileOutcome) =>
-  getJsonObject<WrittenManifest>(h, BUCKETS.control, outcome.manifestKey!);
+/** The outcome's manifest, validated against its contract (lib/contracts/schemas/normalizer-manifest). */
+async function manifestOf(outcome: FileOutcome): Promise<WrittenManifest> {
+  const manifest = await readDocument(h.s3, BUCKETS.control, outcome.manifestKey!, CONTRACTS.manifest);
+  if (!manifest) throw new Error(`no manifest at ${outcome.manifestKey}`);
+  return manifest;
+}
 
 async function rowsOf(outcome: FileOutcome) {
   const rows: Record<string, string | null>[] = [];
