@@ -223,6 +223,7 @@ export async function listRequests(
   if (options.status !== undefined && !REQUEST_STATUSES.includes(options.status as RequestStatus))
     throw new InputError(`--status must be one of ${REQUEST_STATUSES.join(', ')}`);
   const state = await openStateFolder({
+    ...(options.state ? { state: options.state } : {}),
     stateDir: options.stateDir,
     mode: 'read',
     command: 'requests',
@@ -265,7 +266,7 @@ export async function listRequests(
       history,
     };
   } finally {
-    await state.release();
+    if (!options.state) await state.release();
   }
 }
 
