@@ -7,7 +7,7 @@ import { readStateJson, type StateFolder } from './state';
 import { openStateFolder } from './state-dir';
 
 /** One request to the local query engine (local/query.py): JSON on its stdin, JSON back on its stdout. */
-async function runQueryEngine(request: Record<string, unknown>): Promise<Record<string, unknown>> {
+export async function runQueryEngine(request: Record<string, unknown>): Promise<Record<string, unknown>> {
   if (!existsSync(VENV_PYTHON))
     throw new InputError('the Python virtualenv is missing: run "npm run setup" first');
   return new Promise((resolve, reject) => {
@@ -36,7 +36,7 @@ async function runQueryEngine(request: Record<string, unknown>): Promise<Record<
 }
 
 /** `dir` is a saved state (`<state folder>/current`). */
-function savedBucketFolders(dir: string): Record<string, string> {
+export function savedBucketFolders(dir: string): Record<string, string> {
   const file = path.join(dir, 'buckets.json');
   return existsSync(file) ? (readStateJson(file) as Record<string, string>) : {};
 }
@@ -96,7 +96,10 @@ export interface TableDescription {
 }
 
 /** Runs `action` on the saved state of the folder, holding its lock (shared with other queries). */
-async function withSavedState<T>(options: QueryOptions, action: (dir: string) => Promise<T>): Promise<T> {
+export async function withSavedState<T>(
+  options: QueryOptions,
+  action: (dir: string) => Promise<T>,
+): Promise<T> {
   const state = await openStateFolder({ ...options, mode: 'read', command: 'query' });
   try {
     if (!existsSync(path.join(state.currentDir, 'catalog.json'))) {
