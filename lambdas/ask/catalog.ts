@@ -13,7 +13,9 @@ import type { ResolvedDataset } from '../../lib/config/types';
 import type { AskCatalog, AskColumn, AskTable } from './types';
 
 /** Columns of the table as the Glue catalog (or the local catalog) describes them. */
-export type ObservedColumns = Readonly<Record<string, readonly { readonly name: string; readonly type: string }[]>>;
+export type ObservedColumns = Readonly<
+  Record<string, readonly { readonly name: string; readonly type: string }[]>
+>;
 /** Distinct values of low-cardinality string columns, per table and column. */
 export type ColumnValues = Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>;
 
@@ -48,7 +50,16 @@ const EXTRA_SYNONYMS: Readonly<Record<string, readonly string[]>> = {
   list_cost: ['list price cost', 'list cost'],
   sub_account_name: ['account', 'accounts', 'sub account', 'subscription'],
   charge_category: ['charge type', 'charge category'],
-  org_unit: ['org unit', 'org units', 'organization', 'organisation', 'department', 'team', 'teams', 'business unit'],
+  org_unit: [
+    'org unit',
+    'org units',
+    'organization',
+    'organisation',
+    'department',
+    'team',
+    'teams',
+    'business unit',
+  ],
   cost_center: ['cost center', 'cost centre', 'cc'],
   headcount: ['heads', 'head count', 'people', 'employees', 'staff'],
   planned_hires: ['hires', 'hiring', 'open reqs'],
@@ -70,9 +81,42 @@ const EXTRA_SYNONYMS: Readonly<Record<string, readonly string[]>> = {
 
 /** What each table is about, in words (table-level synonyms). */
 export const TABLE_WORDS: Readonly<Record<string, readonly string[]>> = {
-  cloud_billing: ['billing', 'billed', 'bill', 'cloud', 'cost', 'costs', 'spend', 'charges', 'focus', 'invoice'],
-  workforce_capacity: ['capacity', 'headcount', 'heads', 'plan', 'plans', 'roster', 'fte', 'hires', 'workforce', 'staffing'],
-  purchase_orders: ['purchase', 'purchase orders', 'po', 'pos', 'request', 'requests', 'intake', 'forms', 'form', 'vendor', 'vendors', 'procurement'],
+  cloud_billing: [
+    'billing',
+    'billed',
+    'bill',
+    'cloud',
+    'cost',
+    'costs',
+    'spend',
+    'charges',
+    'focus',
+    'invoice',
+  ],
+  workforce_capacity: [
+    'capacity',
+    'headcount',
+    'heads',
+    'capacity planning',
+    'fte',
+    'hires',
+    'workforce',
+    'staffing',
+  ],
+  purchase_orders: [
+    'purchase',
+    'purchase orders',
+    'po',
+    'pos',
+    'request',
+    'requests',
+    'intake',
+    'forms',
+    'form',
+    'vendor',
+    'vendors',
+    'procurement',
+  ],
   account_hierarchy: ['hierarchy', 'sub account', 'sub accounts', 'account owner', 'owners'],
 };
 
@@ -90,14 +134,22 @@ export function askCatalog(
       columns.set(name, {
         name,
         type,
-        synonyms: [...new Set([words(name), ...synonyms.map((s) => s.toLowerCase()), ...(EXTRA_SYNONYMS[name] ?? [])])],
+        synonyms: [
+          ...new Set([words(name), ...synonyms.map((s) => s.toLowerCase()), ...(EXTRA_SYNONYMS[name] ?? [])]),
+        ],
         ...(description ? { description } : {}),
         ...(known ? { values: known } : {}),
       });
     };
     for (const c of d.columns) add(c.name, typeOf(c), c.aliases ?? [], c.description);
-    add(d.partition.column, 'string', [], `Partition (${d.partition.transform} of ${d.partition.sourceColumn}).`);
-    for (const dim of d.dimensions) for (const c of dim.columns) add(c, 'string', [], `From the ${dim.name} dimension.`);
+    add(
+      d.partition.column,
+      'string',
+      [],
+      `Partition (${d.partition.transform} of ${d.partition.sourceColumn}).`,
+    );
+    for (const dim of d.dimensions)
+      for (const c of dim.columns) add(c, 'string', [], `From the ${dim.name} dimension.`);
     if (d.compliance) {
       add(COMPLIANCE_COLUMNS.status, 'string', [], 'compliant or flagged, by the compliance rules.');
       add(COMPLIANCE_COLUMNS.findings, 'string', ['findings'], 'The compliance findings (JSON).');
@@ -107,7 +159,9 @@ export function askCatalog(
     const timeColumn =
       d.partition.transform === 'identity'
         ? undefined
-        : d.columns.find((c) => c.name === d.partition.sourceColumn && (c.type === 'timestamp' || c.type === 'date'))?.name;
+        : d.columns.find(
+            (c) => c.name === d.partition.sourceColumn && (c.type === 'timestamp' || c.type === 'date'),
+          )?.name;
     return {
       name: d.name,
       description: d.description,

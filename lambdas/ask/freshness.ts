@@ -47,7 +47,8 @@ export async function tableFreshness(
   return Promise.all(
     [...new Set(tables)].map(async (table): Promise<TableFreshness> => {
       const dataset = datasets.find((d) => d.name === table);
-      if (!dataset) return { table, latestLanding: null, lastSuccessfulRun: null, filesInFlight: 0, filesQuarantined: 0 };
+      if (!dataset)
+        return { table, latestLanding: null, lastSuccessfulRun: null, filesInFlight: 0, filesQuarantined: 0 };
       const [normalized, markers, quarantined, reports] = await Promise.all([
         store.list(buckets.normalized, `${dataset.name}/`),
         store.list(buckets.control, `${controlPrefixes.etlProcessed}${dataset.name}/`),
@@ -64,7 +65,11 @@ export async function tableFreshness(
       for (const report of byTime.slice(0, 20)) {
         const document = (await store.getJson(buckets.control, report.key)) as RunReportView | undefined;
         if (document?.snapshotId && document.runId && document.finishedAt) {
-          lastSuccessfulRun = { runId: document.runId, finishedAt: document.finishedAt, snapshotId: document.snapshotId };
+          lastSuccessfulRun = {
+            runId: document.runId,
+            finishedAt: document.finishedAt,
+            snapshotId: document.snapshotId,
+          };
           break;
         }
       }

@@ -317,7 +317,17 @@ function valueHits(q: string, table: AskTable): ValueHit[] {
       }
     }
   }
-  hits.sort((a, b) => b.length - a.length || a.at - b.at);
+  // A value several columns hold ("Microsoft": provider and invoice issuer): the column that also
+  // holds the question's other values, then the column people have words for, then the shortest name.
+  const support = (column: AskColumn) =>
+    new Set(hits.filter((h) => h.column === column).map((h) => h.at)).size;
+  const rank = (h: ValueHit) =>
+    [-h.length, -support(h.column), -h.column.synonyms.length, h.column.name.length] as const;
+  hits.sort((a, b) => {
+    const [ra, rb] = [rank(a), rank(b)];
+    for (let i = 0; i < ra.length; i++) if (ra[i] !== rb[i]) return ra[i]! - rb[i]!;
+    return a.at - b.at;
+  });
   const kept: ValueHit[] = [];
   for (const hit of hits) {
     if (kept.some((k) => hit.at < k.at + k.length + 1 && k.at < hit.at + hit.length + 1)) continue;
@@ -404,7 +414,14 @@ export function interpret(question: string, catalog: AskCatalog, now: Date): Int
 
 function planFor(q: string, table: AskTable, now: Date): Plan | string {
   const hits = columnHits(q, table);
-  const values = valueHits(q, table);
+  // A word that names a measure ("spend") is the measure, not a value that happens to read the same.
+  const measureWords = hits.filter((h) => table.measures.includes(h.column.name));
+  const values = valueHits(q, table).filter(
+    (v) =>
+      !measureWords.some(
+        (m) => m.length >= v.length && v.at < m.at + m.length + 1 && m.at < v.at + v.length + 1,
+      ),
+  );
   // A column named only because one of its values is ("pending approval" is not the column
   // "approval"): value hits win over column hits at the same place.
   const columnsNamed = hits.filter(
@@ -472,7 +489,8 @@ function planFor(q: string, table: AskTable, now: Date): Plan | string {
   // Filters: values named, and the time range.
   const filters: Filter[] = [];
   const byColumn = new Map<string, ValueHit[]>();
-  for (const hit of values) byColumn.set(hit.column.name, [...(byColumn.get(hit.column.name) ?? []), hit]);
+  for (const hit of [...values].sort((a, b) => a.at - b.at))
+    byColumn.set(hit.column.name, [...(byColumn.get(hit.column.name) ?? []), hit]);
   // Templates compared: both sides of ingest_template named with "than" / "compare" / "vs".
   const templates = byColumn.get('ingest_template') ?? [];
   let compare: Plan['compare'];
@@ -489,8 +507,11 @@ function planFor(q: string, table: AskTable, now: Date): Plan | string {
     compare = { column: 'ingest_template', left: left!.value, right: right!.value, op };
     byColumn.delete('ingest_template');
   }
+  const versus = hasAny(q, ['vs', 'versus', 'compared to', 'compare', 'against', 'each of']);
   for (const [column, hitsOf] of byColumn) {
     const positive = hitsOf.filter((h) => !h.negated).map((h) => h.value);
+    // "AWS vs Microsoft": one row per value named.
+    if (versus && new Set(positive).size >= 2 && !groupBy.includes(column)) groupBy.push(column);
     const negative = hitsOf.filter((h) => h.negated).map((h) => h.value);
     if (positive.length > 0) filters.push({ kind: 'in', column, values: [...new Set(positive)] });
     if (negative.length > 0) filters.push({ kind: 'not_in', column, values: [...new Set(negative)] });
