@@ -33,6 +33,8 @@ export function readPipelineEnv(env: Env): PipelineEnv {
     requestsTable: env[PIPELINE_ENV_VARS.requestsTable] || undefined,
     approvalKeyId: env[PIPELINE_ENV_VARS.approvalKeyId] || undefined,
     approvalLinkUrl: env[PIPELINE_ENV_VARS.approvalLinkUrl] || undefined,
+    athenaWorkgroup: env[PIPELINE_ENV_VARS.athenaWorkgroup] || undefined,
+    bedrockModelId: env[PIPELINE_ENV_VARS.bedrockModelId] || undefined,
     endpointUrl: env.AWS_ENDPOINT_URL || undefined,
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
   };

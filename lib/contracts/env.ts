@@ -22,6 +22,10 @@ export interface PipelineEnv {
   readonly approvalKeyId?: string;
   /** The approval-link function's URL (the approvals handler puts it in approvers' notices); unset: decide by command. */
   readonly approvalLinkUrl?: string;
+  /** The ask function's Athena workgroup (lib/constructs/ask-api.ts; the ask handler fails fast without it). */
+  readonly athenaWorkgroup?: string;
+  /** The Bedrock foundation model the ask function falls back to (context key askBedrockModel); unset: none. */
+  readonly bedrockModelId?: string;
   /** Set only by the local runtime: the AWS API emulator's endpoint. */
   readonly endpointUrl: string | undefined;
   readonly region: string;
@@ -40,4 +44,6 @@ export const PIPELINE_ENV_VARS = {
   requestsTable: 'REQUESTS_TABLE',
   approvalKeyId: 'APPROVAL_KEY_ID',
   approvalLinkUrl: 'APPROVAL_LINK_URL',
+  athenaWorkgroup: 'ATHENA_WORKGROUP',
+  bedrockModelId: 'BEDROCK_MODEL_ID',
 } as const;
