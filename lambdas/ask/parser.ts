@@ -113,18 +113,19 @@ export function timeRange(q: string, now: Date): TimeRange | undefined {
   const y = today.getUTCFullYear();
   const m = today.getUTCMonth();
   const range = (from: Date, to: Date, words: string): TimeRange => ({ from: iso(from), to: iso(to), words });
-  let match: RegExpExecArray | null;
-  if (
-    (match =
-      / (?:in the |over the |during the |within the )?(?:last|past|previous) (\d+) (day|days|week|weeks|month|months)(?: | ?$)/.exec(
-        q,
-      ))
-  ) {
-    const n = Number(match[1]);
-    const unit = match[2]!.replace(/s$/, '');
-    const from =
-      unit === 'day' ? addDays(today, -n) : unit === 'week' ? addDays(today, -7 * n) : monthStart(y, m - n);
-    const start = unit === 'month' ? new Date(Date.UTC(y, m - n, today.getUTCDate())) : from;
+  const lastN =
+    / (?:in the |over the |during the |within the )?(?:last|past|previous) (\d+) (day|days|week|weeks|month|months)(?: | ?$)/.exec(
+      q,
+    );
+  if (lastN) {
+    const n = Number(lastN[1]);
+    const unit = lastN[2]!.replace(/s$/, '');
+    const start =
+      unit === 'day'
+        ? addDays(today, -n)
+        : unit === 'week'
+          ? addDays(today, -7 * n)
+          : new Date(Date.UTC(y, m - n, today.getUTCDate()));
     return range(start, addDays(today, 1), `the last ${n} ${unit}${n === 1 ? '' : 's'}`);
   }
   if (has(q, 'today')) return range(today, addDays(today, 1), 'today');
@@ -148,33 +149,36 @@ export function timeRange(q: string, now: Date): TimeRange | undefined {
     if (has(q, `${word} year`))
       return range(monthStart(y + shift, 0), monthStart(y + shift + 1, 0), `${word} year`);
   }
-  if ((match = / since (monday|tuesday|wednesday|thursday|friday|saturday|sunday) /.exec(q))) {
-    const target = WEEKDAYS.indexOf(match[1]!);
-    const back = (today.getUTCDay() - target + 7) % 7;
-    return range(addDays(today, -back), addDays(today, 1), `since ${match[1]}`);
+  const sinceDay = / since (monday|tuesday|wednesday|thursday|friday|saturday|sunday) /.exec(q);
+  if (sinceDay) {
+    const back = (today.getUTCDay() - WEEKDAYS.indexOf(sinceDay[1]!) + 7) % 7;
+    return range(addDays(today, -back), addDays(today, 1), `since ${sinceDay[1]}`);
   }
-  if ((match = / (?:since|after|from) (\d{4})-(\d{2})-(\d{2}) /.exec(q))) {
-    const from = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])));
+  const sinceDate = / (?:since|after|from) (\d{4})-(\d{2})-(\d{2}) /.exec(q);
+  if (sinceDate) {
+    const from = new Date(Date.UTC(Number(sinceDate[1]), Number(sinceDate[2]) - 1, Number(sinceDate[3])));
     return range(from, addDays(today, 1), `since ${iso(from)}`);
   }
-  if (
-    (match = / (?:q|quarter )([1-4]) (?:of )?(\d{4}) /.exec(q)) ||
-    (match = / (\d{4}) ?-?q([1-4]) /.exec(q))
-  ) {
-    const [year, quarter] =
-      match[2]!.length === 4 ? [Number(match[2]), Number(match[1])] : [Number(match[1]), Number(match[2])];
+  const quarterFirst = / (?:q|quarter )([1-4]) (?:of )?(\d{4}) /.exec(q);
+  const yearFirst = / (\d{4}) ?-?q([1-4]) /.exec(q);
+  if (quarterFirst || yearFirst) {
+    const [year, quarter] = quarterFirst
+      ? [Number(quarterFirst[2]), Number(quarterFirst[1])]
+      : [Number(yearFirst![1]), Number(yearFirst![2])];
     const qs = quarterStart(year, quarter);
     return range(qs, new Date(Date.UTC(year, qs.getUTCMonth() + 3, 1)), `Q${quarter} ${year}`);
   }
   const monthNames = [...MONTHS.map((n, i) => [n, i] as const), ...MONTH_ABBR.map((n, i) => [n, i] as const)];
   for (const [name, index] of monthNames) {
-    if ((match = new RegExp(` ${name} (?:of )?(\\d{4}) `).exec(q))) {
-      const year = Number(match[1]);
+    const named = new RegExp(` ${name} (?:of )?(\\d{4}) `).exec(q);
+    if (named) {
+      const year = Number(named[1]);
       return range(monthStart(year, index), monthStart(year, index + 1), `${MONTHS[index]} ${year}`);
     }
   }
-  if ((match = / (\d{4})-(0[1-9]|1[0-2]) /.exec(q))) {
-    const [year, month] = [Number(match[1]), Number(match[2]) - 1];
+  const yearMonth = / (\d{4})-(0[1-9]|1[0-2]) /.exec(q);
+  if (yearMonth) {
+    const [year, month] = [Number(yearMonth[1]), Number(yearMonth[2]) - 1];
     return range(monthStart(year, month), monthStart(year, month + 1), `${MONTHS[month]} ${year}`);
   }
   for (const [name, index] of monthNames) {
@@ -184,8 +188,9 @@ export function timeRange(q: string, now: Date): TimeRange | undefined {
       return range(monthStart(year, index), monthStart(year, index + 1), `${MONTHS[index]} ${year}`);
     }
   }
-  if ((match = / (?:in|during|for) (\d{4}) /.exec(q))) {
-    const year = Number(match[1]);
+  const inYear = / (?:in|during|for) (\d{4}) /.exec(q);
+  if (inYear) {
+    const year = Number(inYear[1]);
     return range(monthStart(year, 0), monthStart(year + 1, 0), `${year}`);
   }
   return undefined;
@@ -527,7 +532,7 @@ function planFor(q: string, table: AskTable, now: Date): Plan | string {
   // Aggregation.
   const howManyOf =
     /(?:how many|number of|count of|count) (?:different |distinct |unique )?([a-z ]+?)(?: are| were| is| have| has| did| do| in| for| with| from| by| per| that| this| last| over| under|$| \?)/.exec(
-      q.trim() + ' ',
+      `${q.trim()} `,
     );
   let aggregate: Plan['aggregate'];
   if (compare) aggregate = 'sum';
