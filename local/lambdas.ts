@@ -81,21 +81,24 @@ export async function localLambdas(
       enforceSnsLimits(clients.sns);
       return clients;
     };
+    // No EMF lines: the handlers run in this process, whose stdout is the CLI's output (there is
+    // no CloudWatch to read them; docs/operations.md, "Metrics and dashboard").
+    const metrics = { disabled: true };
     switch (handler) {
       case 'normalize': {
         const { makeNormalizeHandler } = await import('../lambdas/normalize/handler');
         const pipelineEnv = readPipelineEnv(env);
-        return makeNormalizeHandler(pipelineEnv, clientsOf(pipelineEnv));
+        return makeNormalizeHandler(pipelineEnv, clientsOf(pipelineEnv), undefined, { metrics });
       }
       case 'quarantine': {
         const { makeQuarantineHandler } = await import('../lambdas/quarantine/handler');
         const pipelineEnv = readPipelineEnv(env);
-        return makeQuarantineHandler(pipelineEnv, clientsOf(pipelineEnv));
+        return makeQuarantineHandler(pipelineEnv, clientsOf(pipelineEnv), { metrics });
       }
       case 'reconcile': {
         const { makeReconcileHandler } = await import('../lambdas/reconcile/handler');
         const pipelineEnv = readPipelineEnv(env);
-        return makeReconcileHandler(pipelineEnv, clientsOf(pipelineEnv));
+        return makeReconcileHandler(pipelineEnv, clientsOf(pipelineEnv), { metrics });
       }
       case 'approvals': {
         const { makeApprovalsHandler } = await import('../lambdas/approvals/handler');

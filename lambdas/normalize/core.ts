@@ -137,6 +137,7 @@ export async function normalizeFile(deps: NormalizeDeps, input: NormalizeInput):
         size: head.size,
         etag: head.etag,
         contentSha256,
+        eventTime: input.file.eventTime,
       },
       duplicateOf,
       template: run.template(),

@@ -6,6 +6,7 @@ import type { AwsClients } from '../common/aws';
 import type { PipelineEnv } from '../common/env';
 import { lambdaHandler } from '../common/handler';
 import { createLogger } from '../common/logger';
+import { type DatasetMetrics, type MetricsSettings, withDatasetMetrics } from '../common/metrics';
 import { type NormalizeInput, normalizeFile } from './core';
 import { InvalidEventError } from './errors';
 
@@ -61,22 +62,38 @@ export function parseNormalizeEvent(event: unknown): NormalizeInput {
   };
 }
 
+/**
+ * FilesNormalized, RowsNormalized and RowsRejected of a normalized outcome (lib/contracts/
+ * metrics.ts); a duplicate records nothing (its rows are another file's).
+ */
+export function recordNormalizeMetrics(metrics: DatasetMetrics, outcome: FileOutcome): void {
+  if (outcome.status !== 'normalized') return;
+  metrics.add('filesNormalized', 1);
+  metrics.add('rowsNormalized', outcome.rows ?? 0);
+  metrics.add('rowsRejected', outcome.rejectedRows ?? 0);
+}
+
 export function makeNormalizeHandler(
   env: PipelineEnv,
   clients: Pick<AwsClients, 's3'>,
   datasets: readonly ResolvedDataset[] = loadDatasets(),
+  options: { readonly metrics?: MetricsSettings } = {},
 ) {
   return async (event: unknown, _context?: Context): Promise<FileOutcome> => {
     const input = parseNormalizeEvent(event);
     logger.appendKeys({ dataset: input.dataset, key: input.file.key, versionId: input.file.versionId });
+    const scope = { pipeline: env.pipelineName, dataset: input.dataset, logger, settings: options.metrics };
     try {
-      const outcome = await normalizeFile({ s3: clients.s3, env, datasets }, input);
-      logger.info('normalized', {
-        status: outcome.status,
-        rows: outcome.rows,
-        rejectedRows: outcome.rejectedRows,
+      return await withDatasetMetrics(scope, async (metrics) => {
+        const outcome = await normalizeFile({ s3: clients.s3, env, datasets }, input);
+        recordNormalizeMetrics(metrics, outcome);
+        logger.info('normalized', {
+          status: outcome.status,
+          rows: outcome.rows,
+          rejectedRows: outcome.rejectedRows,
+        });
+        return outcome;
       });
-      return outcome;
     } catch (error) {
       logger.error('normalize failed', error as Error);
       throw error;

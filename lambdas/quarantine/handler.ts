@@ -4,6 +4,7 @@ import type { AwsClients } from '../common/aws';
 import type { PipelineEnv } from '../common/env';
 import { lambdaHandler } from '../common/handler';
 import { createLogger } from '../common/logger';
+import { type MetricsSettings, withDatasetMetrics } from '../common/metrics';
 import { InvalidEventError } from '../normalize/errors';
 import { type QuarantineInput, quarantineFile } from './core';
 
@@ -25,12 +26,21 @@ export function parseQuarantineEvent(event: unknown): QuarantineInput {
   return e as QuarantineInput;
 }
 
-export function makeQuarantineHandler(env: PipelineEnv, clients: Pick<AwsClients, 's3'>) {
+export function makeQuarantineHandler(
+  env: PipelineEnv,
+  clients: Pick<AwsClients, 's3'>,
+  options: { readonly metrics?: MetricsSettings } = {},
+) {
   return async (event: unknown, _context?: Context): Promise<FileOutcome> => {
     const input = parseQuarantineEvent(event);
-    const outcome = await quarantineFile({ s3: clients.s3, env }, input);
-    logger.warn('file quarantined', { dataset: input.dataset, key: outcome.key, reason: outcome.reason });
-    return outcome;
+    const scope = { pipeline: env.pipelineName, dataset: input.dataset, logger, settings: options.metrics };
+    return withDatasetMetrics(scope, async (metrics) => {
+      const outcome = await quarantineFile({ s3: clients.s3, env }, input);
+      // FilesQuarantined (lib/contracts/metrics.ts): counted once the copy and its reason are written.
+      if (outcome.status === 'quarantined') metrics.add('filesQuarantined', 1);
+      logger.warn('file quarantined', { dataset: input.dataset, key: outcome.key, reason: outcome.reason });
+      return outcome;
+    });
   };
 }
 

@@ -18,12 +18,13 @@ import { sourceChecks } from './control-totals';
 import { crossTemplateChecks } from './cross-template';
 import type { ReconcileDeps } from './deps';
 import { loadAggregates, loadManifests, loadMarkers, loadRunReports } from './inputs';
+import { endToEndLatencies, type FileLatency } from './latency';
 import { requestChecks } from './requests';
 import { batchRestatements, checkedSnapshot } from './restatements';
 
 export type { ReconcileDeps, SchemaDriftDeps } from './deps';
 export { ControlDocumentError, ManifestMissingError, UnknownDatasetError } from './errors';
-export { batchProgress, type Progress, partitionPredicate, progressOf } from './progress';
+export { type BatchProgress, batchProgress, type Progress, partitionPredicate, progressOf } from './progress';
 export { detectSchemaDrift, diffSchemas, type SchemaDriftOutput, type SchemaState } from './schema-drift';
 
 /**
@@ -35,6 +36,8 @@ export type ReconcileOutput = Omit<ReconcileResult, 'alert' | 'restatementAlert'
   readonly alert: Alert | null;
   /** The restatement notice, when files of the batch restated or collided with other files. */
   readonly notice: Alert | null;
+  /** Landing to curated commit of each file of the batch that reached curated (the handler's metric). */
+  readonly latencies: readonly FileLatency[];
 };
 
 /** Overall status and counts of a list of checks. */
@@ -173,5 +176,6 @@ export async function reconcileBatch(
     snapshotIds,
     alert,
     notice,
+    latencies: endToEndLatencies(manifests, markers, reports),
   };
 }

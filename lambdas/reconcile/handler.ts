@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { datasetByName } from '../../lib/config';
+import type { ResolvedDataset } from '../../lib/config/types';
 import type { Alert, AlertReceipt } from '../../lib/contracts/alerts';
 import type { FileOutcome } from '../../lib/contracts/batch';
 import type { ReconcileEvent, ReconcileResponse } from '../../lib/contracts/reconcile';
@@ -9,13 +10,20 @@ import { type AwsClients, SERVICE_RETRY } from '../common/aws';
 import type { PipelineEnv } from '../common/env';
 import { lambdaHandler } from '../common/handler';
 import { createLogger } from '../common/logger';
+import {
+  type DatasetMetrics,
+  type MetricsSettings,
+  secondsBetween,
+  withDatasetMetrics,
+} from '../common/metrics';
 import { alertTopicOf, publishAlert } from '../common/publish';
 import { InvalidEventError } from '../normalize/errors';
 import { reconcileBatch } from './core';
 import type { ReportWait } from './deps';
 import { UnknownDatasetError } from './errors';
+import type { FileLatency } from './latency';
 import { ensureBatchPartitions } from './partitions';
-import { batchProgress, type Progress } from './progress';
+import { type BatchProgress, batchProgress, type Progress } from './progress';
 import { detectSchemaDrift } from './schema-drift';
 
 export { UnknownDatasetError } from './errors';
@@ -91,6 +99,25 @@ export function parseReconcileEvent(event: unknown): ReconcileEvent {
 export interface ReconcileHandlerOptions {
   /** Wait for run reports that markers name but that are not written yet. @default REPORT_WAIT */
   readonly reportWait?: ReportWait;
+  /** Where the metrics go. @default Powertools' settings from the environment */
+  readonly metrics?: MetricsSettings;
+}
+
+/** EtlRunDurationSeconds and EtlFilesLeft of the run a `progress` call names (lib/contracts/metrics.ts). */
+export function recordProgressMetrics(metrics: DatasetMetrics, { lastRun }: BatchProgress): void {
+  if (!lastRun) return;
+  const duration = secondsBetween(lastRun.startedAt, lastRun.finishedAt);
+  if (duration !== undefined) metrics.add('etlRunDuration', duration);
+  if (lastRun.filesLeft !== null) metrics.add('etlFilesLeft', lastRun.filesLeft);
+}
+
+/** ReconciliationFailures (0 when every check passed) and one EndToEndLatencySeconds per curated file. */
+export function recordReconcileMetrics(
+  metrics: DatasetMetrics,
+  output: { readonly failedChecks: number; readonly latencies: readonly FileLatency[] },
+): void {
+  metrics.add('reconciliationFailures', output.failedChecks);
+  for (const latency of output.latencies) metrics.add('endToEndLatency', latency.seconds);
 }
 
 export function makeReconcileHandler(
@@ -118,6 +145,15 @@ export function makeReconcileHandler(
     const input = parseReconcileEvent(event);
     const dataset = datasetByName(input.dataset);
     if (!dataset) throw new UnknownDatasetError(`dataset "${input.dataset}" is not configured`);
+    const scope = { pipeline: env.pipelineName, dataset: dataset.name, logger, settings: options.metrics };
+    return withDatasetMetrics(scope, (metrics) => respond(input, dataset, metrics));
+  };
+
+  async function respond(
+    input: ReconcileEvent,
+    dataset: ResolvedDataset,
+    metrics: DatasetMetrics,
+  ): Promise<ReconcileResponse> {
     const deps = {
       s3: clients.s3,
       glue: clients.glue,
@@ -127,7 +163,9 @@ export function makeReconcileHandler(
     };
     switch (input.action) {
       case 'progress': {
-        const progress = await batchProgress(deps, dataset, input.files, input.previous, input.lastRunId);
+        const batch = await batchProgress(deps, dataset, input.files, input.previous, input.lastRunId);
+        recordProgressMetrics(metrics, batch);
+        const { progress } = batch;
         logger.info('progress', {
           dataset: dataset.name,
           ...progress,
@@ -136,7 +174,13 @@ export function makeReconcileHandler(
         return progress;
       }
       case 'reconcile': {
-        const { notice, ...output } = await reconcileBatch(deps, dataset, input.executionId, input.files);
+        const { notice, latencies, ...output } = await reconcileBatch(
+          deps,
+          dataset,
+          input.executionId,
+          input.files,
+        );
+        recordReconcileMetrics(metrics, { failedChecks: output.failedChecks, latencies });
         // The result document is written first: a notice that fails leaves the audit trail whole.
         // Each alert has its own receipt: one refused by SNS does not keep the other from going out.
         const alert = output.alert ? await publish(output.alert) : null;
@@ -175,7 +219,7 @@ export function makeReconcileHandler(
         return output;
       }
     }
-  };
+  }
 }
 
 /** Lambda entry point (lambdas/common/handler.ts): built on first use, the Lambda context logged. */

@@ -2,6 +2,7 @@ import type { ResolvedDataset } from '../../lib/config/types';
 import type { FileOutcome } from '../../lib/contracts/batch';
 import { etlRunReportKey, partitionPredicate, processedMarkerKey } from '../../lib/contracts/layout';
 import type { NormalizerManifest } from '../../lib/contracts/manifest';
+import type { EtlRunReport } from '../../lib/contracts/run-report';
 import type { Progress } from '../../lib/contracts/workflow';
 import { CONTRACTS, readDocument } from '../common/contract';
 import { mapLimit, objectExists } from '../common/s3';
@@ -60,6 +61,13 @@ export function progressOf(
   };
 }
 
+/** The drain loop's progress, and the run report of the run that just ended (when one is named and found). */
+export interface BatchProgress {
+  readonly progress: Progress;
+  /** The ETL run report of `lastRunId` (its duration and files left are metrics). */
+  readonly lastRun?: EtlRunReport;
+}
+
 /**
  * Which of the batch's normalized objects the ETL has not merged yet: an object is processed
  * when its processed marker exists. The state machine's drain loop runs on this, and so does
@@ -71,7 +79,7 @@ export async function batchProgress(
   files: readonly FileOutcome[],
   previous?: Pick<Progress, 'round' | 'remainingObjects'>,
   lastRunId?: string,
-): Promise<Progress> {
+): Promise<BatchProgress> {
   const manifests = await loadManifests(deps, files);
   const objects = batchObjects(manifests);
   const processed = await mapLimit(objects, 16, (o) =>
@@ -86,5 +94,8 @@ export async function batchProgress(
         CONTRACTS.runReport,
       )
     : undefined;
-  return progressOf(dataset, files, objects, processed, previous, report?.filesRead);
+  return {
+    progress: progressOf(dataset, files, objects, processed, previous, report?.filesRead),
+    ...(report ? { lastRun: report } : {}),
+  };
 }

@@ -13,6 +13,12 @@ export interface ManifestSource {
   readonly etag: string | null;
   /** SHA-256 of the object's bytes, hex. */
   readonly contentSha256: string;
+  /**
+   * When the object landed: the S3 event's time (BatchFile.eventTime, ISO-8601 UTC), where the
+   * end-to-end latency metric starts (lib/contracts/metrics.ts). Absent in manifests written
+   * before it was recorded; reconciliation then measures no latency for the file.
+   */
+  readonly eventTime?: string;
 }
 
 export interface MeasureTotal {

@@ -117,11 +117,19 @@ const byPartition = (rows: readonly Row[]) => {
   return new Map([...groups].sort(([a], [b]) => (a < b ? -1 : 1)));
 };
 
+/** When fixture files landed unless a test says otherwise (14 minutes before writeEtlRun's finishedAt). */
+export const LANDED_AT = '2025-01-15T09:55:00Z';
+
 /** What the normalizer produces for a file: its manifest and its FileOutcome. */
 export function sourceFile(
   key: string,
   rows: readonly Row[],
-  options: { readonly versionId?: string | null; readonly rejectedRows?: number } = {},
+  options: {
+    readonly versionId?: string | null;
+    readonly rejectedRows?: number;
+    /** The S3 event's time in the manifest (null: none, as manifests written before it). */
+    readonly eventTime?: string | null;
+  } = {},
 ): SourceFile {
   const ds = dataset();
   const versionId = options.versionId === undefined ? `v-${key.length}` : options.versionId;
@@ -146,6 +154,7 @@ export function sourceFile(
       size: 1000,
       etag: '"etag"',
       contentSha256: sourceId.padEnd(64, '0'),
+      ...(options.eventTime === null ? {} : { eventTime: options.eventTime ?? LANDED_AT }),
     },
     duplicateOf: null,
     template: { name: template, version: 'v1', match: 'exact' },
