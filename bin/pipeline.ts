@@ -4,6 +4,7 @@
  *
  *   pipeline run <file-or-folder>... [--dataset NAME] [--report FILE] [--bounded-files N] [--state DIR] [--wait SECONDS]
  *   pipeline query "<SQL>" [--snapshot ID] [--json] [--state DIR] [--wait SECONDS]
+ *   pipeline ask "<question>" [--json] [--state DIR]
  *   pipeline tables [--json] [--state DIR]
  *   pipeline describe <table> [--json] [--state DIR]
  *   pipeline approve <request-id> [--reject --reason "..."] [--as NAME] [--dataset NAME] [--state DIR]
@@ -26,6 +27,7 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 const USAGE = `usage:
   npm run pipeline -- run <file-or-folder>... [--dataset NAME] [--report FILE] [--bounded-files N] [--state DIR] [--wait SECONDS]
   npm run pipeline -- query "<SQL>" [--snapshot ID] [--json] [--state DIR] [--wait SECONDS]
+  npm run pipeline -- ask "<question>" [--json] [--state DIR]
   npm run pipeline -- tables [--json] [--state DIR]
   npm run pipeline -- describe <table> [--json] [--state DIR]
   npm run pipeline -- approve <request-id> [--reject --reason "..."] [--as NAME] [--dataset NAME] [--state DIR]
@@ -112,6 +114,20 @@ async function main(argv: string[]): Promise<number> {
           ? summary.formatJsonRows(result.columns, result.rows)
           : summary.formatTable(result.columns, result.rows),
       );
+      return 0;
+    }
+    case 'ask': {
+      const question = rest.join(' ').trim();
+      if (!question)
+        throw new InputError('ask needs a question: npm run pipeline -- ask "total billed cost by service"');
+      const { askLocally, formatAnswer } = await import('../local/ask');
+      const result = await askLocally(question, stateOptions);
+      process.stdout.write(
+        values.json
+          ? `${JSON.stringify(result)}\n`
+          : formatAnswer(result, (c, r) => summary.formatTable(c, r)),
+      );
+      // A question answered "I can't" is an answer, not a failure of the command.
       return 0;
     }
     case 'tables': {
