@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { App, type Environment, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type DatasetConfig, validateDatasets } from './config';
+import { MIN_BYTES_SCANNED_CUTOFF_MB } from './constructs/ask-api';
 import { REPO_ROOT } from './constructs/pipeline-function';
 import { pipelineNames } from './contracts/naming';
 import { DATASET_DEFINITIONS } from './datasets';
@@ -13,9 +14,20 @@ export interface AppSettings {
   readonly pipelineName: string;
   readonly alertEmails: readonly string[];
   readonly stackName: string;
+  /** Bedrock foundation model the ask function falls back to (`-c askBedrockModel=<model id>`); unset: none. */
+  readonly askBedrockModel?: string;
+  /** Per-query data scanned limit of the ask workgroup, in MiB (`-c askBytesScannedCutoffMb=<n>`). */
+  readonly askBytesScannedCutoffMb: number;
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/**
+ * A Bedrock foundation model id: `<provider>.<model>` (e.g. `anthropic.claude-3-haiku-20240307-v1:0`,
+ * `amazon.nova-micro-v1:0`). Not an ARN, not a cross-Region inference profile (`us.<provider>...`):
+ * the ask role may invoke exactly one foundation model ARN (lib/constructs/ask-api.ts).
+ */
+const BEDROCK_MODEL_ID = /^[a-z0-9-]+\.[A-Za-z0-9._:-]+$/;
+const INFERENCE_PROFILE_PREFIX = /^(us|eu|apac|us-gov|global)\./;
 /** CloudFormation's stack name rule. */
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 
@@ -75,8 +87,43 @@ export function readSettings(context: (key: string) => unknown): AppSettings {
     });
   }
 
+  const rawModel = context('askBedrockModel');
+  let askBedrockModel: string | undefined;
+  if (rawModel !== undefined && rawModel !== null && String(rawModel).trim() !== '') {
+    const model = String(rawModel).trim();
+    if (
+      typeof rawModel !== 'string' ||
+      !BEDROCK_MODEL_ID.test(model) ||
+      INFERENCE_PROFILE_PREFIX.test(model)
+    ) {
+      problems.push({
+        key: 'askBedrockModel',
+        rule: `${show(rawModel)} is not a Bedrock foundation model id (expected <provider>.<model> such as anthropic.claude-3-haiku-20240307-v1:0; not an ARN or an inference profile)`,
+      });
+    } else askBedrockModel = model;
+  }
+
+  const rawCutoff = context('askBytesScannedCutoffMb') ?? 1024;
+  const askBytesScannedCutoffMb = Number(rawCutoff);
+  if (
+    (typeof rawCutoff !== 'number' && typeof rawCutoff !== 'string') ||
+    !Number.isInteger(askBytesScannedCutoffMb) ||
+    askBytesScannedCutoffMb < MIN_BYTES_SCANNED_CUTOFF_MB
+  ) {
+    problems.push({
+      key: 'askBytesScannedCutoffMb',
+      rule: `must be a whole number of MiB, at least ${MIN_BYTES_SCANNED_CUTOFF_MB} (Athena's smallest per-query limit is 10 MB) (got ${show(rawCutoff)})`,
+    });
+  }
+
   if (problems.length > 0) throw new ContextError(problems);
-  return { pipelineName, alertEmails, stackName };
+  return {
+    pipelineName,
+    alertEmails,
+    stackName,
+    ...(askBedrockModel ? { askBedrockModel } : {}),
+    askBytesScannedCutoffMb,
+  };
 }
 
 export interface CreateAppOptions {
@@ -105,6 +152,8 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stack: Pi
     pipelineName: settings.pipelineName,
     datasets,
     alertEmails: settings.alertEmails,
+    askBedrockModel: settings.askBedrockModel,
+    askBytesScannedCutoffMb: settings.askBytesScannedCutoffMb,
     env: options.env,
     description: 'Event-driven ingestion pipeline: S3 -> Step Functions -> Lambda -> Glue -> reconciliation',
   });

@@ -8,6 +8,7 @@ import type { Construct } from 'constructs';
 import type { ResolvedDataset } from './config/types';
 import { AlertTopic } from './constructs/alert-topic';
 import { ApprovalWorkflow } from './constructs/approval-workflow';
+import { AskApi, ATHENA_RESULTS_PREFIX } from './constructs/ask-api';
 import { CurateJob } from './constructs/curate-job';
 import { DatasetIntake } from './constructs/dataset-intake';
 import { DimensionSeeds } from './constructs/dimension-seeds';
@@ -32,6 +33,10 @@ export interface PipelineStackProps extends StackProps {
   readonly alertEmails?: readonly string[];
   /** Crawler poll interval of the state machine. @default 30 seconds */
   readonly crawlerPollInterval?: Duration;
+  /** Bedrock foundation model id the ask function falls back to (context key askBedrockModel). @default none */
+  readonly askBedrockModel?: string;
+  /** Per-query data scanned limit of the ask workgroup, in MiB. @default 1024 */
+  readonly askBytesScannedCutoffMb?: number;
 }
 
 /** The data buckets of the pipeline, exposed for consumers of the stack. */
@@ -67,6 +72,8 @@ export class PipelineStack extends Stack {
   public readonly approvals?: ApprovalWorkflow;
   /** The seed files of the dimension datasets, landed on deploy (none when no dataset has one). */
   public readonly seeds?: DimensionSeeds;
+  /** Conversational data access on AWS: the ask function, its URL and Athena workgroup (docs/ask.md). */
+  public readonly ask: AskApi;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -247,6 +254,27 @@ export class PipelineStack extends Stack {
         ...seeded.flatMap((d) => [intakes.get(d.name)!, crawlers.get(d.name)!, jobs.get(d.name)!]),
       );
     }
+    // Conversational data access (issue 14, docs/ask.md "On AWS"): questions over the curated
+    // tables through Athena, results kept 30 days under the control bucket's athena-results/.
+    control.addLifecycleRule({
+      id: 'expire-athena-results',
+      prefix: ATHENA_RESULTS_PREFIX,
+      expiration: Duration.days(30),
+    });
+    this.ask = new AskApi(this, 'Ask', {
+      environment,
+      workGroupName: `${this.names.pipeline}-ask`,
+      databaseName: this.names.database,
+      tables: datasets.map((d) => this.names.curatedTable(d.name)),
+      curatedBucket: curated,
+      controlBucket: control,
+      normalizedBucket: normalized,
+      quarantineBucket: quarantine,
+      key,
+      bytesScannedCutoffMb: props.askBytesScannedCutoffMb,
+      bedrockModelId: props.askBedrockModel,
+    });
+
     this.addAlarms();
     this.addOutputs(datasets);
 

@@ -89,12 +89,14 @@ function node20ApiErrors(files: readonly string[]): string[] {
   });
 }
 
-/** Whether an `engines.node` range admits a version (forms: `>=18`, `^20.19.0 || >=22.12.0`, `20`). */
+/** Whether an `engines.node` range admits a version (forms: `>=18`, `>= 14.0.0`, `^20.19.0 || >=22.12.0`, `20`). */
 function admits(range: string, version: string): boolean {
   const v = version.replace(/^v/, '').split('.').map(Number);
   const compare = (a: number[], b: number[]) => a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!;
+  // npm allows a space between an operator and its version (`>= 14.0.0`).
   return range.split('||').some((alternative) =>
     alternative
+      .replace(/(>=|<=|>|<|=|\^|~)\s+/g, '$1')
       .trim()
       .split(/\s+/)
       .every((comparator) => {
@@ -127,6 +129,7 @@ describe('Lambda bundles', () => {
     expect(bundles.map((b) => b.handler).sort()).toEqual([
       'approval-link',
       'approvals',
+      'ask',
       'normalize',
       'notify',
       'quarantine',

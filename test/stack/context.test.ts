@@ -49,6 +49,7 @@ describe('context settings', () => {
       pipelineName: 'ingestion',
       stackName: 'IngestionPipeline',
       alertEmails: [],
+      askBytesScannedCutoffMb: 1024,
     });
   });
 

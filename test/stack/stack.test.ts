@@ -312,7 +312,7 @@ describe('handlers', () => {
             (f.Properties!.Environment as { Variables: Record<string, string> }).Variables.PIPELINE_HANDLER,
         )
         .sort(),
-    ).toEqual(['approval-link', 'approvals', 'normalize', 'notify', 'quarantine', 'reconcile']);
+    ).toEqual(['approval-link', 'approvals', 'ask', 'normalize', 'notify', 'quarantine', 'reconcile']);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -333,7 +333,7 @@ describe('handlers', () => {
   });
 
   it('keeps each handler log group with a retention', () => {
-    synth.template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 6);
+    synth.template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 7);
   });
 });
 
