@@ -14,8 +14,8 @@
  *
  * The catalog is built once per container from the dataset configs (lib/config) plus the columns
  * the Glue catalog has for each curated table (a FOCUS export's undeclared columns are columns of
- * the table too). Low-cardinality column values are not read on AWS (no extra Athena query per
- * table at cold start): the parser matches values only through the dataset configs' words there.
+ * the table too) and the values of their low-cardinality string columns (values.ts: one Athena
+ * query at the first request; if it fails, values are matched only through the configs' words).
  */
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
@@ -31,9 +31,10 @@ import { getJson } from '../common/s3';
 import { answer } from './answer';
 import { AthenaQueryError, AthenaTimeoutError, athenaExecutor } from './athena';
 import { bedrockFallback } from './bedrock';
-import { askCatalog, type ObservedColumns } from './catalog';
+import { askCatalog, type ColumnValues, type ObservedColumns } from './catalog';
 import { type ControlStore, type ListedObject, tableFreshness } from './freshness';
 import type { AskCatalog } from './types';
+import { columnValues } from './values';
 
 const logger = createLogger('ask');
 
@@ -41,6 +42,8 @@ const logger = createLogger('ask');
 export const MAX_QUESTION_LENGTH = 500;
 /** How long one Athena query may run before it is stopped (the function's timeout is 90 s). */
 export const QUERY_TIMEOUT_MS = 60_000;
+/** How long the cold-start query of column values may run (values.ts). */
+export const VALUES_TIMEOUT_MS = 20_000;
 
 export interface HttpResponse {
   readonly statusCode: number;
@@ -186,14 +189,33 @@ export function makeAskHandler(
     quarantine: env.quarantineBucket,
     normalized: env.normalizedBucket,
   };
+  const valuesExecutor = athenaExecutor(deps.athena, {
+    workGroup,
+    database: env.glueDatabase,
+    timeoutMs: VALUES_TIMEOUT_MS,
+  });
+  const buildCatalog = async (): Promise<AskCatalog> => {
+    const observed = await glueColumns(deps.glue, env.glueDatabase, tables);
+    let values: ColumnValues = {};
+    try {
+      values = await columnValues(
+        valuesExecutor,
+        askCatalog(deps.datasets, env.glueDatabase, {}, observed),
+        observed,
+      );
+    } catch (error) {
+      logger.warn("column values not read: values are matched only through the dataset configs' words", {
+        error,
+      });
+    }
+    return askCatalog(deps.datasets, env.glueDatabase, values, observed);
+  };
   let catalog: Promise<AskCatalog> | undefined;
   const catalogOnce = () => {
-    catalog ??= glueColumns(deps.glue, env.glueDatabase, tables)
-      .then((observed) => askCatalog(deps.datasets, env.glueDatabase, {}, observed))
-      .catch((error: unknown) => {
-        catalog = undefined; // read again on the next request
-        throw error;
-      });
+    catalog ??= buildCatalog().catch((error: unknown) => {
+      catalog = undefined; // read again on the next request
+      throw error;
+    });
     return catalog;
   };
 

@@ -37,19 +37,44 @@ const post = (body: unknown, base64 = false) => {
   };
 };
 
-/** Stubs: Athena answers one result set, Glue knows cloud_billing's FOCUS columns, S3 lists nothing. */
-function stubs(options: { athenaState?: string; reason?: string; modelReply?: string } = {}) {
+/**
+ * Stubs: Athena answers the column values query with two services and every other query with one
+ * result set, Glue knows cloud_billing's FOCUS columns, S3 lists nothing.
+ */
+function stubs(
+  options: { athenaState?: string; reason?: string; modelReply?: string; valuesState?: string } = {},
+) {
+  /** The answers' queries (the cold-start query of column values apart). */
   const queries: string[] = [];
+  const valueQueries: string[] = [];
   const athena = {
     send: async (command: unknown) => {
       if (command instanceof StartQueryExecutionCommand) {
-        queries.push(command.input.QueryString!);
+        const sql = command.input.QueryString!;
+        if (sql.includes(' AS t, ')) {
+          valueQueries.push(sql);
+          return { QueryExecutionId: 'qe-values' };
+        }
+        queries.push(sql);
         return { QueryExecutionId: 'qe-7' };
       }
       if (command instanceof GetQueryExecutionCommand)
         return {
           QueryExecution: {
-            Status: { State: options.athenaState ?? 'SUCCEEDED', StateChangeReason: options.reason },
+            Status:
+              command.input.QueryExecutionId === 'qe-values'
+                ? { State: options.valuesState ?? 'SUCCEEDED' }
+                : { State: options.athenaState ?? 'SUCCEEDED', StateChangeReason: options.reason },
+          },
+        };
+      if (command instanceof GetQueryResultsCommand && command.input.QueryExecutionId === 'qe-values')
+        return {
+          ResultSet: {
+            Rows: [
+              ['t', 'c', 'v'],
+              ['cloud_billing', 'service_name', 'Amazon S3'],
+              ['cloud_billing', 'service_name', 'AWS Lambda'],
+            ].map((row) => ({ Data: row.map((v) => ({ VarCharValue: v })) })),
           },
         };
       if (command instanceof GetQueryResultsCommand)
@@ -94,7 +119,7 @@ function stubs(options: { athenaState?: string; reason?: string; modelReply?: st
       };
     },
   } as unknown as BedrockRuntimeClient;
-  return { athena, glue, s3, bedrock, queries };
+  return { athena, glue, s3, bedrock, queries, valueQueries };
 }
 
 const handlerWith = (s: ReturnType<typeof stubs>, e: PipelineEnv = env) =>
@@ -203,5 +228,26 @@ describe('the answer', () => {
     expect(good.queries[0]).toMatch(/^SELECT "vendor" FROM "purchase_orders" LIMIT \d+$/);
     expect(refused.refused.message).toMatch(/guardrail/);
     expect(hostile.queries).toEqual([]);
+  });
+
+  it('reads the low-cardinality values once per container, so a question can name a value', async () => {
+    const s = stubs();
+    const ask = handlerWith(s);
+
+    await ask(post({ question: 'total spend by service' }));
+    await ask(post({ question: 'total spend on amazon s3' }));
+
+    expect(s.valueQueries).toHaveLength(1);
+    expect(s.valueQueries[0]).toContain(`CAST("service_name" AS VARCHAR) AS v FROM "cloud_billing"`);
+    expect(s.queries[1]).toContain(`'Amazon S3'`);
+  });
+
+  it('still answers when the values query fails (values then come from the configs only)', async () => {
+    const s = stubs({ valuesState: 'CANCELLED' });
+
+    const response = await handlerWith(s)(post({ question: 'total spend by service' }));
+
+    expect(response.statusCode).toBe(200);
+    expect(s.queries).toHaveLength(1);
   });
 });
