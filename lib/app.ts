@@ -18,6 +18,8 @@ export interface AppSettings {
   readonly askBedrockModel?: string;
   /** Per-query data scanned limit of the ask workgroup, in MiB (`-c askBytesScannedCutoffMb=<n>`). */
   readonly askBytesScannedCutoffMb: number;
+  /** End-to-end latency SLO in minutes (`-c latencySloMinutes=<n>`): the p95 latency alarm's threshold. */
+  readonly latencySloMinutes: number;
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -28,6 +30,8 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
  */
 const BEDROCK_MODEL_ID = /^[a-z0-9-]+\.[A-Za-z0-9._:-]+$/;
 const INFERENCE_PROFILE_PREFIX = /^(us|eu|apac|us-gov|global)\./;
+/** A day: the latency alarm looks at 15-minute periods, an SLO beyond a day is no SLO. */
+const MAX_LATENCY_SLO_MINUTES = 1440;
 /** CloudFormation's stack name rule. */
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 
@@ -116,6 +120,21 @@ export function readSettings(context: (key: string) => unknown): AppSettings {
     });
   }
 
+  const rawSlo = context('latencySloMinutes') ?? 15;
+  const latencySloMinutes = Number(rawSlo);
+  if (
+    (typeof rawSlo !== 'number' && typeof rawSlo !== 'string') ||
+    String(rawSlo).trim() === '' ||
+    !Number.isInteger(latencySloMinutes) ||
+    latencySloMinutes < 1 ||
+    latencySloMinutes > MAX_LATENCY_SLO_MINUTES
+  ) {
+    problems.push({
+      key: 'latencySloMinutes',
+      rule: `must be a whole number of minutes from 1 to ${MAX_LATENCY_SLO_MINUTES} (the end-to-end latency SLO, default 15) (got ${show(rawSlo)})`,
+    });
+  }
+
   if (problems.length > 0) throw new ContextError(problems);
   return {
     pipelineName,
@@ -123,6 +142,7 @@ export function readSettings(context: (key: string) => unknown): AppSettings {
     stackName,
     ...(askBedrockModel ? { askBedrockModel } : {}),
     askBytesScannedCutoffMb,
+    latencySloMinutes,
   };
 }
 
@@ -154,6 +174,7 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stack: Pi
     alertEmails: settings.alertEmails,
     askBedrockModel: settings.askBedrockModel,
     askBytesScannedCutoffMb: settings.askBytesScannedCutoffMb,
+    latencySloMinutes: settings.latencySloMinutes,
     env: options.env,
     description: 'Event-driven ingestion pipeline: S3 -> Step Functions -> Lambda -> Glue -> reconciliation',
   });

@@ -16,6 +16,7 @@ import { GlueCatalog } from './constructs/glue-catalog';
 import { IngestionStateMachine } from './constructs/ingestion-state-machine';
 import { acknowledgeFindings } from './constructs/nag';
 import { NormalizedCrawler } from './constructs/normalized-crawler';
+import { PipelineDashboard } from './constructs/pipeline-dashboard';
 import { PipelineFunction } from './constructs/pipeline-function';
 import { KMS_PUBLISH_ACTIONS, PipelineKey } from './constructs/pipeline-key';
 import { SecureBucket } from './constructs/secure-bucket';
@@ -37,6 +38,8 @@ export interface PipelineStackProps extends StackProps {
   readonly askBedrockModel?: string;
   /** Per-query data scanned limit of the ask workgroup, in MiB. @default 1024 */
   readonly askBytesScannedCutoffMb?: number;
+  /** End-to-end latency SLO in minutes: the p95 latency alarm's threshold (docs/operations.md). @default 15 */
+  readonly latencySloMinutes?: number;
 }
 
 /** The data buckets of the pipeline, exposed for consumers of the stack. */
@@ -74,6 +77,8 @@ export class PipelineStack extends Stack {
   public readonly seeds?: DimensionSeeds;
   /** Conversational data access on AWS: the ask function, its URL and Athena workgroup (docs/ask.md). */
   public readonly ask: AskApi;
+  /** The deployment's dashboard and the alarms on the handlers' metrics (docs/operations.md). */
+  public readonly dashboard: PipelineDashboard;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -275,7 +280,27 @@ export class PipelineStack extends Stack {
       bedrockModelId: props.askBedrockModel,
     });
 
-    this.addAlarms();
+    const alarms = this.addAlarms();
+    // Metrics and dashboard (issue 15, docs/operations.md): the resources' and the handlers'
+    // metrics on one dashboard; latency and reconciliation alarms routed to the alert topic.
+    this.dashboard = new PipelineDashboard(this, 'Dashboard', {
+      pipelineName: this.names.pipeline,
+      stateMachine: this.stateMachine.stateMachine,
+      functions: Object.fromEntries(Object.entries(this.functions).map(([name, fn]) => [name, fn.function])),
+      datasets: datasets.map((d) => ({
+        name: d.name,
+        intakeQueue: intakes.get(d.name)!.queue,
+        intakeDeadLetterQueue: intakes.get(d.name)!.deadLetterQueue,
+        crawlerName: this.names.crawler(d.name),
+        crawlerEventQueue: crawlers.get(d.name)!.eventQueue,
+        crawlerEventDeadLetterQueue: crawlers.get(d.name)!.eventDeadLetterQueue,
+        jobName: this.names.job(d.name),
+      })),
+      backstopDeadLetterQueue: this.stateMachine.backstopDeadLetterQueue,
+      alertTopic: this.alerts.topic,
+      latencySlo: Duration.minutes(props.latencySloMinutes ?? 15),
+      existingAlarms: alarms,
+    });
     this.addOutputs(datasets);
 
     // CDK's singleton handler that puts the normalized bucket's notification configuration.
@@ -430,8 +455,10 @@ export class PipelineStack extends Stack {
     );
   }
 
-  private addAlarms(): void {
+  /** The stack's alarms on failures and dead-letter queues, routed to the alert topic; returns them. */
+  private addAlarms(): cloudwatch.Alarm[] {
     const sm = this.stateMachine.stateMachine;
+    const alarms: cloudwatch.Alarm[] = [];
     const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => {
       const created = new cloudwatch.Alarm(this, id, {
         metric,
@@ -442,6 +469,7 @@ export class PipelineStack extends Stack {
         alarmDescription: description,
       });
       this.alerts.route(created);
+      alarms.push(created);
       return created;
     };
     alarm(
@@ -474,5 +502,6 @@ export class PipelineStack extends Stack {
         `the ${name} crawler's S3 events`,
       );
     }
+    return alarms;
   }
 }

@@ -44,12 +44,13 @@ const env = () => {
 const isStackFrame = (line: string) => /^\s+at\s/.test(line);
 
 describe('context settings', () => {
-  it('default to pipeline "ingestion", stack "IngestionPipeline" and no alert emails', () => {
+  it('default to pipeline "ingestion", stack "IngestionPipeline", no alert emails and a 15-minute latency SLO', () => {
     expect(readSettings(fromContext({}))).toEqual({
       pipelineName: 'ingestion',
       stackName: 'IngestionPipeline',
       alertEmails: [],
       askBytesScannedCutoffMb: 1024,
+      latencySloMinutes: 15,
     });
   });
 

@@ -42,16 +42,18 @@ describe('a stack with one dataset more than the app ships', () => {
   it('has as many intakes, crawlers, jobs, queues, alarms and branches as datasets, and no more', () => {
     const n = datasets.length;
     const count = (type: string) => resourcesOfType(synth.json, type).length;
-    // One intake rule per dataset, and the execution backstop's.
-    expect(count('AWS::Events::Rule')).toBe(n + 1);
+    // One intake rule per dataset, and the execution backstop's; the dashboard's curate-job
+    // widgets count FAILED and TIMEOUT job state changes with two rules per job (no target).
+    expect(count('AWS::Events::Rule')).toBe(n + 1 + 2 * n);
     expect(count('AWS::Pipes::Pipe')).toBe(n);
     expect(count('AWS::Glue::Crawler')).toBe(n);
     expect(count('AWS::Glue::Job')).toBe(n);
     // Buffer queue + DLQ and crawler event queue + DLQ per dataset, and the backstop's DLQ.
     expect(count('AWS::SQS::Queue')).toBe(4 * n + 1);
     expect(queueRoles(synth.json).deadLetter).toHaveLength(2 * n + 1);
-    // Failed and timed-out executions, plus one per dead-letter queue.
-    expect(count('AWS::CloudWatch::Alarm')).toBe(2 + 2 * n + 1);
+    // Failed and timed-out executions, one per dead-letter queue, and per dataset the latency
+    // and reconciliation alarms of the dashboard.
+    expect(count('AWS::CloudWatch::Alarm')).toBe(2 + 2 * n + 1 + 2 * n);
     const choices = stateMachineDefinition(synth.json).States[STATE.selectDataset]!.Choices as {
       StringEquals: string;
     }[];
