@@ -85,8 +85,8 @@ describe('identity policies of the roles', () => {
     const invoke = (arn: string) =>
       auth.check(sm, 'Invoke', [{ action: 'lambda:InvokeFunction', resource: arn, context: {} }]);
     for (const [handler, arn] of principals.functionArns) {
-      // The approval-link function answers its function URL only; no state invokes it.
-      if (handler === 'approval-link')
+      // The approval-link and ask functions answer their function URLs only; no state invokes them.
+      if (handler === 'approval-link' || handler === 'ask')
         expect(denial(await invoke(arn)).denial.action).toBe('lambda:InvokeFunction');
       else expect(await invoke(arn)).toEqual({ allowed: true });
     }
