@@ -20,7 +20,7 @@ import { readStateJson } from './state';
 const LOCAL_DATABASE = pipelineNames('ingestion').database;
 
 /** The local engine's answer to SQL the guardrail passed. */
-function localExecutor(dir: string): QueryExecutor {
+export function localExecutor(dir: string): QueryExecutor {
   return {
     async run(sql) {
       const response = await runQueryEngine({ state: dir, sql, buckets: savedBucketFolders(dir) });
@@ -52,7 +52,7 @@ export function savedStore(dir: string): ControlStore {
 }
 
 /** The catalog with the tables' real columns and the values of their low-cardinality string columns. */
-async function localCatalog(dir: string): Promise<AskCatalog> {
+export async function localCatalog(dir: string): Promise<AskCatalog> {
   const datasets = loadDatasets();
   const tablesResponse = await runQueryEngine({ state: dir, tables: true, buckets: savedBucketFolders(dir) });
   const tables = ((tablesResponse.tables as { table: string; columns: string[] }[]) ?? []).filter((t) =>

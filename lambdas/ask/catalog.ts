@@ -42,10 +42,10 @@ function typeOf(column: { type: string; precision?: number; scale?: number }): s
 const EXTRA_SYNONYMS: Readonly<Record<string, readonly string[]>> = {
   service_name: ['service', 'services', 'product'],
   service_category: ['service category', 'category of service'],
-  provider_name: ['provider', 'providers', 'cloud', 'cloud provider', 'vendor'],
+  provider_name: ['provider', 'providers', 'cloud provider', 'cloud providers'],
   region_name: ['region', 'regions'],
   region_id: ['region code'],
-  billed_cost: ['cost', 'spend', 'spending', 'billed', 'bill', 'charges', 'billed amount'],
+  billed_cost: ['cost', 'spend', 'spending', 'billed', 'bill', 'billed amount'],
   effective_cost: ['effective cost', 'amortized cost'],
   list_cost: ['list price cost', 'list cost'],
   sub_account_name: ['account', 'accounts', 'sub account', 'subscription'],
@@ -81,18 +81,7 @@ const EXTRA_SYNONYMS: Readonly<Record<string, readonly string[]>> = {
 
 /** What each table is about, in words (table-level synonyms). */
 export const TABLE_WORDS: Readonly<Record<string, readonly string[]>> = {
-  cloud_billing: [
-    'billing',
-    'billed',
-    'bill',
-    'cloud',
-    'cost',
-    'costs',
-    'spend',
-    'charges',
-    'focus',
-    'invoice',
-  ],
+  cloud_billing: ['billing', 'billed', 'bill', 'cloud', 'charges', 'focus', 'invoice'],
   workforce_capacity: [
     'capacity',
     'headcount',

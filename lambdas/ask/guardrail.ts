@@ -778,6 +778,8 @@ function readsData(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(readsData);
   if (!isNode(value)) return false;
   if (value.type === 'column_ref' || value.type === 'select' || isNode(value.ast)) return true;
+  // An aggregate reads the rows even without a column (`count(*)`: `HAVING count(*) >= 2`).
+  if (value.type === 'aggr_func') return true;
   return Object.entries(value).some(([key, v]) => key !== 'loc' && readsData(v));
 }
 

@@ -29,6 +29,7 @@ export function normalize(text: string): string {
     .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()
     .replace(/[’‘`]/g, "'")
+    .replace(/'s\b/g, '')
     .replace(/(\d),(\d{3})/g, '$1$2')
     .replace(/[^a-z0-9.$%'\- ]+/g, ' ')
     .replace(/(?<![0-9])[.](?![0-9])/g, ' ')
@@ -82,6 +83,8 @@ const LIST_WORDS = [
   'get',
 ];
 const GROUP_MARKERS = [
+  'each',
+  'every',
   'by',
   'per',
   'for each',
@@ -92,9 +95,106 @@ const GROUP_MARKERS = [
   'across',
 ];
 
+/** More words for templates people name by what they hold ("planned" heads, "on the roster"). */
+const TEMPLATE_WORDS: Readonly<Record<string, readonly string[]>> = {
+  capacity_plan: ['planned', 'planning', 'plans'],
+  org_roster: ['of record', 'hr roster'],
+};
+
 /** Approval-workflow statuses: kept in the workflow table, not in curated (docs/approvals.md). */
 const WORKFLOW_STATUS =
-  / (pending approval|awaiting approval|waiting for approval|needs? correction|(?:were|was|are|is|been|got) (?:approved|rejected)|rejected|approved (?:requests?|purchase orders?|pos|forms?))/;
+  / (pending approval|awaiting approval|waiting for approval|needs? correction|(?:were|was|are|is|been|got|who) (?:approved|rejected)|rejected|approved by|approver|approved (?:requests?|purchase orders?|pos|forms?))/;
+
+/** Questions that ask to change data: refused, whatever else they say. */
+const WRITE_VERBS =
+  /^ (delete|drop|remove|update|insert|truncate|alter|change|modify|approve|reject|erase|wipe|create|grant) /;
+
+/** Words never corrected as typos (short function words and question words). */
+const STOPWORDS = new Set(
+  'about after all and are approval approve average before between count did does each every fewer from give have how into last least less list many more most much not number over per show since than that the their there this total under were what when where which who with'.split(
+    ' ',
+  ),
+);
+
+/** The words of the catalog: table words, column names and synonyms, values. */
+function vocabulary(catalog: AskCatalog): Set<string> {
+  const words = new Set<string>();
+  const add = (text: string) => {
+    for (const w of phrase(text).split(' ')) if (w.length >= 3) words.add(w);
+  };
+  for (const table of catalog.tables) {
+    add(table.name.replace(/_/g, ' '));
+    for (const w of TABLE_WORDS[table.name] ?? []) add(w);
+    for (const c of table.columns) {
+      add(c.name.replace(/_/g, ' '));
+      for (const s of c.synonyms) add(s);
+      for (const v of c.values ?? []) add(v.replace(/_/g, ' '));
+    }
+  }
+  return words;
+}
+
+/** Edit distance (insert, delete, substitute, transpose), stopping early past `max`. */
+function distance(a: string, b: string, max: number): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [
+    i,
+    ...new Array<number>(b.length).fill(0),
+  ]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** Words one or two edits from a catalog word (one for words up to 7 letters) read as that word. */
+function correctTypos(q: string, catalog: AskCatalog): string {
+  const vocab = vocabulary(catalog);
+  const fixed = q
+    .trim()
+    .split(' ')
+    .map((word) => {
+      if (word.length < 4 || STOPWORDS.has(word) || vocab.has(word) || /\d/.test(word)) return word;
+      if (vocab.has(word.replace(/s$/, '')) || vocab.has(`${word}s`)) return word;
+      const max = word.length >= 8 ? 2 : 1;
+      let best: string | undefined;
+      let bestDistance = max + 1;
+      for (const candidate of vocab) {
+        const dist = distance(word, candidate, max);
+        if (dist < bestDistance) [best, bestDistance] = [candidate, dist];
+      }
+      return best ?? word;
+    });
+  return ` ${fixed.join(' ')} `;
+}
+
+/** The future: the tables hold what landed, not forecasts. */
+const FUTURE = / (tomorrow|next (?:week|month|quarter|year)|will (?:we|it|they)|forecast|predict|going to)/;
+/** Words for the rows of a table: a question naming them with a filter asks for a list. */
+const ROW_WORDS = [
+  'requests',
+  'request',
+  'pos',
+  'purchase orders',
+  'orders',
+  'lines',
+  'line items',
+  'rows',
+  'charges',
+  'entries',
+  'records',
+  'forms',
+  'plans',
+];
+/** Asking for names of people no table lists. */
+const NAMES_OF = / (names? of|who are) /;
 
 /** Columns a listing shows when the question names none (the first few non-measure columns, then the measures). */
 const LIST_COLUMNS = 8;
@@ -122,7 +222,7 @@ export function timeRange(q: string, now: Date): TimeRange | undefined {
     const unit = lastN[2]!.replace(/s$/, '');
     const start =
       unit === 'day'
-        ? addDays(today, -n)
+        ? addDays(today, -(n - 1))
         : unit === 'week'
           ? addDays(today, -7 * n)
           : new Date(Date.UTC(y, m - n, today.getUTCDate()));
@@ -300,7 +400,7 @@ function valueWords(column: AskColumn, value: string, table: AskTable): string[]
   // A template by its last word ("the plan", "the roster"), unless that word names the whole table.
   const last = base.split(' ').at(-1)!;
   const generic = (TABLE_WORDS[table.name] ?? []).some((w) => w === last || w === `${last}s`);
-  if (column.name === 'ingest_template' && !generic) words.push(last);
+  if (column.name === 'ingest_template' && !generic) words.push(last, ...(TEMPLATE_WORDS[value] ?? []));
   if (column.name === 'compliance_status' && value === 'flagged')
     words.push('non compliant', 'not compliant');
   return words.filter((w) => w.length >= 2);
@@ -316,7 +416,12 @@ function valueHits(q: string, table: AskTable): ValueHit[] {
           if (at < 0) continue;
           const before = q.slice(Math.max(0, at - 12), at + 1);
           const negated =
-            / (not|except|excluding|other than|without|isn't|aren't) $/.test(before) || / non $/.test(before);
+            / (?:not|n't)(?: [a-z]+){0,2} $/.test(q.slice(Math.max(0, at - 30), at + 1)) ||
+            / (not counting|excluding|except for|apart from|besides|other than|leaving out|ignoring) $/.test(
+              q.slice(Math.max(0, at - 16), at + 1),
+            ) ||
+            / (not|except|excluding|other than|without|isn't|aren't) $/.test(before) ||
+            / non $/.test(before);
           hits.push({ column, value, negated, at, length: variant.length });
         }
       }
@@ -345,8 +450,19 @@ function tableScore(q: string, table: AskTable): number {
   let score = 0;
   for (const word of TABLE_WORDS[table.name] ?? [table.name.replace(/_/g, ' ')]) if (has(q, word)) score += 3;
   if (has(q, table.name.replace(/_/g, ' '))) score += 5;
-  for (const hit of columnHits(q, table)) score += table.measures.includes(hit.column.name) ? 2 : 1;
-  score += 2 * valueHits(q, table).length;
+  // A longer phrase is stronger evidence ("loaded cost" over "cost").
+  for (const hit of columnHits(q, table)) {
+    const words = q.slice(hit.at + 1, hit.at + 1 + hit.length).split(' ').length;
+    score += (table.measures.includes(hit.column.name) ? 2 : 1) * words;
+  }
+  const columns = columnHits(q, table);
+  // A value inside a longer column name ("Units" in "org units") is not evidence.
+  score +=
+    2 *
+    valueHits(q, table).filter(
+      (v) =>
+        !columns.some((h) => h.length > v.length && v.at < h.at + h.length + 1 && h.at < v.at + v.length + 1),
+    ).length;
   return score;
 }
 
@@ -374,7 +490,15 @@ function refusal(message: string, tables: readonly AskTable[]): Interpretation {
 }
 
 export function interpret(question: string, catalog: AskCatalog, now: Date): Interpretation {
-  const q = normalize(question);
+  const typed = normalize(question);
+  const q = correctTypos(typed, catalog);
+  const write = WRITE_VERBS.exec(typed);
+  if (write) {
+    return refusal(
+      `I only read the curated tables; I cannot ${write[1]} anything. Changes come from the files teams drop (and decisions from pipeline approve).`,
+      catalog.tables,
+    );
+  }
   if (q.trim().length === 0) return refusal('The question is empty.', catalog.tables);
   if (question.length > 500)
     return refusal('The question is longer than 500 characters; ask one thing at a time.', catalog.tables);
@@ -395,7 +519,24 @@ export function interpret(question: string, catalog: AskCatalog, now: Date): Int
     );
   }
   const table = best.table;
-  const workflow = WORKFLOW_STATUS.exec(q);
+  const future = FUTURE.exec(typed);
+  if (future) {
+    return refusal(
+      `The tables hold what has landed, not forecasts ("${future[1]}"): ask about a period that has passed.`,
+      [table],
+    );
+  }
+  const names = NAMES_OF.exec(q);
+  if (names) {
+    const after = columnHits(q.slice(names.index + names[0].length - 1), table)[0];
+    if (!after || table.measures.includes(after.column.name)) {
+      return refusal(
+        `${table.name} lists no names of those (it holds ${table.measures.join(', ')} as numbers).`,
+        [table],
+      );
+    }
+  }
+  const workflow = WORKFLOW_STATUS.exec(typed) ?? WORKFLOW_STATUS.exec(q);
   if (
     workflow &&
     !table.columns.some((c) =>
@@ -421,11 +562,13 @@ function planFor(q: string, table: AskTable, now: Date): Plan | string {
   const hits = columnHits(q, table);
   // A word that names a measure ("spend") is the measure, not a value that happens to read the same.
   const measureWords = hits.filter((h) => table.measures.includes(h.column.name));
+  const overlaps = (a: { at: number; length: number }, b: { at: number; length: number }) =>
+    a.at < b.at + b.length + 1 && b.at < a.at + a.length + 1;
   const values = valueHits(q, table).filter(
     (v) =>
-      !measureWords.some(
-        (m) => m.length >= v.length && v.at < m.at + m.length + 1 && m.at < v.at + v.length + 1,
-      ),
+      !measureWords.some((m) => m.length >= v.length && overlaps(m, v)) &&
+      // "org units" is the column, not the value "Units" of another column.
+      !hits.some((h) => h.length > v.length && overlaps(h, v)),
   );
   // A column named only because one of its values is ("pending approval" is not the column
   // "approval"): value hits win over column hits at the same place.
@@ -433,7 +576,11 @@ function planFor(q: string, table: AskTable, now: Date): Plan | string {
     (h) => !values.some((v) => h.at < v.at + v.length + 1 && v.at < h.at + h.length + 1),
   );
   const measureHits = columnsNamed.filter((h) => table.measures.includes(h.column.name));
-  const measure = measureHits[0]?.column.name ?? table.measures[0];
+  const costly = hasAny(q, ['expensive', 'cheapest', 'cheap', 'costly', 'cost the most', 'cost the least']);
+  const costMeasure = table.measures.find((m) =>
+    table.columns.find((c) => c.name === m)?.synonyms.some((w) => w === 'cost' || w === 'amount'),
+  );
+  const measure = measureHits[0]?.column.name ?? (costly ? costMeasure : undefined) ?? table.measures[0];
 
   // Grouping: "by X", "per X", ...
   const groupBy: string[] = [];
@@ -483,6 +630,26 @@ function planFor(q: string, table: AskTable, now: Date): Plan | string {
     }
   }
 
+  // "which 3 regions cost the most", "which location has the most heads": a ranking of that entity.
+  const ranked =
+    / (?:which|what) (?:(\d{1,3}) )?([a-z ]+?) (?:has|have|had|cost|costs|spent|spend|were|was|are|is|did|with)\b.*? (most|highest|largest|biggest|least|lowest|smallest|cheapest)(?: |$)/.exec(
+      q,
+    );
+  let rank: { limit: number; descending: boolean } | undefined;
+  if (ranked) {
+    const end = ranked.index + 1 + ranked[0].indexOf(ranked[2]!) + ranked[2]!.length;
+    const entity = columnsNamed.find(
+      (h) => h.at >= ranked.index && h.at < end && !table.measures.includes(h.column.name),
+    );
+    if (entity) {
+      if (!groupBy.includes(entity.column.name)) groupBy.push(entity.column.name);
+      rank = {
+        limit: ranked[1] ? Number(ranked[1]) : 1,
+        descending: !/least|lowest|smallest|cheapest/.test(ranked[3]!),
+      };
+    }
+  }
+
   // "top 5 services by cost": the entity after "top N" is a group.
   const topEntity = / (?:top|bottom) \d{1,3} /.exec(q);
   if (topEntity) {
@@ -508,7 +675,9 @@ function planFor(q: string, table: AskTable, now: Date): Plan | string {
       ? '<'
       : hasAny(q, ['more', 'higher', 'greater', 'over'])
         ? '>'
-        : '<>';
+        : hasAny(q, ['differ', 'different', 'disagree', 'mismatch'])
+          ? '<>'
+          : 'all';
     compare = { column: 'ingest_template', left: left!.value, right: right!.value, op };
     byColumn.delete('ingest_template');
   }
@@ -534,13 +703,33 @@ function planFor(q: string, table: AskTable, now: Date): Plan | string {
     /(?:how many|number of|count of|count) (?:different |distinct |unique )?([a-z ]+?)(?: are| were| is| have| has| did| do| in| for| with| from| by| per| that| this| last| over| under|$| \?)/.exec(
       `${q.trim()} `,
     );
+  // "how many planned hires", "number of staff": a count of a measure is its total.
+  const countOfMeasure =
+    howManyOf !== null &&
+    measureHits.some((h) => h.at >= howManyOf.index && h.at <= howManyOf.index + howManyOf[0].length);
+  const explicitGroup = columnsNamed.some(
+    (h) =>
+      groupBy.includes(h.column.name) && GROUP_MARKERS.some((m) => q.slice(0, h.at + 1).endsWith(` ${m} `)),
+  );
+  const rowsAsked = hasAny(q, ROW_WORDS) || has(q, table.name.replace(/_/g, ' '));
+  const explicitAggregate = hasAny(q, [
+    ...SUM_WORDS,
+    ...COUNT_WORDS,
+    ...AVG_WORDS,
+    ...MAX_WORDS,
+    ...MIN_WORDS,
+    'top',
+    'bottom',
+  ]);
   let aggregate: Plan['aggregate'];
   if (compare) aggregate = 'sum';
+  else if (countOfMeasure) aggregate = 'sum';
   else if (hasAny(q, COUNT_WORDS)) aggregate = 'count';
   else if (hasAny(q, AVG_WORDS)) aggregate = 'avg';
-  else if (hasAny(q, ['top', 'bottom'])) aggregate = 'sum';
-  else if (hasAny(q, MAX_WORDS) && groupBy.length === 0) aggregate = 'max';
-  else if (hasAny(q, MIN_WORDS) && groupBy.length === 0) aggregate = 'min';
+  else if (rank || hasAny(q, ['top', 'bottom'])) aggregate = 'sum';
+  else if (hasAny(q, MAX_WORDS) && (groupBy.length === 0 || explicitGroup)) aggregate = 'max';
+  else if (hasAny(q, MIN_WORDS) && (groupBy.length === 0 || explicitGroup)) aggregate = 'min';
+  else if (!explicitAggregate && rowsAsked && groupBy.length === 0) aggregate = undefined;
   else if (hasAny(q, SUM_WORDS) || measureHits.length > 0 || groupBy.length > 0) aggregate = 'sum';
   let countDistinct: string | undefined;
   if (aggregate === 'count' && howManyOf) {
@@ -554,17 +743,35 @@ function planFor(q: string, table: AskTable, now: Date): Plan | string {
     if (entity && !groupBy.includes(entity.column.name) && entity.column.name !== 'request_id')
       countDistinct = entity.column.name;
   }
-  const listing = !aggregate && (hasAny(q, LIST_WORDS) || / (?:what|who) /.test(q));
+  // A list: asked for with a list word and something of the table named (not a value alone), or
+  // rows named with a filter ("requests from Platform", "POs submitted since Monday").
+  const somethingNamed =
+    columnsNamed.length > 0 || rowsAsked || (TABLE_WORDS[table.name] ?? []).some((w) => has(q, w));
+  const filtered = values.length > 0 || range !== undefined || comparisons(q).length > 0;
+  const listing =
+    !aggregate &&
+    ((somethingNamed && (hasAny(q, LIST_WORDS) || / (?:what|who) /.test(q))) || (rowsAsked && filtered));
   if (!aggregate && !listing) {
     return `I found ${table.name} in the question but not what to compute: ask for a total, a count, an average, a list, or a breakdown "by" a column.`;
   }
   if (aggregate && aggregate !== 'count' && !measure) return `${table.name} has no measure to ${aggregate}.`;
 
-  // Comparisons apply to the measure: on rows of a listing, on groups of a breakdown.
+  // Comparisons apply to the measure: on rows of a listing, on groups of a breakdown; "with at
+  // least 2 requests" counts rows per group.
   const conditions = comparisons(q);
+  const countCondition = conditions.find((c) =>
+    ROW_WORDS.some((w) => q.slice(c.at).match(new RegExp(`^ [a-z ]*?${c.value2 ?? c.value} ${phrase(w)} `))),
+  );
+  if (countCondition) {
+    const entity = columnsNamed.find(
+      (h) => h.at < countCondition.at && !table.measures.includes(h.column.name),
+    );
+    if (entity && !groupBy.includes(entity.column.name)) groupBy.push(entity.column.name);
+    if (groupBy.length > 0) aggregate = 'count';
+  }
   const top = / (top|bottom|first|last) (\d{1,3}) (?!(?:day|week|month|quarter|year)s? )/.exec(q);
-  const limit = top ? Number(top[2]) : undefined;
-  const descending = top ? top[1] !== 'bottom' : true;
+  const limit = top ? Number(top[2]) : rank?.limit;
+  const descending = top ? top[1] !== 'bottom' : (rank?.descending ?? true);
 
   const plan: Plan = {
     table: table.name,
@@ -574,6 +781,7 @@ function planFor(q: string, table: AskTable, now: Date): Plan | string {
     groupBy,
     filters,
     measureConditions: conditions.map((c) => ({
+      ...(c === countCondition ? { counted: true } : {}),
       op: c.op,
       value: c.value,
       ...(c.value2 ? { value2: c.value2 } : {}),

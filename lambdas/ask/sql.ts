@@ -22,6 +22,8 @@ export type Filter =
 
 export interface MeasureCondition {
   readonly column: string;
+  /** The condition is on the number of rows per group ("with at least 2 requests"). */
+  readonly counted?: boolean;
   readonly op: '>' | '>=' | '<' | '<=' | 'between';
   /** A plain decimal (parsed from the question, re-printed). */
   readonly value: string;
@@ -43,7 +45,8 @@ export interface Plan {
     readonly column: string;
     readonly left: string;
     readonly right: string;
-    readonly op: '>' | '<' | '<>';
+    /** `all`: side by side, every group. */
+    readonly op: '>' | '<' | '<>' | 'all';
   };
   readonly limit?: number;
   readonly descending?: boolean;
@@ -128,7 +131,7 @@ export function buildSql(plan: Plan, _database: string): string {
       from,
       ...(conditions.length > 0 ? [`WHERE ${conditions.join(' AND ')}`] : []),
       `GROUP BY ${groups.map(id).join(', ')}`,
-      `HAVING ${c.op === '<>' ? `${side(c.left)} <> ${side(c.right)}` : `${side(c.left)} ${c.op} ${side(c.right)}`}`,
+      ...(c.op === 'all' ? [] : [`HAVING ${side(c.left)} ${c.op} ${side(c.right)}`]),
       `ORDER BY ${groups.map(id).join(', ')}`,
     ].join(' ');
   }
@@ -172,7 +175,7 @@ export function describePlan(plan: Plan): string {
   if (plan.compare) {
     const c = plan.compare;
     parts.push(
-      `${words(plan.measure!)} of ${words(c.left)} against ${words(c.right)} per ${(plan.groupBy.length ? plan.groupBy : ['org_unit']).map(words).join(' and ')}, where ${words(c.left)} is ${c.op === '>' ? 'higher' : c.op === '<' ? 'lower' : 'different'}`,
+      `${words(plan.measure!)} of ${words(c.left)} against ${words(c.right)} per ${(plan.groupBy.length ? plan.groupBy : ['org_unit']).map(words).join(' and ')}${c.op === 'all' ? '' : `, where ${words(c.left)} is ${c.op === '>' ? 'higher' : c.op === '<' ? 'lower' : 'different'}`}`,
     );
   } else if (!plan.aggregate) {
     parts.push(`${plan.table} rows (${plan.listColumns.map(words).join(', ')})`);
@@ -198,7 +201,9 @@ export function describePlan(plan: Plan): string {
   for (const c of plan.measureConditions) {
     const op = { '>': 'over', '>=': 'at least', '<': 'under', '<=': 'at most', between: 'between' }[c.op];
     filters.push(
-      `${plan.groupBy.length > 0 && !plan.compare ? `${plan.aggregate === 'sum' ? 'total' : plan.aggregate} ` : ''}${words(c.column)} ${op} ${c.value}${c.value2 ? ` and ${c.value2}` : ''}`,
+      c.counted
+        ? `number of rows ${op} ${c.value}${c.value2 ? ` and ${c.value2}` : ''}`
+        : `${plan.groupBy.length > 0 && !plan.compare ? `${plan.aggregate === 'sum' ? 'total' : plan.aggregate} ` : ''}${words(c.column)} ${op} ${c.value}${c.value2 ? ` and ${c.value2}` : ''}`,
     );
   }
   if (filters.length > 0) parts.push(`where ${filters.join(', ')}`);

@@ -57,6 +57,13 @@ describe('checkSql accepts read-only queries over the catalog', () => {
     expect(accepted(sql).sql).toBe(sql);
   });
 
+  it('accepts a condition on a row count (HAVING count(*) >= 2 reads the rows, it is not a constant)', () => {
+    const sql = `SELECT "compliance_status", count(*) AS "count" FROM "purchase_orders" GROUP BY "compliance_status" HAVING count(*) >= 2`;
+    expect(accepted(sql).sql).toBe(
+      'SELECT "compliance_status", COUNT(*) AS "count" FROM "purchase_orders" GROUP BY "compliance_status" HAVING COUNT(*) >= 2 LIMIT 1000',
+    );
+  });
+
   it("accepts the offline engine's comparison of two values (CASE in sums, HAVING, NOT IN, ORDER BY)", () => {
     const side = (value: string) => `sum(CASE WHEN "compliance_status" = '${value}' THEN "amount" END)`;
     const sql = `SELECT "request_id", ${side('approved')} AS "approved_amount", ${side('rejected')} AS "rejected_amount" FROM "purchase_orders" WHERE "compliance_status" NOT IN ('draft') GROUP BY "request_id" HAVING ${side('approved')} > ${side('rejected')} ORDER BY "request_id"`;

@@ -104,7 +104,7 @@ const refused = (q: string) => {
 
 describe('time expressions, relative to the clock (UTC)', () => {
   it.each([
-    ['in the last 5 days', '2025-03-10', '2025-03-16'],
+    ['in the last 5 days', '2025-03-11', '2025-03-16'],
     ['over the past 2 weeks', '2025-03-01', '2025-03-16'],
     ['today', '2025-03-15', '2025-03-16'],
     ['yesterday', '2025-03-14', '2025-03-15'],
