@@ -94,12 +94,26 @@ export async function localCatalog(dir: string): Promise<AskCatalog> {
   return askCatalog(datasets, LOCAL_DATABASE, values as ColumnValues, observed as ObservedColumns);
 }
 
+/** The catalog of a saved state, read once per process and state (a saved state never changes in place). */
+const catalogs = new Map<string, { readonly saved: string; readonly catalog: Promise<AskCatalog> }>();
+
+function cachedCatalog(dir: string): Promise<AskCatalog> {
+  const snapshot = path.join(dir, 'snapshot.json');
+  const saved = existsSync(snapshot) ? JSON.stringify(readStateJson(snapshot)) : '';
+  const known = catalogs.get(dir);
+  if (known && known.saved === saved) return known.catalog;
+  const catalog = localCatalog(dir);
+  catalogs.set(dir, { saved, catalog });
+  catalog.catch(() => catalogs.delete(dir));
+  return catalog;
+}
+
 export async function askLocally(
   question: string,
   options: QueryOptions & { readonly now?: Date; readonly maxRows?: number } = {},
 ): Promise<AskAnswer> {
   return withSavedState(options, async (dir) => {
-    const catalog = await localCatalog(dir);
+    const catalog = await cachedCatalog(dir);
     const folders = savedBucketFolders(dir);
     const bucketOf = (folder: string) => Object.entries(folders).find(([, f]) => f === folder)?.[0] ?? folder;
     const store = savedStore(dir);
