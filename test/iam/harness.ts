@@ -1,3 +1,5 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
 import type { CfnTemplate } from '../../local/cfn';
 import { ACCOUNT, LocalCloud, REGION } from '../../local/cloud';
 import { type Emulator, startEmulator } from '../../local/emulator';
@@ -25,7 +27,10 @@ export async function startIamHarness(template: CfnTemplate = synthesize().json)
   const emulator = await startEmulator({ region: REGION, account: ACCOUNT });
   const iam = await LocalIam.start(emulator.endpoint);
   const admin = principalClients(iam.endpoint, REGION, ADMIN_CREDENTIALS);
-  const cloud = new LocalCloud(template, admin, 'ingestion');
+  // The workflow table and the link key of the template exist in the emulator as on a deploy.
+  const tableConfig = { region: REGION, endpoint: iam.endpoint, credentials: ADMIN_CREDENTIALS };
+  const tables = { dynamodb: new DynamoDBClient(tableConfig), kms: new KMSClient(tableConfig) };
+  const cloud = new LocalCloud(template, { ...admin, tables }, 'ingestion');
   await cloud.provision();
   iam.attach(template, cloud.resolver, { account: ACCOUNT, region: REGION });
   const made: PrincipalClients[] = [admin];
@@ -42,6 +47,8 @@ export async function startIamHarness(template: CfnTemplate = synthesize().json)
     },
     async stop() {
       for (const clients of made) for (const client of Object.values(clients)) client.destroy();
+      tables.dynamodb.destroy();
+      tables.kms.destroy();
       await iam.stop();
       await emulator.stop();
     },
