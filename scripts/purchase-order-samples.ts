@@ -8,40 +8,19 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { purchaseOrders } from '../lib/datasets/purchase-orders';
 import { makeXlsx, type XCell } from '../test/fixtures/normalize/xlsx-writer';
 
 const root = path.resolve(__dirname, '..', 'samples', 'purchase_orders');
 
-const V1 = [
-  'Request ID',
-  'Submitted At',
-  'Requester Name',
-  'Requester Email',
-  'Org Unit',
-  'Cost Center',
-  'Vendor',
-  'Category',
-  'Description',
-  'Amount',
-  'Currency',
-  'Need By',
-  'Business Justification',
+// The headers each export version carries, as the dataset config declares them.
+const versionHeaders = (version: string): string[] => [
+  ...purchaseOrders.templates
+    .find((t) => t.name === 'form_export')!
+    .versions.find((v) => v.version === version)!.headers,
 ];
-const V2 = [
-  'PO Request #',
-  'Timestamp',
-  'Name',
-  'Email',
-  'Department',
-  'CC',
-  'Supplier',
-  'Category',
-  'Item Description',
-  'Total (USD)',
-  'Currency',
-  'Required Date',
-  'Reason',
-];
+const V1 = versionHeaders('v1');
+const V2 = versionHeaders('v2');
 
 const export1: string[][] = [
   [
