@@ -212,6 +212,16 @@ export type KeyScope = 'partition' | 'table';
  */
 export type DatasetKind = 'fact' | 'dimension';
 
+/**
+ * What names the source of a file's rows (a provider, an org unit, a team's folder), for
+ * expected arrivals and volume anomalies (docs/operations.md):
+ * - `column`: a column of the dataset (declared); each distinct value in a file is a source,
+ *   with its own rows and measure totals (the manifest's `sources`);
+ * - `prefix`: the first path segment of the landing key under the dataset's landing prefix
+ *   (`<landingPrefix><source>/...`); a file directly under the prefix is the source ''.
+ */
+export type SourceConfig = { readonly column: string } | { readonly prefix: true };
+
 export interface DatasetConfig {
   /** Dataset name: lowercase snake_case; also the curated table's name. */
   readonly name: string;
@@ -265,6 +275,11 @@ export interface DatasetConfig {
    * flagged ones go back to the requester. Requires `compliance`. @default none
    */
   readonly approval?: ApprovalConfig;
+  /**
+   * What names a file's source, for expected arrivals and volume anomalies (docs/operations.md).
+   * @default the whole dataset is one source ('')
+   */
+  readonly source?: SourceConfig;
 }
 
 /** A dataset with every default applied; what code downstream of validation works with. */

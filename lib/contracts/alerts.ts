@@ -3,7 +3,10 @@ import type { BatchFile, FileFlag, FileOutcome, FileStatus, StatesError } from '
 
 /**
  * `restatement` and `schema_drift` are notices (severity `info`): nothing failed, but the data
- * owners should know (which files replaced or collided with which; a schema change).
+ * owners should know (which files replaced or collided with which; a schema change). The
+ * operations kinds (docs/operations.md): `late` (an expected arrival is missing; warning),
+ * `recovered` (a late arrival came; info), `volume_anomaly` (a file's rows or measure totals
+ * outside the band of its source's trailing median; warning).
  */
 export type AlertKind =
   | 'discrepancy'
@@ -11,7 +14,10 @@ export type AlertKind =
   | 'quarantine'
   | 'schema_drift'
   | 'unknown_template'
-  | 'restatement';
+  | 'restatement'
+  | 'late'
+  | 'recovered'
+  | 'volume_anomaly';
 /** `info` is the notice level: sent for the owners' information, never for a failure. */
 export type AlertSeverity = 'critical' | 'warning' | 'info';
 

@@ -70,6 +70,12 @@ export const controlPrefixes = {
   etlRequests: 'etl/requests/',
   reconciliation: 'reconciliation/',
   schemaState: 'schema/',
+  /** Operations (docs/operations.md): what landed per day and source (lib/contracts/operations.ts). */
+  arrivals: 'operations/arrivals/',
+  /** Operations: per dataset, template and source, each normalized file's rows and measure totals. */
+  volumeHistory: 'operations/volume/',
+  /** Operations: the late-data check's open findings (what it alerted as late and not yet recovered). */
+  lateState: 'operations/late/',
   glueTemp: 'glue/temp/',
   sparkUi: 'glue/spark-ui/',
 } as const;

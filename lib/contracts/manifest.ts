@@ -27,6 +27,18 @@ export interface MeasureTotal {
   readonly nullCount: number;
 }
 
+/**
+ * The rows and measure totals of one source value of the file (the dataset's `source.column`,
+ * e.g. one provider of a billing export): what volume anomalies compare and expected arrivals
+ * count (docs/operations.md). One entry per distinct value, in value order; a null or empty
+ * value is the source ''.
+ */
+export interface ManifestSourceTotals {
+  readonly value: string;
+  readonly rowCount: number;
+  readonly measures: Readonly<Record<string, MeasureTotal>>;
+}
+
 export interface ManifestPartition {
   /** Partition value, e.g. `2024-09`. */
   readonly value: string;
@@ -68,6 +80,11 @@ export interface NormalizerManifest {
   readonly rejectedRowCount: number;
   readonly measures: Readonly<Record<string, MeasureTotal>>;
   readonly partitions: readonly ManifestPartition[];
+  /**
+   * Per value of the dataset's `source.column` (docs/operations.md): absent when the dataset
+   * declares no source column, and in manifests written before sources were recorded.
+   */
+  readonly sources?: readonly ManifestSourceTotals[];
   readonly normalizedKeys: readonly string[];
   /** Quarantine object holding the rejected rows with reasons, when there were any. */
   readonly rejectedRowsKey: string | null;
