@@ -20,6 +20,8 @@ export interface AppSettings {
   readonly askBytesScannedCutoffMb: number;
   /** End-to-end latency SLO in minutes (`-c latencySloMinutes=<n>`): the p95 latency alarm's threshold. */
   readonly latencySloMinutes: number;
+  /** The runbook's URL (`-c runbookUrl=https://...`): every alert and alarm links its section. */
+  readonly runbookUrl?: string;
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -32,6 +34,8 @@ const BEDROCK_MODEL_ID = /^[a-z0-9-]+\.[A-Za-z0-9._:-]+$/;
 const INFERENCE_PROFILE_PREFIX = /^(us|eu|apac|us-gov|global)\./;
 /** A day: the latency alarm looks at 15-minute periods, an SLO beyond a day is no SLO. */
 const MAX_LATENCY_SLO_MINUTES = 1440;
+/** An https URL without a fragment (alerts append the section's anchor); short enough for alarm descriptions. */
+const RUNBOOK_URL = /^https:\/\/[^\s#]{1,392}$/;
 /** CloudFormation's stack name rule. */
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 
@@ -135,8 +139,21 @@ export function readSettings(context: (key: string) => unknown): AppSettings {
     });
   }
 
+  const rawRunbook = context('runbookUrl');
+  let runbookUrl: string | undefined;
+  if (rawRunbook !== undefined && rawRunbook !== null && String(rawRunbook).trim() !== '') {
+    const url = String(rawRunbook).trim();
+    if (typeof rawRunbook !== 'string' || !RUNBOOK_URL.test(url)) {
+      problems.push({
+        key: 'runbookUrl',
+        rule: `${show(rawRunbook)} is not an https URL without a fragment, at most 400 characters (the runbook, e.g. https://github.com/<org>/<repo>/blob/main/docs/operations.md)`,
+      });
+    } else runbookUrl = url;
+  }
+
   if (problems.length > 0) throw new ContextError(problems);
   return {
+    ...(runbookUrl ? { runbookUrl } : {}),
     pipelineName,
     alertEmails,
     stackName,
@@ -175,6 +192,7 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stack: Pi
     askBedrockModel: settings.askBedrockModel,
     askBytesScannedCutoffMb: settings.askBytesScannedCutoffMb,
     latencySloMinutes: settings.latencySloMinutes,
+    runbookUrl: settings.runbookUrl,
     env: options.env,
     description: 'Event-driven ingestion pipeline: S3 -> Step Functions -> Lambda -> Glue -> reconciliation',
   });

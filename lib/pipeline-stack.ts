@@ -23,6 +23,7 @@ import { SecureBucket } from './constructs/secure-bucket';
 import { PIPELINE_ENV_VARS } from './contracts/env';
 import { controlPrefixes } from './contracts/layout';
 import { type PipelineNames, pipelineNames } from './contracts/naming';
+import { ALARM_SECTIONS, runbookLink } from './contracts/runbook';
 import { STACK_OUTPUTS } from './contracts/stack-outputs';
 
 export interface PipelineStackProps extends StackProps {
@@ -40,6 +41,8 @@ export interface PipelineStackProps extends StackProps {
   readonly askBytesScannedCutoffMb?: number;
   /** End-to-end latency SLO in minutes: the p95 latency alarm's threshold (docs/operations.md). @default 15 */
   readonly latencySloMinutes?: number;
+  /** The runbook's URL (context key runbookUrl): alerts and alarm descriptions link its sections. @default docs/operations.md (the repository path) */
+  readonly runbookUrl?: string;
 }
 
 /** The data buckets of the pipeline, exposed for consumers of the stack. */
@@ -79,6 +82,8 @@ export class PipelineStack extends Stack {
   public readonly ask: AskApi;
   /** The deployment's dashboard and the alarms on the handlers' metrics (docs/operations.md). */
   public readonly dashboard: PipelineDashboard;
+  /** The runbook's URL, when the deployment sets one (alerts and alarms link its sections). */
+  public readonly runbookUrl?: string;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -137,7 +142,9 @@ export class PipelineStack extends Stack {
       [PIPELINE_ENV_VARS.controlBucket]: control.bucketName,
       [PIPELINE_ENV_VARS.glueDatabase]: this.names.database,
       [PIPELINE_ENV_VARS.alertTopicArn]: this.alerts.topic.topicArn,
+      ...(props.runbookUrl ? { [PIPELINE_ENV_VARS.runbookUrl]: props.runbookUrl } : {}),
     };
+    this.runbookUrl = props.runbookUrl;
     const normalize = new PipelineFunction(this, 'NormalizeHandler', {
       handlerName: 'normalize',
       description: 'Normalizes one landing file into the normalized zone, with a manifest of control totals',
@@ -300,6 +307,7 @@ export class PipelineStack extends Stack {
       alertTopic: this.alerts.topic,
       latencySlo: Duration.minutes(props.latencySloMinutes ?? 15),
       existingAlarms: alarms,
+      runbookUrl: this.runbookUrl,
     });
     this.addOutputs(datasets);
 
@@ -459,14 +467,14 @@ export class PipelineStack extends Stack {
   private addAlarms(): cloudwatch.Alarm[] {
     const sm = this.stateMachine.stateMachine;
     const alarms: cloudwatch.Alarm[] = [];
-    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => {
+    const alarm = (id: string, metric: cloudwatch.IMetric, description: string, section: string) => {
       const created = new cloudwatch.Alarm(this, id, {
         metric,
         threshold: 1,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
+        alarmDescription: `${description}. Runbook: ${runbookLink(section, this.runbookUrl)}`,
       });
       this.alerts.route(created);
       alarms.push(created);
@@ -476,17 +484,20 @@ export class PipelineStack extends Stack {
       'ExecutionsFailedAlarm',
       sm.metricFailed({ period: Duration.minutes(5) }),
       'An ingestion execution failed',
+      ALARM_SECTIONS.executions,
     );
     alarm(
       'ExecutionsTimedOutAlarm',
       sm.metricTimedOut({ period: Duration.minutes(5) }),
       'An ingestion execution timed out',
+      ALARM_SECTIONS.executions,
     );
     const dlqAlarm = (id: string, queue: sqs.IQueue, what: string) =>
       alarm(
         id,
         queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
         `Messages in the dead-letter queue of ${what}: events that could not be delivered`,
+        ALARM_SECTIONS.deadLetterQueue,
       );
     for (const [name, intake] of this.intakes)
       dlqAlarm(`IntakeDlqAlarm-${name}`, intake.deadLetterQueue, `the ${name} intake`);

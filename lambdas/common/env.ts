@@ -35,6 +35,7 @@ export function readPipelineEnv(env: Env): PipelineEnv {
     approvalLinkUrl: env[PIPELINE_ENV_VARS.approvalLinkUrl] || undefined,
     athenaWorkgroup: env[PIPELINE_ENV_VARS.athenaWorkgroup] || undefined,
     bedrockModelId: env[PIPELINE_ENV_VARS.bedrockModelId] || undefined,
+    runbookUrl: env[PIPELINE_ENV_VARS.runbookUrl] || undefined,
     endpointUrl: env.AWS_ENDPOINT_URL || undefined,
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
   };

@@ -17,6 +17,7 @@ import {
   PIPELINE_METRICS,
   type PipelineMetricKey,
 } from '../contracts/metrics';
+import { ALARM_SECTIONS, runbookLink } from '../contracts/runbook';
 
 /** What the dashboard shows of one dataset: its intake, crawler and job. */
 export interface DashboardDataset {
@@ -49,6 +50,8 @@ export interface PipelineDashboardProps {
   readonly metricsNamespace?: string;
   /** Alarms created elsewhere (DLQ depth, execution failures), shown in the alarm status widget. @default none */
   readonly existingAlarms?: readonly cloudwatch.IAlarm[];
+  /** The runbook's URL: alarm descriptions link their section (lib/contracts/runbook.ts). @default docs/operations.md */
+  readonly runbookUrl?: string;
 }
 
 /** How long the latency and reconciliation alarms aggregate. */
@@ -183,7 +186,7 @@ export class PipelineDashboard extends Construct {
                     threshold: slo.toSeconds(),
                     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                     treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
-                    alarmDescriptionOverride: `p95 end-to-end latency of ${ds} (landing to curated commit) over the SLO of ${slo.toMinutes()} minutes`,
+                    alarmDescriptionOverride: `p95 end-to-end latency of ${ds} (landing to curated commit) over the SLO of ${slo.toMinutes()} minutes. Runbook: ${runbookLink(ALARM_SECTIONS.latency, props.runbookUrl)}`,
                   },
                 },
               },
@@ -208,7 +211,7 @@ export class PipelineDashboard extends Construct {
                     threshold: 1,
                     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                     treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
-                    alarmDescriptionOverride: `A reconciliation check of ${ds} failed (the discrepancy alert names it)`,
+                    alarmDescriptionOverride: `A reconciliation check of ${ds} failed (the discrepancy alert names it). Runbook: ${runbookLink(ALARM_SECTIONS.reconciliation, props.runbookUrl)}`,
                   },
                 },
               },

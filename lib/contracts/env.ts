@@ -26,6 +26,8 @@ export interface PipelineEnv {
   readonly athenaWorkgroup?: string;
   /** The Bedrock foundation model the ask function falls back to (context key askBedrockModel); unset: none. */
   readonly bedrockModelId?: string;
+  /** The runbook's URL (context key runbookUrl): alerts link their section of it; unset: docs/operations.md. */
+  readonly runbookUrl?: string;
   /** Set only by the local runtime: the AWS API emulator's endpoint. */
   readonly endpointUrl: string | undefined;
   readonly region: string;
@@ -46,4 +48,5 @@ export const PIPELINE_ENV_VARS = {
   approvalLinkUrl: 'APPROVAL_LINK_URL',
   athenaWorkgroup: 'ATHENA_WORKGROUP',
   bedrockModelId: 'BEDROCK_MODEL_ID',
+  runbookUrl: 'RUNBOOK_URL',
 } as const;

@@ -31,6 +31,10 @@ const BAD = {
     value: 'Bad_Name!',
     line: 'Invalid context "pipelineName": pipeline name "Bad_Name!" must be 2-31 characters: a lowercase letter, then lowercase letters, digits or "-"',
   },
+  runbookUrl: {
+    value: 'http://wiki.example.com/ops#alerts',
+    line: 'Invalid context "runbookUrl": "http://wiki.example.com/ops#alerts" is not an https URL without a fragment, at most 400 characters (the runbook, e.g. https://github.com/<org>/<repo>/blob/main/docs/operations.md)',
+  },
   stackName: {
     value: 'Bad_Stack',
     line: 'Invalid context "stackName": "Bad_Stack" is not a CloudFormation stack name: 1-128 characters, a letter first, then letters, digits or "-"',
@@ -52,6 +56,12 @@ describe('context settings', () => {
       askBytesScannedCutoffMb: 1024,
       latencySloMinutes: 15,
     });
+  });
+
+  it('read the runbook URL alerts and alarms link to', () => {
+    expect(readSettings(fromContext({ runbookUrl: ' https://wiki.example.com/ops.md ' })).runbookUrl).toBe(
+      'https://wiki.example.com/ops.md',
+    );
   });
 
   it('read alert emails as a comma-separated string (from -c) or a list (from cdk.json)', () => {

@@ -1,6 +1,8 @@
 /** The parts every alert kind shares: limits, the investigation context, files as alerts list them,
  * rendering (human text, then the JSON document, kept under MAX_MESSAGE_BYTES) and small text helpers. */
 import type { Alert, AlertFile, AlertKind, AlertSeverity } from '../../../lib/contracts/alerts';
+import { PIPELINE_ENV_VARS } from '../../../lib/contracts/env';
+import { RUNBOOK_SECTIONS, runbookLink } from '../../../lib/contracts/runbook';
 
 /** The input is a contract with the state machine (lib/contracts/alerts.ts). */
 export type { AlertFile };
@@ -74,20 +76,34 @@ interface RenderInput {
   readonly data: Record<string, unknown>;
 }
 
+/**
+ * The runbook section of an alert kind (lib/contracts/runbook.ts), under the deployment's runbook
+ * URL: the stack sets RUNBOOK_URL on every handler from the context key `runbookUrl`.
+ */
+export function alertRunbook(
+  kind: AlertKind,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string {
+  return runbookLink(RUNBOOK_SECTIONS[kind], env[PIPELINE_ENV_VARS.runbookUrl]);
+}
+
 export function render(input: RenderInput): Alert {
   const { kind, severity } = input;
   const dataset = input.dataset || 'unknown';
+  const runbook = alertRunbook(kind);
   const head = { kind, severity, dataset };
-  let data: Record<string, unknown> = { ...head, ...input.data };
+  let data: Record<string, unknown> = { ...head, ...input.data, runbook };
   let text = input.lines.join('\n');
-  const assemble = () => `${text}\n\n${JSON_MARKER}\n${JSON.stringify(data, null, 2)}`;
+  // The runbook line stays outside the text, so that cutting a long text never loses it.
+  const tail = () => `\n\nRunbook: ${runbook}\n\n${JSON_MARKER}\n${JSON.stringify(data, null, 2)}`;
+  const assemble = () => `${text}${tail()}`;
   let message = assemble();
   // Shrink the longest lists of the JSON first, then the human text; the JSON always stays whole.
   for (let guard = 0; bytes(message) > MAX_MESSAGE_BYTES && guard < 64; guard++) {
     const shrunk = shrinkLargestArray(data);
     if (shrunk) data = shrunk;
     else {
-      const budget = MAX_MESSAGE_BYTES - bytes(`\n\n${JSON_MARKER}\n${JSON.stringify(data, null, 2)}`) - 100;
+      const budget = MAX_MESSAGE_BYTES - bytes(tail()) - 100;
       text = `${truncateBytes(text, Math.max(budget, 0))}\n... (text cut to fit the alert size limit)`;
       message = assemble();
       break;
