@@ -222,6 +222,74 @@ export type DatasetKind = 'fact' | 'dimension';
  */
 export type SourceConfig = { readonly column: string } | { readonly prefix: true };
 
+/**
+ * How often an expected arrival is due (docs/operations.md, "Expected arrivals"), in UTC:
+ * - `day`: every calendar day;
+ * - `workingDay`: Monday to Friday (no holiday calendar);
+ * - `quarter`: once per calendar quarter, by a day of one of its months.
+ */
+export type ArrivalCadence = 'day' | 'workingDay' | 'quarter';
+
+/** When in a quarter an arrival is due: a day of its first, second or third month, at a UTC time. */
+export interface QuarterDue {
+  /** The month of the quarter (1: January, April, July, October). */
+  readonly month: 1 | 2 | 3;
+  /** The day of that month (1-31; a day past the month's end is its last day). */
+  readonly day: number;
+  /** UTC time of day, `HH:MM`. @default '23:59' */
+  readonly time?: string;
+}
+
+/**
+ * What a dataset expects to land, checked by the scheduled late-data check (lambdas/late): for
+ * each period of `every`, at least `minFiles` files of each of `sources` (of `template`, when
+ * set) by the due time, else a `late` alert; a `recovered` notice when they come.
+ */
+export interface ArrivalExpectation {
+  /** snake_case, unique within the dataset: names the finding in alerts and state. */
+  readonly name: string;
+  readonly description?: string;
+  readonly every: ArrivalCadence;
+  /**
+   * When each period's files are due: `HH:MM` UTC on the day (`day`, `workingDay`; @default
+   * '23:59'), or a QuarterDue (`quarter`: required).
+   */
+  readonly by?: string | QuarterDue;
+  /**
+   * Source values (`DatasetConfig.source`) that must each arrive. @default none: any file of the
+   * dataset counts (the dataset as one source)
+   */
+  readonly sources?: readonly string[];
+  /** Only files of this template count. @default any template */
+  readonly template?: string;
+  /** Files (of each source) per period. @default 1 */
+  readonly minFiles?: number;
+}
+
+/** A band of ratios to a trailing median: `low <= value / median <= high` is usual volume. */
+export interface VolumeBand {
+  readonly low: number;
+  readonly high: number;
+}
+
+/**
+ * Volume anomalies (docs/operations.md): each normalized file's rows and measure totals, per
+ * template and source, compared with the median of the same source's previous files.
+ */
+export interface VolumeConfig {
+  /** Previous files of the same dataset, template and source the median is taken over. @default 10 */
+  readonly historyFiles?: number;
+  /** Fewer previous files than this: no verdict (the file still joins the history). @default 3 */
+  readonly minHistory?: number;
+  /** Usual band of a file's rows to the median rows. @default { low: 0.5, high: 2 } */
+  readonly rows?: VolumeBand;
+  /**
+   * Usual band of each measure total to its median total; null: measure totals are not compared
+   * (rows only). @default { low: 0.5, high: 2 }
+   */
+  readonly measures?: VolumeBand | null;
+}
+
 export interface DatasetConfig {
   /** Dataset name: lowercase snake_case; also the curated table's name. */
   readonly name: string;
@@ -280,6 +348,13 @@ export interface DatasetConfig {
    * @default the whole dataset is one source ('')
    */
   readonly source?: SourceConfig;
+  /**
+   * What must land and by when: checked by the scheduled late-data check (docs/operations.md,
+   * "Expected arrivals"). @default none
+   */
+  readonly expectedArrivals?: readonly ArrivalExpectation[];
+  /** Volume-anomaly detection settings (docs/operations.md). @default VolumeConfig's defaults */
+  readonly volume?: VolumeConfig;
 }
 
 /** A dataset with every default applied; what code downstream of validation works with. */
@@ -297,4 +372,5 @@ export interface ResolvedDataset extends Omit<DatasetConfig, 'compliance' | 'app
   readonly restatement: Required<RestatementConfig>;
   readonly compliance: ComplianceConfig | null;
   readonly approval: Required<ApprovalConfig> | null;
+  readonly volume: Required<VolumeConfig>;
 }

@@ -9,7 +9,9 @@ import type {
   KeyScope,
   ResolvedDataset,
   UnknownTemplatePolicy,
+  VolumeBand,
 } from './types';
+import { checkExpectedArrivals } from './validate-arrivals';
 import { checkCompliance, checkForms } from './validate-compliance';
 
 /** Raised when a dataset definition is invalid; `cdk synth` and every handler fail fast on it. */
@@ -102,6 +104,12 @@ export function resolveDataset(config: DatasetConfig): ResolvedDataset {
           overdueDays: config.approval.overdueDays ?? 5,
         }
       : null,
+    volume: {
+      historyFiles: config.volume?.historyFiles ?? 10,
+      minHistory: config.volume?.minHistory ?? 3,
+      rows: config.volume?.rows ?? { low: 0.5, high: 2 },
+      measures: config.volume?.measures === undefined ? { low: 0.5, high: 2 } : config.volume.measures,
+    },
   };
 }
 
@@ -363,14 +371,71 @@ function checkDataset(d: ResolvedDataset, add: Add, options: ValidateOptions): v
   integerIn('etl.targetFileSizeMb', targetFileSizeMb, LIMITS.minTargetFileSizeMb, LIMITS.maxTargetFileSizeMb);
 
   checkRestatement(d, columns, add);
+  checkSource(d, columns, add);
+  checkVolume(d, add);
   checkForms(d, columns, add);
   checkCompliance(d, columns, add);
+  checkExpectedArrivals(d, add);
 }
 
 /**
  * `restatement`: scope columns are declared columns, the partition column or `ingest_template`,
  * each once; the policy is one of the three; the key scope one of the two.
  */
+/** `source`: a declared column that is not a measure, or `{ prefix: true }`. */
+function checkSource(d: ResolvedDataset, columns: ReadonlyMap<string, ColumnConfig>, add: Add): void {
+  const source = d.source as { column?: unknown; prefix?: unknown } | undefined;
+  if (source === undefined) return;
+  const hasColumn = source !== null && typeof source === 'object' && 'column' in source;
+  const hasPrefix = source !== null && typeof source === 'object' && 'prefix' in source;
+  if (hasColumn === hasPrefix || (hasPrefix && source.prefix !== true)) {
+    add('source', 'must be { column: "<declared column>" } or { prefix: true }');
+    return;
+  }
+  if (!hasColumn) return;
+  const name = String(source.column);
+  if (!columns.has(name)) add('source.column', `"${name}" is not a declared column`);
+  else if ((d.measures ?? []).includes(name)) add('source.column', `"${name}" is a measure, not a source`);
+}
+
+/** Largest `volume.historyFiles`: one List and at most this many small reads per file and source. */
+export const MAX_VOLUME_HISTORY = 100;
+
+/** `volume`: whole numbers of files, bands with 0 <= low <= 1 <= high and low < high. */
+function checkVolume(d: ResolvedDataset, add: Add): void {
+  const { historyFiles, minHistory, rows, measures } = d.volume;
+  if (!Number.isInteger(historyFiles) || historyFiles < 1 || historyFiles > MAX_VOLUME_HISTORY) {
+    add(
+      'volume.historyFiles',
+      `must be a whole number from 1 to ${MAX_VOLUME_HISTORY} (got ${historyFiles})`,
+    );
+  }
+  if (!Number.isInteger(minHistory) || minHistory < 1 || minHistory > historyFiles) {
+    add(
+      'volume.minHistory',
+      `must be a whole number from 1 to historyFiles (${historyFiles}) (got ${minHistory})`,
+    );
+  }
+  const band = (field: string, b: VolumeBand | undefined) => {
+    const ok =
+      b !== null &&
+      typeof b === 'object' &&
+      Number.isFinite(b.low) &&
+      Number.isFinite(b.high) &&
+      b.low >= 0 &&
+      b.low <= 1 &&
+      b.high >= 1 &&
+      b.low < b.high;
+    if (!ok)
+      add(
+        field,
+        `must be { low, high } with 0 <= low <= 1 <= high and low < high (got ${JSON.stringify(b)})`,
+      );
+  };
+  band('volume.rows', rows);
+  if (measures !== null) band('volume.measures', measures);
+}
+
 function checkRestatement(d: ResolvedDataset, columns: ReadonlyMap<string, ColumnConfig>, add: Add): void {
   const { replacementScope, conflictPolicy, keyScope } = d.restatement;
   if (!KEY_SCOPES.includes(keyScope)) {

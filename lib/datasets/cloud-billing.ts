@@ -62,6 +62,8 @@ export const cloudBilling: DatasetConfig = {
     { name: 'sub_account_id', type: 'string' },
     { name: 'billing_account_id', type: 'string' },
     { name: 'billing_currency', type: 'string' },
+    // FOCUS `ProviderName` (AWS, Microsoft, Oracle): each provider's rows are a source of their own.
+    { name: 'provider_name', type: 'string', description: 'The cloud provider that issued the charge.' },
     timestamp('billing_period_start'),
     timestamp('billing_period_end'),
     timestamp('charge_period_start'),
@@ -106,6 +108,9 @@ export const cloudBilling: DatasetConfig = {
   reconciliation: { tolerances: {} },
   batching: { batchSize: 400, windowSeconds: 60, normalizeConcurrency: 10 },
   etl: { boundedFiles: 450 },
+  // Volume anomalies and expected arrivals per provider: a provider's export with a tenth of its
+  // usual rows stands out even when the others arrive as usual (docs/operations.md).
+  source: { column: 'provider_name' },
   restatement: {
     // No replacement scope: providers deliver one billing period as several files (a FOCUS
     // export is split into parts, and AWS, Microsoft and Oracle each land their own), so a scope

@@ -324,6 +324,11 @@ export const purchaseOrders: DatasetConfig = {
   reconciliation: { tolerances: {} },
   batching: { batchSize: 400, windowSeconds: 60, normalizeConcurrency: 10 },
   etl: { boundedFiles: 450 },
+  // Per requesting org unit (the form's department): volume anomalies and expected arrivals.
+  source: { column: 'org_unit' },
+  // Request amounts vary by nature (one request of 500, the next of 50,000): rows are compared,
+  // amounts are not.
+  volume: { measures: null },
   restatement: {
     // A resubmission (same request id, later file) replaces the earlier version wherever it is
     // (it may be submitted in another month): the key is unique across the table.

@@ -108,6 +108,8 @@ export const workforceCapacity: DatasetConfig = {
   },
   batching: { batchSize: 400, windowSeconds: 60, normalizeConcurrency: 10 },
   etl: { boundedFiles: 450 },
+  // Volume anomalies and expected arrivals per org unit (docs/operations.md).
+  source: { column: 'org_unit' },
   restatement: {
     // An org unit submits its whole plan for a quarter in one file: a newer plan of the same
     // org unit and quarter replaces the older one, including rows (job families, locations)

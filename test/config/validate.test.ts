@@ -229,15 +229,52 @@ describe('a bad dataset definition', () => {
     ],
     [
       'replacement scope column',
-      { restatement: { replacementScope: ['provider_name'] } },
+      { restatement: { replacementScope: ['region_name'] } },
       'restatement.replacementScope[0]',
-      '"provider_name" is neither a declared column, the partition column "billing_period" nor "ingest_template"',
+      '"region_name" is neither a declared column, the partition column "billing_period" nor "ingest_template"',
     ],
     [
       'repeated replacement scope column',
       { restatement: { replacementScope: ['sub_account_id', 'sub_account_id'] } },
       'restatement.replacementScope[1]',
       '"sub_account_id" is listed twice',
+    ],
+    [
+      'source column',
+      { source: { column: 'provider' } },
+      'source.column',
+      '"provider" is not a declared column',
+    ],
+    ['source measure', { source: { column: 'billed_cost' } }, 'source.column', 'is a measure, not a source'],
+    [
+      'source shape',
+      { source: { prefix: 'yes' } },
+      'source',
+      'must be { column: "<declared column>" } or { prefix: true }',
+    ],
+    [
+      'volume history',
+      { volume: { historyFiles: 0 } },
+      'volume.historyFiles',
+      'must be a whole number from 1 to 100',
+    ],
+    [
+      'volume minimum history',
+      { volume: { historyFiles: 5, minHistory: 6 } },
+      'volume.minHistory',
+      'must be a whole number from 1 to historyFiles (5)',
+    ],
+    [
+      'volume rows band',
+      { volume: { rows: { low: 1.5, high: 2 } } },
+      'volume.rows',
+      'must be { low, high } with 0 <= low <= 1 <= high and low < high',
+    ],
+    [
+      'volume measures band',
+      { volume: { measures: { low: 0.5, high: Number.NaN } } },
+      'volume.measures',
+      'must be { low, high } with 0 <= low <= 1 <= high and low < high',
     ],
     [
       'unknown-template policy',
@@ -250,12 +287,28 @@ describe('a bad dataset definition', () => {
     expect(problems.find((p) => p.split('|')[1] === field)).toContain(message);
   });
 
+  it('resolves the volume defaults and accepts a prefix source and measures: null', () => {
+    const [resolved] = validateDatasets([
+      { ...cloudBilling, source: { prefix: true }, volume: { measures: null } },
+      accountHierarchy,
+    ]);
+    expect(resolved!.volume).toEqual({
+      historyFiles: 10,
+      minHistory: 3,
+      rows: { low: 0.5, high: 2 },
+      measures: null,
+    });
+    const [billing] = validateDatasets([cloudBilling, accountHierarchy]);
+    expect(billing!.volume.measures).toEqual({ low: 0.5, high: 2 });
+    expect(billing!.source).toEqual({ column: 'provider_name' });
+  });
+
   it('accepts a replacement scope of declared columns, the partition column and ingest_template', () => {
     const scoped: DatasetConfig = {
       ...cloudBilling,
-      columns: [...cloudBilling.columns, { name: 'provider_name', type: 'string' }],
+      columns: [...cloudBilling.columns, { name: 'region_name', type: 'string' }],
       restatement: {
-        replacementScope: ['ingest_template', 'provider_name', 'billing_period'],
+        replacementScope: ['ingest_template', 'provider_name', 'region_name', 'billing_period'],
         conflictPolicy: 'keep',
       },
     };
