@@ -19,6 +19,7 @@
 import type { Alert } from '../../lib/contracts/alerts';
 import { type DiscrepancyAlertInput, discrepancy } from './alerts/discrepancy';
 import { type FailureAlertInput, failure } from './alerts/failure';
+import { type LateAlertInput, late, type RecoveredAlertInput, recovered } from './alerts/late';
 import { type QuarantineAlertInput, quarantine } from './alerts/quarantine';
 import { type RestatementAlertInput, restatement } from './alerts/restatement';
 import { type SchemaDriftAlertInput, schemaDrift } from './alerts/schema-drift';
@@ -38,6 +39,7 @@ export {
 export type { DiscrepancyAlertInput } from './alerts/discrepancy';
 export type { FailureAlertInput } from './alerts/failure';
 export { unsentNotices } from './alerts/failure';
+export type { ExpectationSummary, LateAlertInput, RecoveredAlertInput, Recovery } from './alerts/late';
 export type { QuarantineAlertInput } from './alerts/quarantine';
 export type { RestatedFile, RestatementAlertInput } from './alerts/restatement';
 export type { ColumnType, SchemaDriftAlertInput } from './alerts/schema-drift';
@@ -49,7 +51,9 @@ export type AlertInput =
   | QuarantineAlertInput
   | SchemaDriftAlertInput
   | UnknownTemplateAlertInput
-  | RestatementAlertInput;
+  | RestatementAlertInput
+  | LateAlertInput
+  | RecoveredAlertInput;
 
 /** Formats any alert kind. */
 export function formatAlert(input: AlertInput): Alert {
@@ -66,5 +70,9 @@ export function formatAlert(input: AlertInput): Alert {
       return unknownTemplate(input);
     case 'restatement':
       return restatement(input);
+    case 'late':
+      return late(input);
+    case 'recovered':
+      return recovered(input);
   }
 }

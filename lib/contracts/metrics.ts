@@ -23,7 +23,7 @@ export interface PipelineMetricDefinition {
   readonly name: string;
   readonly unit: PipelineMetricUnit;
   /** The handler that emits it (lambdas/<handler>/handler.ts). */
-  readonly handler: 'normalize' | 'quarantine' | 'reconcile';
+  readonly handler: 'normalize' | 'quarantine' | 'reconcile' | 'late';
   /** What one value is; the dashboard's widget titles and docs/operations.md use it. */
   readonly description: string;
 }
@@ -77,6 +77,13 @@ export const PIPELINE_METRICS = {
     unit: 'Count',
     handler: 'reconcile',
     description: 'Files matching the run predicate that an ETL run left for a later run (its cap reached)',
+  },
+  lateExpectations: {
+    name: 'LateExpectations',
+    unit: 'Count',
+    handler: 'late',
+    description:
+      'Open late findings of the dataset after a late-data check: expectations and sources whose data is missing past its due time (0 when none)',
   },
 } as const satisfies Record<string, PipelineMetricDefinition>;
 

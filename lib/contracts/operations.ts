@@ -38,3 +38,62 @@ export function sourceSegment(source: string): string {
   if (source === '') return '_';
   return source === '_' ? '%5F' : encodePartitionValue(source);
 }
+
+/**
+ * The late-data check's open findings and alert claims (lambdas/late, docs/operations.md
+ * "Expected arrivals"), under `controlPrefixes.lateState`:
+ * - `open/<dataset>/<expectation>/<source>.json`: one LateFinding per expectation and source that
+ *   is late now; deleted when its data arrives (after the `recovered` notice);
+ * - `sent/<dataset>/<expectation>/<source>/<since>/late-<YYYY-MM-DD>.json` and `.../recovered.json`:
+ *   written with `If-None-Match: *` before an alert is published, so one finding is alerted at
+ *   most once per UTC day, and recovered once, however often the schedule delivers the check.
+ */
+export const lateOpenPrefix = (dataset: string) => `${controlPrefixes.lateState}open/${dataset}/`;
+
+export const lateFindingKey = (dataset: string, expectation: string, source: string) =>
+  `${lateOpenPrefix(dataset)}${expectation}/${sourceSegment(source)}.json`;
+
+/** Claims of sent alerts: kept 90 days (a lifecycle rule), long after any finding they name closed. */
+export const LATE_SENT_PREFIX = `${controlPrefixes.lateState}sent/`;
+
+export const lateClaimKey = (
+  finding: Pick<LateFinding, 'dataset' | 'expectation' | 'source' | 'since'>,
+  claim: { readonly kind: 'late'; readonly day: string } | { readonly kind: 'recovered' },
+) =>
+  `${LATE_SENT_PREFIX}${finding.dataset}/${finding.expectation}/${sourceSegment(finding.source)}/${finding.since.replace(/[-:]/g, '').replace(/\.\d+/, '')}/${claim.kind === 'late' ? `late-${claim.day}` : 'recovered'}.json`;
+
+/** A file as a finding names it: the last arrival of the source before the data went missing. */
+export interface LateArrivalRef {
+  readonly key: string;
+  readonly landedAt: string;
+  readonly template: string | null;
+}
+
+/**
+ * An expectation (DatasetConfig.expectedArrivals) that is late for one source: what is missing,
+ * since when, and when it was last alerted. Written by the late-data check; read by it and by
+ * reconciliation (a cross-template rule waiting for a late template says so).
+ */
+export interface LateFinding {
+  readonly schemaVersion: 1;
+  readonly dataset: string;
+  readonly expectation: string;
+  /** The source value; '' when the expectation names none (any file of the dataset counts). */
+  readonly source: string;
+  readonly template: string | null;
+  readonly every: 'day' | 'workingDay' | 'quarter';
+  readonly minFiles: number;
+  /** Due time of the first period found missing (ISO-8601): "missing since". */
+  readonly since: string;
+  /** The latest period found missing: its start and due time, and the files of it seen so far. */
+  readonly periodStart: string;
+  readonly dueAt: string;
+  readonly filesSeen: number;
+  /** The source's last arrival before `periodStart` that counts for the expectation, if any was seen. */
+  readonly lastArrival: LateArrivalRef | null;
+  readonly openedAt: string;
+  readonly checkedAt: string;
+  /** When the last `late` alert of this finding was published; null while none went out. */
+  readonly lastAlertedAt: string | null;
+  readonly alerts: number;
+}
