@@ -39,6 +39,7 @@ export {
   MAX_HELD_CHARS,
   MAX_HELD_ROWS,
   MAX_PARTITIONS_PER_FILE,
+  MAX_SOURCES_PER_FILE,
   type ManifestDetails,
   SHEET_COLUMN,
 } from './file-run';
@@ -153,6 +154,7 @@ export async function normalizeFile(deps: NormalizeDeps, input: NormalizeInput):
       rejectedRowCount: run.rejectedCount,
       measures: run.totals(),
       partitions,
+      ...run.sourceSummaries(),
       normalizedKeys: partitions.map((p) => p.key),
       rejectedRowsKey: duplicateOf ? null : run.rejectedRowsKey,
       normalizedAt: (deps.now?.() ?? new Date()).toISOString(),

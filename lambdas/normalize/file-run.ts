@@ -10,6 +10,8 @@ import { normalizedObjectKey, quarantineRowsKey } from '../../lib/contracts/layo
 import { LINEAGE_COLUMNS } from '../../lib/contracts/lineage';
 import type {
   ManifestPartition,
+  ManifestSourceOverflow,
+  ManifestSourceTotals,
   MeasureTotal,
   NormalizerManifest,
   UnknownTemplateFlag,
@@ -37,6 +39,13 @@ import { type LineWriterOptions, S3LineWriter } from './writer';
  */
 export const MAX_PARTITIONS_PER_FILE = 48;
 
+/**
+ * Distinct values of the dataset's source column one file records in its manifest's `sources`
+ * (the first ones in row order); the rows of any further value are totalled together in
+ * `sourcesOverflow`. Keeps the manifest small whatever the column holds.
+ */
+export const MAX_SOURCES_PER_FILE = 100;
+
 /** Data column added to rows read from XLSX: the sheet each row came from. */
 export const SHEET_COLUMN = 'source_sheet';
 
@@ -55,6 +64,15 @@ interface PartitionState {
   readonly sums: Map<string, DecimalSum>;
   readonly nulls: Map<string, number>;
 }
+
+/** Rows and exact measure totals of one source value (or of the overflow past the cap). */
+interface SourceState {
+  rowCount: number;
+  readonly sums: Map<string, DecimalSum>;
+  readonly nulls: Map<string, number>;
+}
+
+const newSourceState = (): SourceState => ({ rowCount: 0, sums: new Map(), nulls: new Map() });
 
 interface ColumnPlan {
   readonly name: string;
@@ -75,6 +93,8 @@ interface TablePlan {
   readonly sheet: string | null;
   plan: ColumnPlan[];
   partitionIndex: number;
+  /** Position of the dataset's source column (`source.column`); -1 when the table lacks it. */
+  sourceIndex: number;
   /** Positions of the measure columns (their text decides the file's decimal mark). */
   measures: number[];
   readonly template: NormalizerManifest['template'];
@@ -132,6 +152,12 @@ export class FileRun {
   /** The first table whose header matched no template (dataset setting `unknownTemplate: 'flag'`). */
   unknownTemplate: UnknownTemplateFlag | null = null;
   private readonly partitions = new Map<string, PartitionState>();
+  /** The dataset's source column (null: the dataset declares none, no per-source totals). */
+  private readonly sourceColumn: string | null;
+  /** Per source value, in order of first appearance (at most MAX_SOURCES_PER_FILE). */
+  private readonly sources = new Map<string, SourceState>();
+  /** Rows of source values past the cap. */
+  private sourceOverflow: SourceState | null = null;
   private rejectedWriter: S3LineWriter | undefined;
   private rejectedPending: string[] = [];
   /** The file's decimal mark, decided from its unambiguous measure values. */
@@ -162,6 +188,7 @@ export class FileRun {
     this.maxNullTokenLength = Math.max(0, ...dataset.nullTokens.map((t) => t.length));
     this.writerOptions = { gzip: true, contentType: 'application/x-ndjson', ...deps.output };
     this.forms = formTemplates(dataset).length > 0 ? new FormReader(dataset) : null;
+    this.sourceColumn = dataset.source && 'column' in dataset.source ? dataset.source.column : null;
   }
 
   /** The manifest's template: the first table's with data rows (or the first table's). */
@@ -205,6 +232,7 @@ export class FileRun {
         sheet: table.sheet,
         plan: [],
         partitionIndex,
+        sourceIndex: -1,
         measures: [],
         template: resolved.template,
         lineage: this.lineageOf(resolved.template, table.sheet),
@@ -306,6 +334,8 @@ export class FileRun {
     const added = planColumns(this.dataset, columns.slice(start));
     table.plan.push(...added);
     table.measures = table.plan.flatMap((column, i) => (column.measure ? [i] : []));
+    if (this.sourceColumn !== null)
+      table.sourceIndex = table.plan.findIndex((c) => c.name === this.sourceColumn);
     for (const column of added) {
       if (column.output && !this.outputColumns.includes(column.name)) this.outputColumns.push(column.name);
     }
@@ -446,7 +476,8 @@ export class FileRun {
    * row never leaves an empty normalized object behind.
    */
   private normalizeRows(table: TablePlan, rows: readonly SourceRow[], fixedWidth: number): void {
-    const { plan, partitionIndex } = table;
+    const { plan, partitionIndex, sourceIndex } = table;
+    const bySource = this.sourceColumn !== null;
     const { transform, sourceColumn } = this.dataset.partition;
     const columnCount = plan.length;
     const measureValues: (string | null)[] = [];
@@ -475,6 +506,7 @@ export class FileRun {
         mark = pieces.length;
         pieces.push('{');
         measureValues.length = 0;
+        let sourceValue: Cell = null;
         for (let i = 0; i < columnCount; i++) {
           const column = plan[i]!;
           const value =
@@ -482,6 +514,7 @@ export class FileRun {
               ? partitionCell
               : this.normalizeCell(column, values[i], typed !== undefined && typed[i] === true);
           if (column.measure) measureValues.push(column.name, value);
+          if (i === sourceIndex) sourceValue = value;
           if (!column.output) continue;
           if (value === null) pieces.push(column.keyBare, 'null,');
           // Measures and normalized dates are plain ASCII; other text is escaped only when it must be.
@@ -496,18 +529,11 @@ export class FileRun {
         state.rowCount += 1;
         table.rowCount += 1;
         this.rowCount += 1;
-        for (let m = 0; m < measureValues.length; m += 2) {
-          const name = measureValues[m]!;
-          const value = measureValues[m + 1];
-          if (value === null || value === undefined) state.nulls.set(name, (state.nulls.get(name) ?? 0) + 1);
-          else {
-            let sum = state.sums.get(name);
-            if (!sum) {
-              sum = new DecimalSum();
-              state.sums.set(name, sum);
-            }
-            sum.addPlain(value);
-          }
+        addMeasures(state, measureValues);
+        if (bySource) {
+          const source = this.sourceStateOf(sourceValue);
+          source.rowCount += 1;
+          addMeasures(source, measureValues);
         }
       } catch (error) {
         if (!(error instanceof RowRejection)) throw error;
@@ -515,6 +541,38 @@ export class FileRun {
         this.reject(table, rowNumber, error, row.values);
       }
     }
+  }
+
+  /** The totals of a row's source value (trimmed; null is ''), or the overflow's past the cap. */
+  private sourceStateOf(value: Cell): SourceState {
+    const key = value === null ? '' : value.trim();
+    let state = this.sources.get(key);
+    if (state) return state;
+    if (this.sources.size >= MAX_SOURCES_PER_FILE) {
+      this.sourceOverflow ??= newSourceState();
+      return this.sourceOverflow;
+    }
+    state = newSourceState();
+    this.sources.set(detach(key), state);
+    return state;
+  }
+
+  /**
+   * The manifest's per-source totals, in value order, and the overflow past MAX_SOURCES_PER_FILE;
+   * both undefined when the dataset declares no source column.
+   */
+  sourceSummaries(): { sources?: ManifestSourceTotals[]; sourcesOverflow?: ManifestSourceOverflow } {
+    if (this.sourceColumn === null) return {};
+    const totals = (state: SourceState) =>
+      Object.fromEntries(this.dataset.measures.map((m) => [m, this.measureTotal([state], m)]));
+    const sources = [...this.sources.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([value, state]) => ({ value, rowCount: state.rowCount, measures: totals(state) }));
+    const overflow = this.sourceOverflow;
+    return {
+      sources,
+      ...(overflow ? { sourcesOverflow: { rowCount: overflow.rowCount, measures: totals(overflow) } } : {}),
+    };
   }
 
   /** Writes every partition's pending rows, and pending rejected rows. */
@@ -589,7 +647,7 @@ export class FileRun {
     );
   }
 
-  private measureTotal(states: Iterable<PartitionState>, measure: string): MeasureTotal {
+  private measureTotal(states: Iterable<SourceState>, measure: string): MeasureTotal {
     let sum = new DecimalSum();
     let nullCount = 0;
     for (const state of states) {
@@ -639,6 +697,23 @@ export class FileRun {
     await Promise.all(
       keys.map(({ bucket, key }) => this.deps.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }))),
     );
+  }
+}
+
+/** Adds a row's measure values (`[name, value, name, value, ...]`) to a state's exact sums. */
+function addMeasures(state: SourceState, measureValues: readonly (string | null)[]): void {
+  for (let m = 0; m < measureValues.length; m += 2) {
+    const name = measureValues[m]!;
+    const value = measureValues[m + 1];
+    if (value === null || value === undefined) state.nulls.set(name, (state.nulls.get(name) ?? 0) + 1);
+    else {
+      let sum = state.sums.get(name);
+      if (!sum) {
+        sum = new DecimalSum();
+        state.sums.set(name, sum);
+      }
+      sum.addPlain(value);
+    }
   }
 }
 

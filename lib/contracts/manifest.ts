@@ -30,14 +30,20 @@ export interface MeasureTotal {
 /**
  * The rows and measure totals of one source value of the file (the dataset's `source.column`,
  * e.g. one provider of a billing export): what volume anomalies compare and expected arrivals
- * count (docs/operations.md). One entry per distinct value, in value order; a null or empty
- * value is the source ''.
+ * count (docs/operations.md). One entry per distinct value (trimmed), in value order; a null or
+ * empty value is the source ''.
  */
 export interface ManifestSourceTotals {
   readonly value: string;
   readonly rowCount: number;
   readonly measures: Readonly<Record<string, MeasureTotal>>;
 }
+
+/**
+ * The rows of the file's source values past the first `MAX_SOURCES_PER_FILE` (100) distinct ones
+ * (lambdas/normalize/file-run.ts), totalled together: `sources` plus this add up to the file.
+ */
+export type ManifestSourceOverflow = Omit<ManifestSourceTotals, 'value'>;
 
 export interface ManifestPartition {
   /** Partition value, e.g. `2024-09`. */
@@ -85,6 +91,8 @@ export interface NormalizerManifest {
    * declares no source column, and in manifests written before sources were recorded.
    */
   readonly sources?: readonly ManifestSourceTotals[];
+  /** Rows of source values past the cap on `sources` (absent when there were none). */
+  readonly sourcesOverflow?: ManifestSourceOverflow;
   readonly normalizedKeys: readonly string[];
   /** Quarantine object holding the rejected rows with reasons, when there were any. */
   readonly rejectedRowsKey: string | null;
