@@ -41,12 +41,14 @@ export const EMULATOR_TESTS = [
   'test/normalize/form.test.ts',
   'test/normalize/inputs.test.ts',
   'test/normalize/retry.test.ts',
+  'test/normalize/sources.test.ts',
   'test/quarantine/bad-inputs.test.ts',
   'test/quarantine/copy.test.ts',
   'test/reconcile/partitions.test.ts',
   'test/reconcile/progress.test.ts',
   'test/reconcile/reconcile.test.ts',
   'test/reconcile/schema-drift.test.ts',
+  'test/reconcile/volume.test.ts',
   'test/smoke/smoke.test.ts',
 ];
 
