@@ -24,6 +24,7 @@ import { type QuarantineAlertInput, quarantine } from './alerts/quarantine';
 import { type RestatementAlertInput, restatement } from './alerts/restatement';
 import { type SchemaDriftAlertInput, schemaDrift } from './alerts/schema-drift';
 import { type UnknownTemplateAlertInput, unknownTemplate } from './alerts/unknown-template';
+import { type VolumeAnomalyAlertInput, volumeAnomaly } from './alerts/volume-anomaly';
 
 export type { AlertFile, InvestigationContext } from './alerts/base';
 export {
@@ -44,6 +45,7 @@ export type { QuarantineAlertInput } from './alerts/quarantine';
 export type { RestatedFile, RestatementAlertInput } from './alerts/restatement';
 export type { ColumnType, SchemaDriftAlertInput } from './alerts/schema-drift';
 export type { UnknownTemplateAlertInput } from './alerts/unknown-template';
+export type { VolumeAnomalyAlertInput, VolumeFinding, VolumeMetricFinding } from './alerts/volume-anomaly';
 
 export type AlertInput =
   | DiscrepancyAlertInput
@@ -53,7 +55,8 @@ export type AlertInput =
   | UnknownTemplateAlertInput
   | RestatementAlertInput
   | LateAlertInput
-  | RecoveredAlertInput;
+  | RecoveredAlertInput
+  | VolumeAnomalyAlertInput;
 
 /** Formats any alert kind. */
 export function formatAlert(input: AlertInput): Alert {
@@ -74,5 +77,7 @@ export function formatAlert(input: AlertInput): Alert {
       return late(input);
     case 'recovered':
       return recovered(input);
+    case 'volume_anomaly':
+      return volumeAnomaly(input);
   }
 }

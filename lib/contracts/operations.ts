@@ -97,3 +97,64 @@ export interface LateFinding {
   readonly lastAlertedAt: string | null;
   readonly alerts: number;
 }
+
+/**
+ * The source of a file under a `{ prefix: true }` source (SourceConfig): the first path segment
+ * of its landing key below the dataset's landing prefix; '' for a file directly under the prefix.
+ */
+export function landingSource(landingPrefix: string, key: string): string {
+  if (!key.startsWith(landingPrefix)) return '';
+  const rest = key.slice(landingPrefix.length);
+  const slash = rest.indexOf('/');
+  return slash < 0 ? '' : rest.slice(0, slash);
+}
+
+/**
+ * One file's share of one source and template, as the volume check compares it (lambdas/reconcile/
+ * volume.ts): written when the file's batch is reconciled, one object per file, template and source.
+ */
+export interface VolumeRecord {
+  readonly schemaVersion: 1;
+  readonly dataset: string;
+  /** The template the file matched (null: an unknown template, landed flagged). */
+  readonly template: string | null;
+  /** The source value (SourceConfig): a column value, the landing sub-folder, or ''. */
+  readonly source: string;
+  readonly key: string;
+  readonly versionId: string | null;
+  readonly sourceId: string;
+  /** When the file landed (as in ArrivalRecord): orders the history. */
+  readonly landedAt: string;
+  readonly rowCount: number;
+  /** Exact decimal sum of each measure over the source's rows (the manifest's totals). */
+  readonly measures: Readonly<Record<string, string>>;
+}
+
+/** Every volume record of one dataset, template and source: `operations/volume/<dataset>/<template>/<source>/`. */
+export const volumeHistoryPrefix = (dataset: string, template: string | null, source: string) =>
+  `${controlPrefixes.volumeHistory}${dataset}/${sourceSegment(template ?? '')}/${sourceSegment(source)}/`;
+
+/**
+ * `<volumeHistoryPrefix><inverted landing time>-<sourceId>.json`: S3 lists keys in ascending
+ * order, so the newest file comes first, and the N files that landed before a file are the N keys
+ * after its own (one List call with StartAfter and MaxKeys).
+ */
+export const volumeHistoryKey = (
+  dataset: string,
+  template: string | null,
+  source: string,
+  landedAt: string,
+  sourceId: string,
+) => `${volumeHistoryPrefix(dataset, template, source)}${invertedTime(landedAt)}-${sourceId}.json`;
+
+/** Latest time an inverted key orders (9999999999999 ms: the year 2286). */
+const INVERTED_EPOCH_MS = 9_999_999_999_999;
+
+/** 13 digits that sort newest first: 9999999999999 minus the epoch milliseconds of an ISO-8601 time. */
+export function invertedTime(iso: string): string {
+  const ms = Date.parse(iso);
+  if (!Number.isFinite(ms) || ms < 0 || ms > INVERTED_EPOCH_MS) {
+    throw new RangeError(`"${iso}" is not an ISO-8601 time between 1970 and 2286`);
+  }
+  return String(INVERTED_EPOCH_MS - ms).padStart(13, '0');
+}
