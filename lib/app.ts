@@ -4,6 +4,7 @@ import { App, type Environment, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type DatasetConfig, validateDatasets } from './config';
 import { MIN_BYTES_SCANNED_CUTOFF_MB } from './constructs/ask-api';
+import { LATE_CHECK_MINUTES } from './constructs/late-check';
 import { REPO_ROOT } from './constructs/pipeline-function';
 import { pipelineNames } from './contracts/naming';
 import { DATASET_DEFINITIONS } from './datasets';
@@ -20,6 +21,8 @@ export interface AppSettings {
   readonly askBytesScannedCutoffMb: number;
   /** End-to-end latency SLO in minutes (`-c latencySloMinutes=<n>`): the p95 latency alarm's threshold. */
   readonly latencySloMinutes: number;
+  /** Minutes between two runs of the late-data check (`-c lateCheckMinutes=<n>`, docs/operations.md). */
+  readonly lateCheckMinutes: number;
   /** The runbook's URL (`-c runbookUrl=https://...`): every alert and alarm links its section. */
   readonly runbookUrl?: string;
 }
@@ -139,6 +142,21 @@ export function readSettings(context: (key: string) => unknown): AppSettings {
     });
   }
 
+  const rawLate = context('lateCheckMinutes') ?? LATE_CHECK_MINUTES.default;
+  const lateCheckMinutes = Number(rawLate);
+  if (
+    (typeof rawLate !== 'number' && typeof rawLate !== 'string') ||
+    String(rawLate).trim() === '' ||
+    !Number.isInteger(lateCheckMinutes) ||
+    lateCheckMinutes < LATE_CHECK_MINUTES.min ||
+    lateCheckMinutes > LATE_CHECK_MINUTES.max
+  ) {
+    problems.push({
+      key: 'lateCheckMinutes',
+      rule: `must be a whole number of minutes from ${LATE_CHECK_MINUTES.min} to ${LATE_CHECK_MINUTES.max} (how often the late-data check runs, default ${LATE_CHECK_MINUTES.default}) (got ${show(rawLate)})`,
+    });
+  }
+
   const rawRunbook = context('runbookUrl');
   let runbookUrl: string | undefined;
   if (rawRunbook !== undefined && rawRunbook !== null && String(rawRunbook).trim() !== '') {
@@ -160,6 +178,7 @@ export function readSettings(context: (key: string) => unknown): AppSettings {
     ...(askBedrockModel ? { askBedrockModel } : {}),
     askBytesScannedCutoffMb,
     latencySloMinutes,
+    lateCheckMinutes,
   };
 }
 
@@ -192,6 +211,7 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stack: Pi
     askBedrockModel: settings.askBedrockModel,
     askBytesScannedCutoffMb: settings.askBytesScannedCutoffMb,
     latencySloMinutes: settings.latencySloMinutes,
+    lateCheckMinutes: settings.lateCheckMinutes,
     runbookUrl: settings.runbookUrl,
     env: options.env,
     description: 'Event-driven ingestion pipeline: S3 -> Step Functions -> Lambda -> Glue -> reconciliation',

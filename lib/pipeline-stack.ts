@@ -14,6 +14,7 @@ import { DatasetIntake } from './constructs/dataset-intake';
 import { DimensionSeeds } from './constructs/dimension-seeds';
 import { GlueCatalog } from './constructs/glue-catalog';
 import { IngestionStateMachine } from './constructs/ingestion-state-machine';
+import { LateCheck } from './constructs/late-check';
 import { acknowledgeFindings } from './constructs/nag';
 import { NormalizedCrawler } from './constructs/normalized-crawler';
 import { PipelineDashboard } from './constructs/pipeline-dashboard';
@@ -23,6 +24,7 @@ import { SecureBucket } from './constructs/secure-bucket';
 import { PIPELINE_ENV_VARS } from './contracts/env';
 import { controlPrefixes } from './contracts/layout';
 import { type PipelineNames, pipelineNames } from './contracts/naming';
+import { LATE_SENT_PREFIX, lateOpenPrefix } from './contracts/operations';
 import { ALARM_SECTIONS, runbookLink } from './contracts/runbook';
 import { STACK_OUTPUTS } from './contracts/stack-outputs';
 
@@ -43,6 +45,8 @@ export interface PipelineStackProps extends StackProps {
   readonly latencySloMinutes?: number;
   /** The runbook's URL (context key runbookUrl): alerts and alarm descriptions link its sections. @default docs/operations.md (the repository path) */
   readonly runbookUrl?: string;
+  /** Minutes between two runs of the late-data check (context key lateCheckMinutes). @default 60 */
+  readonly lateCheckMinutes?: number;
 }
 
 /** The data buckets of the pipeline, exposed for consumers of the stack. */
@@ -84,6 +88,8 @@ export class PipelineStack extends Stack {
   public readonly dashboard: PipelineDashboard;
   /** The runbook's URL, when the deployment sets one (alerts and alarms link its sections). */
   public readonly runbookUrl?: string;
+  /** The scheduled late-data check (none when no dataset declares expected arrivals). */
+  public readonly lateCheck?: LateCheck;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -192,6 +198,28 @@ export class PipelineStack extends Stack {
     }
     this.grantHandlers(datasets);
     this.grantAlerts(key, datasets);
+    // Expected arrivals (issue 15, docs/operations.md): the scheduled late-data check.
+    if (datasets.some((d) => (d.expectedArrivals ?? []).length > 0)) {
+      this.lateCheck = new LateCheck(this, 'LateCheck', {
+        environment,
+        controlBucket: control,
+        topic: this.alerts.topic,
+        topicKey: key,
+        interval: Duration.minutes(props.lateCheckMinutes ?? 60),
+      });
+      // The claims that keep an alert from going out twice outlive any finding by far.
+      control.addLifecycleRule({
+        id: 'expire-late-alert-claims',
+        prefix: LATE_SENT_PREFIX,
+        expiration: Duration.days(90),
+      });
+      // A cross-template rule waiting for a late template says so (lambdas/reconcile/late-pending.ts).
+      reconcile.grantObjects(
+        control,
+        ['s3:GetObject'],
+        datasets.map((d) => lateOpenPrefix(d.name)),
+      );
+    }
 
     // Catalog, crawlers, jobs.
     const catalog = new GlueCatalog(this, 'Catalog', { databaseName: this.names.database, key, datasets });
@@ -293,7 +321,10 @@ export class PipelineStack extends Stack {
     this.dashboard = new PipelineDashboard(this, 'Dashboard', {
       pipelineName: this.names.pipeline,
       stateMachine: this.stateMachine.stateMachine,
-      functions: Object.fromEntries(Object.entries(this.functions).map(([name, fn]) => [name, fn.function])),
+      functions: {
+        ...Object.fromEntries(Object.entries(this.functions).map(([name, fn]) => [name, fn.function])),
+        ...(this.lateCheck ? { late: this.lateCheck.handler.function } : {}),
+      },
       datasets: datasets.map((d) => ({
         name: d.name,
         intakeQueue: intakes.get(d.name)!.queue,
@@ -302,7 +333,9 @@ export class PipelineStack extends Stack {
         crawlerEventQueue: crawlers.get(d.name)!.eventQueue,
         crawlerEventDeadLetterQueue: crawlers.get(d.name)!.eventDeadLetterQueue,
         jobName: this.names.job(d.name),
+        expectsArrivals: (d.expectedArrivals ?? []).length > 0,
       })),
+      lateCheckInterval: this.lateCheck?.interval,
       backstopDeadLetterQueue: this.stateMachine.backstopDeadLetterQueue,
       alertTopic: this.alerts.topic,
       latencySlo: Duration.minutes(props.latencySloMinutes ?? 15),
@@ -506,6 +539,13 @@ export class PipelineStack extends Stack {
       this.stateMachine.backstopDeadLetterQueue,
       'the execution backstop (failure alerts that could not be sent)',
     );
+    if (this.lateCheck) {
+      dlqAlarm(
+        'LateCheckDlqAlarm',
+        this.lateCheck.deadLetterQueue,
+        'the late-data check schedule (checks that could not run)',
+      );
+    }
     for (const [name, crawler] of this.crawlers) {
       dlqAlarm(
         `CrawlerEventsDlqAlarm-${name}`,

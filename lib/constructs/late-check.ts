@@ -1,9 +1,8 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -40,6 +39,8 @@ export class LateCheck extends Construct {
   /** Invocations the schedule could not deliver after its retries. */
   public readonly deadLetterQueue: sqs.Queue;
   public readonly interval: Duration;
+  /** The role EventBridge Scheduler assumes to invoke the check. */
+  public readonly scheduleRole: iam.Role;
 
   constructor(scope: Construct, id: string, props: LateCheckProps) {
     super(scope, id);
@@ -88,18 +89,42 @@ export class LateCheck extends Construct {
     // `<aws.scheduler.scheduled-time>` is replaced with the time the invocation was scheduled for
     // (https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html):
     // every retry of one check evaluates the same instant.
-    this.schedule = new scheduler.Schedule(this, 'Schedule', {
-      schedule: scheduler.ScheduleExpression.rate(this.interval),
-      description: `Late-data check every ${this.interval.toMinutes()} minutes (docs/operations.md)`,
-      target: new targets.LambdaInvoke(fn.function, {
+    // The schedule's own role may invoke exactly this function (not its versions or aliases) and
+    // send to its dead-letter queue (the execution role sends dead-letter events:
+    // https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html).
+    this.scheduleRole = new iam.Role(this, 'ScheduleRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+      description: 'EventBridge Scheduler: invokes the late-data check',
+    });
+    this.scheduleRole.addToPolicy(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.function.functionArn] }),
+    );
+    this.scheduleRole.addToPolicy(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }),
+    );
+    const role = this.scheduleRole;
+    const deadLetterArn = this.deadLetterQueue.queueArn;
+    const maximumEventAgeInSeconds = Math.max(60, Math.min(this.interval.toSeconds(), 86_400));
+    // aws-scheduler-targets' LambdaInvoke grants `lambda:InvokeFunction` on `<arn>:*` too; this
+    // target keeps the grant to the one ARN the schedule invokes.
+    const target: scheduler.IScheduleTarget = {
+      bind: () => ({
+        arn: fn.function.functionArn,
+        role,
         input: scheduler.ScheduleTargetInput.fromObject({
           action: 'check',
           now: scheduler.ContextAttribute.scheduledTime,
         }),
-        deadLetterQueue: this.deadLetterQueue,
-        retryAttempts: 3,
-        maxEventAge: Duration.seconds(Math.max(60, Math.min(this.interval.toSeconds(), 86_400))),
+        retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds },
+        deadLetterConfig: { arn: deadLetterArn },
       }),
+    };
+    this.schedule = new scheduler.Schedule(this, 'Schedule', {
+      schedule: scheduler.ScheduleExpression.rate(this.interval),
+      description: `Late-data check every ${this.interval.toMinutes()} minutes (docs/operations.md)`,
+      target,
     });
   }
 }

@@ -31,6 +31,8 @@ export interface DashboardDataset {
   readonly crawlerEventDeadLetterQueue: sqs.IQueue;
   /** The curate job (its `--enable-metrics` driver and executor metrics). */
   readonly jobName: string;
+  /** The dataset declares expected arrivals: its LateExpectations widget and alarm. @default false */
+  readonly expectsArrivals?: boolean;
 }
 
 export interface PipelineDashboardProps {
@@ -52,6 +54,8 @@ export interface PipelineDashboardProps {
   readonly existingAlarms?: readonly cloudwatch.IAlarm[];
   /** The runbook's URL: alarm descriptions link their section (lib/contracts/runbook.ts). @default docs/operations.md */
   readonly runbookUrl?: string;
+  /** How often the late-data check runs: the LateExpectations alarm's period. @default 60 minutes */
+  readonly lateCheckInterval?: Duration;
 }
 
 /** How long the latency and reconciliation alarms aggregate. */
@@ -73,6 +77,8 @@ export class PipelineDashboard extends Construct {
   public readonly latencyAlarms: ReadonlyMap<string, cloudwatch.AlarmBase>;
   /** ReconciliationFailures >= 1, per dataset. */
   public readonly reconciliationAlarms: ReadonlyMap<string, cloudwatch.AlarmBase>;
+  /** LateExpectations >= 1 (an expected arrival is missing), per dataset that declares expected arrivals. */
+  public readonly lateAlarms: ReadonlyMap<string, cloudwatch.AlarmBase>;
 
   constructor(scope: Construct, id: string, props: PipelineDashboardProps) {
     super(scope, id);
@@ -142,6 +148,8 @@ export class PipelineDashboard extends Construct {
 
     const latencyAlarms = new Map<string, cloudwatch.AlarmBase>();
     const reconciliationAlarms = new Map<string, cloudwatch.AlarmBase>();
+    const lateAlarms = new Map<string, cloudwatch.AlarmBase>();
+    const lateInterval = props.lateCheckInterval ?? Duration.minutes(60);
     for (const dataset of props.datasets) {
       const ds = dataset.name;
       // One facade per dataset: monitorGlueJob names its EventBridge rules (job FAILED and TIMEOUT
@@ -217,14 +225,41 @@ export class PipelineDashboard extends Construct {
               },
             ],
           },
+          // The late-data check writes one value per run: the open findings after it. A period
+          // without a run keeps the alarm's state (missing data ignored), so a late dataset stays
+          // in ALARM until a check finds its data; a check that cannot run alarms on its DLQ.
+          ...(dataset.expectsArrivals
+            ? [
+                {
+                  title: 'Late expectations (open findings)',
+                  metrics: [
+                    {
+                      metric: metric('lateExpectations', ds, 'Maximum', lateInterval),
+                      alarmFriendlyName: 'LateExpectations',
+                      addAlarm: {
+                        Late: {
+                          threshold: 1,
+                          comparisonOperator:
+                            cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                          treatMissingDataOverride: cloudwatch.TreatMissingData.IGNORE,
+                          alarmDescriptionOverride: `Data of ${ds} expected by now has not arrived (the late alert names the expectation, sources and since when). Runbook: ${runbookLink(ALARM_SECTIONS.late, props.runbookUrl)}`,
+                        },
+                      },
+                    },
+                  ],
+                },
+              ]
+            : []),
         ],
       });
       const created = d.createdAlarms();
+      if (dataset.expectsArrivals) lateAlarms.set(ds, alarmNamed(created, 'LateExpectations'));
       latencyAlarms.set(ds, alarmNamed(created, 'LatencyP95'));
       reconciliationAlarms.set(ds, alarmNamed(created, 'ReconciliationFailures'));
     }
     this.latencyAlarms = latencyAlarms;
     this.reconciliationAlarms = reconciliationAlarms;
+    this.lateAlarms = lateAlarms;
 
     m.addWidget(
       new cloudwatch.AlarmStatusWidget({
@@ -234,6 +269,7 @@ export class PipelineDashboard extends Construct {
           ...(props.existingAlarms ?? []),
           ...latencyAlarms.values(),
           ...reconciliationAlarms.values(),
+          ...lateAlarms.values(),
         ],
       }),
     );

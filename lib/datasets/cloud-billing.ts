@@ -111,6 +111,17 @@ export const cloudBilling: DatasetConfig = {
   // Volume anomalies and expected arrivals per provider: a provider's export with a tenth of its
   // usual rows stands out even when the others arrive as usual (docs/operations.md).
   source: { column: 'provider_name' },
+  // Each provider's FOCUS export lands at least once a day (docs/operations.md, "Expected arrivals").
+  expectedArrivals: [
+    {
+      name: 'daily_export',
+      description: "each provider's FOCUS export of the day",
+      every: 'day',
+      by: '23:59',
+      sources: ['AWS', 'Microsoft', 'Oracle'],
+      template: 'focus',
+    },
+  ],
   restatement: {
     // No replacement scope: providers deliver one billing period as several files (a FOCUS
     // export is split into parts, and AWS, Microsoft and Oracle each land their own), so a scope

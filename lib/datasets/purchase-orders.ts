@@ -326,6 +326,15 @@ export const purchaseOrders: DatasetConfig = {
   etl: { boundedFiles: 450 },
   // Per requesting org unit (the form's department): volume anomalies and expected arrivals.
   source: { column: 'org_unit' },
+  // Intake forms come in every working day (docs/operations.md, "Expected arrivals").
+  expectedArrivals: [
+    {
+      name: 'working_day_intake',
+      description: 'purchase-order intake forms or exports of the working day',
+      every: 'workingDay',
+      by: '18:00',
+    },
+  ],
   // Request amounts vary by nature (one request of 500, the next of 50,000): rows are compared,
   // amounts are not.
   volume: { measures: null },

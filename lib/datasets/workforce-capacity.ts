@@ -110,6 +110,25 @@ export const workforceCapacity: DatasetConfig = {
   etl: { boundedFiles: 450 },
   // Volume anomalies and expected arrivals per org unit (docs/operations.md).
   source: { column: 'org_unit' },
+  // Each org unit's capacity plan by the 15th of the quarter's second month; HR's roster of record
+  // by the 10th of its first (docs/operations.md, "Expected arrivals").
+  expectedArrivals: [
+    {
+      name: 'quarterly_capacity_plan',
+      description: "each org unit's capacity plan for the quarter",
+      every: 'quarter',
+      by: { month: 2, day: 15 },
+      sources: ['Corporate IT', 'Data Engineering', 'Payments', 'Platform', 'Research', 'Retail Apps'],
+      template: 'capacity_plan',
+    },
+    {
+      name: 'quarterly_roster',
+      description: "HR's roster of record for the quarter",
+      every: 'quarter',
+      by: { month: 1, day: 10 },
+      template: 'org_roster',
+    },
+  ],
   restatement: {
     // An org unit submits its whole plan for a quarter in one file: a newer plan of the same
     // org unit and quarter replaces the older one, including rows (job families, locations)
