@@ -27,6 +27,10 @@ const BAD = {
     value: 'not-an-email',
     line: 'Invalid context "alertEmails": "not-an-email" is not an email address (expected comma-separated addresses such as owner@example.com)',
   },
+  lateCheckMinutes: {
+    value: '0',
+    line: 'Invalid context "lateCheckMinutes": must be a whole number of minutes from 5 to 1440 (how often the late-data check runs, default 60) (got "0")',
+  },
   pipelineName: {
     value: 'Bad_Name!',
     line: 'Invalid context "pipelineName": pipeline name "Bad_Name!" must be 2-31 characters: a lowercase letter, then lowercase letters, digits or "-"',
@@ -55,7 +59,18 @@ describe('context settings', () => {
       alertEmails: [],
       askBytesScannedCutoffMb: 1024,
       latencySloMinutes: 15,
+      lateCheckMinutes: 60,
     });
+  });
+
+  it('read how often the late-data check runs, from 5 minutes to a day', () => {
+    expect(readSettings(fromContext({ lateCheckMinutes: '15' })).lateCheckMinutes).toBe(15);
+    expect(readSettings(fromContext({ lateCheckMinutes: 1440 })).lateCheckMinutes).toBe(1440);
+    for (const value of [4, 1441, 2.5, '', 'hourly']) {
+      expect(contextError({ lateCheckMinutes: value }).problems.map((p) => p.key)).toEqual([
+        'lateCheckMinutes',
+      ]);
+    }
   });
 
   it('read the runbook URL alerts and alarms link to', () => {
