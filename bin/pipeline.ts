@@ -9,6 +9,7 @@
  *   pipeline describe <table> [--json] [--state DIR]
  *   pipeline approve <request-id> [--reject --reason "..."] [--as NAME] [--dataset NAME] [--state DIR]
  *   pipeline requests [--status STATUS | --overdue DAYS] [--history REQUEST-ID] [--dataset NAME] [--json] [--state DIR]
+ *   pipeline late [--dataset NAME] [--now ISO-8601] [--json] [--state DIR] [--wait SECONDS]
  *   pipeline reset [--state DIR] [--wait SECONDS]
  *   pipeline demo [--state DIR] [--wait SECONDS]
  *
@@ -32,6 +33,7 @@ const USAGE = `usage:
   npm run pipeline -- describe <table> [--json] [--state DIR]
   npm run pipeline -- approve <request-id> [--reject --reason "..."] [--as NAME] [--dataset NAME] [--state DIR]
   npm run pipeline -- requests [--status STATUS | --overdue DAYS] [--history REQUEST-ID] [--dataset NAME] [--json] [--state DIR]
+  npm run pipeline -- late [--dataset NAME] [--now ISO-8601] [--json] [--state DIR] [--wait SECONDS]
   npm run pipeline -- reset [--state DIR] [--wait SECONDS]
   npm run demo`;
 
@@ -55,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
       status: { type: 'string' },
       overdue: { type: 'string' },
       history: { type: 'string' },
+      now: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -230,6 +233,21 @@ async function main(argv: string[]): Promise<number> {
       });
       process.stdout.write(
         values.json ? `${JSON.stringify(listing)}\n` : `${approvals.formatRequests(listing)}\n`,
+      );
+      return 0;
+    }
+    case 'late': {
+      const late = await import('../local/late');
+      const output = await late.runLateCheck({
+        ...stateOptions,
+        onProgress: progress,
+        ...(values.dataset !== undefined ? { dataset: values.dataset } : {}),
+        ...(values.now !== undefined ? { now: values.now } : {}),
+      });
+      process.stdout.write(
+        values.json
+          ? `${JSON.stringify({ ...output.result, schedule: output.schedule, published: output.alerts })}\n`
+          : `${late.formatLateCheck(output)}\n`,
       );
       return 0;
     }

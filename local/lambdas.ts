@@ -110,6 +110,11 @@ export async function localLambdas(
         const pipelineEnv = readPipelineEnv(env);
         return makeApprovalLinkHandler(pipelineEnv, clientsOf(pipelineEnv));
       }
+      case 'late': {
+        const { makeLateHandler } = await import('../lambdas/late/handler');
+        const pipelineEnv = readPipelineEnv(env);
+        return makeLateHandler(pipelineEnv, clientsOf(pipelineEnv), { metrics });
+      }
       case 'notify': {
         const { makeNotifyHandler } = await import('../lambdas/notify/handler');
         const pipelineEnv = readPipelineEnv(env);
