@@ -398,6 +398,10 @@ export class PipelineStack extends Stack {
       [controlPrefixes.reconciliation, controlPrefixes.schemaState],
     );
     reconcile.addToRolePolicy(list(control));
+    // The volume check (docs/operations.md): reads and writes the volume history, writes the
+    // arrival records the late-data check reads (it lists the history with the ListBucket of list(control)).
+    reconcile.grantObjects(control, ['s3:GetObject', 's3:PutObject'], [controlPrefixes.volumeHistory]);
+    reconcile.grantObjects(control, ['s3:PutObject'], [controlPrefixes.arrivals]);
     reconcile.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['glue:GetTable', 'glue:GetTableVersions'],

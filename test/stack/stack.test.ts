@@ -537,6 +537,21 @@ describe('alert publishing rights', () => {
       });
   });
 
+  it('lets reconcile read and write the volume history and write (only) the arrival records', () => {
+    // Statements with the same actions are merged (CDK's minimizePolicies): one per action set.
+    const on = (prefix: string) =>
+      policyOf('reconcile').filter((st) => JSON.stringify(st.resources).includes(`/${prefix}*`));
+    const volume = on('operations/volume/');
+    expect(volume.map((st) => st.actions.sort())).toEqual([['s3:GetObject', 's3:PutObject']]);
+    const arrivals = on('operations/arrivals/');
+    expect(arrivals.map((st) => st.actions)).toEqual([['s3:PutObject']]);
+    // Never the whole operations prefix; the late-data check's state is read at most.
+    expect(JSON.stringify(policyOf('reconcile'))).not.toContain('/operations/*');
+    const writes = policyOf('reconcile').filter((st) => st.actions.includes('s3:PutObject'));
+    expect(JSON.stringify(writes)).not.toContain('operations/late/');
+    expect(policyOf('reconcile').some((st) => st.actions.includes('s3:ListBucket'))).toBe(true);
+  });
+
   it('lets reconcile register partitions of the normalized tables only', () => {
     const [partitions] = policyOf('reconcile').filter((st) =>
       st.actions.includes('glue:BatchCreatePartition'),
