@@ -5,6 +5,7 @@ import { withReasons } from '../lambdas/notify/handler';
 import type { FileOutcome } from '../lib/contracts/batch';
 import type { ReconciliationResult } from '../lib/contracts/reconciliation';
 import { STATE } from '../lib/contracts/workflow';
+import type { DatasetEventReportEntry } from './dataset-events';
 import type { IamReportEntry } from './iam';
 import type { Input } from './inputs';
 import { REPO_ROOT } from './processes';
@@ -42,6 +43,11 @@ export interface RunReport {
     /** Where the locations the alert names are on this machine (S3 links, the console link). */
     readonly local?: { readonly link: string; readonly path: string }[];
   }[];
+  /**
+   * The DatasetUpdated / DatasetHeld event of each execution that reached Reconcile, as a rule on
+   * the default bus delivered it (docs/events.md); `pipeline run` always sets it.
+   */
+  readonly datasetEvents?: DatasetEventReportEntry[];
   readonly tables: {
     readonly database: string;
     readonly table: string;

@@ -1,3 +1,4 @@
+import { datasetEventLine } from './dataset-events';
 import type { RunReport } from './report';
 
 export function timestamp(): string {
@@ -85,6 +86,10 @@ export function formatRunSummary(report: RunReport): string {
   for (const alert of report.alerts) {
     out.push(`   [${alert.severity}] ${alert.kind}: ${alert.subject}`);
     out.push(...localLines(alert, '     '));
+  }
+  if (report.datasetEvents) {
+    out.push(`\n== Dataset events (${report.datasetEvents.length})`);
+    for (const event of report.datasetEvents) out.push(`   ${datasetEventLine(event)}`);
   }
   out.push(...iamLines(report));
   out.push(`\n== Curated tables`);

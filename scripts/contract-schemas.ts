@@ -34,6 +34,8 @@ export const CONTRACT_SCHEMAS: Readonly<Record<string, { readonly file: string; 
   'requests-document': { file: 'lib/contracts/approvals.ts', type: 'RequestsDocument' },
   'request-state': { file: 'lib/contracts/approvals.ts', type: 'RequestState' },
   'status-change': { file: 'lib/contracts/approvals.ts', type: 'StatusChange' },
+  'dataset-updated': { file: 'lib/contracts/dataset-events.ts', type: 'DatasetUpdatedDetail' },
+  'dataset-held': { file: 'lib/contracts/dataset-events.ts', type: 'DatasetHeldDetail' },
 };
 
 /** The schema of `name`, as the file should read (JSON formatted by Biome, as `npm run lint` wants it). */

@@ -1,3 +1,4 @@
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -8,6 +9,8 @@ export interface AwsClients {
   readonly s3: S3Client;
   readonly sns: SNSClient;
   readonly glue: GlueClient;
+  /** The reconcile Lambda's DatasetUpdated/DatasetHeld events (default bus). */
+  readonly events: EventBridgeClient;
 }
 
 /**
@@ -29,7 +32,7 @@ export interface AwsClients {
  * still throttled after that fails its Normalize task, which the state machine retries again
  * (it never quarantines a file for a transient error).
  *
- * SNS and Glue: `standard` mode with 5 attempts (at most 0.5+1+2+4 = 7.5 s of throttling
+ * SNS, Glue and EventBridge: `standard` mode with 5 attempts (at most 0.5+1+2+4 = 7.5 s of throttling
  * backoff): their calls are few per invocation and share nothing with S3's prefixes.
  */
 export const S3_RETRY = { retryMode: 'adaptive', maxAttempts: 8 } as const;
@@ -53,5 +56,6 @@ export function createClients(
     s3: new S3Client({ ...common, ...S3_RETRY, forcePathStyle: Boolean(env.endpointUrl) }),
     sns: new SNSClient({ ...common, ...SERVICE_RETRY }),
     glue: new GlueClient({ ...common, ...SERVICE_RETRY }),
+    events: new EventBridgeClient({ ...common, ...SERVICE_RETRY }),
   };
 }

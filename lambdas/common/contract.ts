@@ -8,6 +8,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import Ajv, { type ValidateFunction } from 'ajv';
 import { REQUESTS_DOCUMENT_VERSION, type RequestsDocument } from '../../lib/contracts/approvals';
 import type { NormalizerManifest } from '../../lib/contracts/manifest';
+import type { ReconciliationResult } from '../../lib/contracts/reconciliation';
 import {
   ETL_DOCUMENT_VERSION,
   type EtlRunReport,
@@ -19,6 +20,7 @@ import runReportSchema from '../../lib/contracts/schemas/etl-run-report.schema.j
 import manifestSchema from '../../lib/contracts/schemas/normalizer-manifest.schema.json';
 import aggregatesSchema from '../../lib/contracts/schemas/partition-aggregates.schema.json';
 import markerSchema from '../../lib/contracts/schemas/processed-marker.schema.json';
+import reconciliationSchema from '../../lib/contracts/schemas/reconciliation-result.schema.json';
 import requestsSchema from '../../lib/contracts/schemas/requests-document.schema.json';
 import { getJson } from './s3';
 
@@ -71,6 +73,13 @@ export const CONTRACTS = {
     version: ETL_DOCUMENT_VERSION,
     otherVersions: 'return',
   } as DocumentContract<PartitionAggregates>,
+  /** Read back by the `publish` action (the DatasetUpdated/DatasetHeld event). */
+  reconciliation: {
+    name: 'reconciliation-result',
+    schema: reconciliationSchema,
+    version: 2 satisfies ReconciliationResult['schemaVersion'],
+    otherVersions: 'fail',
+  } as DocumentContract<ReconciliationResult>,
   requests: {
     name: 'requests-document',
     schema: requestsSchema,

@@ -88,6 +88,8 @@ export function mapRequest(service: string, request: HttpRequestView, scope: Sco
       return mapDynamoDb(request, scope);
     case 'sts':
       return mapSts(request);
+    case 'events':
+      return mapEvents(request, scope);
     default:
       return unmapped(service, 'rest-xml', `service "${service}" is not mapped locally`);
   }
@@ -815,6 +817,43 @@ function mapDynamoDb(request: HttpRequestView, scope: Scope): MappedRequest {
     `DynamoDB ${operation || '(no operation)'} is not mapped locally`,
     operation,
   );
+}
+
+/**
+ * EventBridge PutEvents: `events:PutEvents` on each entry's event bus (its `EventBusName`, a name
+ * or an ARN; the default bus when absent), with the entry's `events:source` and
+ * `events:detail-type` as condition keys (list_amazoneventbridge.html: both are condition keys of
+ * PutEvents; multivalued, one value per entry of the request). One permission per entry: AWS
+ * authorizes the request with every entry's values, and a policy conditioned on them allows it
+ * only if every entry's source and detail type is allowed.
+ */
+function mapEvents(request: HttpRequestView, scope: Scope): MappedRequest {
+  const { protocol, operation, params } = operationOf(request);
+  if (operation !== 'PutEvents')
+    return unmapped(
+      'events',
+      protocol,
+      `EventBridge ${operation || '(no operation)'} is not mapped locally`,
+      operation,
+    );
+  const entries = (params.Entries as { EventBusName?: string; Source?: string; DetailType?: string }[]) ?? [];
+  const busArn = (name: string | undefined) =>
+    name?.startsWith('arn:')
+      ? name
+      : `arn:aws:events:${scope.region}:${scope.account}:event-bus/${name || 'default'}`;
+  const sources = entries.map((e) => String(e.Source ?? ''));
+  const detailTypes = entries.map((e) => String(e.DetailType ?? ''));
+  const buses = [...new Set(entries.map((e) => busArn(e.EventBusName)))];
+  return {
+    service: 'events',
+    operation,
+    protocol,
+    permissions: buses.map((resource) => ({
+      action: 'events:PutEvents',
+      resource,
+      context: { 'events:source': sources, 'events:detail-type': detailTypes },
+    })),
+  };
 }
 
 function mapSts(request: HttpRequestView): MappedRequest {
