@@ -9,9 +9,14 @@
  *   pipeline describe <table> [--json] [--state DIR]
  *   pipeline approve <request-id> [--reject --reason "..."] [--as NAME] [--dataset NAME] [--state DIR]
  *   pipeline requests [--status STATUS | --overdue DAYS] [--history REQUEST-ID] [--dataset NAME] [--json] [--state DIR]
+ *   pipeline replay --dataset NAME (--quarantined | --prefix P | --from DATE --to DATE | --partition COL=VALUE)
+ *                   [--dry-run] [--attempt N] [--report FILE] [--json] [--state DIR | --stack NAME [--region R]]
  *   pipeline late [--dataset NAME] [--now ISO-8601] [--json] [--state DIR] [--wait SECONDS]
  *   pipeline reset [--state DIR] [--wait SECONDS]
  *   pipeline demo [--state DIR] [--wait SECONDS]
+ *
+ * Every local command takes `--config FILE`: a module amending the dataset definitions
+ * (local/config-override.ts; what an edit of lib/datasets and a deploy are on AWS).
  *
  * Progress goes to stderr; stdout holds the summary, or only JSON with `--json`.
  * Exit codes: 0 done; 1 a pipeline stage failed; 2 a usage error, or a state folder that cannot
@@ -33,9 +38,12 @@ const USAGE = `usage:
   npm run pipeline -- describe <table> [--json] [--state DIR]
   npm run pipeline -- approve <request-id> [--reject --reason "..."] [--as NAME] [--dataset NAME] [--state DIR]
   npm run pipeline -- requests [--status STATUS | --overdue DAYS] [--history REQUEST-ID] [--dataset NAME] [--json] [--state DIR]
+  npm run pipeline -- replay --dataset NAME (--quarantined | --prefix P | --from YYYY-MM-DD --to YYYY-MM-DD | --partition COL=VALUE)
+                            [--dry-run] [--attempt N] [--report FILE] [--json] [--state DIR | --stack NAME [--region R]]
   npm run pipeline -- late [--dataset NAME] [--now ISO-8601] [--json] [--state DIR] [--wait SECONDS]
   npm run pipeline -- reset [--state DIR] [--wait SECONDS]
-  npm run demo`;
+  npm run demo
+  (local commands also take --config FILE: a module amending the dataset definitions)`;
 
 const KNOWN_ERRORS = ['InputError', 'QueryError', 'EmulatorError', 'DatasetConfigError', 'StateError'];
 
@@ -58,6 +66,16 @@ async function main(argv: string[]): Promise<number> {
       overdue: { type: 'string' },
       history: { type: 'string' },
       now: { type: 'string' },
+      quarantined: { type: 'boolean', default: false },
+      prefix: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      partition: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      attempt: { type: 'string' },
+      stack: { type: 'string' },
+      region: { type: 'string' },
+      config: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -65,6 +83,10 @@ async function main(argv: string[]): Promise<number> {
   if (values.help || !command) {
     console.log(USAGE);
     return values.help ? 0 : 2;
+  }
+  if (values.config !== undefined) {
+    const { useConfigAmendment } = await import('../local/config-override');
+    await useConfigAmendment(values.config);
   }
   // Imported here so that `--help` and usage errors answer without loading the CDK app.
   const pipeline = await import('../local/pipeline');
@@ -236,6 +258,8 @@ async function main(argv: string[]): Promise<number> {
       );
       return 0;
     }
+    case 'replay':
+      return replay(values, progress, { stateDir, lockWaitMs });
     case 'late': {
       const late = await import('../local/late');
       const output = await late.runLateCheck({
@@ -273,6 +297,63 @@ async function main(argv: string[]): Promise<number> {
       console.error(`unknown command "${command}"\n${USAGE}`);
       return 2;
   }
+}
+
+/** `replay` (docs/operations.md, "Replay and backfill"): exit 0 done, 1 a file failed or is gone, 2 usage. */
+async function replay(
+  values: Record<string, string | boolean | undefined>,
+  progress: (line: string) => void,
+  local: { stateDir?: string; lockWaitMs?: number },
+): Promise<number> {
+  const { parseReplayArgs, formatReplayReport } = await import('../local/replay-selection');
+  const { loadDatasets } = await import('../lib/config');
+  const request = parseReplayArgs(
+    values,
+    loadDatasets().map((d) => d.name),
+  );
+  const write = (report: unknown, text: string) => {
+    if (typeof values.report === 'string') {
+      writeFileSync(values.report, `${JSON.stringify(report, null, 2)}\n`);
+      progress(`report written to ${path.resolve(values.report)}`);
+    }
+    process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : text);
+  };
+  if (request.partition !== undefined) {
+    // One partition reprocessed by the ETL (local/reprocess.ts).
+    const { reprocessPartition, formatReprocessReport } = await import('../local/reprocess');
+    const report = await reprocessPartition({
+      dataset: request.dataset,
+      partition: request.partition,
+      dryRun: request.dryRun,
+      ...(local.stateDir !== undefined ? { stateDir: local.stateDir } : {}),
+      ...(local.lockWaitMs !== undefined ? { lockWaitMs: local.lockWaitMs } : {}),
+      ...(request.stack !== undefined ? { stack: request.stack } : {}),
+      ...(request.region !== undefined ? { region: request.region } : {}),
+      onProgress: progress,
+    });
+    write(report, formatReprocessReport(report));
+    return report.ok ? 0 : 1;
+  }
+  if (request.stack !== undefined) {
+    const { awsReplayClients, replayOnAws } = await import('../local/replay-aws');
+    const clients = awsReplayClients(request.region);
+    try {
+      const report = await replayOnAws(request, clients, { onProgress: progress }).catch((error: Error) => {
+        // No stack, no outputs, no credentials: a setup error (exit code 2), as the smoke check says.
+        if (error.name === 'SmokeSetupError' || error.name === 'CredentialsProviderError')
+          throw Object.assign(new Error(error.message), { name: 'InputError' });
+        throw error;
+      });
+      write(report, formatReplayReport(report));
+      return report.ok ? 0 : 1;
+    } finally {
+      clients.destroy();
+    }
+  }
+  const { replayLocally } = await import('../local/replay');
+  const report = await replayLocally(request, { ...local, onProgress: progress });
+  write(report, formatReplayReport(report));
+  return report.ok ? 0 : 1;
 }
 
 main(process.argv.slice(2)).then(

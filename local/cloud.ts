@@ -276,7 +276,7 @@ export class LocalCloud {
     const previousFile = options.previous ? path.join(options.previous, 'objects.json') : undefined;
     const previous =
       previousFile && existsFile(previousFile) ? (readStateJson(previousFile) as ObjectsDump) : {};
-    const unchanged = (folder: string, key: string, identity: [string, string]): string | undefined => {
+    const unchanged = (folder: string, key: string, identity: readonly string[]): string | undefined => {
       const before = previous[folder]?.[key];
       if (!options.previous || !before || before[0] !== identity[0] || before[1] !== identity[1])
         return undefined;
@@ -358,7 +358,14 @@ export class LocalCloud {
         const key = path.relative(root, file).split(path.sep).join('/');
         await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: readFileSync(file) }));
         const saved = metadata[folder]?.[key];
-        if (saved) identities.push({ bucket, key, lastModified: saved[0], etag: saved[1] });
+        if (saved)
+          identities.push({
+            bucket,
+            key,
+            lastModified: saved[0],
+            etag: saved[1],
+            ...(saved[2] ? { versionId: saved[2] } : {}),
+          });
       });
     }
     if (identities.length > 0 && options.setObjectMetadata) {
@@ -428,7 +435,11 @@ export class LocalCloud {
 }
 
 /** Per bucket folder, per key: [LastModified as ISO-8601, ETag] as listed when saved. */
-export type ObjectsDump = Record<string, Record<string, [string, string]>>;
+/**
+ * Per bucket folder and key: LastModified, ETag and, for the current version of an object of a
+ * versioned bucket saved by the emulator's export, its version id (older saves have none).
+ */
+export type ObjectsDump = Record<string, Record<string, [string, string] | [string, string, string]>>;
 
 export interface SaveOptions {
   /** The state folder restored at the start (`current/`): unchanged objects are linked from it. */

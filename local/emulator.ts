@@ -17,6 +17,11 @@ export interface ObjectMetadata {
   /** ISO-8601, as ListObjectsV2 reported it when the state was saved. */
   readonly lastModified: string;
   readonly etag: string;
+  /**
+   * The current version's id (versioned buckets): restored, so that the landing object is the
+   * version its manifests and quarantine reasons name (`pipeline replay` replays exact versions).
+   */
+  readonly versionId?: string;
 }
 
 /** A running local AWS API emulator (moto): S3, SNS, SQS, Glue Data Catalog and more. */

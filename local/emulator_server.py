@@ -8,8 +8,9 @@ Started by ``local/emulator.ts`` instead of ``moto_server`` for two reasons:
   object, and S3 gives an uploaded object a new LastModified (and a single-part ETag). Glue job
   bookmarks identify S3 input by modification time, so a restored object must keep its
   identity: ``POST /_pipeline_local/s3/object-metadata`` with
-  ``{"objects": [{"bucket", "key", "lastModified", "etag"}]}`` sets both back on the current
-  version of each object. No AWS client ever calls that path.
+  ``{"objects": [{"bucket", "key", "lastModified", "etag", "versionId"?}]}`` sets them back on the
+  current version of each object (the version id too, so that a restored landing object is the
+  same version the saved manifests and quarantine reasons name). No AWS client ever calls that path.
 
 It binds a free port itself (no race between choosing a port and binding it) and prints one
 JSON line on stdout, ``{"port": N}``, once it accepts connections.
@@ -36,7 +37,7 @@ def _parse_time(text: str) -> datetime:
 
 
 def set_object_metadata(objects: list[dict]) -> dict:
-    """Sets LastModified and ETag of the current version of each object; lists the ones not found."""
+    """Sets LastModified, ETag and version id of each current object version; lists the ones not found."""
     from moto.s3.models import s3_backends
 
     updated = 0
@@ -56,6 +57,9 @@ def set_object_metadata(objects: list[dict]) -> dict:
             key.last_modified = _parse_time(item["lastModified"])
         if item.get("etag"):
             key._etag = item["etag"].strip('"')
+        if item.get("versionId"):
+            # moto finds a version by comparing each stored key's version_id (get_object).
+            key._version_id = item["versionId"]
         updated += 1
     return {"updated": updated, "missing": missing}
 

@@ -30,9 +30,17 @@ export function encodeS3EventKey(key: string): string {
     .join('/');
 }
 
-/** The EventBridge event S3 emits for an object put into a bucket with EventBridge enabled. */
-export function objectCreatedEvent(object: DroppedObject, sequence: number): Record<string, unknown> {
-  const time = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+/**
+ * The EventBridge event S3 emits for an object put into a bucket with EventBridge enabled: `time`
+ * to the second, as S3 writes it (now, unless `at` is given: a replay gives the version's
+ * LastModified), and `sequence` as the hexadecimal `sequencer`.
+ */
+export function objectCreatedEvent(
+  object: DroppedObject,
+  sequence: number,
+  at: Date = new Date(),
+): Record<string, unknown> {
+  const time = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
   return {
     version: '0',
     id: randomUUID(),
@@ -251,12 +259,8 @@ export class LocalIntake {
     let queueEmpty = false;
     for (let index = 0; ; index++) {
       const batch: { message: Message; record: unknown }[] = [];
-      // The rendered input is a JSON array: `[` + records joined by `,` + `]`.
-      let chars = 2;
-      let bytes = 2;
-      const fits = (json: string) =>
-        chars + json.length + (batch.length > 0 ? 1 : 0) <= PIPE_STEP_FUNCTIONS_PAYLOAD_LIMIT &&
-        bytes + utf8Bytes(json) + (batch.length > 0 ? 1 : 0) <= PIPE_STEP_FUNCTIONS_PAYLOAD_LIMIT;
+      const meter = new PipeBatchMeter();
+      const fits = (json: string) => meter.fits(json);
       let full = false;
       while (batch.length < pipe.batchSize && !full) {
         if (carried.length === 0) {
@@ -299,8 +303,7 @@ export class LocalIntake {
           break;
         }
         carried.shift();
-        chars += next.json.length + (batch.length > 0 ? 1 : 0);
-        bytes += utf8Bytes(next.json) + (batch.length > 0 ? 1 : 0);
+        meter.add(next.json);
         batch.push(next);
       }
       if (batch.length === 0) break;
@@ -335,6 +338,34 @@ export class LocalIntake {
           throw new Error(`could not delete ${response.Failed.length} message(s) from ${queueUrl}`);
       }),
     );
+  }
+}
+
+/**
+ * The size of a Pipe batch as the Step Functions target receives it: the rendered records as a
+ * JSON array (`[` + records joined by `,` + `]`), in characters and in UTF-8 bytes, against the
+ * target's payload limit (local/limits.ts). The local Pipe and `pipeline replay` close a batch
+ * where one more record would not fit.
+ */
+export class PipeBatchMeter {
+  private chars = 2;
+  private bytes = 2;
+  private count = 0;
+
+  /** Whether one more record, rendered as `json`, keeps the batch within the limit. */
+  fits(json: string): boolean {
+    const comma = this.count > 0 ? 1 : 0;
+    return (
+      this.chars + json.length + comma <= PIPE_STEP_FUNCTIONS_PAYLOAD_LIMIT &&
+      this.bytes + utf8Bytes(json) + comma <= PIPE_STEP_FUNCTIONS_PAYLOAD_LIMIT
+    );
+  }
+
+  add(json: string): void {
+    const comma = this.count > 0 ? 1 : 0;
+    this.chars += json.length + comma;
+    this.bytes += utf8Bytes(json) + comma;
+    this.count += 1;
   }
 }
 

@@ -59,8 +59,9 @@ def export_objects(buckets: dict[str, str], root: str, unchanged: dict | None = 
 
     ``buckets`` maps bucket names to folders. ``unchanged`` (``{folder: {key: [lastModified, etag]}}``)
     lists objects the caller already has as files: one whose LastModified and ETag are still those is
-    not written. Returns ``{folder: {key: [lastModified, etag]}}`` for every object, exactly as
-    ListObjectsV2 reports them (its ISO-8601 time; the quoted ETag).
+    not written. Returns ``{folder: {key: [lastModified, etag, versionId?]}}`` for every object, exactly
+    as ListObjectsV2 reports them (its ISO-8601 time; the quoted ETag), with the version id of the
+    current version in a versioned bucket.
     """
     import os
 
@@ -79,6 +80,8 @@ def export_objects(buckets: dict[str, str], root: str, unchanged: dict | None = 
             if not isinstance(key, FakeKey):
                 continue
             identity = [key.last_modified_ISO8601, key.etag]
+            if key._version_id:
+                identity.append(key._version_id)
             objects[key_name] = identity
             if known.get(key_name) == identity:
                 continue
@@ -150,8 +153,13 @@ def _export_matches_listing() -> bool:
         ]:
             s3.put_object(Bucket="exported", Key=key, Body=body)
         s3.delete_object(Bucket="exported", Key="c.txt")
+        # A listing's identity, and the current version's id (what a restore sets back).
         listed = {
-            o["Key"]: [o["LastModified"].strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", o["ETag"]]
+            o["Key"]: [
+                o["LastModified"].strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                o["ETag"],
+                s3.head_object(Bucket="exported", Key=o["Key"])["VersionId"],
+            ]
             for o in s3.list_objects_v2(Bucket="exported")["Contents"]
         }
         exported = export_objects({"exported": "folder"}, root)

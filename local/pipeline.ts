@@ -103,20 +103,78 @@ export async function runPipeline(
   // (A state folder given by the caller is the caller's to describe and release.)
   const forget = options.state ? () => undefined : onInterrupt(() => state.describeKept());
   try {
-    return await runInState(state, inputs, options, progress, faults);
+    const { report, ok } = await runInState(state, options, progress, faults, (session) =>
+      dropInputs(session, inputs),
+    );
+    return { report, ok };
   } finally {
     forget();
     if (!options.state) await state.release();
   }
 }
 
-async function runInState(
+/**
+ * The pipeline of this machine as a command works with it (`run`, `replay`): the synthesized
+ * stack's resources in the emulator with the state folder restored, the state machine with the
+ * real handlers, the crawler and the Glue jobs.
+ */
+export interface LocalSession {
+  /** The local runtime's own calls and the operator's (admin key, not checked: docs/local-iam.md). */
+  readonly s3: S3Client;
+  /** The local name of one of the stack's buckets. */
+  bucket(id: 'Landing' | 'Control' | 'Quarantine' | 'Curated'): string;
+  readonly progress: (line: string) => void;
+  /** Throws an InputError naming the files whose landing keys no intake rule matches. */
+  assertRouted(inputs: readonly Input[]): void;
+  /** Drops files into the landing bucket and runs the executions the Pipe starts for them. */
+  dropAndExecute(inputs: readonly Input[], armFaults: boolean): Promise<ExecutedBatch[]>;
+  /**
+   * Runs one execution of the state machine with `input` (StartExecution as the caller, then the
+   * execution as the state machine's role); resolves when it has ended and the crawlers are idle.
+   */
+  execute(
+    input: readonly unknown[],
+    options: { name: string; dataset: string; label: string },
+  ): Promise<ExecutedBatch>;
+  /** Remembers that a landing key holds this local file (the report's `source`, the state save). */
+  noteSource(key: string, file: string): void;
+}
+
+/** What a command did in a session: the report's executions (and seeds). */
+export interface SessionWork<T> {
+  readonly executions: readonly ExecutedBatch[];
+  readonly seeds?: NonNullable<RunReport['seeds']>;
+  /** The command's own result, handed back with the report. */
+  readonly result: T;
+}
+
+/**
+ * Runs `work` in a local session on the state folder `state` and saves the state it leaves (as
+ * `command`), then builds the run report. Used by `run` (files dropped) and `replay` (landing
+ * versions executed again).
+ */
+export async function runLocalSession<T>(
   state: StateFolder,
-  inputs: readonly Input[],
-  options: RunOptions,
+  options: RunOptions & { readonly command?: string },
+  work: (session: LocalSession) => Promise<SessionWork<T>>,
+): Promise<{ report: RunReport; ok: boolean; result: T }> {
+  const progress = options.onProgress ?? (() => undefined);
+  let faults: LocalFaults;
+  try {
+    faults = LocalFaults.fromPlan(options.faults ?? process.env.PIPELINE_LOCAL_FAULTS);
+  } catch (error) {
+    throw new InputError(`PIPELINE_LOCAL_FAULTS: ${(error as Error).message}`);
+  }
+  return runInState(state, options, progress, faults, work);
+}
+
+async function runInState<T>(
+  state: StateFolder,
+  options: RunOptions & { readonly command?: string },
   progress: (line: string) => void,
   faults: LocalFaults,
-): Promise<{ report: RunReport; ok: boolean }> {
+  work: (session: LocalSession) => Promise<SessionWork<T>>,
+): Promise<{ report: RunReport; ok: boolean; result: T }> {
   // This run's state is written into a folder of its own and swapped in whole when complete.
   const next = state.prepareNext();
   // Local Spark and the emulator boot while the app is synthesized (and Spark warms up while
@@ -147,7 +205,7 @@ async function runInState(
       assets,
       emulator,
       server,
-      inputs,
+      work,
       state,
       next,
       options,
@@ -165,16 +223,16 @@ async function runInState(
   }
 }
 
-interface RunContext {
+interface RunContext<T> {
   readonly template: CfnTemplate;
   readonly assets: readonly FileAsset[];
   readonly emulator: Emulator;
   readonly server: JobServer;
-  readonly inputs: readonly Input[];
+  readonly work: (session: LocalSession) => Promise<SessionWork<T>>;
   readonly state: StateFolder;
   /** The folder this run's state is saved into before it becomes the current state. */
   readonly next: string;
-  readonly options: RunOptions;
+  readonly options: RunOptions & { readonly command?: string };
   readonly progress: (line: string) => void;
   /** The authorizing proxy every AWS client of the run talks to (local/iam). */
   readonly iam: LocalIam;
@@ -183,8 +241,10 @@ interface RunContext {
   readonly faultProxy?: FaultProxy;
 }
 
-async function runWithEmulator(context: RunContext): Promise<{ report: RunReport; ok: boolean }> {
-  const { template, assets, emulator, server, inputs, state, next, options, progress, faults } = context;
+async function runWithEmulator<T>(
+  context: RunContext<T>,
+): Promise<{ report: RunReport; ok: boolean; result: T }> {
+  const { template, assets, emulator, server, state, next, options, progress, faults } = context;
   // Handlers and jobs reach AWS through the local authorizer (and behind it the fault boundary, if any).
   const endpointEnv = { ...emulator.env, AWS_ENDPOINT_URL: context.iam.endpoint };
   // The handlers run in this process and resolve credentials as on Lambda: from the environment.
@@ -255,42 +315,111 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
     return url;
   });
 
-  // Drop the files into the landing bucket; S3 events go to the rules.
   const landing = cloud.bucket('Landing');
   const sources = new Map<string, string>();
-  const unmatched = intake.unmatched(inputs.map((input) => ({ bucket: landing, key: input.key })));
-  if (unmatched.length > 0)
-    throw new InputError(`no intake rule matches ${unmatched.map((o) => o.key).join(', ')}`);
-  // S3 emits each object's event as it lands: the files are dropped (a few puts at a time;
-  // versions of one key in the order given) and their events published while the Pipe already
-  // batches them, so the buffer queue never holds the whole burst.
-  const lastPutOfKey = new Map<string, Promise<unknown>>();
   const knownBodies = new Map<string, { etag: string; file: string }>();
-  const drop = async (input: Input): Promise<DroppedObject> => {
-    const body = readFileSync(input.file);
-    const before = lastPutOfKey.get(input.key);
-    const putting = (before ?? Promise.resolve()).then(() =>
-      clients.s3.send(new PutObjectCommand({ Bucket: landing, Key: input.key, Body: body })),
-    );
-    lastPutOfKey.set(input.key, putting);
-    const put = await putting;
-    sources.set(input.key, path.relative(process.cwd(), input.file) || input.file);
-    // The state save copies this file instead of reading the object back, if it is still the one in S3.
-    knownBodies.set(`${landing}\u0000${input.key}`, { etag: put.ETag ?? '', file: input.file });
-    return {
-      bucket: landing,
-      key: input.key,
-      versionId: put.VersionId ?? null,
-      size: body.length,
-      etag: put.ETag ?? '',
-    };
-  };
   let counter = 0;
+
+  /** One execution: StartExecution has been allowed; the execution as the state machine's role. */
+  const execute: LocalSession['execute'] = async (batchInput, { name, dataset, label }) => {
+    progress(`[${label}] execution ${name}: ${batchInput.length} file(s)`);
+    let etlRuns = 0;
+    const reportedRuns = new Set<string>();
+    const result = await executeStateMachine(
+      machine,
+      batchInput,
+      // The state machine's integrations, as its role.
+      runIam.backends({
+        invokeLambda: invoke,
+        startCrawler: (input) => crawler.start(input.Name),
+        getCrawler: (input) => crawler.get(input.Name),
+        runJob: async (input) => {
+          const run = await jobs.run(input);
+          // Runs Glue accepted (a refused StartJobRun is no run).
+          etlRuns += 1;
+          const { output: _output, Arguments: _args, ...view } = run;
+          return view;
+        },
+        publish: async (input) => {
+          checkSnsPublish(input);
+          const response = await runIam.stateMachineSns.send(
+            new PublishCommand({
+              TopicArn: input.TopicArn,
+              Message: input.Message,
+              Subject: input.Subject,
+              MessageAttributes: input.MessageAttributes,
+            }),
+          );
+          return { MessageId: response.MessageId ?? '' };
+        },
+      }),
+      {
+        executionName: name,
+        timeScale: LOCAL_TIME_SCALE,
+        pathWaitSeconds: 120,
+        onEvent: (event) => describeEvent(dataset, event, progress, label, reportedRuns),
+      },
+    );
+    progress(
+      `[${label}] execution ${result.status === 'SUCCEEDED' ? 'succeeded' : `FAILED: ${result.error}: ${truncate(result.cause ?? '', 300)}`}`,
+    );
+    for (const backstop of backstops) {
+      if (!backstop.statuses.includes(executionStatusOf(result))) continue;
+      await invoke(backstop.handler, executionStatusChangeEvent(result, [...batchInput])).catch((error) =>
+        progress(`[${label}] backstop alert failed: ${(error as Error).message}`),
+      );
+    }
+    return { result, dataset, files: batchInput.length, etlRuns };
+  };
+
+  /** S3 events go to the rules: every dropped key must match one (checked before anything is dropped). */
+  const assertRouted = (dropped: readonly Input[]) => {
+    const unmatched = intake.unmatched(dropped.map((input) => ({ bucket: landing, key: input.key })));
+    if (unmatched.length > 0)
+      throw new InputError(`no intake rule matches ${unmatched.map((o) => o.key).join(', ')}`);
+  };
+
   /**
    * Drops files and runs the executions the Pipe starts for them, until every one has ended
    * and the crawlers are idle. `armFaults`: the run's injected faults apply (not to the seeds).
    */
   const dropAndExecute = async (dropped: readonly Input[], armFaults: boolean): Promise<ExecutedBatch[]> => {
+    // Injected faults are the run's: the deploy's seeding meets none.
+    if (!armFaults) faults.pause(true);
+    try {
+      return await dropAndExecuteArmed(dropped, armFaults);
+    } finally {
+      if (!armFaults) faults.pause(false);
+    }
+  };
+  const dropAndExecuteArmed = async (
+    dropped: readonly Input[],
+    armFaults: boolean,
+  ): Promise<ExecutedBatch[]> => {
+    assertRouted(dropped);
+    // S3 emits each object's event as it lands: the files are dropped (a few puts at a time;
+    // versions of one key in the order given) and their events published while the Pipe already
+    // batches them, so the buffer queue never holds the whole burst.
+    const lastPutOfKey = new Map<string, Promise<unknown>>();
+    const drop = async (input: Input): Promise<DroppedObject> => {
+      const body = readFileSync(input.file);
+      const before = lastPutOfKey.get(input.key);
+      const putting = (before ?? Promise.resolve()).then(() =>
+        clients.s3.send(new PutObjectCommand({ Bucket: landing, Key: input.key, Body: body })),
+      );
+      lastPutOfKey.set(input.key, putting);
+      const put = await putting;
+      sources.set(input.key, path.relative(process.cwd(), input.file) || input.file);
+      // The state save copies this file instead of reading the object back, if it is still the one in S3.
+      knownBodies.set(`${landing}\u0000${input.key}`, { etag: put.ETag ?? '', file: input.file });
+      return {
+        bucket: landing,
+        key: input.key,
+        versionId: put.VersionId ?? null,
+        size: body.length,
+        etag: put.ETag ?? '',
+      };
+    };
     const dropping = (async () => {
       for (let i = 0; i < dropped.length; i += DROP_CHUNK) {
         await intake.publish(await mapLimit(dropped.slice(i, i + DROP_CHUNK), 16, drop));
@@ -323,60 +452,13 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
           .toISOString()
           .replace(/[-:.TZ]/g, '')
           .slice(0, 14)}-${counter}`;
-        progress(`[${label}] execution ${name}: ${batchInput.length} file(s)`);
         // Slot in start order: the report lists executions as they were started.
         const slot = executions.length;
         executions.push(undefined as never);
-        let etlRuns = 0;
-        const reportedRuns = new Set<string>();
-        const execution = executeStateMachine(
-          machine,
-          batchInput,
-          // The state machine's integrations, as its role.
-          runIam.backends({
-            invokeLambda: invoke,
-            startCrawler: (input) => crawler.start(input.Name),
-            getCrawler: (input) => crawler.get(input.Name),
-            runJob: async (input) => {
-              const run = await jobs.run(input);
-              // Runs Glue accepted (a refused StartJobRun is no run).
-              etlRuns += 1;
-              const { output: _output, Arguments: _args, ...view } = run;
-              return view;
-            },
-            publish: async (input) => {
-              checkSnsPublish(input);
-              const response = await runIam.stateMachineSns.send(
-                new PublishCommand({
-                  TopicArn: input.TopicArn,
-                  Message: input.Message,
-                  Subject: input.Subject,
-                  MessageAttributes: input.MessageAttributes,
-                }),
-              );
-              return { MessageId: response.MessageId ?? '' };
-            },
-          }),
-          {
-            executionName: name,
-            timeScale: LOCAL_TIME_SCALE,
-            pathWaitSeconds: 120,
-            onEvent: (event) => describeEvent(dataset, event, progress, label, reportedRuns),
-          },
-        );
         // StartExecution returns at once; the execution runs on.
         running.push(
-          execution.then(async (result) => {
-            progress(
-              `[${label}] execution ${result.status === 'SUCCEEDED' ? 'succeeded' : `FAILED: ${result.error}: ${truncate(result.cause ?? '', 300)}`}`,
-            );
-            executions[slot] = { result, dataset, files: batchInput.length, etlRuns };
-            for (const backstop of backstops) {
-              if (!backstop.statuses.includes(executionStatusOf(result))) continue;
-              await invoke(backstop.handler, executionStatusChangeEvent(result, batchInput)).catch((error) =>
-                progress(`[${label}] backstop alert failed: ${(error as Error).message}`),
-              );
-            }
+          execute(batchInput, { name, dataset, label }).then((executed) => {
+            executions[slot] = executed;
           }),
         );
       },
@@ -395,20 +477,24 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
     return executions;
   };
 
-  // What the stack's seed deployment lands on deploy (lib/constructs/dimension-seeds.ts): the
-  // seed file of each dimension dataset that this run's datasets join and that the landing
-  // bucket does not hold yet (a fresh state, or one saved before the dataset existed). Its
-  // execution ends before the run's own files are dropped, as the deploy precedes any drop.
-  const seedInputs = await missingSeeds(inputs, clients.s3, landing);
-  const seeds: NonNullable<RunReport['seeds']> = [];
-  if (seedInputs.length > 0) {
-    progress(`seeding ${seedInputs.map((i) => i.dataset.name).join(', ')} (what the deploy lands first)`);
-    // Injected faults are the run's: the deploy's seeding meets none.
-    faults.pause(true);
-    const seeded = await dropAndExecute(seedInputs, false).finally(() => faults.pause(false));
-    seeds.push(...reportSeeds(seedInputs, seeded));
-  }
-  const executions = await dropAndExecute(inputs, true);
+  const session: LocalSession = {
+    s3: clients.s3,
+    bucket: (id) => cloud.bucket(id),
+    progress,
+    assertRouted,
+    dropAndExecute,
+    execute: async (input, how) => {
+      faults.armHttpBoundary(true);
+      try {
+        return await execute(input, how);
+      } finally {
+        faults.armHttpBoundary(false);
+        await crawler.idle();
+      }
+    },
+    noteSource: (key, file) => sources.set(key, file),
+  };
+  const { executions, seeds, result } = await context.work(session);
 
   const alerts = reportAlerts(await cloud.drainAlerts(), cloud.bucketFolders(), state);
   const { files, reconciliation } = await reportBatches(executions, {
@@ -425,7 +511,7 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
     exportObjects: (buckets, root, unchanged) =>
       exportObjects(emulator.endpoint, { buckets, root, unchanged }),
   });
-  state.commit(next, 'run');
+  state.commit(next, options.command ?? 'run');
   const tables = await listTables(state.currentDir);
   const report: RunReport = {
     files,
@@ -435,14 +521,37 @@ async function runWithEmulator(context: RunContext): Promise<{ report: RunReport
     executions: reportExecutions(executions),
     iam: context.iam.report(),
     ...(faults.empty ? {} : { faults: faults.summary() }),
-    ...(seeds.length > 0 ? { seeds } : {}),
+    ...(seeds && seeds.length > 0 ? { seeds } : {}),
   };
   return {
     report,
     ok:
       executions.every((e) => e.result.status === 'SUCCEEDED') &&
-      seeds.every((e) => e.status === 'SUCCEEDED'),
+      (seeds ?? []).every((e) => e.status === 'SUCCEEDED'),
+    result,
   };
+}
+
+/**
+ * `run`: what the stack's seed deployment lands on deploy (lib/constructs/dimension-seeds.ts),
+ * then the files themselves, dropped into the landing bucket; the Pipe starts the executions.
+ */
+async function dropInputs(session: LocalSession, inputs: readonly Input[]): Promise<SessionWork<undefined>> {
+  // The seed file of each dimension dataset that this run's datasets join and that the landing
+  // bucket does not hold yet (a fresh state, or one saved before the dataset existed). Its
+  // execution ends before the run's own files are dropped, as the deploy precedes any drop.
+  session.assertRouted(inputs);
+  const seedInputs = await missingSeeds(inputs, session.s3, session.bucket('Landing'));
+  const seeds: NonNullable<RunReport['seeds']> = [];
+  if (seedInputs.length > 0) {
+    session.progress(
+      `seeding ${seedInputs.map((i) => i.dataset.name).join(', ')} (what the deploy lands first)`,
+    );
+    const seeded = await session.dropAndExecute(seedInputs, false);
+    seeds.push(...reportSeeds(seedInputs, seeded));
+  }
+  const executions = await session.dropAndExecute(inputs, true);
+  return { executions, seeds, result: undefined };
 }
 
 /**

@@ -33,8 +33,18 @@ const SYNTH_INPUTS = [
 ];
 const SYNTH_CACHE = path.join(REPO_ROOT, 'node_modules', '.cache', 'ingestion-pipeline');
 
+/** Files outside the checkout the app depends on in this process (a `--config` amendment). */
+const extraInputs = new Set<string>();
+
+/** Adds a file to what the synthesized template depends on (local/config-override.ts). */
+export function addSynthInput(file: string): void {
+  extraInputs.add(path.resolve(file));
+}
+
 function synthFingerprint(): string {
   const hash = createHash('sha256');
+  for (const file of [...extraInputs].sort())
+    hash.update(file).update('\0').update(readFileSync(file)).update('\0');
   for (const input of SYNTH_INPUTS) {
     const absolute = path.join(REPO_ROOT, input);
     const files = statSync(absolute).isDirectory() ? listFiles(absolute).sort() : [absolute];
@@ -58,7 +68,13 @@ export async function synthesize(): Promise<{ template: CfnTemplate; assets: Fil
     return JSON.parse(readFileSync(cached, 'utf-8')) as { template: CfnTemplate; assets: FileAsset[] };
 
   const { createApp } = await import('../lib/app');
-  const { app, stack } = createApp({ context: { 'aws:cdk:bundling-stacks': [] }, nag: false });
+  const { datasetDefinitions } = await import('../lib/config');
+  const { app, stack } = createApp({
+    context: { 'aws:cdk:bundling-stacks': [] },
+    nag: false,
+    // The shipped definitions, or as a `--config` amendment changed them (local/config-override.ts).
+    datasets: datasetDefinitions(),
+  });
   const assembly = app.synth();
   const artifact = assembly.getStackByName(stack.stackName);
   const manifest = JSON.parse(

@@ -1,0 +1,178 @@
+/**
+ * `pipeline replay` on this machine (docs/operations.md, "Replay and backfill"): the versions
+ * local/replay-selection.ts selects from the state folder are sent through the synthesized state
+ * machine in the local runtime, in batches shaped exactly as the intake Pipe delivers them, and
+ * each file's outcome is read back from the buckets. `--dry-run` reads the saved state only.
+ * With `--stack`, local/replay-aws.ts does the same against a deployed pipeline.
+ *
+ * The operator's reads and StartExecution are the local runtime's own calls (admin key, not
+ * checked: docs/local-iam.md); the executions run as the state machine's role, the handlers,
+ * crawler and job as theirs, as in `pipeline run`.
+ */
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { InputError } from './inputs';
+import { runLocalSession } from './pipeline';
+import {
+  countOutcomes,
+  datasetOf,
+  describeSelection,
+  needsReplay,
+  type ReplayBuckets,
+  type ReplayExecutionReport,
+  type ReplayReport,
+  type ReplayRequest,
+  replayBatches,
+  reportReplayedFiles,
+  selectionOf,
+  selectReplay,
+  unsentFile,
+} from './replay-selection';
+import { s3ReplayStore, savedReplayStore } from './replay-store';
+import type { RunReport } from './report';
+import { readStateJson } from './state';
+import { openStateFolder } from './state-dir';
+
+export interface LocalReplayOptions {
+  readonly stateDir?: string;
+  readonly lockWaitMs?: number;
+  readonly onProgress?: (line: string) => void;
+}
+
+/** The local report, with the run's own (alerts, reconciliation, IAM) when anything was executed. */
+export type LocalReplayReport = ReplayReport & {
+  readonly run?: Pick<RunReport, 'alerts' | 'reconciliation' | 'iam'>;
+};
+
+/** A replay in the local runtime's state folder (`--state DIR`, default .pipeline-local). */
+export async function replayLocally(
+  request: ReplayRequest,
+  options: LocalReplayOptions = {},
+): Promise<LocalReplayReport> {
+  const progress = options.onProgress ?? (() => undefined);
+  if (!request.selector)
+    throw new InputError('replay needs a selection (--quarantined, --prefix or --from/--to)');
+  const selector = request.selector;
+  const dataset = datasetOf(request.dataset);
+  const state = await openStateFolder({
+    stateDir: options.stateDir,
+    mode: request.dryRun ? 'read' : 'write',
+    command: 'replay',
+    lockWaitMs: options.lockWaitMs,
+    onWait: progress,
+  });
+  const target = { kind: 'local' as const, stateDir: path.relative(process.cwd(), state.root) || state.root };
+  try {
+    if (request.dryRun) {
+      // Nothing is started: the saved buckets are read as files.
+      const buckets = savedBuckets(state.currentDir);
+      const candidates = await selectReplay(savedReplayStore(state.currentDir), buckets, dataset, selector);
+      const batches = replayBatches(dataset, buckets.landing, candidates, request.attempt);
+      describeSelection(candidates, batches, progress);
+      const files = candidates.map((c) => {
+        const entry = unsentFile(c, true);
+        const batch = batches.find((b) => b.candidates.includes(c));
+        return batch ? { ...entry, execution: batch.name } : entry;
+      });
+      return {
+        dataset: dataset.name,
+        dryRun: true,
+        target,
+        selection: selectionOf(selector, dataset, buckets.landing),
+        files,
+        executions: batches.map((b) => ({ name: b.name, files: b.files.length, status: 'NOT_STARTED' })),
+        ...countOutcomes(files),
+      };
+    }
+    // Selected from the saved state first: when nothing needs replaying, nothing is started or saved.
+    const saved = savedBuckets(state.currentDir);
+    const preview = await selectReplay(savedReplayStore(state.currentDir), saved, dataset, selector);
+    if (!preview.some(needsReplay)) {
+      describeSelection(preview, [], progress);
+      const files = preview.map((c) => unsentFile(c, false));
+      return {
+        dataset: dataset.name,
+        dryRun: false,
+        target,
+        selection: selectionOf(selector, dataset, saved.landing),
+        files,
+        executions: [],
+        ...countOutcomes(files),
+      };
+    }
+    const startedAt = new Date().toISOString();
+    const { report: run, result } = await runLocalSession(
+      state,
+      { command: 'replay', onProgress: progress },
+      async (session) => {
+        const store = s3ReplayStore(session.s3);
+        const buckets = {
+          landing: session.bucket('Landing'),
+          control: session.bucket('Control'),
+          quarantine: session.bucket('Quarantine'),
+        };
+        const candidates = await selectReplay(store, buckets, dataset, selector);
+        const batches = replayBatches(dataset, buckets.landing, candidates, request.attempt);
+        describeSelection(candidates, batches, progress);
+        // StartExecution for every batch at once, as the Pipe starts a burst's batches.
+        const executed = await Promise.all(
+          batches.map((batch, i) =>
+            session.execute(batch.files, {
+              name: batch.name,
+              dataset: dataset.name,
+              label: batches.length > 1 ? `${dataset.name} replay #${i + 1}` : `${dataset.name} replay`,
+            }),
+          ),
+        );
+        const executions: ReplayExecutionReport[] = executed.map((e, i) => ({
+          name: batches[i]!.name,
+          files: e.files,
+          status: e.result.status,
+          ...(e.result.error ? { error: e.result.error } : {}),
+          ...(e.result.cause ? { cause: e.result.cause.slice(0, 2000) } : {}),
+        }));
+        const files = await reportReplayedFiles(
+          store,
+          buckets,
+          dataset.name,
+          candidates,
+          batches,
+          executions,
+          startedAt,
+        );
+        return {
+          executions: executed,
+          result: {
+            dataset: dataset.name,
+            dryRun: false,
+            target,
+            selection: selectionOf(selector, dataset, buckets.landing),
+            files,
+            executions,
+            ...countOutcomes(files),
+          } satisfies ReplayReport,
+        };
+      },
+    );
+    return {
+      ...result,
+      run: { alerts: run.alerts, reconciliation: run.reconciliation, ...(run.iam ? { iam: run.iam } : {}) },
+    };
+  } finally {
+    await state.release();
+  }
+}
+
+/** The stack's bucket names as the saved state names them (buckets.json: name -> folder). */
+function savedBuckets(dir: string): ReplayBuckets {
+  if (!existsSync(path.join(dir, 'buckets.json')))
+    throw new InputError(`nothing to replay: ${dir} holds no pipeline state (run the pipeline first)`);
+  const folders = readStateJson(path.join(dir, 'buckets.json')) as Record<string, string>;
+  const byFolder = (folder: string) => {
+    const name = Object.keys(folders).find((bucket) => folders[bucket] === folder);
+    if (!name)
+      throw new InputError(`the local state in ${dir} has no ${folder} bucket: run the pipeline first`);
+    return name;
+  };
+  return { landing: byFolder('landing'), control: byFolder('control'), quarantine: byFolder('quarantine') };
+}
