@@ -32,6 +32,7 @@ export const EMULATOR_TESTS = [
   'test/alerts/notify.test.ts',
   'test/approvals/workflow.test.ts',
   'test/late/handler.test.ts',
+  'test/late/pending.test.ts',
   'test/local/boundaries.test.ts',
   // moto's backends in a Python process (local/moto_speedups.py --self-test).
   'test/local/emulator-speedups.test.ts',

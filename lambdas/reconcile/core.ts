@@ -18,6 +18,7 @@ import { sourceChecks } from './control-totals';
 import { crossTemplateChecks } from './cross-template';
 import type { ReconcileDeps } from './deps';
 import { loadAggregates, loadManifests, loadMarkers, loadRunReports } from './inputs';
+import { withLateDetail } from './late-pending';
 import { endToEndLatencies, type FileLatency } from './latency';
 import { requestChecks } from './requests';
 import { batchRestatements, checkedSnapshot } from './restatements';
@@ -109,7 +110,7 @@ export async function reconcileBatch(
   }
   const checks = [
     ...manifests.flatMap((manifest) => sourceChecks(dataset, { manifest, markers, reports })),
-    ...crossTemplateChecks(dataset, aggregates),
+    ...(await withLateDetail(deps, dataset, crossTemplateChecks(dataset, aggregates))),
     ...(dataset.approval && deps.requestStore
       ? await requestChecks(deps, deps.requestStore, dataset, files)
       : []),
