@@ -11,6 +11,10 @@ Arguments (``getResolvedOptions``):
   --bounded_files        files per run, default 450 (optional)
   --push_down_predicate  Spark SQL over the partition column; '' = every partition (optional)
   --execution_id         Step Functions execution that started the run (optional; in the report)
+  --reprocess_partition  ``<partition column>=<value>``: reprocess that one partition (every
+                         normalized object of it again, markers ignored, no cap), for a
+                         correction of the job's own logic; '' (the default) = the incremental
+                         run (docs/etl.md, "Reprocessing one partition")
   --JOB_RUN_ID           set by Glue; the run id (``run=<runId>/``, run report name). The local
                          stand-in makes one when it is absent.
 
@@ -26,7 +30,7 @@ import logging
 import sys
 
 REQUIRED = ["JOB_NAME", "dataset_config"]
-OPTIONAL = ["bounded_files", "push_down_predicate", "execution_id"]
+OPTIONAL = ["bounded_files", "push_down_predicate", "execution_id", "reprocess_partition"]
 DEFAULT_BOUNDED_FILES = 450
 
 
@@ -47,6 +51,7 @@ def main(argv: list[str] | None = None, glue_context=None) -> dict:
     from pipeline_etl import glue_io, layout
     from pipeline_etl.config import EtlConfig
     from pipeline_etl.curation import RunOptions, run_curate
+    from pipeline_etl.reprocess import reprocess_predicate
 
     argv = list(sys.argv if argv is None else argv)
     args = resolve_arguments(argv)
@@ -54,6 +59,10 @@ def main(argv: list[str] | None = None, glue_context=None) -> dict:
     bounded = int(args.get("bounded_files") or DEFAULT_BOUNDED_FILES)
     if bounded < 1:
         raise ValueError(f"--bounded_files must be at least 1, got {bounded}")
+    # Validated before Spark starts: a wrong partition fails in seconds, having changed nothing.
+    reprocess, predicate = reprocess_predicate(
+        config, args.get("reprocess_partition") or "", (args.get("push_down_predicate") or "").strip()
+    )
     if glue_context is None:
         glue_context = GlueContext(SparkContext.getOrCreate())
     glue_context.spark_session.conf.set("spark.sql.session.timeZone", "UTC")
@@ -63,9 +72,10 @@ def main(argv: list[str] | None = None, glue_context=None) -> dict:
     options = RunOptions(
         job_name=args["JOB_NAME"],
         run_id=args.get("JOB_RUN_ID") or "",
-        push_down_predicate=(args.get("push_down_predicate") or "").strip(),
+        push_down_predicate=predicate,
         bounded_files=bounded,
         execution_id=args.get("execution_id") or None,
+        reprocess=reprocess,
     )
     if not options.run_id:
         raise ValueError("no JOB_RUN_ID: Glue passes one; the local stand-in makes one")
@@ -83,6 +93,9 @@ def main(argv: list[str] | None = None, glue_context=None) -> dict:
         "filesLeft": report["filesLeft"],
         "partitionsWritten": [p["value"] for p in report["partitionsWritten"]],
     }
+    if "reprocess" in report:
+        summary["mode"] = "reprocess"
+        summary["reprocess"] = report["reprocess"]
     print(json.dumps(summary), flush=True)
     return report
 

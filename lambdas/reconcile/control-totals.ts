@@ -373,11 +373,18 @@ function runReportChecks(
   source: Source,
   evidence: SourceEvidence,
 ): ReconciliationCheck[] {
-  const byRun = new Map<string, ProcessedMarker[]>();
+  const byRun = new Map<string, RunCounts[]>();
+  const add = (runId: string, counts: RunCounts) => byRun.set(runId, [...(byRun.get(runId) ?? []), counts]);
   for (const partition of evidence.manifest.partitions) {
     const marker = evidence.markers.get(partition.key);
-    if (marker && !markerProblem(marker))
-      byRun.set(marker.runId, [...(byRun.get(marker.runId) ?? []), marker]);
+    if (!marker || markerProblem(marker)) continue;
+    add(marker.runId, marker);
+    // A marker a partition reprocessing wrote keeps the counts of the run that merged the object
+    // first (docs/etl.md, "Reprocessing one partition"): that run's report still lists the object,
+    // so it is checked against those counts, not against the reprocessing's.
+    const origin = marker.origin;
+    if (origin && typeof origin.runId === 'string' && origin.runId !== marker.runId)
+      add(origin.runId, { ...origin, normalizedKey: marker.normalizedKey });
   }
   const checks: ReconciliationCheck[] = [];
   for (const [runId, markers] of [...byRun].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
@@ -450,6 +457,12 @@ function runReportChecks(
   }
   return checks;
 }
+
+/** What a run said of one object: its marker, or the origin a reprocessing kept of it. */
+type RunCounts = Pick<ProcessedMarker, (typeof COUNTS)[number] | (typeof SUMS)[number] | 'duplicateRows'> & {
+  readonly normalizedKey: string;
+  readonly snapshotId: string | null;
+};
 
 /** Sum of decimal strings; a missing value counts as 0, an invalid one makes the sum null. */
 function sumOf(values: readonly (string | null | undefined)[]): Decimal | null {

@@ -151,6 +151,61 @@ export interface EtlRunReport {
   readonly compliance?: ComplianceSummary;
   /** The requests document written (datasets with an approval workflow); absent otherwise. */
   readonly requestsKey?: string;
+  /**
+   * `reprocess`: the run recomputed one partition from every normalized object of it
+   * (`--reprocess_partition`, docs/etl.md "Reprocessing one partition"); absent for the
+   * incremental run.
+   */
+  readonly mode?: 'reprocess';
+  /** What a reprocessing run did to its partition (present exactly when `mode` is `reprocess`). */
+  readonly reprocess?: EtlReprocessSummary;
+}
+
+/** One partition recomputed: its rows before and after, and what the one commit changed. */
+export interface EtlReprocessSummary {
+  /** `<partition column>=<value>`. */
+  readonly partition: string;
+  readonly column: string;
+  readonly value: string;
+  /** Normalized objects of the partition read (all of them, markers ignored, no cap). */
+  readonly objects: number;
+  /** The partition's rows in curated when the run started (at `previousSnapshotId`). */
+  readonly rowsBefore: number;
+  /** The partition's rows in curated after the run (checked after the commit). */
+  readonly rowsAfter: number;
+  readonly rowsInserted: number;
+  /** Rows of the same identity whose values changed (an Iceberg update: deleted and added). */
+  readonly rowsUpdated: number;
+  readonly rowsDeleted: number;
+  /** Rows already in curated with every value equal (`identicalRows` of the markers). */
+  readonly rowsUnchanged: number;
+  /** False when nothing differed: no snapshot was committed (`snapshotId` null). */
+  readonly committed: boolean;
+  /**
+   * Rows of other partitions that rows of this one would displace under a table-wide key: not
+   * changed (the run changes its partition only); 0 in a consistent table.
+   */
+  readonly otherPartitionRowsDisplaced: number;
+}
+
+/**
+ * What the run that first merged a normalized object said of it (its marker's counts), kept on
+ * the marker a reprocessing run writes in its place: that run's report still lists the object,
+ * and the reconciliation checks the report against these counts.
+ */
+export interface MarkerOrigin {
+  readonly runId: string;
+  readonly snapshotId: string | null;
+  readonly rowsRead: number;
+  readonly rowsWritten: number;
+  readonly identicalRows: number;
+  readonly supersededRows: number;
+  readonly rejectedRows: number;
+  readonly duplicateRows: number;
+  readonly measures: Readonly<Record<string, string>>;
+  readonly identicalMeasures: Readonly<Record<string, string>>;
+  readonly supersededMeasures: Readonly<Record<string, string>>;
+  readonly rejectedMeasures: Readonly<Record<string, string>>;
 }
 
 /** A dimension a run joined: the curated table or the file it read, and the snapshot. */
@@ -175,6 +230,8 @@ export interface ProcessedMarker extends RowAccounting {
   readonly snapshotId: string | null;
   /** Where the rejected rows are in the quarantine bucket; null when none were rejected. */
   readonly rejectedKey: string | null;
+  /** Written by a reprocessing run over an earlier marker: that first run's counts (see MarkerOrigin). */
+  readonly origin?: MarkerOrigin;
 }
 
 /** Control totals of one curated partition for cross-template rules (key: layout.aggregatesKey). */

@@ -146,5 +146,10 @@ export function etlDefaultArguments(config: string, boundedFiles: number): Recor
     '--dataset_config': config,
     '--bounded_files': String(boundedFiles),
     '--push_down_predicate': '',
+    // Declared, empty: the incremental run. A partition reprocessing passes `<column>=<value>`
+    // in StartJobRun's Arguments ("For this job run, they replace the default arguments set in
+    // the job definition itself", Glue API, StartJobRun/JobRun `Arguments`), docs/etl.md
+    // "Reprocessing one partition".
+    '--reprocess_partition': '',
   };
 }

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -92,9 +93,14 @@ def run_curate(
     source_table = glue_io.get_table(clients.glue, config.database, config.source_table)
     if source_table is None:
         raise LookupError(f"source table {config.database}.{config.source_table} does not exist")
-    selection = glue_io.select_unprocessed(
-        clients, config, options.push_down_predicate, options.bounded_files
-    )
+    if options.reprocess is not None:
+        # One partition again, every normalized object of it whatever its marker says
+        # (docs/etl.md, "Reprocessing one partition"): no cap, the run must see the whole partition.
+        selection = glue_io.select_unprocessed(clients, config, options.push_down_predicate, None, every=True)
+    else:
+        selection = glue_io.select_unprocessed(
+            clients, config, options.push_down_predicate, options.bounded_files
+        )
     log.info(
         "%d unprocessed normalized object(s) in %d partition(s); reading %d",
         selection.unprocessed,
@@ -112,6 +118,14 @@ def run_curate(
         selection=selection,
     )
     raw = glue_io.read_normalized(glue_context, config, selection)
+    if raw is None and options.reprocess is not None:
+        from pipeline_etl.reprocess import EmptyPartitionError
+
+        raise EmptyPartitionError(
+            f"partition {config.partition_column}={options.reprocess} of {config.dataset} has no normalized"
+            f" objects ({selection.partitions} catalog partition(s) of {config.source_table} match"
+            f" {options.push_down_predicate!r}); nothing was changed"
+        )
     if raw is None:
         exists = iceberg.table_exists(spark, config)
         snapshot = iceberg.current_snapshot(spark, config) if exists else None
@@ -122,6 +136,10 @@ def run_curate(
     raw = transforms.with_columns(raw, [*catalog_columns, *declared, pc_of(config), *config.lineage_columns])
     raw = raw.persist(StorageLevel.MEMORY_AND_DISK)
     try:
+        if options.reprocess is not None:
+            from pipeline_etl.reprocess import reprocess_batch
+
+            return reprocess_batch(run, raw, catalog_columns, declared)
         return _curate_batch(run, raw, catalog_columns, declared)
     finally:
         raw.unpersist()
@@ -131,7 +149,25 @@ def pc_of(config: EtlConfig) -> str:
     return config.partition_column
 
 
-def _curate_batch(run: RunContext, raw: DataFrame, catalog_columns: list[str], declared: list[str]) -> dict:
+@dataclass(frozen=True)
+class Prepared:
+    """The batch read, cast, joined and evaluated, aligned with the table's schema (columns the
+    table lacked are added to it), and the table as it was before the run."""
+
+    batch: DataFrame
+    read_stats: list[Row]
+    touched: list[str]
+    dimensions: list[dict]
+    exists: bool
+    previous: int | None
+    added: list[str]
+    table_types: dict[str, str]
+
+
+def prepare_batch(
+    run: RunContext, raw: DataFrame, catalog_columns: list[str], declared: list[str]
+) -> Prepared:
+    """Step 2 of the module doc: cast checks, casts, dimension joins, compliance, schema evolution."""
     spark, config = run.spark, run.config
     pc = config.partition_column
     data_columns = [c for c in raw.columns if c != pc]
@@ -207,7 +243,6 @@ def _curate_batch(run: RunContext, raw: DataFrame, catalog_columns: list[str], d
     exists = iceberg.table_exists(spark, config)
     previous = iceberg.current_snapshot(spark, config) if exists else None
     added: list[str] = []
-    existing: DataFrame | None = None
     if exists:
         table_types = iceberg.table_schema(spark, config)
         batch = batch.select(
@@ -226,6 +261,17 @@ def _curate_batch(run: RunContext, raw: DataFrame, catalog_columns: list[str], d
     else:
         added = list(batch.columns)
         table_types = {}
+    return Prepared(batch, read_stats, touched, dimension_versions, exists, previous, added, table_types)
+
+
+def _curate_batch(run: RunContext, raw: DataFrame, catalog_columns: list[str], declared: list[str]) -> dict:
+    spark, config = run.spark, run.config
+    prepared = prepare_batch(run, raw, catalog_columns, declared)
+    batch, read_stats, touched = prepared.batch, prepared.read_stats, prepared.touched
+    dimension_versions, exists, previous = prepared.dimensions, prepared.exists, prepared.previous
+    added, table_types = prepared.added, prepared.table_types
+    pc = config.partition_column
+    existing: DataFrame | None = None
 
     has_sheet = SHEET_COLUMN in batch.columns or SHEET_COLUMN in table_types
     identity = [pc, INGEST_SOURCE_ID, INGEST_ROW_NUMBER] + ([SHEET_COLUMN] if has_sheet else [])
@@ -402,36 +448,9 @@ def _displaceable(
 def _commit_and_account(run: RunContext, read: BatchRead, resolved: DataFrame) -> dict:
     spark, config, options = run.spark, run.config, run.options
     table_columns = read.table_columns
-    pc = config.partition_column
-    measures = [m.name for m in config.measures if m.name in resolved.columns]
-    outcome, reason = col(restate.OUTCOME), col(restate.REASON)
-    by_id, by_key = col(restate.BY_SOURCE_ID), col(restate.BY_SOURCE_KEY)
+    outcome, by_id, by_key = col(restate.OUTCOME), col(restate.BY_SOURCE_ID), col(restate.BY_SOURCE_KEY)
     is_new = col(NEW_FLAG) == 1
-
-    # Everything the control documents need, in one aggregation.
-    stats = (
-        resolved.groupBy(
-            col(pc),
-            col(INGEST_SOURCE_ID),
-            col(INGEST_SOURCE_KEY),
-            col(NEW_FLAG),
-            F.coalesce(col(_MINE), F.lit(False)).alias("mine"),
-            outcome.alias("outcome"),
-            reason.alias("reason"),
-            by_id.alias("by_id"),
-            by_key.alias("by_key"),
-        )
-        .agg(
-            F.count(F.lit(1)).alias("rows"),
-            *[F.sum(col(m)).alias(f"sum_{i}") for i, m in enumerate(measures)],
-            *[F.count(col(m)).alias(f"count_{i}") for i, m in enumerate(measures)],
-        )
-        .collect()
-    )
-    for row in stats:
-        for i, m in enumerate(measures):
-            if row[f"sum_{i}"] is None and row[f"count_{i}"]:
-                raise MeasureOverflowError(f"sum of {m} in partition {row[pc]} overflows its decimal type")
+    stats, measures = outcome_stats(config, resolved)
 
     inserts = resolved.where(is_new & (outcome == "kept"))
     inserts = transforms.with_columns(inserts, table_columns).select(*[col(c) for c in table_columns])
@@ -485,6 +504,39 @@ def _commit_and_account(run: RunContext, read: BatchRead, resolved: DataFrame) -
     except Exception:  # housekeeping never fails a committed run; the next run tries again
         log.exception("table maintenance failed; the next run tries again")
     return report
+
+
+def outcome_stats(config: EtlConfig, resolved: DataFrame) -> tuple[list[Row], list[str]]:
+    """Everything the control documents need, in one aggregation: per partition, object,
+    new/existing, outcome and displacing file, the rows and measure sums; and the measures summed."""
+    pc = config.partition_column
+    measures = [m.name for m in config.measures if m.name in resolved.columns]
+    outcome, reason = col(restate.OUTCOME), col(restate.REASON)
+    by_id, by_key = col(restate.BY_SOURCE_ID), col(restate.BY_SOURCE_KEY)
+    stats = (
+        resolved.groupBy(
+            col(pc),
+            col(INGEST_SOURCE_ID),
+            col(INGEST_SOURCE_KEY),
+            col(NEW_FLAG),
+            F.coalesce(col(_MINE), F.lit(False)).alias("mine"),
+            outcome.alias("outcome"),
+            reason.alias("reason"),
+            by_id.alias("by_id"),
+            by_key.alias("by_key"),
+        )
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            *[F.sum(col(m)).alias(f"sum_{i}") for i, m in enumerate(measures)],
+            *[F.count(col(m)).alias(f"count_{i}") for i, m in enumerate(measures)],
+        )
+        .collect()
+    )
+    for row in stats:
+        for i, m in enumerate(measures):
+            if row[f"sum_{i}"] is None and row[f"count_{i}"]:
+                raise MeasureOverflowError(f"sum of {m} in partition {row[pc]} overflows its decimal type")
+    return stats, measures
 
 
 def _requests(run: RunContext, kept: DataFrame, table_columns: list[str], snapshot: int | None) -> dict:

@@ -204,6 +204,11 @@ def _marker(run: RunContext, commit: Commit, normalized_key: str, source_id: str
         "supersededBy": sorted(target["supersededBy"].values(), key=lambda d: (d["sourceId"], d["reason"])),
         "conflictsWith": sorted(target["conflictsWith"].values(), key=lambda d: (d["sourceId"], d["reason"])),
         "rejectedKey": commit.rejected_prefix if target["rejectedRows"] else None,
+        **(
+            {"origin": commit.origins[normalized_key]}
+            if commit.origins and normalized_key in commit.origins
+            else {}
+        ),
     }
 
 
@@ -345,6 +350,23 @@ def write(run: RunContext, batch: BatchRead, commit: Commit) -> dict:
         tableLocation=config.iceberg.location,
         dimensions=batch.dimensions,
     )
+    if commit.reprocess is not None:
+        # One partition recomputed: every object of it read, no cap; rows added and deleted are
+        # the commit's (an updated row counts as both), not "new rows kept".
+        block = commit.reprocess
+        report.update(
+            mode="reprocess",
+            capReached=False,
+            filesLeft=0,
+            partitionsWritten=[
+                {
+                    "value": block["value"],
+                    "rowsAdded": block["rowsInserted"] + block["rowsUpdated"],
+                    "rowsDeleted": block["rowsDeleted"] + block["rowsUpdated"],
+                }
+            ],
+            reprocess=block,
+        )
     if commit.compliance is not None:
         report["compliance"] = commit.compliance
     if requests_key is not None:

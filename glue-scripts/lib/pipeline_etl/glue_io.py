@@ -58,7 +58,9 @@ class Selection:
         return self.unprocessed - len(self.objects)
 
 
-def select_unprocessed(clients: Clients, config: EtlConfig, predicate: str, bounded_files: int) -> Selection:
+def select_unprocessed(
+    clients: Clients, config: EtlConfig, predicate: str, bounded_files: int | None, *, every: bool = False
+) -> Selection:
     """The normalized objects this run merges, decided by the project's processed markers, not by
     Glue job bookmarks (docs/etl.md, "Bookmarks and the file cap").
 
@@ -67,6 +69,9 @@ def select_unprocessed(clients: Clients, config: EtlConfig, predicate: str, boun
     and the processed markers below the same prefix: an object without a marker is
     unprocessed, whenever it was written and whatever earlier runs read. The oldest
     (LastModified, then key) ``bounded_files`` of them are this run's input.
+
+    ``every`` (reprocessing a partition): every normalized object of the matching partitions,
+    with or without a marker; ``bounded_files`` None: no cap.
     """
     params = {"DatabaseName": config.database, "TableName": config.source_table}
     if predicate:
@@ -83,8 +88,8 @@ def select_unprocessed(clients: Clients, config: EtlConfig, predicate: str, boun
             for key, modified in list_objects(clients.s3, bucket, prefix)
             if key.endswith(layout.NORMALIZED_EXTENSION) and not key.rsplit("/", 1)[-1].startswith(("_", "."))
         ]
-        if not objects:
-            return []
+        if not objects or every:
+            return objects
         marker_prefix = config.control_prefixes.processed + prefix
         markers = set(list_keys(clients.s3, config.control_bucket, marker_prefix))
         return [o for o in objects if layout.processed_marker_key(config, o.key) not in markers]
@@ -92,7 +97,8 @@ def select_unprocessed(clients: Clients, config: EtlConfig, predicate: str, boun
     with ThreadPoolExecutor(CONTROL_WRITERS) as pool:
         waiting = [o for found in pool.map(pending, partitions) for o in found]
     waiting.sort(key=lambda o: (o.last_modified, o.url))
-    return Selection(waiting[:bounded_files], len(waiting), len(partitions))
+    chosen = waiting if bounded_files is None else waiting[:bounded_files]
+    return Selection(chosen, len(waiting), len(partitions))
 
 
 # --- Spark sources and sinks (GlueContext) --------------------------------------------------

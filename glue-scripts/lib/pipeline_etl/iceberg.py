@@ -163,6 +163,36 @@ def commit(
     spark.catalog.dropTempView(view)
 
 
+def replace_partition_rows(
+    spark: SparkSession, config: EtlConfig, source: DataFrame, value: str, has_sheet: bool, view: str
+) -> None:
+    """A reprocessing run's one commit: ``source`` rows carry ``_curate_op`` 'insert', 'update'
+    (the row of the same identity gets every column's new value) or 'delete' (matched by identity),
+    all in partition ``value``. One ``MERGE INTO``: one snapshot, or nothing when it fails (Iceberg,
+    "Spark Writes": MERGE INTO rewrites or deletes the matched rows and inserts the others in one
+    commit). The target is restricted to the partition in the ON clause, so only its files are
+    scanned; each target row matches at most one source row (identities are unique)."""
+    op = "_curate_op"
+    columns = [c for c in source.columns if c != op]
+    source.createOrReplaceTempView(view)
+    quoted = [f"`{c.replace('`', '``')}`" for c in columns]
+    names = ", ".join(quoted)
+    values = ", ".join(f"s.{c}" for c in quoted)
+    sets = ", ".join(f"t.{c} = s.{c}" for c in quoted)
+    pc = config.partition_column.replace("`", "``")
+    literal = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    try:
+        spark.sql(
+            f"MERGE INTO {config.curated_identifier} t USING `{view}` s "
+            f"ON {identity_condition(config, has_sheet)} AND t.`{pc}` = {literal} "
+            f"WHEN MATCHED AND s.`{op}` = 'delete' THEN DELETE "
+            f"WHEN MATCHED AND s.`{op}` = 'update' THEN UPDATE SET {sets} "
+            f"WHEN NOT MATCHED AND s.`{op}` = 'insert' THEN INSERT ({names}) VALUES ({values})"
+        )
+    finally:
+        spark.catalog.dropTempView(view)
+
+
 def maintain(spark: SparkSession, config: EtlConfig, now: datetime, partitions: list[str]) -> dict:
     """Table maintenance after a run: expires snapshots older than the retention (keeping the
     last ``retainLastSnapshots``), then compacts the touched partitions: once at least

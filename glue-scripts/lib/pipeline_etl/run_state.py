@@ -22,6 +22,9 @@ class RunOptions:
     push_down_predicate: str = ""
     bounded_files: int = 450
     execution_id: str | None = None
+    #: Reprocessing one partition: its value (``--reprocess_partition <column>=<value>``); None
+    #: for the incremental run.
+    reprocess: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,3 +83,8 @@ class Commit:
     compliance: dict | None = None
     #: The requests document (datasets with an approval workflow; else None).
     requests: dict | None = None
+    #: A reprocessing run's ``reprocess`` block of the run report (``reprocess``); else None.
+    reprocess: dict | None = None
+    #: A reprocessing run: per normalized key, the ``origin`` its new marker carries (the counts
+    #: of the run that first merged the object, as its marker said), when it had a marker.
+    origins: dict[str, dict] | None = None
