@@ -22,7 +22,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetJobRunCommand, GetPartitionsCommand, GlueClient, StartJobRunCommand } from '@aws-sdk/client-glue';
+import { KMSClient } from '@aws-sdk/client-kms';
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -371,9 +373,11 @@ async function reprocessLocally(
       iam = await LocalIam.start(emulator.endpoint, { onDenied: (m) => progress(`[iam] denied: ${m}`) });
       const config = { region: REGION, endpoint: iam.endpoint, credentials: ADMIN_CREDENTIALS };
       const s3 = new S3Client({ ...config, forcePathStyle: true });
+      // The workflow tables (DynamoDB, KMS) are restored and saved with the rest of the state.
+      const tables = { dynamodb: new DynamoDBClient(config), kms: new KMSClient(config) };
       const cloud = new LocalCloud(
         template,
-        { s3, glue: new GlueClient(config), sns: new SNSClient(config), sqs: new SQSClient(config) },
+        { s3, glue: new GlueClient(config), sns: new SNSClient(config), sqs: new SQSClient(config), tables },
         PIPELINE,
       );
       await cloud.provision();
