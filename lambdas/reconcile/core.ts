@@ -9,6 +9,7 @@ import type { ResolvedDataset } from '../../lib/config/types';
 import type { Alert } from '../../lib/contracts/alerts';
 import type { FileOutcome } from '../../lib/contracts/batch';
 import { reconciliationResultKey } from '../../lib/contracts/layout';
+import type { NormalizerManifest } from '../../lib/contracts/manifest';
 import { pipelineNames } from '../../lib/contracts/naming';
 import type { ReconcileResult } from '../../lib/contracts/reconcile';
 import type { ReconciliationCheck, ReconciliationResult } from '../../lib/contracts/reconciliation';
@@ -22,6 +23,7 @@ import { withLateDetail } from './late-pending';
 import { endToEndLatencies, type FileLatency } from './latency';
 import { requestChecks } from './requests';
 import { batchRestatements, checkedSnapshot } from './restatements';
+import { checkVolumes } from './volume';
 
 export type { ReconcileDeps, SchemaDriftDeps } from './deps';
 export { ControlDocumentError, ManifestMissingError, UnknownDatasetError } from './errors';
@@ -32,13 +34,20 @@ export { detectSchemaDrift, diffSchemas, type SchemaDriftOutput, type SchemaStat
  * What reconcileBatch returns: the workflow's result (lib/contracts/reconcile.ts) with the alerts
  * themselves; the handler publishes them and returns their receipts instead.
  */
-export type ReconcileOutput = Omit<ReconcileResult, 'alert' | 'restatementAlert'> & {
+export type ReconcileOutput = Omit<ReconcileResult, 'alert' | 'restatementAlert' | 'volumeAlert'> & {
   /** The discrepancy alert, when a check failed. */
   readonly alert: Alert | null;
   /** The restatement notice, when files of the batch restated or collided with other files. */
   readonly notice: Alert | null;
   /** Landing to curated commit of each file of the batch that reached curated (the handler's metric). */
   readonly latencies: readonly FileLatency[];
+  /** The volume-anomaly warning, when a file of the batch is outside its source's band. */
+  readonly volumeNotice: Alert | null;
+  /**
+   * Why the volume check failed (`<name>: <message>`), null when it ran: a failed check never
+   * undoes a reconciled batch; the handler reports it as an unpublished notice (the backstop alerts).
+   */
+  readonly volumeError: string | null;
 };
 
 /** Overall status and counts of a list of checks. */
@@ -168,6 +177,7 @@ export async function reconcileBatch(
           },
         })
       : null;
+  const volume = await volumeStep(deps, dataset, executionId, manifests);
   return {
     status: result.status,
     failedChecks: result.summary.failed,
@@ -178,5 +188,39 @@ export async function reconcileBatch(
     alert,
     notice,
     latencies: endToEndLatencies(manifests, markers, reports),
+    ...volume,
   };
+}
+
+/**
+ * The volume check of the batch (lambdas/reconcile/volume.ts), after the result document is
+ * written: its records and its warning, or the error it failed with.
+ */
+async function volumeStep(
+  deps: ReconcileDeps,
+  dataset: ResolvedDataset,
+  executionId: string,
+  manifests: readonly NormalizerManifest[],
+): Promise<Pick<ReconcileOutput, 'volume' | 'volumeNotice' | 'volumeError'>> {
+  try {
+    const checked = await checkVolumes(deps, dataset, manifests);
+    const volumeNotice =
+      checked.anomalies.length > 0
+        ? formatAlert({
+            kind: 'volume_anomaly',
+            dataset: dataset.name,
+            executionId,
+            anomalies: checked.anomalies,
+            historyFiles: dataset.volume.historyFiles,
+            minHistory: dataset.volume.minHistory,
+            checked: checked.summary.checked,
+            noVerdict: checked.summary.noVerdict,
+            controlBucket: deps.env.controlBucket,
+          })
+        : null;
+    return { volume: checked.summary, volumeNotice, volumeError: null };
+  } catch (error) {
+    const e = error as Error;
+    return { volume: null, volumeNotice: null, volumeError: `${e.name}: ${e.message}`.slice(0, 300) };
+  }
 }

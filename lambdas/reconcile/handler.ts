@@ -25,6 +25,7 @@ import type { FileLatency } from './latency';
 import { ensureBatchPartitions } from './partitions';
 import { type BatchProgress, batchProgress, type Progress } from './progress';
 import { detectSchemaDrift } from './schema-drift';
+import { volumeCheckFailed } from './volume';
 
 export { UnknownDatasetError } from './errors';
 
@@ -174,7 +175,7 @@ export function makeReconcileHandler(
         return progress;
       }
       case 'reconcile': {
-        const { notice, latencies, ...output } = await reconcileBatch(
+        const { notice, latencies, volumeNotice, volumeError, ...output } = await reconcileBatch(
           deps,
           dataset,
           input.executionId,
@@ -185,6 +186,11 @@ export function makeReconcileHandler(
         // Each alert has its own receipt: one refused by SNS does not keep the other from going out.
         const alert = output.alert ? await publish(output.alert) : null;
         const restatementAlert = notice ? await publish(notice) : null;
+        const volumeAlert = volumeError
+          ? volumeCheckFailed(volumeError)
+          : volumeNotice
+            ? await publish(volumeNotice)
+            : null;
         logger.info('reconciled', {
           dataset: dataset.name,
           status: output.status,
@@ -194,8 +200,11 @@ export function makeReconcileHandler(
           snapshotIds: output.snapshotIds,
           alertPublished: alert?.published ?? null,
           restatementAlertPublished: restatementAlert?.published ?? null,
+          volume: output.volume,
+          volumeAlertPublished: volumeAlert?.published ?? null,
+          ...(volumeError ? { volumeError } : {}),
         });
-        return { ...output, alert, restatementAlert };
+        return { ...output, alert, restatementAlert, volumeAlert };
       }
       case 'schema-drift': {
         const {

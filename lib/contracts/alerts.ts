@@ -53,7 +53,14 @@ export interface AlertReceipt {
  * carrying one in `alert`, null (nothing to say) or, when the task itself failed, the error
  * Step Functions caught ({Error, Cause}).
  */
-export type NoticeName = 'schemaDrift' | 'discrepancy' | 'restatement' | 'quarantine' | 'unknownTemplate';
+export type NoticeName =
+  | 'schemaDrift'
+  | 'discrepancy'
+  | 'restatement'
+  | 'quarantine'
+  | 'unknownTemplate'
+  /** The volume-anomaly warning's receipt, from Reconcile (lib/contracts/reconcile.ts `volumeAlert`). */
+  | 'volumeAnomaly';
 export type NoticeOutcomes = Partial<Record<NoticeName, unknown>>;
 
 /**

@@ -55,6 +55,27 @@ export interface ReconcileResult {
   readonly alert: AlertReceipt | null;
   /** The restatement notice (null: nothing to say). */
   readonly restatementAlert: AlertReceipt | null;
+  /**
+   * The volume-anomaly warning (null: every file in band, or too little history); unpublished
+   * with `error` when the volume check itself failed (docs/operations.md, "Volume anomalies").
+   */
+  readonly volumeAlert: AlertReceipt | null;
+  /** What the volume check recorded and compared (null when it failed). */
+  readonly volume: VolumeCheckSummary | null;
+}
+
+/** The volume check of one batch, in counts (the details are in its warning and the control bucket). */
+export interface VolumeCheckSummary {
+  /** File shares (a normalized file's rows of one source) recorded: one arrival and one volume record each. */
+  readonly recorded: number;
+  /** Shares compared with the median of their previous files. */
+  readonly checked: number;
+  /** Shares outside the band (each listed in the warning). */
+  readonly anomalies: number;
+  /** Shares with fewer previous files than `volume.minHistory`: recorded, not compared. */
+  readonly noVerdict: number;
+  /** Files of a source-column dataset whose manifest has no per-source totals: not recorded. */
+  readonly skippedFiles: number;
 }
 
 /** DetectSchemaDrift's result. */

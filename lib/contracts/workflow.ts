@@ -51,7 +51,7 @@ export interface Progress {
 export type CatalogCheck = Pick<CatalogPartitionsOutput, 'table' | 'tableMissing'>;
 
 /** The fields the workflow reads of Reconcile's result: the receipts of the alerts it published. */
-export type ReconcileReceipts = Pick<ReconcileResult, 'alert' | 'restatementAlert'>;
+export type ReconcileReceipts = Pick<ReconcileResult, 'alert' | 'restatementAlert' | 'volumeAlert'>;
 
 /**
  * One notice's outcome under `$.notices` (lib/contracts/alerts.ts, NoticeOutcomes): a receipt, a
@@ -205,6 +205,7 @@ export const ERROR = {
 export const RECONCILIATION = {
   alert: statePath('reconciliation.alert'),
   restatementAlert: statePath('reconciliation.restatementAlert'),
+  volumeAlert: statePath('reconciliation.volumeAlert'),
 } as const;
 
 /** Where each notice's outcome is kept in the execution state (see lib/contracts/alerts.ts). */
@@ -212,6 +213,7 @@ export const NOTICE_PATHS = {
   schemaDrift: statePath('notices.schemaDrift'),
   discrepancy: statePath('notices.discrepancy'),
   restatement: statePath('notices.restatement'),
+  volumeAnomaly: statePath('notices.volumeAnomaly'),
   quarantine: statePath('notices.quarantine'),
   unknownTemplate: statePath('notices.unknownTemplate'),
 } as const satisfies Readonly<Record<NoticeName, string>>;
@@ -264,6 +266,7 @@ export const STATE = {
   reconcile: 'Reconcile',
   recordDiscrepancyNotice: 'RecordDiscrepancyNotice',
   recordRestatementNotice: 'RecordRestatementNotice',
+  recordVolumeNotice: 'RecordVolumeNotice',
   filesQuarantined: 'FilesQuarantined?',
   notifyQuarantine: 'NotifyQuarantine',
   templatesFlagged: 'TemplatesFlagged?',

@@ -1,4 +1,5 @@
 import { outcomeOf } from '../../lambdas/normalize/core';
+import { volumeCheckFailed } from '../../lambdas/reconcile/volume';
 import type { AlertKind, AlertReceipt } from '../../lib/contracts/alerts';
 import type { FileOutcome } from '../../lib/contracts/batch';
 import { manifestKey, sourceIdOf } from '../../lib/contracts/layout';
@@ -237,6 +238,8 @@ export class FakeBackends implements TaskBackends {
   discrepancy: { subject: string } | undefined;
   /** The restatement notice reconcile publishes (none by default). */
   restatement: { subject: string } | undefined;
+  /** The volume-anomaly warning reconcile publishes (none by default); `error`: its volume check failed. */
+  volumeAnomaly: { subject: string } | { error: string } | undefined;
   reconcileError: Error | undefined;
   /** The schema-drift notice the drift action publishes (none by default). */
   drift: { subject: string } | undefined;
@@ -365,11 +368,18 @@ export class FakeBackends implements TaskBackends {
     const restatementAlert = this.restatement
       ? this.publishFrom('reconcile', 'restatement', this.restatement.subject)
       : null;
+    const volume = this.volumeAnomaly;
+    const volumeAlert = !volume
+      ? null
+      : 'error' in volume
+        ? volumeCheckFailed(volume.error)
+        : this.publishFrom('reconcile', 'volume_anomaly', volume.subject);
     return {
       ...this.reconcileResult,
       ...(this.discrepancy ? { status: 'fail', failedChecks: 1 } : {}),
       alert,
       restatementAlert,
+      volumeAlert,
     };
   }
 

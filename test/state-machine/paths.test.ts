@@ -621,6 +621,43 @@ describe('reconciliation and notices', () => {
     expect(statesEntered(failed)).not.toContain(STATE.notifyFailure);
   });
 
+  it('records the volume-anomaly warning Reconcile published with the notices; a refused or failed one ends for the backstop', async () => {
+    const backends = new FakeBackends();
+    backends.volumeAnomaly = { subject: '[cloud_billing] 1 file outside usual volume: rows x0.1 of median' };
+    const result = await run(machine, batch('cloud_billing', 1), backends);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(statesEntered(result)).toContain(STATE.recordVolumeNotice);
+    expect(statesEntered(result).at(-1)).toBe(STATE.done);
+    expect(backends.alerts).toEqual([
+      {
+        kind: 'volume_anomaly',
+        subject: '[cloud_billing] 1 file outside usual volume: rows x0.1 of median',
+        by: 'reconcile',
+      },
+    ]);
+    expect(notices(result).volumeAnomaly).toMatchObject({ kind: 'volume_anomaly', published: true });
+
+    const refused = new FakeBackends();
+    refused.volumeAnomaly = { subject: 'anomaly' };
+    refused.refusedNotices.add('volume_anomaly');
+    const unsent = await run(machine, batch('cloud_billing', 1), refused);
+    expect(unsent.status).toBe('SUCCEEDED');
+    expect(statesEntered(unsent).at(-1)).toBe(STATE.noticesNotPublished);
+    expect(notices(unsent).volumeAnomaly).toMatchObject({ kind: 'volume_anomaly', published: false });
+
+    const broken = new FakeBackends();
+    broken.volumeAnomaly = { error: 'ControlDocumentError: volume record s3://c/k is missing or malformed' };
+    const failedCheck = await run(machine, batch('cloud_billing', 1), broken);
+    expect(failedCheck.status).toBe('SUCCEEDED');
+    expect(statesEntered(failedCheck).at(-1)).toBe(STATE.noticesNotPublished);
+    expect(notices(failedCheck).volumeAnomaly).toMatchObject({
+      published: false,
+      error: 'ControlDocumentError: volume record s3://c/k is missing or malformed',
+    });
+    expect(statesEntered(failedCheck)).not.toContain(STATE.notifyFailure);
+  });
+
   it('publishes a schema-drift notice and goes on to the ETL', async () => {
     const backends = new FakeBackends();
     backends.drift = { subject: 'drift' };

@@ -22,7 +22,7 @@ export interface AlertTailProps {
 
 /**
  * After the data is merged (every dataset's branch ends here): Reconcile (publishes its own
- * discrepancy alert and restatement notice) -> their receipts join the notices -> quarantine
+ * discrepancy alert, restatement notice and volume-anomaly warning) -> their receipts join the notices -> quarantine
  * notice -> unknown-template notice -> failed files? (failure alert, FAILED) -> a notice not
  * published? (DoneNoticesNotPublished: SUCCEEDED, the backstop alerts) -> Done. Ends the
  * execution; nothing is chained after it.
@@ -55,6 +55,12 @@ export class AlertTail extends sfn.StateMachineFragment {
         'Reconcile published its restatement notice (or had none); its receipt joins the other notices.',
       inputPath: RECONCILIATION.restatementAlert,
       resultPath: NOTICE_PATHS.restatement,
+    });
+    const recordVolume = new sfn.Pass(this, STATE.recordVolumeNotice, {
+      comment:
+        'Reconcile published its volume-anomaly warning (or had none, or its volume check failed: an unpublished receipt); it joins the other notices.',
+      inputPath: RECONCILIATION.volumeAlert,
+      resultPath: NOTICE_PATHS.volumeAnomaly,
     });
 
     const notifyQuarantine = lambdaTask(this, STATE.notifyQuarantine, props.notify, {
@@ -106,7 +112,8 @@ export class AlertTail extends sfn.StateMachineFragment {
 
     reconcile.next(recordDiscrepancy);
     recordDiscrepancy.next(recordRestatement);
-    recordRestatement.next(filesQuarantined);
+    recordRestatement.next(recordVolume);
+    recordVolume.next(filesQuarantined);
     filesQuarantined
       .when(
         sfn.Condition.or(
