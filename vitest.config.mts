@@ -40,6 +40,7 @@ export const EMULATOR_TESTS = [
   'test/local/emulator-speedups.test.ts',
   // moto's server in a Python fixture (test/local/fixtures/iceberg_state.py).
   'test/local/query.test.ts',
+  'test/local/replay-store.test.ts',
   'test/local/save.test.ts',
   'test/normalize/behaviour.test.ts',
   'test/normalize/form.test.ts',

@@ -10,7 +10,7 @@
  *   pipeline approve <request-id> [--reject --reason "..."] [--as NAME] [--dataset NAME] [--state DIR]
  *   pipeline requests [--status STATUS | --overdue DAYS] [--history REQUEST-ID] [--dataset NAME] [--json] [--state DIR]
  *   pipeline replay --dataset NAME (--quarantined | --prefix P | --from DATE --to DATE | --partition COL=VALUE)
- *                   [--dry-run] [--attempt N] [--report FILE] [--json] [--state DIR | --stack NAME [--region R]]
+ *                   [--dry-run] [--include-curated] [--attempt N] [--report FILE] [--json] [--state DIR | --stack NAME [--region R]]
  *   pipeline late [--dataset NAME] [--now ISO-8601] [--json] [--state DIR] [--wait SECONDS]
  *   pipeline reset [--state DIR] [--wait SECONDS]
  *   pipeline demo [--state DIR] [--wait SECONDS]
@@ -39,7 +39,7 @@ const USAGE = `usage:
   npm run pipeline -- approve <request-id> [--reject --reason "..."] [--as NAME] [--dataset NAME] [--state DIR]
   npm run pipeline -- requests [--status STATUS | --overdue DAYS] [--history REQUEST-ID] [--dataset NAME] [--json] [--state DIR]
   npm run pipeline -- replay --dataset NAME (--quarantined | --prefix P | --from YYYY-MM-DD --to YYYY-MM-DD | --partition COL=VALUE)
-                            [--dry-run] [--attempt N] [--report FILE] [--json] [--state DIR | --stack NAME [--region R]]
+                            [--dry-run] [--include-curated] [--attempt N] [--report FILE] [--json] [--state DIR | --stack NAME [--region R]]
   npm run pipeline -- late [--dataset NAME] [--now ISO-8601] [--json] [--state DIR] [--wait SECONDS]
   npm run pipeline -- reset [--state DIR] [--wait SECONDS]
   npm run demo
@@ -72,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
       to: { type: 'string' },
       partition: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
+      'include-curated': { type: 'boolean', default: false },
       attempt: { type: 'string' },
       stack: { type: 'string' },
       region: { type: 'string' },

@@ -103,7 +103,13 @@ export async function replayOnAws(
     ...(request.region ? { region: request.region } : {}),
   };
   const candidates = await selectReplay(clients.store, buckets, dataset, request.selector);
-  const batches = replayBatches(dataset, buckets.landing, candidates, request.attempt);
+  const batches = replayBatches(
+    dataset,
+    buckets.landing,
+    candidates,
+    request.attempt,
+    request.includeCurated,
+  );
   describeSelection(candidates, batches, progress);
   const selection = selectionOf(request.selector, dataset, buckets.landing);
   if (request.dryRun) {

@@ -49,6 +49,11 @@ export interface ReplayRequest {
    * runs it once more. @default 1
    */
   readonly attempt: number;
+  /**
+   * `--include-curated`: versions already curated are sent too (they change nothing: the
+   * normalizer returns their manifest as is and the ETL skips objects with a processed marker).
+   */
+  readonly includeCurated: boolean;
 }
 
 /** The option values of `replay` as node:util parseArgs gives them. */
@@ -64,6 +69,7 @@ export interface ReplayArgValues {
   readonly region?: string;
   readonly state?: string;
   readonly attempt?: string;
+  readonly 'include-curated'?: boolean;
 }
 
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -111,6 +117,7 @@ export function parseReplayArgs(values: ReplayArgValues, datasets: readonly stri
     dataset: values.dataset,
     dryRun: values['dry-run'] === true,
     attempt,
+    includeCurated: values['include-curated'] === true,
     ...(values.stack !== undefined ? { stack: values.stack } : {}),
     ...(values.region !== undefined ? { region: values.region } : {}),
   };
@@ -338,9 +345,16 @@ export async function selectReplay(
   );
 }
 
-/** Whether the replay sends a candidate through the pipeline: not when curated or gone. */
-export function needsReplay(candidate: ReplayCandidate): boolean {
-  return candidate.state === 'not_curated' || candidate.state === 'normalized_not_merged';
+/**
+ * Whether the replay sends a candidate through the pipeline: not when gone, nor when already
+ * curated unless `includeCurated`.
+ */
+export function needsReplay(candidate: ReplayCandidate, includeCurated = false): boolean {
+  return (
+    candidate.state === 'not_curated' ||
+    candidate.state === 'normalized_not_merged' ||
+    (includeCurated && candidate.state === 'already_curated')
+  );
 }
 
 /**
@@ -390,11 +404,12 @@ export function replayBatches(
   bucket: string,
   candidates: readonly ReplayCandidate[],
   attempt = 1,
+  includeCurated = false,
 ): ReplayBatch[] {
   const batches: { files: BatchFile[]; candidates: ReplayCandidate[] }[] = [];
   let meter = new PipeBatchMeter();
   let current: { files: BatchFile[]; candidates: ReplayCandidate[] } | undefined;
-  for (const candidate of candidates.filter(needsReplay)) {
+  for (const candidate of candidates.filter((c) => needsReplay(c, includeCurated))) {
     const file = replayBatchFile(dataset.name, bucket, candidate);
     const json = JSON.stringify(file);
     if (!current || current.files.length >= dataset.batching.batchSize || !meter.fits(json)) {
@@ -618,12 +633,12 @@ export function describeSelection(
   batches: readonly ReplayBatch[],
   progress: (line: string) => void,
 ): void {
-  const sent = candidates.filter(needsReplay).length;
+  const sent = batches.reduce((n, b) => n + b.candidates.length, 0);
   progress(
     `selected ${candidates.length} version(s): ${sent} to replay in ${batches.length} execution(s), ${candidates.length - sent} skipped`,
   );
   for (const c of candidates)
-    if (!needsReplay(c))
+    if (!batches.some((b) => b.candidates.includes(c)))
       progress(
         `skip ${c.key} (version ${c.versionId ?? 'null'}): ${c.state}${c.stateDetail ? `, ${c.stateDetail}` : ''}`,
       );
@@ -641,11 +656,11 @@ export async function reportReplayedFiles(
 ): Promise<ReplayFileReport[]> {
   const files: ReplayFileReport[] = [];
   for (const candidate of candidates) {
-    if (!needsReplay(candidate)) {
+    const index = batches.findIndex((b) => b.candidates.includes(candidate));
+    if (index < 0) {
       files.push(unsentFile(candidate, false));
       continue;
     }
-    const index = batches.findIndex((b) => b.candidates.includes(candidate));
     const execution = executions[index];
     const outcome = await replayOutcome(store, buckets, dataset, candidate, execution, startedAt);
     files.push({

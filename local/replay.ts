@@ -67,7 +67,13 @@ export async function replayLocally(
       // Nothing is started: the saved buckets are read as files.
       const buckets = savedBuckets(state.currentDir);
       const candidates = await selectReplay(savedReplayStore(state.currentDir), buckets, dataset, selector);
-      const batches = replayBatches(dataset, buckets.landing, candidates, request.attempt);
+      const batches = replayBatches(
+        dataset,
+        buckets.landing,
+        candidates,
+        request.attempt,
+        request.includeCurated,
+      );
       describeSelection(candidates, batches, progress);
       const files = candidates.map((c) => {
         const entry = unsentFile(c, true);
@@ -87,7 +93,7 @@ export async function replayLocally(
     // Selected from the saved state first: when nothing needs replaying, nothing is started or saved.
     const saved = savedBuckets(state.currentDir);
     const preview = await selectReplay(savedReplayStore(state.currentDir), saved, dataset, selector);
-    if (!preview.some(needsReplay)) {
+    if (!preview.some((c) => needsReplay(c, request.includeCurated))) {
       describeSelection(preview, [], progress);
       const files = preview.map((c) => unsentFile(c, false));
       return {
@@ -112,7 +118,13 @@ export async function replayLocally(
           quarantine: session.bucket('Quarantine'),
         };
         const candidates = await selectReplay(store, buckets, dataset, selector);
-        const batches = replayBatches(dataset, buckets.landing, candidates, request.attempt);
+        const batches = replayBatches(
+          dataset,
+          buckets.landing,
+          candidates,
+          request.attempt,
+          request.includeCurated,
+        );
         describeSelection(candidates, batches, progress);
         // StartExecution for every batch at once, as the Pipe starts a burst's batches.
         const executed = await Promise.all(
