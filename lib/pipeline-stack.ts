@@ -336,6 +336,7 @@ export class PipelineStack extends Stack {
         expectsArrivals: (d.expectedArrivals ?? []).length > 0,
       })),
       lateCheckInterval: this.lateCheck?.interval,
+      lateCheckDeadLetterQueue: this.lateCheck?.deadLetterQueue,
       backstopDeadLetterQueue: this.stateMachine.backstopDeadLetterQueue,
       alertTopic: this.alerts.topic,
       latencySlo: Duration.minutes(props.latencySloMinutes ?? 15),

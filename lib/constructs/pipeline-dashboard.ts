@@ -44,6 +44,8 @@ export interface PipelineDashboardProps {
   readonly datasets: readonly DashboardDataset[];
   /** The execution backstop's dead-letter queue. @default none */
   readonly backstopDeadLetterQueue?: sqs.IQueue;
+  /** The late-data check schedule's dead-letter queue. @default none */
+  readonly lateCheckDeadLetterQueue?: sqs.IQueue;
   /** Where the alarms' ALARM and OK transitions go. */
   readonly alertTopic: sns.ITopic;
   /** The end-to-end latency SLO: the p95 alarm's threshold. @default 15 minutes */
@@ -143,6 +145,13 @@ export class PipelineDashboard extends Construct {
         queue: props.backstopDeadLetterQueue,
         humanReadableName: 'Execution backstop dead-letter queue',
         alarmFriendlyName: 'BackstopDlq',
+      });
+    }
+    if (props.lateCheckDeadLetterQueue) {
+      m.monitorSqsQueue({
+        queue: props.lateCheckDeadLetterQueue,
+        humanReadableName: 'Late-data check dead-letter queue',
+        alarmFriendlyName: 'LateCheckDlq',
       });
     }
 

@@ -3,15 +3,24 @@
  * stdout, captured and parsed. Names, units and dimensions come from lib/contracts/metrics.ts, the
  * source the dashboard and the alarms read too. No emulator: S3 is in memory.
  */
-import { CopyObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PipelineEnv } from '../../lambdas/common/env';
 import { createLogger } from '../../lambdas/common/logger';
 import { withDatasetMetrics } from '../../lambdas/common/metrics';
+import { makeLateHandler } from '../../lambdas/late/handler';
 import { makeNormalizeHandler } from '../../lambdas/normalize/handler';
 import { makeQuarantineHandler } from '../../lambdas/quarantine/handler';
 import { makeReconcileHandler } from '../../lambdas/reconcile/handler';
 import { endToEndLatencies } from '../../lambdas/reconcile/latency';
+import { datasetByName } from '../../lib/config';
 import { DEFAULT_METRICS_NAMESPACE, PIPELINE_METRICS } from '../../lib/contracts/metrics';
 import { MemoryGlue, memoryS3 } from '../contracts/memory-aws';
 import {
@@ -358,5 +367,66 @@ describe('endToEndLatencies', () => {
         seconds: 35 * 60,
       },
     ]);
+  });
+});
+
+describe('late handler metrics', () => {
+  /** A control bucket in memory: listings, conditional puts, reads and deletes. */
+  function controlBucket(): S3Client {
+    const objects = new Map<string, string>();
+    const send = async (command: unknown) => {
+      if (command instanceof ListObjectsV2Command) {
+        const { Prefix = '', StartAfter = '' } = command.input;
+        const keys = [...objects.keys()].filter((k) => k.startsWith(Prefix) && k > StartAfter).sort();
+        return { Contents: keys.map((Key) => ({ Key })), IsTruncated: false };
+      }
+      if (command instanceof PutObjectCommand) {
+        const key = command.input.Key!;
+        if (command.input.IfNoneMatch === '*' && objects.has(key))
+          throw Object.assign(new Error('exists'), {
+            name: 'PreconditionFailed',
+            $metadata: { httpStatusCode: 412 },
+          });
+        objects.set(key, String(command.input.Body));
+        return {};
+      }
+      if (command instanceof GetObjectCommand) {
+        const body = objects.get(command.input.Key!);
+        if (body === undefined) throw Object.assign(new Error('no key'), { name: 'NoSuchKey' });
+        return { Body: { transformToString: async () => body } };
+      }
+      if (command instanceof DeleteObjectCommand) {
+        objects.delete(command.input.Key!);
+        return {};
+      }
+      throw new Error(`unexpected command ${String(command)}`);
+    };
+    return { send } as unknown as S3Client;
+  }
+
+  it('writes the open late findings of each checked dataset', async () => {
+    const sns = new RecordingSns();
+    const check = makeLateHandler(
+      env,
+      { s3: controlBucket(), sns: sns.client },
+      { datasets: [datasetByName('cloud_billing')!, datasetByName('purchase_orders')!] },
+    );
+
+    // Wednesday 2025-03-12 07:00: nothing landed, every provider and the intake forms are late.
+    await check({ action: 'check', now: '2025-03-12T07:00:00Z' });
+
+    const documents = emitted();
+    expect(documents.map((d) => [d.dataset, d.LateExpectations])).toEqual([
+      ['cloud_billing', 3],
+      ['purchase_orders', 1],
+    ]);
+    for (const document of documents) {
+      expect(document._aws.CloudWatchMetrics[0]).toMatchObject({
+        Namespace: 'TestNamespace',
+        Dimensions: [['pipeline', 'dataset']],
+        Metrics: [{ Name: PIPELINE_METRICS.lateExpectations.name, Unit: 'Count' }],
+      });
+    }
+    expect(sns.alerts().map((a) => a.kind)).toEqual(['late', 'late']);
   });
 });

@@ -63,11 +63,16 @@ export function queueRoles(json: CfnTemplate): { withDlq: string[]; deadLetter: 
     withDlq.push(id);
     deadLetter.add(referencedId(redrive.deadLetterTargetArn)!);
   }
-  // Dead-letter queues of EventBridge rule targets and of asynchronous Lambda invocations.
+  // Dead-letter queues of EventBridge rule targets, of schedules and of asynchronous Lambda invocations.
   for (const [, rule] of resourcesOfType(json, 'AWS::Events::Rule')) {
     for (const target of (rule.Properties?.Targets ?? []) as { DeadLetterConfig?: { Arn: unknown } }[]) {
       if (target.DeadLetterConfig) deadLetter.add(referencedId(target.DeadLetterConfig.Arn)!);
     }
+  }
+  // ... of EventBridge Scheduler schedules (the late-data check).
+  for (const [, schedule] of resourcesOfType(json, 'AWS::Scheduler::Schedule')) {
+    const target = schedule.Properties?.Target as { DeadLetterConfig?: { Arn: unknown } } | undefined;
+    if (target?.DeadLetterConfig) deadLetter.add(referencedId(target.DeadLetterConfig.Arn)!);
   }
   for (const [, config] of resourcesOfType(json, 'AWS::Lambda::EventInvokeConfig')) {
     const onFailure = (

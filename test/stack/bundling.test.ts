@@ -130,6 +130,7 @@ describe('Lambda bundles', () => {
       'approval-link',
       'approvals',
       'ask',
+      'late',
       'normalize',
       'notify',
       'quarantine',

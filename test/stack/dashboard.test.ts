@@ -91,6 +91,8 @@ describe('dashboard', () => {
   it("plots every custom metric of every dataset, in the handlers' namespace with the pipeline and dataset dimensions", () => {
     const plotted = plottedMetrics(widgetsOf(synth.json));
     for (const dataset of datasets) {
+      // LateExpectations only of the datasets that declare expected arrivals.
+      const expects = (dataset.expectedArrivals ?? []).length > 0;
       for (const { name } of Object.values(PIPELINE_METRICS)) {
         expect(
           plotted.some(
@@ -101,7 +103,7 @@ describe('dashboard', () => {
               m.dimensions.pipeline === 'ingestion',
           ),
           `${name} of ${dataset.name}`,
-        ).toBe(true);
+        ).toBe(name !== PIPELINE_METRICS.lateExpectations.name || expects);
       }
     }
   });
@@ -118,10 +120,10 @@ describe('dashboard', () => {
 
   it('plots errors, throttles and duration of each handler', () => {
     const plotted = plottedMetrics(widgetsOf(synth.json)).filter((m) => m.namespace === 'AWS/Lambda');
-    for (const handler of ['normalize', 'quarantine', 'reconcile', 'notify'] as const) {
-      const id = synth.stack.getLogicalId(
-        synth.stack.functions[handler].function.node.defaultChild as CfnElement,
-      );
+    const { normalize, quarantine, reconcile, notify } = synth.stack.functions;
+    const handlers = { normalize, quarantine, reconcile, notify, late: synth.stack.lateCheck!.handler };
+    for (const [handler, fn] of Object.entries(handlers)) {
+      const id = synth.stack.getLogicalId(fn.function.node.defaultChild as CfnElement);
       const ofFunction = plotted.filter((m) => m.dimensions.FunctionName === id).map((m) => m.name);
       expect(ofFunction, handler).toEqual(expect.arrayContaining(['Errors', 'Throttles', 'Duration']));
     }
@@ -199,13 +201,40 @@ describe('alarms on the custom metrics', () => {
     }
   });
 
-  it('routes ALARM and OK of both to the alert topic', () => {
+  it('alarm per dataset with expected arrivals on one open late finding or more, over one check interval', () => {
+    const alarms = customAlarms(synth.json, PIPELINE_METRICS.lateExpectations.name);
+    const expecting = datasets.filter((d) => (d.expectedArrivals ?? []).length > 0).map((d) => d.name);
+    expect(expecting.length).toBeGreaterThan(0);
+    expect(alarms.map(([, a]) => datasetDimension(a)).sort()).toEqual(expecting.sort());
+    for (const [, alarm] of alarms) {
+      expect(alarm.Properties).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 1,
+        // A period without a check keeps the state: a late dataset stays in ALARM until a check finds its data.
+        TreatMissingData: 'ignore',
+        AlarmDescription: expect.stringContaining('Runbook: docs/operations.md#alarm-late-expectations'),
+        Metrics: [
+          { MetricStat: { Metric: { MetricName: 'LateExpectations' }, Stat: 'Maximum', Period: 3600 } },
+        ],
+      });
+    }
+    const every15 = synthesize({ lateCheckMinutes: 15 });
+    for (const [, alarm] of customAlarms(every15.json, PIPELINE_METRICS.lateExpectations.name)) {
+      expect(alarm.Properties).toMatchObject({ Metrics: [{ MetricStat: { Period: 900 } }] });
+    }
+  });
+
+  it('routes ALARM and OK of each to the alert topic', () => {
     const [topic] = onlyResourceOfType(synth.json, 'AWS::SNS::Topic');
     const alarms = [
       ...customAlarms(synth.json, PIPELINE_METRICS.endToEndLatency.name),
       ...customAlarms(synth.json, PIPELINE_METRICS.reconciliationFailures.name),
+      ...customAlarms(synth.json, PIPELINE_METRICS.lateExpectations.name),
     ];
-    expect(alarms).toHaveLength(2 * datasets.length);
+    expect(alarms).toHaveLength(
+      2 * datasets.length + datasets.filter((d) => d.expectedArrivals?.length).length,
+    );
     for (const [, alarm] of alarms) {
       expect(alarm.Properties).toMatchObject({
         ActionsEnabled: true,

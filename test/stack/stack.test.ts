@@ -132,9 +132,9 @@ describe('intake per dataset', () => {
     const { withDlq, deadLetter } = queueRoles(synth.json);
     expect([...withDlq, ...deadLetter].sort()).toEqual(queues.map(([id]) => id).sort());
     // Per dataset: the intake's buffer queue and the crawler's event queue, each with its own DLQ;
-    // and the execution backstop's DLQ.
+    // the execution backstop's DLQ and the late-data check schedule's.
     expect(withDlq).toHaveLength(2 * datasets.length);
-    expect(deadLetter).toHaveLength(2 * datasets.length + 1);
+    expect(deadLetter).toHaveLength(2 * datasets.length + 2);
   });
 });
 
@@ -312,7 +312,7 @@ describe('handlers', () => {
             (f.Properties!.Environment as { Variables: Record<string, string> }).Variables.PIPELINE_HANDLER,
         )
         .sort(),
-    ).toEqual(['approval-link', 'approvals', 'ask', 'normalize', 'notify', 'quarantine', 'reconcile']);
+    ).toEqual(['approval-link', 'approvals', 'ask', 'late', 'normalize', 'notify', 'quarantine', 'reconcile']);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -333,7 +333,7 @@ describe('handlers', () => {
   });
 
   it('keeps each handler log group with a retention', () => {
-    synth.template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 7);
+    synth.template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 8);
   });
 });
 
@@ -352,8 +352,9 @@ describe('alerting', () => {
     // (a metric stat each) are test/stack/dashboard.test.ts's.
     const alarms = ofType('AWS::CloudWatch::Alarm').filter(([, a]) => a.Properties!.MetricName !== undefined);
     const { deadLetter } = queueRoles(synth.json);
-    // Two dead-letter queues per dataset (intake, crawler events) and the backstop's, one alarm each.
-    expect(deadLetter).toHaveLength(2 * datasets.length + 1);
+    // Two dead-letter queues per dataset (intake, crawler events), the backstop's and the late-data
+    // check schedule's, one alarm each.
+    expect(deadLetter).toHaveLength(2 * datasets.length + 2);
     const alarmedQueues = alarms.flatMap(([, a]) =>
       ((a.Properties!.Dimensions ?? []) as { Name: string; Value: unknown }[])
         .filter((d) => d.Name === 'QueueName')
