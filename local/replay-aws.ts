@@ -7,8 +7,8 @@
  *
  * Permissions the operator needs (docs/operations.md, "Replay and backfill"):
  * cloudformation:DescribeStacks on the stack; s3:ListBucketVersions and s3:GetObjectVersion on
- * the landing bucket; s3:ListBucket and s3:GetObject on the control and quarantine buckets;
- * kms:Decrypt on the pipeline's key; states:StartExecution on the state machine and
+ * the landing bucket; s3:ListBucket and s3:GetObject on the control and quarantine buckets
+ * (SSE-S3: no key permission); states:StartExecution on the state machine and
  * states:DescribeExecution on its executions.
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';

@@ -24,8 +24,8 @@ const notFound = (error: unknown) => {
 
 /**
  * Over the S3 API. Needs s3:ListBucketVersions and s3:GetObjectVersion on the landing bucket,
- * s3:ListBucket and s3:GetObject on the quarantine and control buckets (and kms:Decrypt where
- * they are encrypted with the pipeline's key).
+ * s3:ListBucket and s3:GetObject on the quarantine and control buckets (the buckets are SSE-S3
+ * encrypted: no key permission).
  */
 export function s3ReplayStore(s3: S3Client): ReplayStore {
   return {

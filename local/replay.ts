@@ -30,10 +30,12 @@ import {
 } from './replay-selection';
 import { s3ReplayStore, savedReplayStore } from './replay-store';
 import type { RunReport } from './report';
-import { readStateJson } from './state';
+import { readStateJson, type StateFolder } from './state';
 import { openStateFolder } from './state-dir';
 
 export interface LocalReplayOptions {
+  /** A state folder the caller holds (the demo); else `stateDir` is opened and released here. */
+  readonly state?: StateFolder;
   readonly stateDir?: string;
   readonly lockWaitMs?: number;
   readonly onProgress?: (line: string) => void;
@@ -55,6 +57,7 @@ export async function replayLocally(
   const selector = request.selector;
   const dataset = datasetOf(request.dataset);
   const state = await openStateFolder({
+    ...(options.state ? { state: options.state } : {}),
     stateDir: options.stateDir,
     mode: request.dryRun ? 'read' : 'write',
     command: 'replay',
@@ -171,7 +174,7 @@ export async function replayLocally(
       run: { alerts: run.alerts, reconciliation: run.reconciliation, ...(run.iam ? { iam: run.iam } : {}) },
     };
   } finally {
-    await state.release();
+    if (!options.state) await state.release();
   }
 }
 

@@ -80,7 +80,14 @@ describe('replay of a file quarantined for a header the config did not know', ()
 
   it('quarantines charges_renamed.csv (BilledCostUSD is no column of cloud_billing) and curates charges_good.csv', () => {
     const reportFile = `${stateDir}-run.json`;
-    const result = cli(['run', FIXTURES, '--state', stateDir, '--report', reportFile]);
+    const result = cli([
+      'run',
+      path.join(FIXTURES, 'cloud_billing'),
+      '--state',
+      stateDir,
+      '--report',
+      reportFile,
+    ]);
     expect(result.status, result.stderr.slice(-3000)).toBe(0);
     const report = JSON.parse(readFileSync(reportFile, 'utf-8')) as {
       files: { key: string; status: string; reason?: string }[];
@@ -124,6 +131,10 @@ describe('replay of a file quarantined for a header the config did not know', ()
     expect(status, stderr.slice(-3000)).toBe(0);
     expect(report.ok).toBe(true);
     expect(report.counts.curated).toBe(1);
+    // Every call of the executions was allowed by the synthesized IAM policies.
+    const iam = (report as unknown as { run: { iam: { denied: unknown[] }[] } }).run.iam;
+    expect(iam.length).toBeGreaterThan(0);
+    expect(iam.flatMap((entry) => entry.denied)).toEqual([]);
     const [file] = report.files;
     expect([file!.key, file!.outcome, file!.skipped]).toEqual([
       'cloud_billing/charges_renamed.csv',
