@@ -21,6 +21,7 @@ import { PipelineDashboard } from './constructs/pipeline-dashboard';
 import { PipelineFunction } from './constructs/pipeline-function';
 import { KMS_PUBLISH_ACTIONS, PipelineKey } from './constructs/pipeline-key';
 import { SecureBucket } from './constructs/secure-bucket';
+import { DATASET_EVENT_TYPES, datasetEventSource } from './contracts/dataset-events';
 import { PIPELINE_ENV_VARS } from './contracts/env';
 import { controlPrefixes } from './contracts/layout';
 import { type PipelineNames, pipelineNames } from './contracts/naming';
@@ -336,7 +337,6 @@ export class PipelineStack extends Stack {
         expectsArrivals: (d.expectedArrivals ?? []).length > 0,
       })),
       lateCheckInterval: this.lateCheck?.interval,
-      lateCheckDeadLetterQueue: this.lateCheck?.deadLetterQueue,
       backstopDeadLetterQueue: this.stateMachine.backstopDeadLetterQueue,
       alertTopic: this.alerts.topic,
       latencySlo: Duration.minutes(props.latencySloMinutes ?? 15),
@@ -399,6 +399,24 @@ export class PipelineStack extends Stack {
       [controlPrefixes.reconciliation, controlPrefixes.schemaState],
     );
     reconcile.addToRolePolicy(list(control));
+    // The DatasetUpdated/DatasetHeld events (docs/events.md): PutEvents on the default bus only, and
+    // only this deployment's source and the two detail types. `events:source` and
+    // `events:detail-type` are PutEvents condition keys, multivalued (one value per entry), hence
+    // ForAllValues, as in EventBridge's own example policy
+    // (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html,
+    // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-example-policy-cross-account-custom-bus-source.html).
+    reconcile.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['events:PutEvents'],
+        resources: [this.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })],
+        conditions: {
+          'ForAllValues:StringEquals': {
+            'events:source': [datasetEventSource(this.names.pipeline)],
+            'events:detail-type': [...DATASET_EVENT_TYPES],
+          },
+        },
+      }),
+    );
     // The volume check (docs/operations.md): reads and writes the volume history, writes the
     // arrival records the late-data check reads (it lists the history with the ListBucket of list(control)).
     reconcile.grantObjects(control, ['s3:GetObject', 's3:PutObject'], [controlPrefixes.volumeHistory]);

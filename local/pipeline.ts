@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -10,6 +11,7 @@ import { mapLimit } from '../lambdas/common/s3';
 import type { CfnTemplate } from './cfn';
 import { ACCOUNT, LocalCloud, type ObjectsDump, REGION } from './cloud';
 import { LocalCrawler } from './crawler';
+import { DatasetEventInbox, reportDatasetEvents } from './dataset-events';
 import { type Emulator, startEmulator } from './emulator';
 import { type FaultProxy, startFaultProxy } from './fault-proxy';
 import { LocalFaults } from './faults';
@@ -270,6 +272,11 @@ async function runWithEmulator<T>(
   };
   const cloud = new LocalCloud(template, clients, PIPELINE);
   await cloud.provision();
+  // A local consumer of the DatasetUpdated/DatasetHeld events (docs/events.md): a rule on the default bus -> a queue.
+  const datasetEventInbox = await DatasetEventInbox.provision(
+    { events: new EventBridgeClient(config), sqs: clients.sqs },
+    PIPELINE,
+  );
   context.iam.attach(template, cloud.resolver, { account: ACCOUNT, region: REGION });
   const runIam = new RunIam(context.iam, REGION);
   await cloud.restore(state.currentDir, {
@@ -497,6 +504,7 @@ async function runWithEmulator<T>(
   const { executions, seeds, result } = await context.work(session);
 
   const alerts = reportAlerts(await cloud.drainAlerts(), cloud.bucketFolders(), state);
+  const datasetEvents = reportDatasetEvents(await datasetEventInbox.drain());
   const { files, reconciliation } = await reportBatches(executions, {
     s3: clients.s3,
     controlBucket: cloud.bucket('Control'),
@@ -517,6 +525,7 @@ async function runWithEmulator<T>(
     files,
     reconciliation,
     alerts,
+    datasetEvents,
     tables,
     executions: reportExecutions(executions),
     iam: context.iam.report(),

@@ -19,6 +19,7 @@ import {
 import { alertTopicOf, publishAlert } from '../common/publish';
 import { InvalidEventError } from '../normalize/errors';
 import { reconcileBatch } from './core';
+import { buildDatasetEvent, loadDatasetEventInputs, putDatasetEvent } from './dataset-event';
 import type { ReportWait } from './deps';
 import { UnknownDatasetError } from './errors';
 import type { FileLatency } from './latency';
@@ -81,6 +82,7 @@ export function parseReconcileEvent(event: unknown): ReconcileEvent {
       return { action: 'partitions', dataset: e.dataset, files: e.files as FileOutcome[] };
     case 'reconcile':
     case 'schema-drift':
+    case 'publish':
       if (typeof e.executionId !== 'string' || e.executionId === '') {
         throw new InvalidEventError(`action "${e.action}" needs an executionId: ${show()}`);
       }
@@ -92,7 +94,7 @@ export function parseReconcileEvent(event: unknown): ReconcileEvent {
       };
     default:
       throw new InvalidEventError(
-        `unknown action "${String(e.action)}" (progress, reconcile, schema-drift or partitions)`,
+        `unknown action "${String(e.action)}" (progress, reconcile, schema-drift, partitions or publish)`,
       );
   }
 }
@@ -123,7 +125,7 @@ export function recordReconcileMetrics(
 
 export function makeReconcileHandler(
   env: PipelineEnv,
-  clients: Pick<AwsClients, 's3' | 'glue'> & Partial<Pick<AwsClients, 'sns'>>,
+  clients: Pick<AwsClients, 's3' | 'glue'> & Partial<Pick<AwsClients, 'sns' | 'events'>>,
   options: ReconcileHandlerOptions = {},
 ) {
   const publish = (alert: Alert): Promise<AlertReceipt> => {
@@ -226,6 +228,22 @@ export function makeReconcileHandler(
         const output = await ensureBatchPartitions(deps, dataset, input.files);
         logger.info('partitions', { dataset: dataset.name, ...output });
         return output;
+      }
+      case 'publish': {
+        if (!clients.events) throw new Error('the reconcile handler was built without an EventBridge client');
+        const event = buildDatasetEvent(
+          await loadDatasetEventInputs(deps, dataset, input.executionId, input.files),
+        );
+        const receipt = await putDatasetEvent(clients.events, event);
+        logger.info('dataset event', {
+          dataset: dataset.name,
+          detailType: receipt.detailType,
+          eventId: receipt.eventId,
+          reconciliation: receipt.reconciliation,
+          partitions: receipt.partitions,
+          rowsWritten: receipt.rowsWritten,
+        });
+        return receipt;
       }
     }
   }

@@ -60,7 +60,9 @@ export type NoticeName =
   | 'quarantine'
   | 'unknownTemplate'
   /** The volume-anomaly warning's receipt, from Reconcile (lib/contracts/reconcile.ts `volumeAlert`). */
-  | 'volumeAnomaly';
+  | 'volumeAnomaly'
+  /** The DatasetUpdated/DatasetHeld event (lib/contracts/dataset-events.ts): a DatasetEventReceipt or the error. */
+  | 'datasetEvent';
 export type NoticeOutcomes = Partial<Record<NoticeName, unknown>>;
 
 /**

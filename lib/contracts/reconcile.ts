@@ -7,12 +7,14 @@
  */
 import type { AlertReceipt } from './alerts';
 import type { FileOutcome } from './batch';
+import type { DatasetEventReceipt } from './dataset-events';
 import type { CheckStatus } from './reconciliation';
 import type { Progress } from './workflow';
 
 /**
  * The calls the state machine makes: PlanEtl/CheckProgress/EtlBusy (`progress`), Reconcile,
- * DetectSchemaDrift and EnsurePartitions (`partitions`).
+ * DetectSchemaDrift, EnsurePartitions (`partitions`) and PublishDatasetEvent (`publish`: the
+ * DatasetUpdated or DatasetHeld event of the reconciled batch, lib/contracts/dataset-events.ts).
  */
 export type ReconcileEvent =
   | {
@@ -38,6 +40,12 @@ export type ReconcileEvent =
   | {
       readonly action: 'partitions';
       readonly dataset: string;
+      readonly files: FileOutcome[];
+    }
+  | {
+      readonly action: 'publish';
+      readonly dataset: string;
+      readonly executionId: string;
       readonly files: FileOutcome[];
     };
 
@@ -101,4 +109,9 @@ export interface CatalogPartitionsOutput {
   readonly registered: number;
 }
 
-export type ReconcileResponse = Progress | ReconcileResult | SchemaDriftResult | CatalogPartitionsOutput;
+export type ReconcileResponse =
+  | Progress
+  | ReconcileResult
+  | SchemaDriftResult
+  | CatalogPartitionsOutput
+  | DatasetEventReceipt;

@@ -10,6 +10,7 @@ import type { Crawler, JobRun } from '@aws-sdk/client-glue';
 import type { AlertReceipt, NoticeName } from './alerts';
 import type { RecordRequestsResult } from './approvals';
 import type { BatchFile, FileOutcome, StatesError } from './batch';
+import type { DatasetEventReceipt } from './dataset-events';
 import type { CatalogPartitionsOutput, ReconcileResult } from './reconcile';
 
 /** What the drain loop needs to decide: run the ETL again, stop, or fail for lack of progress. */
@@ -58,7 +59,12 @@ export type ReconcileReceipts = Pick<ReconcileResult, 'alert' | 'restatementAler
  * schema-drift result carrying one in `alert`, null (nothing to say) or the error the task's
  * Catch recorded.
  */
-export type NoticeOutcome = AlertReceipt | { readonly alert: AlertReceipt | null } | StatesError | null;
+export type NoticeOutcome =
+  | AlertReceipt
+  | { readonly alert: AlertReceipt | null }
+  | DatasetEventReceipt
+  | StatesError
+  | null;
 
 /** A counter the workflow keeps itself (crawls of the batch, crawler polls). */
 export interface Counter {
@@ -216,6 +222,7 @@ export const NOTICE_PATHS = {
   volumeAnomaly: statePath('notices.volumeAnomaly'),
   quarantine: statePath('notices.quarantine'),
   unknownTemplate: statePath('notices.unknownTemplate'),
+  datasetEvent: statePath('notices.datasetEvent'),
 } as const satisfies Readonly<Record<NoticeName, string>>;
 
 /** Fields of a notice's outcome (NoticeOutcome), relative to its path in NOTICE_PATHS. */
@@ -271,6 +278,8 @@ export const STATE = {
   notifyQuarantine: 'NotifyQuarantine',
   templatesFlagged: 'TemplatesFlagged?',
   notifyUnknownTemplate: 'NotifyUnknownTemplate',
+  /** The DatasetUpdated or DatasetHeld event of the reconciled batch (docs/events.md). */
+  publishDatasetEvent: 'PublishDatasetEvent',
   filesFailed: 'FilesFailed?',
   failFiles: 'FilesFailed',
   /** The stage a failure alert for failed files names. */

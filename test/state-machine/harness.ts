@@ -2,6 +2,7 @@ import { outcomeOf } from '../../lambdas/normalize/core';
 import { volumeCheckFailed } from '../../lambdas/reconcile/volume';
 import type { AlertKind, AlertReceipt } from '../../lib/contracts/alerts';
 import type { FileOutcome } from '../../lib/contracts/batch';
+import type { DatasetEventReceipt } from '../../lib/contracts/dataset-events';
 import { manifestKey, sourceIdOf } from '../../lib/contracts/layout';
 import type { NormalizerManifest } from '../../lib/contracts/manifest';
 import { placeholderResolver } from '../../local/cfn';
@@ -244,6 +245,14 @@ export class FakeBackends implements TaskBackends {
   /** The schema-drift notice the drift action publishes (none by default). */
   drift: { subject: string } | undefined;
   driftError: Error | undefined;
+  /** Dataset events put on the bus (the `publish` action), by detail type, in order. */
+  readonly datasetEvents: string[] = [];
+  /** Errors thrown by successive `publish` calls before one succeeds. */
+  datasetEventErrors: Error[] = [];
+  /** An error every `publish` call throws (the event can never be put). */
+  datasetEventFailure: Error | undefined;
+  /** `publish` calls that threw. */
+  datasetEventAttempts = 0;
   private polls = 0;
   private progressCalls = 0;
   private catalogCalls = 0;
@@ -361,6 +370,7 @@ export class FakeBackends implements TaskBackends {
         alert,
       };
     }
+    if (p.action === 'publish') return this.publishDatasetEvent(files);
     if (this.reconcileError) throw this.reconcileError;
     const alert = this.discrepancy
       ? this.publishFrom('reconcile', 'discrepancy', this.discrepancy.subject)
@@ -380,6 +390,27 @@ export class FakeBackends implements TaskBackends {
       alert,
       restatementAlert,
       volumeAlert,
+    };
+  }
+
+  /** The `publish` action: the DatasetUpdated/DatasetHeld event, as the real handler decides it. */
+  private publishDatasetEvent(files: readonly FileOutcome[]): DatasetEventReceipt {
+    const error = this.datasetEventErrors.shift() ?? this.datasetEventFailure;
+    if (error) {
+      this.datasetEventAttempts += 1;
+      throw error;
+    }
+    const failedReconciliation = Boolean(this.discrepancy) || this.reconcileResult.status === 'fail';
+    const held = failedReconciliation || files.some((f) => f.status === 'failed');
+    const detailType = held ? 'DatasetHeld' : 'DatasetUpdated';
+    this.datasetEvents.push(detailType);
+    return {
+      detailType,
+      published: true,
+      eventId: `event-${this.datasetEvents.length}`,
+      reconciliation: failedReconciliation ? 'failed' : 'passed',
+      partitions: 1,
+      rowsWritten: 10,
     };
   }
 

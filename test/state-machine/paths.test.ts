@@ -74,8 +74,10 @@ describe('happy path', () => {
       'schema-drift',
       'progress',
       'reconcile',
+      'publish',
     ]);
     expect(backends.alerts).toEqual([]);
+    expect(backends.datasetEvents).toEqual(['DatasetUpdated']);
     const entered = statesEntered(result);
     expect(entered.indexOf(billing.startCrawler)).toBeLessThan(entered.indexOf(billing.ensurePartitions));
     expect(entered.indexOf(billing.ensurePartitions)).toBeLessThan(entered.indexOf(billing.runEtl));
@@ -550,9 +552,10 @@ describe('a file that landed with an unknown template', () => {
     expect(flagged[0]!.reason).toBeUndefined();
     const entered = statesEntered(result);
     expect(entered.indexOf(STATE.filesQuarantined)).toBeLessThan(entered.indexOf(STATE.templatesFlagged));
-    expect(entered.slice(-5)).toEqual([
+    expect(entered.slice(-6)).toEqual([
       STATE.templatesFlagged,
       STATE.notifyUnknownTemplate,
+      STATE.publishDatasetEvent,
       STATE.filesFailed,
       STATE.noticesPublished,
       STATE.done,

@@ -1,6 +1,8 @@
+import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { DATASET_EVENT_NOT_PUBLISHED } from '../../contracts/dataset-events';
 import {
   NOTICE_OUTCOME,
   NOTICE_PATHS,
@@ -23,7 +25,8 @@ export interface AlertTailProps {
 /**
  * After the data is merged (every dataset's branch ends here): Reconcile (publishes its own
  * discrepancy alert, restatement notice and volume-anomaly warning) -> their receipts join the notices -> quarantine
- * notice -> unknown-template notice -> failed files? (failure alert, FAILED) -> a notice not
+ * notice -> unknown-template notice -> the DatasetUpdated/DatasetHeld event -> failed files?
+ * (failure alert, FAILED) -> a notice not
  * published? (DoneNoticesNotPublished: SUCCEEDED, the backstop alerts) -> Done. Ends the
  * execution; nothing is chained after it.
  */
@@ -99,6 +102,30 @@ export class AlertTail extends sfn.StateMachineFragment {
     failFiles.next(failure.stageFailed(STATE.failedFilesStage));
     const filesFailed = new sfn.Choice(this, STATE.filesFailed);
 
+    // Publish only what passed (docs/events.md): DatasetUpdated when the reconciliation passed and no
+    // file failed, DatasetHeld otherwise. On both paths, before the failed files end the execution.
+    // An event that could not be put (DatasetEventNotPublishedError after the handler's own retries
+    // of a failed entry) is tried twice more; then, like a notice, it is recorded in $.notices and
+    // the backstop alerts: a merged batch is not failed for it.
+    const publishDatasetEvent = lambdaTask(this, STATE.publishDatasetEvent, props.reconcile, {
+      payload: sfn.TaskInput.fromObject({
+        action: 'publish',
+        dataset: sfn.JsonPath.stringAt(PATH.dataset),
+        executionId: sfn.JsonPath.executionId,
+        files: sfn.JsonPath.listAt(PATH.files),
+      }),
+      resultPath: NOTICE_PATHS.datasetEvent,
+    });
+    publishDatasetEvent.addRetry({
+      errors: [DATASET_EVENT_NOT_PUBLISHED],
+      interval: Duration.seconds(5),
+      backoffRate: 2,
+      maxAttempts: 2,
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    publishDatasetEvent.addCatch(filesFailed, { errors: ALL, resultPath: NOTICE_PATHS.datasetEvent });
+    publishDatasetEvent.next(filesFailed);
+
     // A notice that could not be sent does not fail a batch that was merged and reconciled: its
     // failure stays recorded in $.notices (the execution output) and the backstop, which also
     // sees SUCCEEDED executions, alerts from there.
@@ -133,9 +160,12 @@ export class AlertTail extends sfn.StateMachineFragment {
         ),
         notifyUnknownTemplate,
       )
-      .otherwise(filesFailed);
-    notifyUnknownTemplate.addCatch(filesFailed, { errors: ALL, resultPath: NOTICE_PATHS.unknownTemplate });
-    notifyUnknownTemplate.next(filesFailed);
+      .otherwise(publishDatasetEvent);
+    notifyUnknownTemplate.addCatch(publishDatasetEvent, {
+      errors: ALL,
+      resultPath: NOTICE_PATHS.unknownTemplate,
+    });
+    notifyUnknownTemplate.next(publishDatasetEvent);
     filesFailed
       .when(
         sfn.Condition.and(
