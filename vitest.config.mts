@@ -19,6 +19,7 @@ export const E2E_TESTS = [
   'test/e2e/cli.test.ts',
   'test/e2e/faults.test.ts',
   'test/e2e/input-defects.test.ts',
+  'test/e2e/late-cli.test.ts',
   'test/e2e/local-runtime.test.ts',
   'test/e2e/replay.test.ts',
   'test/e2e/reprocess.test.ts',
