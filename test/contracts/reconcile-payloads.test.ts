@@ -201,9 +201,12 @@ describe('what the state machine sends the reconcile Lambda matches its schema',
       'progress',
       'progress',
       'reconcile',
+      'publish',
     ]);
     expect(calls.some((c) => c.previous !== undefined && c.lastRunId !== undefined)).toBe(true);
     for (const call of calls) expect(errorsOf('reconcile-event', call), JSON.stringify(call)).toEqual([]);
+    // Reconcile and the dataset event it is followed by are sent the same outcomes.
+    expect(calls.at(-1)!.files).toEqual(calls.at(-2)!.files);
     const outcomes = calls.at(-1)!.files as FileOutcome[];
     expect(outcomes.map((f) => f.status)).toEqual(['normalized', 'normalized', 'duplicate', 'quarantined']);
     for (const outcome of outcomes) expect(errorsOf('file-outcome', outcome)).toEqual([]);
