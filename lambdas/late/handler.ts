@@ -75,6 +75,11 @@ export class LateAlertError extends Error {
   override readonly name = 'LateAlertError';
 }
 
+/** The check of a dataset failed (its records could not be read or written); the others were checked. */
+export class LateCheckError extends Error {
+  override readonly name = 'LateCheckError';
+}
+
 export function parseLateEvent(event: unknown): LateCheckEvent {
   const e = (event ?? {}) as Partial<Record<'action' | 'now' | 'dataset', unknown>>;
   if (typeof e !== 'object' || Array.isArray(e))
@@ -144,15 +149,24 @@ export function makeLateHandler(
       );
     const results: LateCheckResult['datasets'][number][] = [];
     const receipts: AlertReceipt[] = [];
+    // One dataset's failure (an unreadable record, a throttled listing) does not keep the others
+    // from being checked; the invocation fails at the end, naming it, so the schedule retries.
+    const errors: string[] = [];
     for (const dataset of datasets) {
       const scope = { pipeline: env.pipelineName, dataset: dataset.name, logger, settings: options.metrics };
-      results.push(
-        await withDatasetMetrics(scope, async (metrics) => {
-          const result = await checkDataset(dataset, now, receipts);
-          metrics.add('lateExpectations', result.open);
-          return result;
-        }),
-      );
+      try {
+        results.push(
+          await withDatasetMetrics(scope, async (metrics) => {
+            const result = await checkDataset(dataset, now, receipts);
+            metrics.add('lateExpectations', result.open);
+            return result;
+          }),
+        );
+      } catch (error) {
+        const e = error as Error;
+        logger.error('late check of a dataset failed', { dataset: dataset.name, error: e.message });
+        errors.push(`${dataset.name}: ${e.name}: ${e.message}`);
+      }
     }
     const failed = receipts.filter((r) => !r.published);
     logger.info('late check', {
@@ -167,6 +181,7 @@ export function makeLateHandler(
       alerts: receipts.length,
       alertsFailed: failed.length,
     });
+    if (errors.length > 0) throw new LateCheckError(`the late check failed for ${errors.join('; ')}`);
     if (failed.length > 0)
       throw new LateAlertError(
         `${failed.length} alert(s) could not be published (${failed.map((r) => r.error).join('; ')}); findings are saved, the next delivery sends them`,

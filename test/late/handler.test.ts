@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAlertData } from '../../lambdas/common/alerts';
 import type { PipelineEnv } from '../../lambdas/common/env';
 import { listKeys, putJson } from '../../lambdas/common/s3';
-import { LateAlertError, makeLateHandler } from '../../lambdas/late/handler';
+import { LateAlertError, LateCheckError, makeLateHandler } from '../../lambdas/late/handler';
 import { InvalidEventError } from '../../lambdas/normalize/errors';
 import { datasetByName } from '../../lib/config';
 import { sourceIdOf } from '../../lib/contracts/layout';
@@ -181,6 +181,25 @@ describe('late-data check', () => {
     await check({ action: 'check', now: '2025-03-12T07:00:00Z' });
     expect(sns.alerts()).toHaveLength(1);
     expect(await finding('AWS')).toMatchObject({ lastAlertedAt: '2025-03-12T07:00:00.000Z', alerts: 1 });
+  });
+
+  it('checks the other datasets when one has an unreadable arrival record, then fails naming it', async () => {
+    const env = await aws.newEnv();
+    const sns = new RecordingSns();
+    const check = makeLateHandler(
+      env,
+      { s3: aws.s3, sns: sns.client },
+      { datasets: [billing, datasetByName('purchase_orders')!], metrics: { disabled: true } },
+    );
+    await putJson(aws.s3, env.controlBucket, arrivalKey('cloud_billing', '2025-03-11', 'AWS', 'x'), {
+      schemaVersion: 2,
+    });
+    await expect(check({ action: 'check', now: '2025-03-12T07:00:00Z' })).rejects.toThrow(
+      new LateCheckError(
+        'the late check failed for cloud_billing: LateStateError: arrival record operations/arrivals/cloud_billing/2025-03-11/AWS/x.json is not an ArrivalRecord of schema version 1',
+      ),
+    );
+    expect(sns.alerts().map((a) => a.dataset)).toEqual(['purchase_orders']);
   });
 
   it('counts only files of the expected template and refuses a dataset without expectations', async () => {
