@@ -312,7 +312,16 @@ describe('handlers', () => {
             (f.Properties!.Environment as { Variables: Record<string, string> }).Variables.PIPELINE_HANDLER,
         )
         .sort(),
-    ).toEqual(['approval-link', 'approvals', 'ask', 'late', 'normalize', 'notify', 'quarantine', 'reconcile']);
+    ).toEqual([
+      'approval-link',
+      'approvals',
+      'ask',
+      'late',
+      'normalize',
+      'notify',
+      'quarantine',
+      'reconcile',
+    ]);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
