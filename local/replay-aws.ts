@@ -20,6 +20,7 @@ import {
   countOutcomes,
   datasetOf,
   describeSelection,
+  dryRunFiles,
   type ReplayBatch,
   type ReplayExecutionReport,
   type ReplayReport,
@@ -29,7 +30,6 @@ import {
   reportReplayedFiles,
   selectionOf,
   selectReplay,
-  unsentFile,
 } from './replay-selection';
 import { s3ReplayStore } from './replay-store';
 
@@ -113,10 +113,7 @@ export async function replayOnAws(
   describeSelection(candidates, batches, progress);
   const selection = selectionOf(request.selector, dataset, buckets.landing);
   if (request.dryRun) {
-    const files = candidates.map((c) => {
-      const batch = batches.find((b) => b.candidates.includes(c));
-      return batch ? { ...unsentFile(c, true), execution: batch.name } : unsentFile(c, true);
-    });
+    const files = dryRunFiles(candidates, batches);
     return {
       dataset: dataset.name,
       dryRun: true,

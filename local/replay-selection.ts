@@ -554,6 +554,18 @@ export function unsentFile(candidate: ReplayCandidate, dryRun: boolean): ReplayF
   return { ...base, outcome: dryRun ? 'would_replay' : 'failed', skipped: false, ...detailOf(candidate) };
 }
 
+/** A dry run's file entries: what each batch would replay, and what is skipped. */
+export function dryRunFiles(
+  candidates: readonly ReplayCandidate[],
+  batches: readonly ReplayBatch[],
+): ReplayFileReport[] {
+  return candidates.map((c) => {
+    const batch = batches.find((b) => b.candidates.includes(c));
+    if (!batch) return unsentFile(c, true);
+    return { ...unsentFile(c, true), outcome: 'would_replay', skipped: false, execution: batch.name };
+  });
+}
+
 function detailOf(candidate: ReplayCandidate): { detail?: string } {
   return candidate.stateDetail ? { detail: candidate.stateDetail } : {};
 }

@@ -17,6 +17,7 @@ import {
   countOutcomes,
   datasetOf,
   describeSelection,
+  dryRunFiles,
   needsReplay,
   type ReplayBuckets,
   type ReplayExecutionReport,
@@ -78,11 +79,7 @@ export async function replayLocally(
         request.includeCurated,
       );
       describeSelection(candidates, batches, progress);
-      const files = candidates.map((c) => {
-        const entry = unsentFile(c, true);
-        const batch = batches.find((b) => b.candidates.includes(c));
-        return batch ? { ...entry, execution: batch.name } : entry;
-      });
+      const files = dryRunFiles(candidates, batches);
       return {
         dataset: dataset.name,
         dryRun: true,

@@ -11,6 +11,7 @@ import { objectCreatedEvent } from '../../local/intake';
 import { replayOnAws } from '../../local/replay-aws';
 import {
   countOutcomes,
+  dryRunFiles,
   type LandingVersion,
   parseReplayArgs,
   type ReplayCandidate,
@@ -322,6 +323,29 @@ describe('replay batches', () => {
     expect(replayBatches(small, 'landing', requarantined)[0]!.name).not.toBe(batches[0]!.name);
     // --include-curated sends the curated version too.
     expect(replayBatches(small, 'landing', all, 1, true).flatMap((b) => b.files)).toHaveLength(6);
+  });
+
+  it('in a dry run, list what each execution would replay and what is skipped', () => {
+    const curated = candidate({ state: 'already_curated' });
+    const fresh = candidate({
+      key: 'cloud_billing/new.csv',
+      sourceId: sourceIdOf('cloud_billing/new.csv', 'v1'),
+    });
+    const gone = candidate({ key: 'cloud_billing/gone.csv', state: 'missing' });
+    const plain = replayBatches(billing, 'landing', [curated, fresh, gone]);
+    expect(
+      dryRunFiles([curated, fresh, gone], plain).map((f) => [f.outcome, f.skipped, f.execution]),
+    ).toEqual([
+      ['already_curated', true, undefined],
+      ['would_replay', false, plain[0]!.name],
+      ['missing', true, undefined],
+    ]);
+    const all = replayBatches(billing, 'landing', [curated, fresh, gone], 1, true);
+    expect(dryRunFiles([curated, fresh, gone], all).map((f) => [f.before, f.outcome])).toEqual([
+      ['already_curated', 'would_replay'],
+      ['not_curated', 'would_replay'],
+      ['missing', 'missing'],
+    ]);
   });
 
   it('close early at the Step Functions payload limit, as the Pipe does', () => {
