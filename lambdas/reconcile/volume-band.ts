@@ -6,8 +6,15 @@
 import type { VolumeBand } from '../../lib/config/types';
 import { Decimal } from '../common/decimal';
 
-/** Decimals of the ratio an alert shows (rounded half away from zero). */
+/**
+ * The ratio an alert shows: rounded half away from zero to `RATIO_PLACES` decimals, or more when
+ * that leaves fewer than `RATIO_DIGITS` significant digits (a tiny ratio reads 0.0000454, not 0).
+ */
 export const RATIO_PLACES = 4;
+export const RATIO_DIGITS = 3;
+
+/** Most decimals a shown ratio gets (beyond them it reads 0). */
+const MAX_RATIO_PLACES = 40;
 
 /** The median: the middle value, or the mean of the two middle values (exact: x/2 ends in base 10). */
 export function median(values: readonly Decimal[]): Decimal {
@@ -23,20 +30,27 @@ export function bandLimit(value: number): Decimal {
   return Decimal.parse(String(value));
 }
 
-/** `a / b` rounded half away from zero to `places` decimals, as a plain decimal string. */
-export function divide(a: Decimal, b: Decimal, places = RATIO_PLACES): string {
+/** `a / b` rounded as RATIO_PLACES says, as a plain decimal string. */
+export function divide(a: Decimal, b: Decimal): string {
   if (b.isZero()) throw new RangeError('division by zero');
-  // a = ca / 10^sa, b = cb / 10^sb: a / b * 10^places = ca * 10^(sb + places) / (cb * 10^sa).
-  let numerator = a.coefficient * 10n ** BigInt(b.scale + places);
-  let denominator = b.coefficient * 10n ** BigInt(a.scale);
-  if (denominator < 0n) {
-    numerator = -numerator;
-    denominator = -denominator;
+  const negative = a.coefficient < 0n !== b.coefficient < 0n && !a.isZero();
+  const ca = a.coefficient < 0n ? -a.coefficient : a.coefficient;
+  const cb = b.coefficient < 0n ? -b.coefficient : b.coefficient;
+  // a = ca / 10^sa, b = cb / 10^sb: |a / b| * 10^places = ca * 10^(sb + places) / (cb * 10^sa).
+  const scaled = (places: number) => {
+    const numerator = ca * 10n ** BigInt(b.scale + places);
+    const denominator = cb * 10n ** BigInt(a.scale);
+    let quotient = numerator / denominator;
+    if ((numerator % denominator) * 2n >= denominator) quotient += 1n;
+    return quotient;
+  };
+  const enough = 10n ** BigInt(RATIO_DIGITS - 1);
+  let places = RATIO_PLACES;
+  let quotient = scaled(places);
+  while (quotient < enough && places < MAX_RATIO_PLACES && !a.isZero()) {
+    places += 1;
+    quotient = scaled(places);
   }
-  const negative = numerator < 0n;
-  const magnitude = negative ? -numerator : numerator;
-  let quotient = magnitude / denominator;
-  if ((magnitude % denominator) * 2n >= denominator) quotient += 1n;
   return Decimal.parse(`${negative && quotient !== 0n ? '-' : ''}${quotient}e-${places}`).toString();
 }
 
@@ -46,7 +60,7 @@ export interface BandCheck {
   readonly inBand: boolean;
   readonly value: string;
   readonly median: string;
-  /** value / median, rounded to RATIO_PLACES; null when the median is 0. */
+  /** value / median, rounded as RATIO_PLACES says; null when the median is 0. */
   readonly ratio: string | null;
 }
 

@@ -37,12 +37,17 @@ describe('median', () => {
 });
 
 describe('divide', () => {
-  it('rounds half away from zero to four decimals', () => {
+  it('rounds half away from zero to four decimals, more for fewer than three significant digits', () => {
     expect(divide(d('1'), d('10'))).toBe('0.1');
     expect(divide(d('2'), d('3'))).toBe('0.6667');
     expect(divide(d('-2'), d('3'))).toBe('-0.6667');
     expect(divide(d('2'), d('-3'))).toBe('-0.6667');
-    expect(divide(d('0.00001'), d('1'))).toBe('0');
+    expect(divide(d('4'), d('45'))).toBe('0.0889');
+    expect(divide(d('0.00001'), d('1'))).toBe('0.00001');
+    expect(divide(d('0.0000168599'), d('0.3710899355'))).toBe('0.0000454');
+    expect(divide(d('1'), d('700'))).toBe('0.00143');
+    expect(divide(d('0'), d('7'))).toBe('0');
+    expect(divide(d('1'), d('1e50'))).toBe('0');
     expect(divide(d('1000000000000000000000'), d('0.001'))).toBe('1000000000000000000000000');
   });
 });
