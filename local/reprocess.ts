@@ -603,3 +603,28 @@ async function listKeys(clients: ReprocessAwsClients, bucket: string, prefix: st
 export function formatReprocessReport(report: ReprocessReport): string {
   return `${JSON.stringify(report, null, 2)}\n`;
 }
+
+/**
+ * One line for a person: `reprocessed cloud_billing billing_period=2024-09: 1 object(s) read,
+ * 999 row(s) before, 999 after (0 inserted, 0 updated, 0 deleted, 999 unchanged); nothing
+ * committed (nothing differed); run jr_...`.
+ */
+export function describeReprocessReport(report: ReprocessReport): string {
+  const what = `${report.dataset} ${report.partition}`;
+  if (report.dryRun)
+    return (
+      `dry run of ${what}: ${report.objects.length} normalized object(s) ` +
+      `(${report.objects.filter((o) => o.marked).length} with a marker)` +
+      `${report.rowsBefore === null ? '' : `, ${report.rowsBefore} row(s) in curated`}; nothing changed` +
+      (report.error ? `; ${report.error}` : '')
+    );
+  if (!report.ok)
+    return `reprocessing ${what} FAILED${report.runId ? ` (run ${report.runId})` : ''}: ${report.error}; nothing changed`;
+  const c = report.changes!;
+  return (
+    `reprocessed ${what}: ${report.objectsRead} object(s) read, ${report.rowsBefore} row(s) before, ` +
+    `${report.rowsAfter} after (${c.rowsInserted} inserted, ${c.rowsUpdated} updated, ${c.rowsDeleted} deleted, ` +
+    `${c.rowsUnchanged} unchanged); ${c.committed ? `snapshot ${report.snapshotId} committed` : 'nothing committed (nothing differed)'}; ` +
+    `run ${report.runId}, report ${report.runReport}`
+  );
+}

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { loadDatasets } from '../../lib/config';
 import type { EtlRunReport } from '../../lib/contracts/run-report';
 import { STACK_OUTPUTS } from '../../lib/contracts/stack-outputs';
-import { parsePartition, type ReprocessAwsClients, reprocessPartition } from '../../local/reprocess';
+import {
+  describeReprocessReport,
+  parsePartition,
+  type ReprocessAwsClients,
+  reprocessPartition,
+} from '../../local/reprocess';
 
 const billing = loadDatasets().find((d) => d.name === 'cloud_billing')!;
 const KEY = 'cloud_billing/billing_period=2024-10/abc.jsonl.gz';
@@ -103,6 +108,11 @@ describe('reprocessing a partition of a deployed stack', () => {
       objects: [{ key: KEY, marked: true, markerRunId: 'jr_1' }],
     });
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
+    expect(describeReprocessReport(report)).toBe(
+      'reprocessed cloud_billing billing_period=2024-10: 1 object(s) read, 2 row(s) before, 1 after ' +
+        '(0 inserted, 1 updated, 1 deleted, 0 unchanged); snapshot 42 committed; ' +
+        'run jr_1, report s3://control-bucket/etl/runs/cloud_billing/jr_1.json',
+    );
     expect(lines.some((l) => l.includes('started finance-ingest-cloud_billing-curate run jr_1'))).toBe(true);
   });
 
@@ -128,6 +138,9 @@ describe('reprocessing a partition of a deployed stack', () => {
       error: 'FAILED: EmptyPartitionError: nothing',
       changes: null,
     });
+    expect(describeReprocessReport(report)).toBe(
+      'reprocessing cloud_billing billing_period=2024-10 FAILED (run jr_2): FAILED: EmptyPartitionError: nothing; nothing changed',
+    );
   });
 
   it('says to wait when the job is running for an execution', async () => {
@@ -184,6 +197,9 @@ describe('reprocessing a partition of a deployed stack', () => {
         { key: 'cloud_billing/billing_period=2024-10/def.jsonl.gz', marked: false },
       ],
     });
+    expect(describeReprocessReport(report)).toBe(
+      'dry run of cloud_billing billing_period=2024-10: 2 normalized object(s) (1 with a marker); nothing changed',
+    );
   });
 });
 
