@@ -600,8 +600,17 @@ async function listKeys(clients: ReprocessAwsClients, bucket: string, prefix: st
   return keys;
 }
 
+/** The report for a person (`--json` and `--report` give the JSON): the summary, then the objects. */
 export function formatReprocessReport(report: ReprocessReport): string {
-  return `${JSON.stringify(report, null, 2)}\n`;
+  const shown = report.objects
+    .slice(0, 20)
+    .map(
+      (o) =>
+        `  ${o.key}  ${o.markerRunId ? `marker of ${o.markerRunId}` : o.marked ? 'marked' : 'no marker yet'}`,
+    );
+  if (report.objects.length > shown.length)
+    shown.push(`  ... and ${report.objects.length - shown.length} more`);
+  return `${[describeReprocessReport(report), ...shown].join('\n')}\n`;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { EtlRunReport } from '../../lib/contracts/run-report';
 import { STACK_OUTPUTS } from '../../lib/contracts/stack-outputs';
 import {
   describeReprocessReport,
+  formatReprocessReport,
   parsePartition,
   type ReprocessAwsClients,
   reprocessPartition,
@@ -197,8 +198,10 @@ describe('reprocessing a partition of a deployed stack', () => {
         { key: 'cloud_billing/billing_period=2024-10/def.jsonl.gz', marked: false },
       ],
     });
-    expect(describeReprocessReport(report)).toBe(
-      'dry run of cloud_billing billing_period=2024-10: 2 normalized object(s) (1 with a marker); nothing changed',
+    expect(formatReprocessReport(report)).toBe(
+      'dry run of cloud_billing billing_period=2024-10: 2 normalized object(s) (1 with a marker); nothing changed\n' +
+        `  ${KEY}  marked\n` +
+        '  cloud_billing/billing_period=2024-10/def.jsonl.gz  no marker yet\n',
     );
   });
 });
