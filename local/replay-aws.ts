@@ -17,19 +17,15 @@ import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws
 import { readStackResources } from '../smoke/smoke';
 import { InputError } from './inputs';
 import {
-  countOutcomes,
   datasetOf,
-  describeSelection,
-  dryRunFiles,
+  planReplay,
   type ReplayBatch,
   type ReplayExecutionReport,
   type ReplayReport,
   type ReplayRequest,
   type ReplayStore,
-  replayBatches,
-  reportReplayedFiles,
-  selectionOf,
-  selectReplay,
+  reportAfterExecutions,
+  reportWithoutExecutions,
 } from './replay-selection';
 import { s3ReplayStore } from './replay-store';
 
@@ -102,28 +98,14 @@ export async function replayOnAws(
     stack: request.stack,
     ...(request.region ? { region: request.region } : {}),
   };
-  const candidates = await selectReplay(clients.store, buckets, dataset, request.selector);
-  const batches = replayBatches(
-    dataset,
-    buckets.landing,
-    candidates,
-    request.attempt,
-    request.includeCurated,
+  const { candidates, batches, selection } = await planReplay(
+    clients.store,
+    buckets,
+    { ...request, selector: request.selector },
+    progress,
   );
-  describeSelection(candidates, batches, progress);
-  const selection = selectionOf(request.selector, dataset, buckets.landing);
-  if (request.dryRun) {
-    const files = dryRunFiles(candidates, batches);
-    return {
-      dataset: dataset.name,
-      dryRun: true,
-      target,
-      selection,
-      files,
-      executions: batches.map((b) => ({ name: b.name, files: b.files.length, status: 'NOT_STARTED' })),
-      ...countOutcomes(files),
-    };
-  }
+  if (request.dryRun)
+    return reportWithoutExecutions({ dataset, candidates, batches, selection }, target, true);
   const startedAt = new Date().toISOString();
   const arns = await Promise.all(
     batches.map((batch) => startReplayExecution(clients.sfn, stack.stateMachineArn, batch, progress)),
@@ -162,24 +144,14 @@ export async function replayOnAws(
       await sleep(options.pollMs ?? 10_000);
     }
   }
-  const files = await reportReplayedFiles(
+  return reportAfterExecutions(
     clients.store,
     buckets,
-    dataset.name,
-    candidates,
-    batches,
+    { dataset, candidates, batches, selection },
+    target,
     executions,
     startedAt,
   );
-  return {
-    dataset: dataset.name,
-    dryRun: false,
-    target,
-    selection,
-    files,
-    executions,
-    ...countOutcomes(files),
-  };
 }
 
 /**

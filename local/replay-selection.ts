@@ -554,6 +554,88 @@ export function unsentFile(candidate: ReplayCandidate, dryRun: boolean): ReplayF
   return { ...base, outcome: dryRun ? 'would_replay' : 'failed', skipped: false, ...detailOf(candidate) };
 }
 
+/** What a replay will do: the versions selected, the executions, and the selection in words. */
+export interface ReplayPlan {
+  readonly dataset: ResolvedDataset;
+  readonly candidates: readonly ReplayCandidate[];
+  readonly batches: readonly ReplayBatch[];
+  readonly selection: ReplayReport['selection'];
+}
+
+/** Selects, batches and names a replay (the same steps locally and on AWS), with progress lines. */
+export async function planReplay(
+  store: ReplayStore,
+  buckets: ReplayBuckets,
+  request: ReplayRequest & { readonly selector: ReplaySelector },
+  progress: (line: string) => void,
+): Promise<ReplayPlan> {
+  const dataset = datasetOf(request.dataset);
+  const candidates = await selectReplay(store, buckets, dataset, request.selector);
+  const batches = replayBatches(
+    dataset,
+    buckets.landing,
+    candidates,
+    request.attempt,
+    request.includeCurated,
+  );
+  describeSelection(candidates, batches, progress);
+  return { dataset, candidates, batches, selection: selectionOf(request.selector, dataset, buckets.landing) };
+}
+
+/**
+ * The report of a replay that starts nothing: a dry run (what each execution would replay), or
+ * a replay whose every version is already curated or gone (all skipped).
+ */
+export function reportWithoutExecutions(
+  plan: ReplayPlan,
+  target: ReplayReport['target'],
+  dryRun: boolean,
+): ReplayReport {
+  const files = dryRun
+    ? dryRunFiles(plan.candidates, plan.batches)
+    : plan.candidates.map((c) => unsentFile(c, false));
+  return {
+    dataset: plan.dataset.name,
+    dryRun,
+    target,
+    selection: plan.selection,
+    files,
+    executions: dryRun
+      ? plan.batches.map((b) => ({ name: b.name, files: b.files.length, status: 'NOT_STARTED' }))
+      : [],
+    ...countOutcomes(files),
+  };
+}
+
+/** The report of a replay whose executions have ended: each file's outcome read back through `store`. */
+export async function reportAfterExecutions(
+  store: ReplayStore,
+  buckets: ReplayBuckets,
+  plan: ReplayPlan,
+  target: ReplayReport['target'],
+  executions: readonly ReplayExecutionReport[],
+  startedAt: string,
+): Promise<ReplayReport> {
+  const files = await reportReplayedFiles(
+    store,
+    buckets,
+    plan.dataset.name,
+    plan.candidates,
+    plan.batches,
+    executions,
+    startedAt,
+  );
+  return {
+    dataset: plan.dataset.name,
+    dryRun: false,
+    target,
+    selection: plan.selection,
+    files,
+    executions,
+    ...countOutcomes(files),
+  };
+}
+
 /** A dry run's file entries: what each batch would replay, and what is skipped. */
 export function dryRunFiles(
   candidates: readonly ReplayCandidate[],

@@ -14,20 +14,15 @@ import * as path from 'node:path';
 import { InputError } from './inputs';
 import { runLocalSession } from './pipeline';
 import {
-  countOutcomes,
   datasetOf,
-  describeSelection,
-  dryRunFiles,
-  needsReplay,
+  planReplay,
   type ReplayBuckets,
   type ReplayExecutionReport,
   type ReplayReport,
   type ReplayRequest,
-  replayBatches,
-  reportReplayedFiles,
-  selectionOf,
-  selectReplay,
-  unsentFile,
+  type ReplaySelector,
+  reportAfterExecutions,
+  reportWithoutExecutions,
 } from './replay-selection';
 import { s3ReplayStore, savedReplayStore } from './replay-store';
 import type { RunReport } from './report';
@@ -55,7 +50,7 @@ export async function replayLocally(
   const progress = options.onProgress ?? (() => undefined);
   if (!request.selector)
     throw new InputError('replay needs a selection (--quarantined, --prefix or --from/--to)');
-  const selector = request.selector;
+  const planned = { ...request, selector: request.selector as ReplaySelector };
   const dataset = datasetOf(request.dataset);
   const state = await openStateFolder({
     ...(options.state ? { state: options.state } : {}),
@@ -67,45 +62,12 @@ export async function replayLocally(
   });
   const target = { kind: 'local' as const, stateDir: path.relative(process.cwd(), state.root) || state.root };
   try {
-    if (request.dryRun) {
-      // Nothing is started: the saved buckets are read as files.
-      const buckets = savedBuckets(state.currentDir);
-      const candidates = await selectReplay(savedReplayStore(state.currentDir), buckets, dataset, selector);
-      const batches = replayBatches(
-        dataset,
-        buckets.landing,
-        candidates,
-        request.attempt,
-        request.includeCurated,
-      );
-      describeSelection(candidates, batches, progress);
-      const files = dryRunFiles(candidates, batches);
-      return {
-        dataset: dataset.name,
-        dryRun: true,
-        target,
-        selection: selectionOf(selector, dataset, buckets.landing),
-        files,
-        executions: batches.map((b) => ({ name: b.name, files: b.files.length, status: 'NOT_STARTED' })),
-        ...countOutcomes(files),
-      };
-    }
-    // Selected from the saved state first: when nothing needs replaying, nothing is started or saved.
+    // Selected from the saved state first: a dry run reads the saved buckets as files (no
+    // emulator, no Spark); when nothing needs replaying, nothing is started or saved either.
     const saved = savedBuckets(state.currentDir);
-    const preview = await selectReplay(savedReplayStore(state.currentDir), saved, dataset, selector);
-    if (!preview.some((c) => needsReplay(c, request.includeCurated))) {
-      describeSelection(preview, [], progress);
-      const files = preview.map((c) => unsentFile(c, false));
-      return {
-        dataset: dataset.name,
-        dryRun: false,
-        target,
-        selection: selectionOf(selector, dataset, saved.landing),
-        files,
-        executions: [],
-        ...countOutcomes(files),
-      };
-    }
+    const preview = await planReplay(savedReplayStore(state.currentDir), saved, planned, progress);
+    if (request.dryRun || preview.batches.length === 0)
+      return reportWithoutExecutions(preview, target, request.dryRun);
     const startedAt = new Date().toISOString();
     const { report: run, result } = await runLocalSession(
       state,
@@ -117,15 +79,8 @@ export async function replayLocally(
           control: session.bucket('Control'),
           quarantine: session.bucket('Quarantine'),
         };
-        const candidates = await selectReplay(store, buckets, dataset, selector);
-        const batches = replayBatches(
-          dataset,
-          buckets.landing,
-          candidates,
-          request.attempt,
-          request.includeCurated,
-        );
-        describeSelection(candidates, batches, progress);
+        const plan = await planReplay(store, buckets, planned, progress);
+        const { batches } = plan;
         // StartExecution for every batch at once, as the Pipe starts a burst's batches.
         const executed = await Promise.all(
           batches.map((batch, i) =>
@@ -143,26 +98,9 @@ export async function replayLocally(
           ...(e.result.error ? { error: e.result.error } : {}),
           ...(e.result.cause ? { cause: e.result.cause.slice(0, 2000) } : {}),
         }));
-        const files = await reportReplayedFiles(
-          store,
-          buckets,
-          dataset.name,
-          candidates,
-          batches,
-          executions,
-          startedAt,
-        );
         return {
           executions: executed,
-          result: {
-            dataset: dataset.name,
-            dryRun: false,
-            target,
-            selection: selectionOf(selector, dataset, buckets.landing),
-            files,
-            executions,
-            ...countOutcomes(files),
-          } satisfies ReplayReport,
+          result: await reportAfterExecutions(store, buckets, plan, target, executions, startedAt),
         };
       },
     );

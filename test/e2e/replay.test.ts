@@ -127,6 +127,7 @@ describe('replay of a file quarantined for a header the config did not know', ()
   });
 
   it('replayed after the alias was added (--config), the same version is curated: rows rise by its 3', () => {
+    const replayStartedAt = new Date().toISOString();
     const { status, stderr, report } = replay(stateDir, ['--quarantined', '--config', FIX]);
     expect(status, stderr.slice(-3000)).toBe(0);
     expect(report.ok).toBe(true);
@@ -145,12 +146,13 @@ describe('replay of a file quarantined for a header the config did not know', ()
       { file: 'charges_good.csv', n: 3 },
       { file: 'charges_renamed.csv', n: 3 },
     ]);
-    // The replayed rows keep the version's landing time, not the replay's.
+    // The replayed rows keep the version's landing time (its LastModified, to the second), not the replay's.
     const landed = query(
       stateDir,
-      "select distinct cast(ingest_landed_at as varchar) as t from cloud_billing where ingest_source_key like '%charges_renamed.csv'",
+      "select distinct strftime(ingest_landed_at, '%Y-%m-%dT%H:%M:%S') as t from cloud_billing where ingest_source_key like '%charges_renamed.csv'",
     );
-    expect(landed).toHaveLength(1);
+    expect(landed).toEqual([{ t: file!.lastModified!.slice(0, 19) }]);
+    expect(Date.parse(file!.lastModified!)).toBeLessThan(Date.parse(replayStartedAt) - 1000);
   });
 
   it('replayed again, the curated version is skipped as already curated and nothing is saved', () => {
