@@ -63,6 +63,25 @@ describe('the FOCUS billing sample through the local pipeline', () => {
     expectEveryCallAllowed(first.report, actingPrincipals('cloud_billing'));
   });
 
+  it('publishes DatasetUpdated for the billing batch (and the seed) on the default bus, with its partitions, rows and snapshot', () => {
+    const events = first.report.datasetEvents ?? [];
+    expect(events.map((e) => [e.dataset, e.detailType])).toEqual([
+      ['account_hierarchy', 'DatasetUpdated'],
+      ['cloud_billing', 'DatasetUpdated'],
+    ]);
+    const billing = events.find((e) => e.dataset === 'cloud_billing')!;
+    expect(billing).toMatchObject({
+      reconciliation: 'passed',
+      partitionColumn: 'billing_period',
+      partitions: ['2024-09', '2024-10'],
+      rows: 1000,
+      changed: true,
+    });
+    expect(billing.eventId).toMatch(/\S/);
+    expect(billing.snapshotId).toMatch(/^\d+$/);
+    expect(billing.execution).toBe(first.report.executions[0]!.name);
+  });
+
   it('lands BilledCost exactly 20.52022672899 (a decimal(38,18)) in the curated table, with the account hierarchy joined', async () => {
     const [totals] = await query(
       stateDir,
@@ -113,6 +132,15 @@ describe('the FOCUS billing sample through the local pipeline', () => {
     // The hierarchy is in the state already: nothing is seeded again.
     expect(again.report.seeds).toBeUndefined();
     expect(again.report.files.map((f) => f.status)).toEqual(['duplicate']);
+    // Nothing new reached curated: the event says so (changed: false), still DatasetUpdated.
+    expect(again.report.datasetEvents).toEqual([
+      expect.objectContaining({
+        dataset: 'cloud_billing',
+        detailType: 'DatasetUpdated',
+        changed: false,
+        rows: 0,
+      }),
+    ]);
     const [totals] = await query(
       stateDir,
       'select count(*) as n, sum(billed_cost) as billed from cloud_billing',
@@ -140,6 +168,14 @@ describe('capacity plans in two template versions', () => {
     // The roster covers org units whose plans have not arrived yet: pending, not a discrepancy.
     expect(first.report.reconciliation.some((c) => c.status === 'pending')).toBe(true);
     expect(first.report.reconciliation.filter((c) => c.status === 'fail')).toEqual([]);
+    // Pending is not failed: the batch is published as updated, saying pending.
+    expect(first.report.datasetEvents).toEqual([
+      expect.objectContaining({
+        dataset: 'workforce_capacity',
+        detailType: 'DatasetUpdated',
+        reconciliation: 'pending',
+      }),
+    ]);
 
     const second = await runPipeline([sample('workforce_capacity', 'capacity_plan_2025Q1_v2.csv')], {
       stateDir,
@@ -191,6 +227,20 @@ describe('capacity plans in two template versions', () => {
       expect(existsSync(link.path), link.path).toBe(true);
     }
     expect(alertKinds(second.report)).toContain('schema_drift');
+    // The failed check holds the batch: DatasetHeld, naming the check, and no DatasetUpdated.
+    expect(second.report.datasetEvents).toEqual([
+      expect.objectContaining({
+        dataset: 'workforce_capacity',
+        detailType: 'DatasetHeld',
+        reconciliation: 'failed',
+        partitions: ['2025-Q1'],
+        reasons: [
+          expect.stringMatching(
+            /^1 reconciliation check failed \(cross_template:.*\): see reconciliation\/workforce_capacity\//,
+          ),
+        ],
+      }),
+    ]);
   });
 });
 
