@@ -28,6 +28,7 @@ export const E2E_TESTS = [
   'test/e2e/state-concurrency.test.ts',
   'test/e2e/state-crash.test.ts',
   'test/e2e/state-restore.test.ts',
+  'test/e2e/volume.test.ts',
   'test/iam/e2e.test.ts',
 ];
 
