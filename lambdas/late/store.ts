@@ -30,7 +30,8 @@ const ARRIVAL_KEY = /^operations\/arrivals\/[^/]+\/(\d{4}-\d{2}-\d{2})\/([^/]+)\
 /**
  * The arrival records of `dataset` landed on the UTC days `from` to `to` (YYYY-MM-DD): one
  * listing from `from`'s day prefix on (ListObjectsV2 returns keys in UTF-8 binary order, so day
- * prefixes come in date order and `StartAfter` skips the earlier days), stopping after `to`.
+ * prefixes come in date order and `StartAfter` skips the earlier days:
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html), stopping after `to`.
  * With `sources`, only records of those source values are read.
  */
 export async function readArrivals(

@@ -237,6 +237,8 @@ export class PipelineDashboard extends Construct {
           // The late-data check writes one value per run: the open findings after it. A period
           // without a run keeps the alarm's state (missing data ignored), so a late dataset stays
           // in ALARM until a check finds its data; a check that cannot run alarms on its DLQ.
+          // (`ignore`: "The current alarm state is maintained",
+          // https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_cloudwatch.TreatMissingData.html)
           ...(dataset.expectsArrivals
             ? [
                 {
