@@ -17,9 +17,13 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { amendDatasets, type DatasetAmendment, loadDatasets } from '../lib/config';
 import { InputError } from './inputs';
-import { addSynthInput } from './synth-cache';
+import { addSynthInput, removeSynthInput } from './synth-cache';
 
-export async function useConfigAmendment(file: string): Promise<void> {
+/**
+ * Loads `file` and amends this process's datasets with it until the returned function is called
+ * (the demo's steps after a replay use the shipped definitions again).
+ */
+export async function useConfigAmendment(file: string): Promise<() => void> {
   const absolute = path.resolve(file);
   if (!existsSync(absolute)) throw new InputError(`--config ${file} does not exist`);
   let loaded: { default?: unknown };
@@ -46,5 +50,16 @@ export async function useConfigAmendment(file: string): Promise<void> {
   });
   addSynthInput(absolute);
   // Validated now: a bad amendment is a usage error before anything starts.
-  loadDatasets();
+  try {
+    loadDatasets();
+  } catch (error) {
+    restore();
+    throw error;
+  }
+  return restore;
+
+  function restore(): void {
+    amendDatasets(undefined);
+    removeSynthInput(absolute);
+  }
 }

@@ -41,6 +41,11 @@ export function addSynthInput(file: string): void {
   extraInputs.add(path.resolve(file));
 }
 
+/** Removes a file `addSynthInput` added. */
+export function removeSynthInput(file: string): void {
+  extraInputs.delete(path.resolve(file));
+}
+
 function synthFingerprint(): string {
   const hash = createHash('sha256');
   for (const file of [...extraInputs].sort())
