@@ -243,6 +243,24 @@ def test_a_table_wide_key_lets_rows_of_other_partitions_win_without_changing_the
     assert [(d["sourceId"], d["reason"]) for d in marker["supersededBy"]] == [("new", "key")]
 
 
+def test_an_object_not_merged_yet_is_merged_once_and_the_next_incremental_run_reads_nothing(world, run_job):
+    config = world.config()
+    world.write_normalized(config, "2024-09", "a", _rows([(1, 1)]), landed_at=T0)
+    run_job(config)
+    # A batch normalized while the reprocessing runs: its object has no marker yet.
+    world.write_normalized(config, "2024-09", "b", _rows([(2, 2)]), landed_at=T1)
+
+    report = _reprocess(run_job, config, "2024-09")
+
+    assert _table(world, config) == [("2024-09", "1", Decimal(1), "a"), ("2024-09", "2", Decimal(2), "b")]
+    assert (report["reprocess"]["rowsInserted"], report["reprocess"]["rowsUnchanged"]) == (1, 1)
+    b = _marker(world, config, "2024-09", "b")
+    assert (b["runId"], b["rowsWritten"], "origin" in b) == (report["runId"], 1, False)
+    after, _ = run_job(config, predicate="period in ('2024-09')")
+    assert (after["filesRead"], after["filesLeft"]) == (0, 0)
+    assert len(world.curated_rows(config)) == 2
+
+
 def test_a_partition_without_normalized_objects_is_an_error_that_changes_nothing(world, run_job):
     config = world.config()
     world.write_normalized(config, "2024-09", "a", _rows([(1, 1)]), landed_at=T0)
