@@ -150,7 +150,10 @@ describe("the manifest's per-source totals", () => {
   });
 
   it('writes no sources for a dataset without a source column', async () => {
-    const [dataset] = validateDatasets([{ ...workforceCapacity, source: undefined }, accountHierarchy]);
+    const [dataset] = validateDatasets([
+      { ...workforceCapacity, source: undefined, expectedArrivals: undefined },
+      accountHierarchy,
+    ]);
     const file = await land(h, 'workforce_capacity', 'workforce_capacity/plain.csv', readFileSync(CAPACITY));
     const outcome = await normalizeFile(
       { s3: h.s3, env: h.env, datasets: [dataset!] },
