@@ -99,11 +99,21 @@ describe('the Glue job failing mid-write, again when retried', () => {
     expect(quarantined(failed.report)).toEqual([]);
     expect(failed.report.files.map((f) => f.status)).toEqual(Array(6).fill('failed'));
     expect(failed.report.alerts.map((a) => a.kind)).toContain('failure');
+    // Failed before Reconcile: no DatasetUpdated (nor DatasetHeld) says anything of this batch.
+    // (The account hierarchy seed landed first on this fresh state has its own event.)
+    expect(failed.report.datasetEvents?.filter((e) => e.dataset === 'cloud_billing')).toEqual([]);
   });
 
   it('converges when the files are dropped again: every row once, exact', async () => {
     expect(again.ok).toBe(true);
     expect(quarantined(again.report)).toEqual([]);
+    expect(again.report.datasetEvents).toEqual([
+      expect.objectContaining({
+        dataset: 'cloud_billing',
+        detailType: 'DatasetUpdated',
+        reconciliation: 'passed',
+      }),
+    ]);
     expect(await curatedRows(stateDir)).toEqual(expectedRows(expected));
   });
 });
