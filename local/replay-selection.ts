@@ -17,6 +17,7 @@
  * as is, the ETL skips objects with a processed marker).
  */
 import { createHash } from 'node:crypto';
+import { mapLimit } from '../lambdas/common/s3';
 import type { QuarantineReason } from '../lambdas/quarantine/core';
 import { loadDatasets } from '../lib/config';
 import type { ResolvedDataset } from '../lib/config/types';
@@ -73,6 +74,9 @@ export interface ReplayArgValues {
 }
 
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** S3 reads of the selection in flight at once (manifests, markers, reason documents). */
+const READ_CONCURRENCY = 16;
 
 /** `YYYY-MM-DD` that is a real calendar date, else an InputError naming the option. */
 export function parseIsoDate(option: string, text: string): string {
@@ -264,9 +268,9 @@ export async function selectReplay(
     const reasons = (await store.listKeys(buckets.quarantine, prefix)).filter((k) =>
       /^files\/[^/]+\/[0-9a-f]+\/reason\.json$/.test(k),
     );
-    for (const reasonKey of reasons.sort()) {
+    const found = await mapLimit(reasons.sort(), READ_CONCURRENCY, async (reasonKey) => {
       const reason = await store.getJson<QuarantineReason>(buckets.quarantine, reasonKey);
-      if (!reason?.source?.key) continue;
+      if (!reason?.source?.key) return undefined;
       const { key, versionId } = reason.source;
       const sourceId = sourceIdOf(key, versionId ?? null);
       const quarantine = {
@@ -279,7 +283,7 @@ export async function selectReplay(
       const versions = await versionsOf(key);
       const version = versions.find((v) => v.versionId === (versionId ?? null));
       if (!version) {
-        candidates.push({
+        return {
           key,
           versionId: versionId ?? null,
           lastModified: '',
@@ -291,11 +295,10 @@ export async function selectReplay(
           olderVersions: 0,
           state: 'missing',
           stateDetail: `version ${versionId ?? 'null'} of ${key} is not in the landing bucket (deleted or expired); the copy in quarantine is at ${quarantineFilePrefix(dataset.name, sourceId)}`,
-        });
-        continue;
+        } satisfies ReplayCandidate;
       }
       const now = await curatedState(store, buckets, dataset.name, sourceId);
-      candidates.push({
+      return {
         ...version,
         sourceId,
         selected,
@@ -303,8 +306,9 @@ export async function selectReplay(
         olderVersions: olderThan(versions, version),
         state: now.state,
         ...(now.detail ? { stateDetail: now.detail } : {}),
-      });
-    }
+      } satisfies ReplayCandidate;
+    });
+    for (const candidate of found) if (candidate) candidates.push(candidate);
   } else {
     const prefix =
       selector.kind === 'prefix' ? `${dataset.landingPrefix}${selector.prefix}` : dataset.landingPrefix;
@@ -317,13 +321,19 @@ export async function selectReplay(
     }
     const from = selector.kind === 'range' ? `${selector.from}T00:00:00.000Z` : undefined;
     const to = selector.kind === 'range' ? `${selector.to}T23:59:59.999Z` : undefined;
+    const chosen: { key: string; versions: LandingVersion[]; version: LandingVersion; at: string }[] = [];
     for (const [key, versions] of byKey) {
       for (const version of versions) {
         const at = new Date(version.lastModified).toISOString();
         if (from !== undefined && to !== undefined && (at < from || at > to)) continue;
+        chosen.push({ key, versions, version, at });
+      }
+    }
+    candidates.push(
+      ...(await mapLimit(chosen, READ_CONCURRENCY, async ({ key, versions, version, at }) => {
         const sourceId = sourceIdOf(key, version.versionId);
         const now = await curatedState(store, buckets, dataset.name, sourceId);
-        candidates.push({
+        return {
           ...version,
           sourceId,
           selected:
@@ -333,9 +343,9 @@ export async function selectReplay(
           olderVersions: olderThan(versions, version),
           state: now.state,
           ...(now.detail ? { stateDetail: now.detail } : {}),
-        });
-      }
-    }
+        } satisfies ReplayCandidate;
+      })),
+    );
   }
   return candidates.sort(
     (a, b) =>
