@@ -1,4 +1,5 @@
 import type { FileOutcome } from '../lib/contracts/batch';
+import type { ReconcileResult } from '../lib/contracts/reconcile';
 import { STATE } from '../lib/contracts/workflow';
 import type { EventLog } from './state-machine';
 
@@ -66,9 +67,29 @@ export function describeEvent(
       progress(
         `[${label}] reconciliation ${r?.status}: ${r?.failedChecks} failed, ${r?.pendingChecks} pending`,
       );
+      const volume = volumeLine(output?.reconciliation as VolumeOutput | undefined);
+      if (volume) progress(`[${label}] ${volume}`);
     }
   }
   if (event.type === 'StateFailed' || event.type === 'StateCaught') {
     progress(`[${label}] ${name}: ${event.Error ?? 'error'}`);
   }
+}
+
+/** What the progress line reads of Reconcile's result (lib/contracts/reconcile.ts). */
+type VolumeOutput = Partial<Pick<ReconcileResult, 'volume' | 'volumeAlert'>>;
+
+/**
+ * The volume check's line (docs/operations.md, "Volume anomalies"): what it compared and whether
+ * its warning went out; null for a result without one.
+ */
+export function volumeLine(r: VolumeOutput | undefined): string | null {
+  if (!r) return null;
+  const alert = r.volumeAlert;
+  if (!r.volume) return alert?.error ? `volume check FAILED (${alert.error}); the backstop alerts` : null;
+  const { recorded, checked, anomalies, noVerdict } = r.volume;
+  const warning = alert
+    ? `, warning ${alert.published ? 'published' : `NOT published (${alert.error ?? 'refused'})`}`
+    : '';
+  return `volume: ${recorded} file share(s) recorded, ${checked} compared (${noVerdict} with too little history), ${anomalies} outside the band${warning}`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeEvent } from '../../local/progress';
+import { describeEvent, volumeLine } from '../../local/progress';
 import type { EventLog } from '../../local/state-machine';
 
 /** A RunEtl state exit as the runner logs it, with the job run result the state holds. */
@@ -25,5 +25,35 @@ describe('progress lines of concurrent executions', () => {
       '[cloud_billing #2] ETL run jr_1 SUCCEEDED',
       '[cloud_billing #2] ETL run jr_2 SUCCEEDED',
     ]);
+  });
+});
+
+describe('the volume check line', () => {
+  const volume = { recorded: 3, checked: 2, anomalies: 1, noVerdict: 1, skippedFiles: 0 };
+  const receipt = { kind: 'volume_anomaly' as const, severity: 'warning' as const, subject: 's' };
+
+  it('says what was compared and that the warning went out', () => {
+    expect(volumeLine({ volume, volumeAlert: { ...receipt, published: true, messageId: 'm' } })).toBe(
+      'volume: 3 file share(s) recorded, 2 compared (1 with too little history), 1 outside the band, warning published',
+    );
+    expect(volumeLine({ volume: { ...volume, anomalies: 0 }, volumeAlert: null })).toBe(
+      'volume: 3 file share(s) recorded, 2 compared (1 with too little history), 0 outside the band',
+    );
+  });
+
+  it('says when the warning or the check failed', () => {
+    expect(
+      volumeLine({
+        volume,
+        volumeAlert: { ...receipt, published: false, error: 'KMSThrottlingException: x' },
+      }),
+    ).toContain('warning NOT published (KMSThrottlingException: x)');
+    expect(
+      volumeLine({
+        volume: null,
+        volumeAlert: { ...receipt, published: false, error: 'ControlDocumentError: y' },
+      }),
+    ).toBe('volume check FAILED (ControlDocumentError: y); the backstop alerts');
+    expect(volumeLine(undefined)).toBeNull();
   });
 });
