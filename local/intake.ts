@@ -33,11 +33,11 @@ export function encodeS3EventKey(key: string): string {
 /**
  * The EventBridge event S3 emits for an object put into a bucket with EventBridge enabled: `time`
  * to the second, as S3 writes it (now, unless `at` is given: a replay gives the version's
- * LastModified), and `sequence` as the hexadecimal `sequencer`.
+ * LastModified), and `sequence` as the hexadecimal `sequencer` (a string: as given).
  */
 export function objectCreatedEvent(
   object: DroppedObject,
-  sequence: number,
+  sequence: number | string,
   at: Date = new Date(),
 ): Record<string, unknown> {
   const time = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -58,7 +58,8 @@ export function objectCreatedEvent(
         size: object.size,
         etag: object.etag.replace(/"/g, ''),
         ...(object.versionId ? { 'version-id': object.versionId } : {}),
-        sequencer: sequence.toString(16).toUpperCase().padStart(18, '0'),
+        sequencer:
+          typeof sequence === 'string' ? sequence : sequence.toString(16).toUpperCase().padStart(18, '0'),
       },
       'request-id': randomUUID(),
       requester: ACCOUNT,

@@ -75,6 +75,9 @@ export interface ReplayArgValues {
 
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
+/** An S3 event time as the normalizer accepts it (ISO-8601 UTC). */
+const EVENT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+
 /** S3 reads of the selection in flight at once (manifests, markers, reason documents). */
 const READ_CONCURRENCY = 16;
 
@@ -196,6 +199,11 @@ export interface ReplayCandidate extends LandingVersion {
   readonly quarantine?: Pick<QuarantineReason, 'reason' | 'errorName' | 'detail' | 'quarantinedAt'>;
   /** Versions of the key older than this one: the replayed event's sequencer (see `replayBatchFile`). */
   readonly olderVersions: number;
+  /**
+   * The landing order the version was delivered with, when a quarantine reason recorded it: the
+   * replay re-sends it as it was (`replayBatchFile`).
+   */
+  readonly delivered?: { readonly eventTime: string; readonly sequencer: string };
 }
 
 /** Where a version stands now: its manifest and the processed markers of its normalized objects. */
@@ -298,11 +306,20 @@ export async function selectReplay(
         } satisfies ReplayCandidate;
       }
       const now = await curatedState(store, buckets, dataset.name, sourceId);
+      const { eventTime, sequencer } = reason.source;
+      const delivered =
+        typeof eventTime === 'string' &&
+        EVENT_TIME.test(eventTime) &&
+        typeof sequencer === 'string' &&
+        /^[0-9A-Fa-f]*$/.test(sequencer)
+          ? { eventTime, sequencer }
+          : undefined;
       return {
         ...version,
         sourceId,
         selected,
         quarantine,
+        ...(delivered ? { delivered } : {}),
         olderVersions: olderThan(versions, version),
         state: now.state,
         ...(now.detail ? { stateDetail: now.detail } : {}),
@@ -370,12 +387,14 @@ export function needsReplay(candidate: ReplayCandidate, includeCurated = false):
 /**
  * The batch file of a replayed version exactly as the intake Pipe delivers it: the S3
  * `Object Created` event of that version rendered through the Pipe's input template
- * (lib/contracts/pipe.ts). Its landing order is the original one: the event `time` is the
- * version's LastModified (to the second, as S3 writes event times) and the `sequencer` counts
- * the key's older versions, so versions of one key replayed together keep their order. A real
- * S3 sequencer is not recorded anywhere for a version whose event never arrived; at the same
- * second as a version of the same key that was processed with its real sequencer, the replayed
- * one (a smaller sequencer) orders first.
+ * (lib/contracts/pipe.ts). Its landing order is the original one. A quarantined version is
+ * re-sent with the event time and sequencer it was delivered with (its reason document records
+ * them). Otherwise the event `time` is the version's LastModified (to the second, as S3 writes
+ * event times: "the time the event occurred", Amazon S3 User Guide, "EventBridge event message
+ * structure") and the `sequencer` counts the key's older versions, so versions of one key
+ * replayed together keep their order; no real S3 sequencer is recorded for a version whose event
+ * never arrived, so at the same second as a version of the same key processed with its real
+ * sequencer, the replayed one (a smaller sequencer) orders first.
  */
 export function replayBatchFile(dataset: string, bucket: string, candidate: ReplayCandidate): BatchFile {
   const event = objectCreatedEvent(
@@ -386,8 +405,8 @@ export function replayBatchFile(dataset: string, bucket: string, candidate: Repl
       size: candidate.size,
       etag: candidate.etag,
     },
-    candidate.olderVersions,
-    new Date(candidate.lastModified),
+    candidate.delivered?.sequencer ?? candidate.olderVersions,
+    new Date(candidate.delivered?.eventTime ?? candidate.lastModified),
   );
   return renderPipeTemplate(pipeInputTemplate(dataset), { body: JSON.stringify(event) }) as BatchFile;
 }

@@ -24,6 +24,13 @@ export interface QuarantineReason {
     readonly key: string;
     readonly versionId: string | null;
     readonly sourceId: string;
+    /**
+     * The landing order the Pipe delivered with the file (BatchFile `eventTime`, `sequencer`):
+     * `pipeline replay --quarantined` re-sends the version with these, so a replay keeps the
+     * version's original place in landing order. Absent in reason documents written before.
+     */
+    readonly eventTime?: string;
+    readonly sequencer?: string;
   };
   readonly reason: string;
   readonly errorName: string;
@@ -89,7 +96,14 @@ export async function quarantineFile(
   const document: QuarantineReason = {
     schemaVersion: 1,
     dataset: input.dataset,
-    source: { bucket: input.file.bucket, key, versionId, sourceId },
+    source: {
+      bucket: input.file.bucket,
+      key,
+      versionId,
+      sourceId,
+      ...(typeof input.file.eventTime === 'string' ? { eventTime: input.file.eventTime } : {}),
+      ...(typeof input.file.sequencer === 'string' ? { sequencer: input.file.sequencer } : {}),
+    },
     reason,
     errorName: name,
     detail: message,

@@ -244,6 +244,34 @@ describe('selecting landing versions', () => {
     );
   });
 
+  it('a quarantined version is re-sent with the landing order it was delivered with, when its reason recorded it', async () => {
+    const store = new FakeStore();
+    store.land('cloud_billing/bad.csv', 'v1', '2024-10-01T10:00:07.000Z');
+    store.quarantined('cloud_billing/bad.csv', 'v1', '2024-10-01T10:01:00.000Z');
+    const sourceId = sourceIdOf('cloud_billing/bad.csv', 'v1');
+    const reasonKey = `quarantine/files/cloud_billing/${sourceId}/reason.json`;
+    const reason = store.documents.get(reasonKey) as { source: Record<string, unknown> };
+    reason.source.eventTime = '2024-10-01T10:00:05Z';
+    reason.source.sequencer = '00617F08299329D189';
+    const [selected] = await selectReplay(store, BUCKETS, billing, { kind: 'quarantined' });
+    expect(selected!.delivered).toEqual({
+      eventTime: '2024-10-01T10:00:05Z',
+      sequencer: '00617F08299329D189',
+    });
+    expect(replayBatchFile('cloud_billing', 'landing', selected!)).toMatchObject({
+      eventTime: '2024-10-01T10:00:05Z',
+      sequencer: '00617F08299329D189',
+    });
+    // A reason without them (written before they were recorded): LastModified and the version rank.
+    reason.source.eventTime = undefined;
+    const [older] = await selectReplay(store, BUCKETS, billing, { kind: 'quarantined' });
+    expect(older!.delivered).toBeUndefined();
+    expect(replayBatchFile('cloud_billing', 'landing', older!)).toMatchObject({
+      eventTime: '2024-10-01T10:00:07Z',
+      sequencer: '000000000000000000',
+    });
+  });
+
   it('a duplicate (same content as another version) counts as already curated', async () => {
     const store = new FakeStore();
     store.land('cloud_billing/copy.csv', 'c1', '2024-10-01T10:00:00.000Z');

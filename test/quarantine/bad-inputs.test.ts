@@ -290,7 +290,15 @@ describe('bad input matrix: the normalizer fails with a named error, quarantine 
     expect(document).toMatchObject({
       schemaVersion: 1,
       dataset,
-      source: { bucket: BUCKETS.landing, key, versionId: file.versionId, sourceId },
+      // With the landing order it was delivered with (what pipeline replay re-sends).
+      source: {
+        bucket: BUCKETS.landing,
+        key,
+        versionId: file.versionId,
+        sourceId,
+        eventTime: file.eventTime,
+        sequencer: file.sequencer,
+      },
       reason,
       errorName: error,
       detail: failure.message,
