@@ -337,6 +337,7 @@ export class PipelineStack extends Stack {
         expectsArrivals: (d.expectedArrivals ?? []).length > 0,
       })),
       lateCheckInterval: this.lateCheck?.interval,
+      lateCheckDeadLetterQueue: this.lateCheck?.deadLetterQueue,
       backstopDeadLetterQueue: this.stateMachine.backstopDeadLetterQueue,
       alertTopic: this.alerts.topic,
       latencySlo: Duration.minutes(props.latencySloMinutes ?? 15),
@@ -398,6 +399,10 @@ export class PipelineStack extends Stack {
       ['s3:GetObject', 's3:PutObject'],
       [controlPrefixes.reconciliation, controlPrefixes.schemaState],
     );
+    // The volume check (docs/operations.md): reads and writes the volume history, writes the
+    // arrival records the late-data check reads (it lists the history with the ListBucket of list(control)).
+    reconcile.grantObjects(control, ['s3:GetObject', 's3:PutObject'], [controlPrefixes.volumeHistory]);
+    reconcile.grantObjects(control, ['s3:PutObject'], [controlPrefixes.arrivals]);
     reconcile.addToRolePolicy(list(control));
     // The DatasetUpdated/DatasetHeld events (docs/events.md): PutEvents on the default bus only, and
     // only this deployment's source and the two detail types. `events:source` and
@@ -417,10 +422,6 @@ export class PipelineStack extends Stack {
         },
       }),
     );
-    // The volume check (docs/operations.md): reads and writes the volume history, writes the
-    // arrival records the late-data check reads (it lists the history with the ListBucket of list(control)).
-    reconcile.grantObjects(control, ['s3:GetObject', 's3:PutObject'], [controlPrefixes.volumeHistory]);
-    reconcile.grantObjects(control, ['s3:PutObject'], [controlPrefixes.arrivals]);
     reconcile.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['glue:GetTable', 'glue:GetTableVersions'],
