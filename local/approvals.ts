@@ -11,12 +11,6 @@
  */
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GlueClient } from '@aws-sdk/client-glue';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DecisionResult } from '../lambdas/approvals/workflow';
 import { loadDatasets } from '../lib/config';
 import type { ResolvedDataset } from '../lib/config/types';
@@ -26,17 +20,10 @@ import {
   type RequestStatus,
   type StatusChange,
 } from '../lib/contracts/approvals';
-import { ACCOUNT, LocalCloud, REGION } from './cloud';
-import { startEmulator } from './emulator';
-import { ADMIN_CREDENTIALS, LocalIam } from './iam';
-import { RunIam } from './iam/run';
+import { withHandlerSession } from './handler-session';
 import { InputError } from './inputs';
-import { localLambdas } from './lambdas';
 import { readStateJson, type StateFolder } from './state';
 import { openStateFolder } from './state-dir';
-import { synthesize } from './synth-cache';
-
-const PIPELINE = 'ingestion';
 
 export class DecisionError extends Error {
   override readonly name = 'DecisionError';
@@ -101,81 +88,46 @@ export async function approveRequest(
         `no requests in ${state.root}: run "npm run pipeline -- run samples/purchase_orders" first`,
       );
     }
-    progress('starting the local AWS emulator; synthesizing the CDK app (cached until a source changes)');
-    const emulator = await startEmulator({ region: REGION });
-    let iam: LocalIam | undefined;
-    try {
-      const { template } = await synthesize();
-      iam = await LocalIam.start(emulator.endpoint, { onDenied: (m) => progress(`[iam] denied: ${m}`) });
-      const config = { region: REGION, endpoint: iam.endpoint, credentials: ADMIN_CREDENTIALS };
-      const tables = { dynamodb: new DynamoDBClient(config), kms: new KMSClient(config) };
-      const cloud = new LocalCloud(
-        template,
-        {
-          s3: new S3Client({ ...config, forcePathStyle: true }),
-          glue: new GlueClient(config),
-          sns: new SNSClient(config),
-          sqs: new SQSClient(config),
-          tables,
-        },
-        PIPELINE,
-      );
-      await cloud.provision();
-      iam.attach(template, cloud.resolver, { account: ACCOUNT, region: REGION });
-      await cloud.tables.restore(state.currentDir, tables);
-      Object.assign(process.env, {
-        AWS_ACCESS_KEY_ID: emulator.env.AWS_ACCESS_KEY_ID,
-        AWS_SECRET_ACCESS_KEY: emulator.env.AWS_SECRET_ACCESS_KEY,
-        AWS_REGION: REGION,
-      });
-      const invoke = await localLambdas(
-        template,
-        cloud.resolver,
-        {
-          ...emulator.env,
-          AWS_ENDPOINT_URL: iam.endpoint,
-          POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
-        },
-        { credentials: new RunIam(iam, REGION).handlerCredentials },
-      );
-      let result: DecisionResult;
-      try {
-        result = (await invoke('approvals', {
-          action: 'decide',
-          dataset: dataset.name,
-          requestId,
-          decision: options.reject ? 'reject' : 'approve',
-          actor: options.actor?.trim() || process.env.USER || 'local approver',
-          ...(options.reason !== undefined ? { reason: options.reason } : {}),
-        })) as DecisionResult;
-      } catch (error) {
-        const e = error as Error;
-        if (
-          [
-            'RequestNotFoundError',
-            'NotPendingError',
-            'DecisionInputError',
-            'InvalidTransitionError',
-          ].includes(e.name)
-        )
-          throw new DecisionError(e.message);
-        throw error;
-      }
-      const notices = await cloud.drainAlerts();
-      const next = state.prepareNext();
-      try {
-        linkTree(state.currentDir, next, new Set(['dynamodb']));
-        await cloud.tables.save(next, tables);
-        state.commit(next, 'approve');
-      } catch (error) {
-        state.discard(next);
-        throw error;
-      }
-      return { result, notices };
-    } finally {
-      await iam?.stop().catch(() => undefined);
-      await emulator.stop().catch(() => undefined);
-    }
+    return await withHandlerSession(
+      progress,
+      ({ cloud, tables }) => cloud.tables.restore(state.currentDir, tables),
+      async ({ cloud, tables, invoke }) => {
+        let result: DecisionResult;
+        try {
+          result = (await invoke('approvals', {
+            action: 'decide',
+            dataset: dataset.name,
+            requestId,
+            decision: options.reject ? 'reject' : 'approve',
+            actor: options.actor?.trim() || process.env.USER || 'local approver',
+            ...(options.reason !== undefined ? { reason: options.reason } : {}),
+          })) as DecisionResult;
+        } catch (error) {
+          const e = error as Error;
+          if (
+            [
+              'RequestNotFoundError',
+              'NotPendingError',
+              'DecisionInputError',
+              'InvalidTransitionError',
+            ].includes(e.name)
+          )
+            throw new DecisionError(e.message);
+          throw error;
+        }
+        const notices = await cloud.drainAlerts();
+        const next = state.prepareNext();
+        try {
+          linkTree(state.currentDir, next, new Set(['dynamodb']));
+          await cloud.tables.save(next, tables);
+          state.commit(next, 'approve');
+        } catch (error) {
+          state.discard(next);
+          throw error;
+        }
+        return { result, notices };
+      },
+    );
   } finally {
     if (!options.state) await state.release();
   }

@@ -502,3 +502,22 @@ export function listFiles(root: string): string[] {
     return statSync(full).isDirectory() ? listFiles(full) : [full];
   });
 }
+
+/**
+ * The emulator's local bulk export of S3 objects (local/moto_speedups.py `export_objects`, a
+ * local-only route: no AWS API), or undefined when this emulator does not serve it.
+ */
+export async function exportObjects(
+  endpoint: string,
+  request: Record<string, unknown>,
+): Promise<ObjectsDump | undefined> {
+  const response = await fetch(`${endpoint}/_pipeline_local/s3/export`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(request),
+  });
+  if (response.status === 404) return undefined;
+  const body = (await response.json()) as { objects?: ObjectsDump; error?: string };
+  if (!response.ok || !body.objects) throw new Error(`saving the local state: export failed: ${body.error}`);
+  return body.objects;
+}

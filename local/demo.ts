@@ -1,8 +1,13 @@
 import * as path from 'node:path';
 import { approveRequest, formatRequests, listRequests } from './approvals';
+import { useConfigAmendment } from './config-override';
+import { formatLateCheck, runLateCheck } from './late';
 import { runPipeline } from './pipeline';
 import { onInterrupt, REPO_ROOT } from './processes';
 import { queryPipeline } from './query';
+import { replayLocally } from './replay';
+import { formatReplayReport } from './replay-selection';
+import { describeReprocessReport, reprocessPartition } from './reprocess';
 import { StateFolder } from './state';
 import { DEFAULT_STATE_DIR, resetPipeline } from './state-dir';
 import { formatAlert, formatRunSummary, formatTable } from './summary';
@@ -37,11 +42,18 @@ export async function runDemo(options: {
 }
 
 async function tour(state: StateFolder, progress: (line: string) => void): Promise<number> {
+  // Operations (docs/operations.md): before anything landed, the capacity plans and the roster
+  // the workforce dataset expects every quarter are late; drop 1 brings them (recovered).
+  await lateCheck(state, progress, 'Late-data check before drop 1: nothing has landed yet');
   const drops = [
     {
-      title: 'Drop 1: the FOCUS billing sample, capacity plans v1 and the HR roster',
+      title:
+        'Drop 1: the FOCUS billing sample, three daily AWS billing exports, capacity plans v1 and the HR roster',
       files: [
         samples('cloud_billing', 'focus_sample.csv'),
+        ...['01', '02', '03'].map((day) =>
+          samples('volume', 'cloud_billing', `aws_export_2024-10-${day}.csv`),
+        ),
         samples('workforce_capacity', 'capacity_plan_2025Q1_v1.csv'),
         samples('workforce_capacity', 'org_roster_2025Q1.csv'),
       ],
@@ -49,6 +61,16 @@ async function tour(state: StateFolder, progress: (line: string) => void): Promi
     {
       title: 'Drop 2: capacity plans in template v2 (renamed headers, a new column)',
       files: [samples('workforce_capacity', 'capacity_plan_2025Q1_v2.csv')],
+    },
+    {
+      // A later drop than the three exports it is compared with (files landing in the same
+      // second have no defined order in the volume history).
+      title:
+        'Drop 2b: an AWS billing export with a tenth of its usual rows (a volume anomaly), and one whose cost column has a new header (quarantined)',
+      files: [
+        samples('volume', 'cloud_billing', 'aws_export_2024-10-04_partial.csv'),
+        samples('replay', 'cloud_billing', 'charges_renamed.csv'),
+      ],
     },
     {
       title:
@@ -68,7 +90,10 @@ async function tour(state: StateFolder, progress: (line: string) => void): Promi
     process.stdout.write(formatRunSummary(report));
     for (const alert of report.alerts) process.stdout.write(formatAlert(alert));
     if (!ok) exit = 1;
+    if (drop === drops[0]) await lateCheck(state, progress, 'Late-data check after drop 1');
   }
+  exit = Math.max(exit, await replayQuarantined(state, progress));
+  exit = Math.max(exit, await reprocess(state, progress));
   const sql =
     'select org_unit, quarter, sum(headcount) as headcount, sum(cost_usd) as cost_usd from workforce_capacity ' +
     "where ingest_template = 'capacity_plan' group by org_unit, quarter order by org_unit";
@@ -86,6 +111,66 @@ async function tour(state: StateFolder, progress: (line: string) => void): Promi
   exit = Math.max(exit, await approvalsTour(state, progress));
   process.stdout.write('\nTry your own: npm run pipeline -- query "select * from cloud_billing limit 5"\n');
   return exit;
+}
+
+/**
+ * `replay --quarantined`: the file quarantined in drop 2b, a dry run, then the replay after the
+ * configuration fix (an alias), which curates the same landing version.
+ */
+async function replayQuarantined(state: StateFolder, progress: (line: string) => void): Promise<number> {
+  const fix = samples('replay', 'billed-cost-alias.ts');
+  const request = {
+    dataset: 'cloud_billing',
+    selector: { kind: 'quarantined' as const },
+    attempt: 1,
+    includeCurated: false,
+  };
+  const command = 'npm run pipeline -- replay --dataset cloud_billing --quarantined';
+  process.stdout.write(`\n######## ${command} --dry-run\n`);
+  const dry = await replayLocally({ ...request, dryRun: true }, { state, onProgress: progress });
+  process.stdout.write(formatReplayReport(dry));
+  process.stdout.write(
+    `\n######## ${command} --config samples/replay/billed-cost-alias.ts (the alias added)\n`,
+  );
+  const restore = await useConfigAmendment(fix);
+  try {
+    const done = await replayLocally({ ...request, dryRun: false }, { state, onProgress: progress });
+    process.stdout.write(formatReplayReport(done));
+    return done.ok ? 0 : 1;
+  } finally {
+    restore();
+  }
+}
+
+/**
+ * `replay --partition`: one partition recomputed from all its normalized objects with the job's
+ * current logic (after a fix to the ETL), a dry run first; nothing differs here, so nothing is committed.
+ */
+async function reprocess(state: StateFolder, progress: (line: string) => void): Promise<number> {
+  let ok = true;
+  for (const dryRun of [true, false]) {
+    process.stdout.write(
+      `\n######## npm run pipeline -- replay --dataset cloud_billing --partition billing_period=2024-10${dryRun ? ' --dry-run' : ''}\n`,
+    );
+    const report = await reprocessPartition({
+      dataset: 'cloud_billing',
+      partition: 'billing_period=2024-10',
+      dryRun,
+      state,
+      onProgress: progress,
+    });
+    process.stdout.write(`${describeReprocessReport(report)}\n`);
+    ok &&= report.ok;
+  }
+  return ok ? 0 : 1;
+}
+
+/** `npm run pipeline -- late --dataset workforce_capacity`: the scheduled check, run now. */
+async function lateCheck(state: StateFolder, progress: (line: string) => void, title: string): Promise<void> {
+  process.stdout.write(`\n######## ${title}: npm run pipeline -- late --dataset workforce_capacity\n`);
+  process.stdout.write(
+    formatLateCheck(await runLateCheck({ state, dataset: 'workforce_capacity', onProgress: progress })),
+  );
 }
 
 /** Drop 3's sequel: the queue, a decision each way from the command line, a fixed resubmission. */

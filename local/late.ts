@@ -10,25 +10,13 @@
  * state's control bucket: the arrival records the runs wrote, the open findings of earlier
  * checks. The alerts it publishes are printed; the findings are saved back to the state.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GlueClient } from '@aws-sdk/client-glue';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import type { LateCheckFinding, LateCheckResult } from '../lambdas/late/handler';
 import type { PublishedNotice, StateOptions } from './approvals';
 import { type CfnTemplate, resourcesOfType } from './cfn';
-import { ACCOUNT, LocalCloud, REGION } from './cloud';
-import { startEmulator } from './emulator';
-import { ADMIN_CREDENTIALS, LocalIam } from './iam';
-import { RunIam } from './iam/run';
+import { withHandlerSession } from './handler-session';
 import { InputError } from './inputs';
-import { localLambdas } from './lambdas';
 import { openStateFolder } from './state-dir';
-import { synthesize } from './synth-cache';
 
-const PIPELINE = 'ingestion';
 const SCHEDULED_TIME = '<aws.scheduler.scheduled-time>';
 
 /** The late check's schedule as synthesized: its expression and the input its target gets. */
@@ -78,70 +66,37 @@ export async function runLateCheck(
     onWait: progress,
   });
   try {
-    progress('starting the local AWS emulator; synthesizing the CDK app (cached until a source changes)');
-    const emulator = await startEmulator({ region: REGION });
-    let iam: LocalIam | undefined;
-    try {
-      const { template } = await synthesize();
-      const schedule = lateSchedule(template);
-      iam = await LocalIam.start(emulator.endpoint, { onDenied: (m) => progress(`[iam] denied: ${m}`) });
-      const config = { region: REGION, endpoint: iam.endpoint, credentials: ADMIN_CREDENTIALS };
-      const tables = { dynamodb: new DynamoDBClient(config), kms: new KMSClient(config) };
-      const cloud = new LocalCloud(
-        template,
-        {
-          s3: new S3Client({ ...config, forcePathStyle: true }),
-          glue: new GlueClient(config),
-          sns: new SNSClient(config),
-          sqs: new SQSClient(config),
-          tables,
-        },
-        PIPELINE,
-      );
-      await cloud.provision();
-      iam.attach(template, cloud.resolver, { account: ACCOUNT, region: REGION });
-      progress('restoring the local state');
-      await cloud.restore(state.currentDir, {
-        setObjectMetadata: (objects) => emulator.setObjectMetadata(objects),
-      });
-      Object.assign(process.env, {
-        AWS_ACCESS_KEY_ID: emulator.env.AWS_ACCESS_KEY_ID,
-        AWS_SECRET_ACCESS_KEY: emulator.env.AWS_SECRET_ACCESS_KEY,
-        AWS_REGION: REGION,
-      });
-      const invoke = await localLambdas(
-        template,
-        cloud.resolver,
-        {
-          ...emulator.env,
-          AWS_ENDPOINT_URL: iam.endpoint,
-          POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
-        },
-        { credentials: new RunIam(iam, REGION).handlerCredentials },
-      );
-      progress(`checking expected arrivals as of ${now.toISOString()} (on AWS: ${schedule.expression})`);
-      let result: LateCheckResult;
-      try {
-        result = (await invoke('late', scheduledEvent(schedule, now, options.dataset))) as LateCheckResult;
-      } catch (error) {
-        if ((error as Error).name === 'InvalidEventError') throw new InputError((error as Error).message);
-        throw error;
-      }
-      const alerts = await cloud.drainAlerts();
-      progress('saving the local state');
-      const next = state.prepareNext();
-      try {
-        await cloud.save(next, { previous: state.currentDir });
-        state.commit(next, 'late');
-      } catch (error) {
-        state.discard(next);
-        throw error;
-      }
-      return { schedule, result, alerts };
-    } finally {
-      await iam?.stop().catch(() => undefined);
-      await emulator.stop().catch(() => undefined);
-    }
+    return await withHandlerSession(
+      progress,
+      async ({ cloud, emulator }) => {
+        progress('restoring the local state');
+        await cloud.restore(state.currentDir, {
+          setObjectMetadata: (objects) => emulator.setObjectMetadata(objects),
+        });
+      },
+      async ({ template, cloud, invoke }) => {
+        const schedule = lateSchedule(template);
+        progress(`checking expected arrivals as of ${now.toISOString()} (on AWS: ${schedule.expression})`);
+        let result: LateCheckResult;
+        try {
+          result = (await invoke('late', scheduledEvent(schedule, now, options.dataset))) as LateCheckResult;
+        } catch (error) {
+          if ((error as Error).name === 'InvalidEventError') throw new InputError((error as Error).message);
+          throw error;
+        }
+        const alerts = await cloud.drainAlerts();
+        progress('saving the local state');
+        const next = state.prepareNext();
+        try {
+          await cloud.save(next, { previous: state.currentDir });
+          state.commit(next, 'late');
+        } catch (error) {
+          state.discard(next);
+          throw error;
+        }
+        return { schedule, result, alerts };
+      },
+    );
   } finally {
     if (!options.state) await state.release();
   }

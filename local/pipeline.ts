@@ -9,7 +9,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { mapLimit } from '../lambdas/common/s3';
 import type { CfnTemplate } from './cfn';
-import { ACCOUNT, LocalCloud, type ObjectsDump, REGION } from './cloud';
+import { ACCOUNT, exportObjects, LocalCloud, REGION } from './cloud';
 import { LocalCrawler } from './crawler';
 import { DatasetEventInbox, reportDatasetEvents } from './dataset-events';
 import { type Emulator, startEmulator } from './emulator';
@@ -561,25 +561,6 @@ async function dropInputs(session: LocalSession, inputs: readonly Input[]): Prom
   }
   const executions = await session.dropAndExecute(inputs, true);
   return { executions, seeds, result: undefined };
-}
-
-/**
- * The emulator's local bulk export of S3 objects (local/moto_speedups.py `export_objects`, a
- * local-only route: no AWS API), or undefined when this emulator does not serve it.
- */
-async function exportObjects(
-  endpoint: string,
-  request: Record<string, unknown>,
-): Promise<ObjectsDump | undefined> {
-  const response = await fetch(`${endpoint}/_pipeline_local/s3/export`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(request),
-  });
-  if (response.status === 404) return undefined;
-  const body = (await response.json()) as { objects?: ObjectsDump; error?: string };
-  if (!response.ok || !body.objects) throw new Error(`saving the local state: export failed: ${body.error}`);
-  return body.objects;
 }
 
 /** Per handler, the shortest deadline of the Task states that invoke it (Step Functions' TimeoutSeconds). */

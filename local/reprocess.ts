@@ -47,7 +47,7 @@ import {
 import { pipelineNames } from '../lib/contracts/naming';
 import type { EtlReprocessSummary, EtlRunReport, ProcessedMarker } from '../lib/contracts/run-report';
 import { STACK_OUTPUTS } from '../lib/contracts/stack-outputs';
-import { ACCOUNT, LocalCloud, type ObjectsDump, REGION } from './cloud';
+import { ACCOUNT, exportObjects, LocalCloud, REGION } from './cloud';
 import { startEmulator } from './emulator';
 import { LocalGlueJobs } from './glue-job';
 import { ADMIN_CREDENTIALS, LocalIam } from './iam';
@@ -439,22 +439,6 @@ async function reprocessLocally(
   } finally {
     if (!options.state) await state.release();
   }
-}
-
-/** The emulator's local bulk export of S3 objects (local/moto_speedups.py; a local-only route). */
-async function exportObjects(
-  endpoint: string,
-  request: Record<string, unknown>,
-): Promise<ObjectsDump | undefined> {
-  const response = await fetch(`${endpoint}/_pipeline_local/s3/export`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(request),
-  });
-  if (response.status === 404) return undefined;
-  const body = (await response.json()) as { objects?: ObjectsDump; error?: string };
-  if (!response.ok || !body.objects) throw new Error(`saving the local state: export failed: ${body.error}`);
-  return body.objects;
 }
 
 // --- on AWS --------------------------------------------------------------------------------------
