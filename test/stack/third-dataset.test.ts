@@ -48,12 +48,15 @@ describe('a stack with one dataset more than the app ships', () => {
     expect(count('AWS::Pipes::Pipe')).toBe(n);
     expect(count('AWS::Glue::Crawler')).toBe(n);
     expect(count('AWS::Glue::Job')).toBe(n);
-    // Buffer queue + DLQ and crawler event queue + DLQ per dataset, and the backstop's DLQ.
-    expect(count('AWS::SQS::Queue')).toBe(4 * n + 1);
-    expect(queueRoles(synth.json).deadLetter).toHaveLength(2 * n + 1);
-    // Failed and timed-out executions, one per dead-letter queue, and per dataset the latency
-    // and reconciliation alarms of the dashboard.
-    expect(count('AWS::CloudWatch::Alarm')).toBe(2 + 2 * n + 1 + 2 * n);
+    // Buffer queue + DLQ and crawler event queue + DLQ per dataset, the backstop's DLQ and the
+    // late-data check schedule's (the shipped datasets declare expected arrivals; the third not).
+    const late = datasets.filter((d) => (d.expectedArrivals ?? []).length > 0).length;
+    expect(late).toBe(DATASET_DEFINITIONS.filter((d) => (d.expectedArrivals ?? []).length > 0).length);
+    expect(count('AWS::SQS::Queue')).toBe(4 * n + 2);
+    expect(queueRoles(synth.json).deadLetter).toHaveLength(2 * n + 2);
+    // Failed and timed-out executions, one per dead-letter queue, per dataset the latency and
+    // reconciliation alarms of the dashboard, and one late-data alarm per dataset with expectations.
+    expect(count('AWS::CloudWatch::Alarm')).toBe(2 + 2 * n + 2 + 2 * n + late);
     const choices = stateMachineDefinition(synth.json).States[STATE.selectDataset]!.Choices as {
       StringEquals: string;
     }[];
