@@ -8,6 +8,7 @@ import {
   MAX_MESSAGE_BYTES,
   MAX_SUBJECT,
   parseAlertData,
+  unsentNotices,
 } from '../../lambdas/common/alerts';
 import type { Alert } from '../../lib/contracts/alerts';
 import type { BatchFile, FileOutcome } from '../../lib/contracts/batch';
@@ -715,5 +716,35 @@ describe('consoleUrl', () => {
       'https://cn-north-1.console.amazonaws.cn/states/home?region=cn-north-1#/v2/executions/details/arn:aws-cn:states:cn-north-1:123456789012:execution:sm:x',
     );
     expect(consoleUrl('not-an-arn')).toBeNull();
+  });
+});
+
+describe('notices not published (the backstop of a SUCCEEDED execution)', () => {
+  it('names a Lambda error once, whether or not its cause repeats the type', () => {
+    const lambdaCause = JSON.stringify({
+      errorType: 'DatasetEventNotPublishedError',
+      errorMessage: 'DatasetUpdated event of cloud_billing was not put on the default event bus',
+      trace: [],
+    });
+    expect(
+      unsentNotices({
+        datasetEvent: { Error: 'DatasetEventNotPublishedError', Cause: lambdaCause },
+        quarantine: { Error: 'States.Timeout', Cause: 'Task timed out after 30 s' },
+        discrepancy: {
+          kind: 'discrepancy',
+          severity: 'critical',
+          subject: 's',
+          published: false,
+          error: 'KMS.Disabled: off',
+        },
+      }),
+    ).toEqual([
+      {
+        name: 'datasetEvent',
+        why: 'DatasetEventNotPublishedError: DatasetUpdated event of cloud_billing was not put on the default event bus',
+      },
+      { name: 'quarantine', why: 'States.Timeout: Task timed out after 30 s' },
+      { name: 'discrepancy', why: 'KMS.Disabled: off' },
+    ]);
   });
 });

@@ -99,9 +99,11 @@ export function unsentNotices(notices: NoticeOutcomes | undefined): { name: stri
       error?: unknown;
     };
     if (typeof o.Error === 'string') {
+      // A Lambda error's cause already starts with its type (`<Error>: <message>`): named once.
+      const cause = typeof o.Cause === 'string' ? explainCause(o.Cause).text : '';
       unsent.push({
         name,
-        why: `${o.Error}${typeof o.Cause === 'string' ? `: ${explainCause(o.Cause).text}` : ''}`,
+        why: cause.startsWith(`${o.Error}: `) ? cause : `${o.Error}${cause ? `: ${cause}` : ''}`,
       });
     } else if (receipt.published === false) {
       unsent.push({ name, why: typeof receipt.error === 'string' ? receipt.error : 'not published' });
