@@ -63,6 +63,13 @@ interface PartitionState {
   lines: number;
   readonly sums: Map<string, DecimalSum>;
   readonly nulls: Map<string, number>;
+  /**
+   * With a source column: the partition's exact sums per source (keyed by the file's SourceState
+   * of that value, or of the overflow). Each row is added to one cell only; the partition's,
+   * the source's and the file's totals are sums of cells, so recording sources costs no second
+   * exact sum per row (`sums` and `nulls` above then stay empty).
+   */
+  readonly cells: Map<SourceState, SourceState>;
 }
 
 /** Rows and exact measure totals of one source value (or of the overflow past the cap). */
@@ -529,12 +536,16 @@ export class FileRun {
         state.rowCount += 1;
         table.rowCount += 1;
         this.rowCount += 1;
-        addMeasures(state, measureValues);
         if (bySource) {
           const source = this.sourceStateOf(sourceValue);
           source.rowCount += 1;
-          addMeasures(source, measureValues);
-        }
+          let cell = state.cells.get(source);
+          if (!cell) {
+            cell = newSourceState();
+            state.cells.set(source, cell);
+          }
+          addMeasures(cell, measureValues);
+        } else addMeasures(state, measureValues);
       } catch (error) {
         if (!(error instanceof RowRejection)) throw error;
         if (pieces) pieces.length = mark;
@@ -563,8 +574,11 @@ export class FileRun {
    */
   sourceSummaries(): { sources?: ManifestSourceTotals[]; sourcesOverflow?: ManifestSourceOverflow } {
     if (this.sourceColumn === null) return {};
-    const totals = (state: SourceState) =>
-      Object.fromEntries(this.dataset.measures.map((m) => [m, this.measureTotal([state], m)]));
+    const partitions = [...this.partitions.values()];
+    const totals = (source: SourceState) => {
+      const cells = partitions.flatMap((p) => p.cells.get(source) ?? []);
+      return Object.fromEntries(this.dataset.measures.map((m) => [m, this.measureTotal(cells, m)]));
+    };
     const sources = [...this.sources.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([value, state]) => ({ value, rowCount: state.rowCount, measures: totals(state) }));
@@ -611,6 +625,7 @@ export class FileRun {
       lines: 0,
       sums: new Map(),
       nulls: new Map(),
+      cells: new Map(),
     };
     this.partitions.set(value, state);
     return state;
@@ -660,7 +675,13 @@ export class FileRun {
 
   totals(): Record<string, MeasureTotal> {
     return Object.fromEntries(
-      this.dataset.measures.map((m) => [m, this.measureTotal(this.partitions.values(), m)]),
+      this.dataset.measures.map((m) => [
+        m,
+        this.measureTotal(
+          [...this.partitions.values()].flatMap((p) => [p, ...p.cells.values()]),
+          m,
+        ),
+      ]),
     );
   }
 
@@ -671,7 +692,9 @@ export class FileRun {
         value: state.value,
         key: state.key,
         rowCount: state.rowCount,
-        measures: Object.fromEntries(this.dataset.measures.map((m) => [m, this.measureTotal([state], m)])),
+        measures: Object.fromEntries(
+          this.dataset.measures.map((m) => [m, this.measureTotal([state, ...state.cells.values()], m)]),
+        ),
       }));
   }
 
