@@ -13,7 +13,7 @@ const TSX = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const CLI = path.join(REPO_ROOT, 'bin', 'pipeline.ts');
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'replay');
 /** Adds the alias BilledCostUSD to cloud_billing's billed_cost. */
-const FIX = path.join(FIXTURES, 'alias-billed-cost.ts');
+const FIX = path.join(REPO_ROOT, 'samples', 'replay', 'billed-cost-alias.ts');
 
 function cli(args: string[]) {
   return spawnSync(TSX, [CLI, ...args], { cwd: REPO_ROOT, encoding: 'utf-8', timeout: 800_000 });

@@ -4,7 +4,7 @@ import { loadDatasets } from '../../lib/config';
 import { useConfigAmendment } from '../../local/config-override';
 import { REPO_ROOT } from '../../local/processes';
 
-const FIX = path.join(REPO_ROOT, 'test', 'fixtures', 'replay', 'alias-billed-cost.ts');
+const FIX = path.join(REPO_ROOT, 'samples', 'replay', 'billed-cost-alias.ts');
 const billedCostAliases = () =>
   loadDatasets()
     .find((d) => d.name === 'cloud_billing')!
